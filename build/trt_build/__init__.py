@@ -1,0 +1,1 @@
+"""TensorRT engine builds from the ONNX model (offline, per GPU architecture and TensorRT version)."""

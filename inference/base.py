@@ -1,0 +1,98 @@
+"""One small interface for every inference backend, and the `auto` selection between them.
+
+A backend turns a padded batch (token ids, attention mask, structured features) into the model's named
+outputs as numpy arrays. It owns its resources for the replica's lifetime (session / engine / CUDA graphs)
+and releases them in `close()`, like the small RAII wrappers of TensorRT's python samples.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+
+log = logging.getLogger("packdesign.inference")
+
+BACKENDS = ("tensorrt", "torch", "onnxruntime")  # `auto` tries them in this order
+
+
+class BackendUnavailable(RuntimeError):
+    """This backend cannot run here (library missing, no GPU, no matching engine/model file)."""
+
+
+@dataclass
+class BackendInfo:
+    name: str
+    precision: str
+    device: str
+    detail: dict = field(default_factory=dict)
+
+
+class InferenceBackend(ABC):
+    info: BackendInfo
+
+    @abstractmethod
+    def infer(self, input_ids: np.ndarray, attention_mask: np.ndarray, features: np.ndarray) -> dict[str, np.ndarray]:
+        """(B, S) int64, (B, S) int64, (B, F) float32 -> {output name: (B, ...) array}."""
+
+    def warmup(self, batch_sizes: tuple[int, ...] = (1,), seq_len: int = 16) -> None:
+        from model.features import FEATURE_DIM
+
+        for batch in batch_sizes:
+            ids = np.full((batch, seq_len), 1000, dtype=np.int64)
+            ids[:, 0], ids[:, -1] = 101, 102
+            self.infer(ids, np.ones_like(ids), np.zeros((batch, FEATURE_DIM), dtype=np.float32))
+
+    def close(self) -> None:  # noqa: B027 - optional for backends with nothing to release
+        """Release device memory, sessions, streams."""
+
+    def __enter__(self) -> InferenceBackend:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def create_backend(name: str, **options) -> InferenceBackend:
+    """Instantiate one named backend; raises BackendUnavailable when it cannot run here."""
+    if name == "onnxruntime":
+        from inference.onnxruntime_backend import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(**options)
+    if name == "torch":
+        from inference.torch_backend import TorchBackend
+
+        return TorchBackend(**options)
+    if name == "tensorrt":
+        from inference.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(**options)
+    raise ValueError(f"unknown backend {name!r}; expected auto or one of {BACKENDS}")
+
+
+def select_backend(preference: str = "auto", options: dict[str, dict] | None = None) -> InferenceBackend:
+    """`auto`: TensorRT if importable with a matching engine, else torch on CUDA, else ONNX Runtime on CPU.
+
+    A named backend that cannot run here falls back along the same chain (never to a backend before it),
+    and the reason is logged, so a GPU config deployed on a CPU node still serves.
+    """
+    options = options or {}
+    if preference != "auto" and preference not in BACKENDS:
+        raise ValueError(f"unknown backend {preference!r}; expected auto or one of {BACKENDS}")
+    chain = BACKENDS if preference == "auto" else BACKENDS[BACKENDS.index(preference):]
+    reasons = []
+    for name in chain:
+        try:
+            backend = create_backend(name, **options.get(name, {}))
+        except BackendUnavailable as exc:
+            reasons.append(f"{name}: {exc}")
+            log.warning("backend %s unavailable (%s); trying the next one", name, exc)
+            continue
+        if reasons:
+            log.warning("requested backend %r, serving with %r", preference, name)
+        backend.info.detail.setdefault("fallback_reasons", reasons)
+        log.info("inference backend: %s (%s on %s)", backend.info.name, backend.info.precision, backend.info.device)
+        return backend
+    raise BackendUnavailable("no inference backend can run here: " + "; ".join(reasons))

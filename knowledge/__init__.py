@@ -1,0 +1,1 @@
+"""Design knowledge: vocabularies, colour names, palettes, fonts, pairings, lexicon, layout templates."""

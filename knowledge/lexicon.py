@@ -1,0 +1,175 @@
+"""Bilingual design lexicon and keyword normalisation (zh -> en) for the brief's free keywords.
+
+``normalize_keywords`` turns "清爽 夏季限定, pastel" into "refreshing, summer limited edition, pastel" so an
+English sentence embedder sees one language, and returns the lexicon entries it matched, whose taxonomy
+cue ids (``cue_ids``) the teacher uses as extra evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.json"
+
+# lexicon.json field -> taxonomy vocabulary name
+CUE_FIELDS: dict[str, str] = {
+    "tones": "tone",
+    "styles": "style",
+    "categories": "product_category",
+    "audiences": "audience",
+}
+
+# CJK punctuation that NFKC leaves alone; mapped to ASCII so the output reads as plain English.
+_PUNCT = str.maketrans({
+    "、": ",", "。": ".", "「": " ", "」": " ", "『": " ", "』": " ", "【": " ", "】": " ",
+    "《": " ", "》": " ", "〈": " ", "〉": " ", "〔": " ", "〕": " ", "·": " ", "・": " ",
+    "…": " ", "—": " ", "～": " ", "〜": " ", "“": '"', "”": '"', "‘": "'", "’": "'",
+})
+# Han ideographs (+ extension A, compatibility), kana and Hangul: "CJK" for the uncovered report.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_SEPARATORS_ONLY = re.compile(r"[\s,;.!?/|+&]*")
+
+
+@dataclass(frozen=True, slots=True)
+class LexiconEntry:
+    zh: str
+    en: str
+    tones: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    audiences: tuple[str, ...] = ()
+
+
+class NormalizedKeywords(NamedTuple):
+    text: str  # English-only keyword text
+    entries: list[LexiconEntry]  # matched entries, in text order (repeats kept)
+    uncovered: list[str]  # CJK runs no lexicon term covered; dropped from ``text``
+
+
+@cache
+def load_lexicon() -> tuple[LexiconEntry, ...]:
+    with LEXICON_PATH.open(encoding="utf-8") as f:
+        raw = json.load(f)["entries"]
+    return tuple(
+        LexiconEntry(
+            zh=item["zh"],
+            en=item["en"],
+            **{field: tuple(item.get(field, ())) for field in CUE_FIELDS},
+        )
+        for item in raw
+    )
+
+
+_END = ""  # trie key marking "a term ends here"
+
+
+@cache
+def _trie() -> dict:
+    """Character trie over the casefolded NFKC zh terms, built once (greedy longest match is O(n * depth))."""
+    root: dict = {}
+    for entry in load_lexicon():
+        node = root
+        for ch in unicodedata.normalize("NFKC", entry.zh).casefold():
+            node = node.setdefault(ch, {})
+        node[_END] = entry
+    return root
+
+
+def _longest_match(folded: str, start: int, root: dict) -> tuple[int, LexiconEntry] | None:
+    node, best = root, None
+    for i in range(start, len(folded)):
+        node = node.get(folded[i])
+        if node is None:
+            break
+        if _END in node:
+            best = (i + 1, node[_END])
+    return best
+
+
+def _is_ascii_word_char(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
+    """Replace zh terms by their en phrases (greedy longest match), keep English, report uncovered CJK.
+
+    NFKC folds full-width letters/punctuation/spaces; adjacent translated terms are separated by ", "
+    (Chinese briefs often run keywords together or separate them only by spaces).
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCT)
+    folded = text.casefold()
+    if len(folded) != len(text):  # casefold can change length (ß -> ss); match on the text itself then
+        folded = text
+    root = _trie()
+    pieces: list[tuple[bool, str]] = []  # (is_phrase, text)
+    entries: list[LexiconEntry] = []
+    literal_start = i = 0
+    n = len(text)
+    while i < n:
+        ch = folded[i]
+        # Terms that start with a Latin letter/digit ("ins风", "Z世代") must not start inside an English word.
+        if ch in root and not (_is_ascii_word_char(ch) and i > 0 and _is_ascii_word_char(folded[i - 1])):
+            hit = _longest_match(folded, i, root)
+            if hit is not None:
+                end, entry = hit
+                if literal_start < i:
+                    pieces.append((False, text[literal_start:i]))
+                pieces.append((True, entry.en))
+                entries.append(entry)
+                i = literal_start = end
+                continue
+        i += 1
+    if literal_start < n:
+        pieces.append((False, text[literal_start:]))
+
+    uncovered: list[str] = []
+    out: list[str] = []
+    prev_phrase = False
+    for k, (is_phrase, piece) in enumerate(pieces):
+        if is_phrase:
+            if prev_phrase:
+                out.append(", ")
+            elif out and not out[-1][-1:].isspace():
+                out.append(" ")
+            out.append(piece)
+            prev_phrase = True
+            continue
+        uncovered.extend(_CJK_RUN.findall(piece))
+        piece = _CJK_RUN.sub(" ", piece)
+        next_is_phrase = k + 1 < len(pieces) and pieces[k + 1][0]
+        if prev_phrase and next_is_phrase and _SEPARATORS_ONLY.fullmatch(piece):
+            continue  # the ", " added before the next phrase replaces a bare separator
+        if prev_phrase and piece[:1].isalnum():
+            out.append(" ")
+        out.append(piece)
+        prev_phrase = False
+    return NormalizedKeywords(_tidy("".join(out)), entries, uncovered)
+
+
+def _tidy(text: str) -> str:
+    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+([,.;!?])", r"\1", text)
+    text = re.sub(r"([,;])(?:\s*[,;])+", r"\1", text)  # ", ," left where an uncovered run was dropped
+    text = re.sub(r"([,;])(?=\S)", r"\1 ", text)
+    return text.strip(" ,;")
+
+
+def normalize_keywords(text: str) -> tuple[str, list[LexiconEntry]]:
+    """English keyword text + matched lexicon entries; see ``normalize_keywords_detailed`` for uncovered CJK."""
+    result = normalize_keywords_detailed(text)
+    return result.text, result.entries
+
+
+def cue_ids(entries: list[LexiconEntry] | tuple[LexiconEntry, ...]) -> dict[str, set[str]]:
+    """Union of the taxonomy ids cued by the entries, keyed by vocabulary (every key present)."""
+    cues: dict[str, set[str]] = {vocab: set() for vocab in CUE_FIELDS.values()}
+    for entry in entries:
+        for field, vocab in CUE_FIELDS.items():
+            cues[vocab].update(getattr(entry, field))
+    return cues

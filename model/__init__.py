@@ -1,0 +1,1 @@
+"""The recommendation model: features, teacher, network, training, ONNX export, post-processing, eval."""

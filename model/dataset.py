@@ -1,0 +1,81 @@
+"""Brief samples -> the arrays training and evaluation consume (features, MiniLM embeddings, teacher cues).
+
+MiniLM is frozen, so each distinct brief text is embedded once and cached; the heads then train on the
+cached embeddings, which keeps a full training run on a 2-core CPU within minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from knowledge.lexicon import normalize_keywords
+from model.briefs import BriefSample
+from model.design_tensors import CACHE_DIR
+from model.features import brief_text, structured_features
+from model.teacher import cue_vectors
+from model.text_encoder import MiniLMEncoder
+from model.tokenization import encode_texts
+
+
+@dataclass
+class BriefArrays:
+    features: np.ndarray  # (n, FEATURE_DIM)
+    text_emb: np.ndarray  # (n, 384)
+    tone_cues: np.ndarray  # (n, 18)
+    style_cues: np.ndarray  # (n, 14)
+    texts: list[str]
+
+    def tensors(self, index=slice(None)) -> tuple[torch.Tensor, ...]:
+        return tuple(
+            torch.from_numpy(a[index]) for a in (self.features, self.text_emb, self.tone_cues, self.style_cues)
+        )
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def embed_texts(texts: list[str], batch_size: int = 128, progress: bool = True) -> np.ndarray:
+    """MiniLM embeddings of distinct texts, cached on disk by the hash of the text list."""
+    unique = sorted(set(texts))
+    digest = hashlib.sha256("\x1f".join(unique).encode()).hexdigest()[:16]
+    path = CACHE_DIR / f"text_emb-{digest}.npy"
+    if path.exists():
+        table = np.load(path)
+    else:
+        encoder = MiniLMEncoder.from_package()
+        # Sorting by length keeps each padded batch tight (the tokenizer pads to the batch's longest).
+        order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+        table = np.zeros((len(unique), 384), dtype=np.float32)
+        steps = range(0, len(order), batch_size)
+        with torch.inference_mode():
+            for start in tqdm(steps, desc="MiniLM embeddings", disable=not progress, unit="batch"):
+                rows = order[start : start + batch_size]
+                ids, mask = encode_texts([unique[i] for i in rows])
+                table[rows] = encoder(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        np.save(path, table)
+    index = {t: i for i, t in enumerate(unique)}
+    return table[[index[t] for t in texts]]
+
+
+def brief_arrays(samples: list[BriefSample], normalize_chinese: bool = True, progress: bool = True) -> BriefArrays:
+    features, tone_cues, style_cues, texts = [], [], [], []
+    for sample in samples:
+        features.append(structured_features(sample.brief, sample.reference_colors))
+        texts.append(brief_text(sample.brief.keywords, normalize_chinese)[0])
+        # The teacher always knows the lexicon cues, whatever the network is shown.
+        tones, styles = cue_vectors(normalize_keywords(sample.brief.keywords)[1])
+        tone_cues.append(tones)
+        style_cues.append(styles)
+    return BriefArrays(
+        features=np.stack(features),
+        text_emb=embed_texts(texts, progress=progress),
+        tone_cues=np.stack(tone_cues),
+        style_cues=np.stack(style_cues),
+        texts=texts,
+    )

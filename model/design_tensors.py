@@ -1,0 +1,273 @@
+"""The knowledge base as dense arrays: what the teacher scores against and what the network retrieves.
+
+Built once from `knowledge/` (plus MiniLM embeddings of palette colour names, font-pair descriptions and
+style descriptions) and cached under artifacts/cache keyed by a hash of the knowledge files, so training,
+evaluation and export all see the very same tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.fonts import expressive_tag_names, load_font_pairs, load_fonts
+from knowledge.labels import profile
+from knowledge.layouts import load_layout_templates, render_heatmaps
+from knowledge.palettes import load_palettes, palette_attribute_matrix
+from knowledge.taxonomy import Audience, LayoutElement, PackageFormat, PaletteRole, ProductCategory, Style, Tone
+
+GRID = (16, 12)  # heatmap rows x cols, shared by every package format
+ROLE_ORDER = [
+    PaletteRole.background, PaletteRole.text, PaletteRole.primary,
+    PaletteRole.accent, PaletteRole.secondary, PaletteRole.highlight,
+]
+FONT_CATEGORIES = ["sans-serif", "serif", "display", "handwriting", "monospace"]
+KNOWLEDGE_DATA = Path(__file__).resolve().parent.parent / "knowledge" / "data"
+MOOD_WEIGHT = 0.4
+CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "cache"
+
+
+@dataclass
+class DesignTensors:
+    # palettes (N)
+    palette_attrs: np.ndarray  # (N, A) measured attributes, standardised
+    palette_lab: np.ndarray  # (N, 6, 3) OKLab per role in ROLE_ORDER (zeros where absent)
+    palette_lab_mask: np.ndarray  # (N, 6)
+    palette_name_emb: np.ndarray  # (N, 384) mean MiniLM embedding of the colour names, normalised
+    palette_harmony_z: np.ndarray  # (N,) Ou-Luo harmony, z-scored over the library
+    tone_palette_fit: np.ndarray  # (18, N) 0-1 fit of each palette to each tone (OKLCH profile + mood)
+    style_palette_fit: np.ndarray  # (14, N)
+    # font pairs (M)
+    font_mood: np.ndarray  # (M, T) expressive-tag profile
+    font_heading_cat: np.ndarray  # (M, 5)
+    font_body_cat: np.ndarray  # (M, 5)
+    font_zh: np.ndarray  # (M,)
+    font_text_emb: np.ndarray  # (M, 384)
+    # styles and priors
+    style_emb: np.ndarray  # (14, 384) embedding of each style's English description
+    tone_styles: np.ndarray  # (18, 14)
+    tone_font_tags: np.ndarray  # (18, T)
+    style_font_tags: np.ndarray  # (14, T)
+    style_font_cats: np.ndarray  # (14, 5)
+    category_styles: np.ndarray  # (18, 14)
+    category_tones: np.ndarray  # (18, 18)
+    audience_styles: np.ndarray  # (11, 14)
+    audience_tones: np.ndarray  # (11, 18)
+    audience_font_tags: np.ndarray  # (11, T)
+    # layout templates (L)
+    template_heatmaps: np.ndarray  # (L, 4, rows, cols)
+    template_format: np.ndarray  # (L,) index into PackageFormat
+    template_styles: np.ndarray  # (L, 14)
+    knowledge_hash: str = ""
+
+    def palette_features(self) -> np.ndarray:
+        """Per-palette input of the network's palette tower."""
+        lab = (self.palette_lab * np.array([1.0, 3.0, 3.0])).reshape(len(self.palette_lab), -1)
+        return np.concatenate([self.palette_attrs, lab, self.palette_lab_mask, self.palette_name_emb], 1).astype(
+            np.float32
+        )
+
+    def font_features(self) -> np.ndarray:
+        return np.concatenate(
+            [self.font_mood, self.font_heading_cat, self.font_body_cat, self.font_zh[:, None], self.font_text_emb], 1
+        ).astype(np.float32)
+
+
+def knowledge_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(KNOWLEDGE_DATA.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(KNOWLEDGE_DATA).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _profile_matrix(vocab: str, ids: list[str], key: str, axis: list[str]) -> np.ndarray:
+    index = {name: j for j, name in enumerate(axis)}
+    out = np.zeros((len(ids), len(axis)), dtype=np.float32)
+    for i, id_ in enumerate(ids):
+        for name, weight in (profile(vocab, id_).get(key) or {}).items():
+            if name in index:
+                out[i, index[name]] = weight
+    return out
+
+
+def _soft_in(x: np.ndarray, lo: float, hi: float, scale: float) -> np.ndarray:
+    outside = np.maximum(0.0, np.maximum(lo - x, x - hi))
+    return np.exp(-((outside / scale) ** 2))
+
+
+def _hue_in(h: np.ndarray, ranges: list[list[float]], scale: float = 20.0) -> np.ndarray:
+    best = np.zeros_like(h)
+    for lo, hi in ranges:
+        centre, half = (lo + hi) / 2.0, (hi - lo) / 2.0
+        dist = np.abs((h - centre + 180.0) % 360.0 - 180.0)
+        best = np.maximum(best, _soft_in(dist, 0.0, half, scale))
+    return best
+
+
+def oklch_fit(lab: np.ndarray, mask: np.ndarray, spec: dict) -> np.ndarray:
+    """How well each palette's colours sit in an OKLCH profile {l, c, hues, dark_background} -> (N,) 0-1.
+
+    Text colours are excluded (they are forced to contrast, not chosen for mood); the background counts
+    for lightness and the dark/light preference.
+    """
+    body = mask.copy()
+    body[:, 1] = 0.0  # text
+    light = lab[..., 0]
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    hue = np.degrees(np.arctan2(lab[..., 2], lab[..., 1])) % 360.0
+    weight = body / np.maximum(body.sum(1, keepdims=True), 1.0)
+    oklch = spec.get("oklch", spec)
+    l_lo, l_hi = oklch.get("l", [0.0, 1.0])
+    c_lo, c_hi = oklch.get("c", [0.0, 0.4])
+    l_fit = (weight * _soft_in(light, l_lo, l_hi, 0.08)).sum(1)
+    c_fit = (weight * _soft_in(chroma, c_lo, c_hi, 0.035)).sum(1)
+    hues = oklch.get("hues")
+    if hues:
+        chromatic = body * (chroma > 0.03)
+        hue_w = chromatic / np.maximum(chromatic.sum(1, keepdims=True), 1.0)
+        h_fit = np.where(chromatic.sum(1) > 0, (hue_w * _hue_in(hue, hues)).sum(1), 0.3)
+    else:
+        h_fit = np.ones(len(lab))
+    dark_p = float(spec.get("dark_background", oklch.get("dark_background", 0.3)))
+    bg_dark = 1.0 / (1.0 + np.exp((light[:, 0] - 0.45) / 0.05))
+    bg_fit = dark_p * bg_dark + (1.0 - dark_p) * (1.0 - bg_dark)
+    return ((l_fit + c_fit + h_fit + bg_fit) / 4.0).astype(np.float32)
+
+
+def _embed(texts: list[str]) -> np.ndarray:
+    import torch
+
+    from model.text_encoder import MiniLMEncoder
+    from model.tokenization import encode_texts
+
+    encoder = MiniLMEncoder.from_package()
+    out = []
+    with torch.inference_mode():
+        for start in range(0, len(texts), 256):
+            ids, mask = encode_texts(texts[start : start + 256])
+            out.append(encoder(torch.from_numpy(ids), torch.from_numpy(mask)).numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def _normalise_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def build_design_tensors() -> DesignTensors:
+    palettes = load_palettes()
+    tags = expressive_tag_names()
+    tones, styles = [t.value for t in Tone], [s.value for s in Style]
+    categories, audiences = [c.value for c in ProductCategory], [a.value for a in Audience]
+
+    n = len(palettes)
+    lab = np.zeros((n, len(ROLE_ORDER), 3), dtype=np.float32)
+    mask = np.zeros((n, len(ROLE_ORDER)), dtype=np.float32)
+    for i, palette in enumerate(palettes):
+        for color in palette.colors:
+            j = ROLE_ORDER.index(PaletteRole(color.role))
+            lab[i, j] = color.oklab
+            mask[i, j] = 1.0
+    attrs = palette_attribute_matrix().astype(np.float32)
+    attrs = (attrs - attrs.mean(0)) / np.maximum(attrs.std(0), 1e-6)
+    harmony = np.array([p.harmony_score for p in palettes], dtype=np.float32)
+
+    # Embed each distinct colour name once; a palette's text is the mean of its names.
+    names = sorted({c.name for p in palettes for c in p.colors})
+    name_index = {name: i for i, name in enumerate(names)}
+    name_emb = _embed(names)
+    palette_name_emb = np.stack(
+        [name_emb[[name_index[c.name] for c in p.colors if c.role != PaletteRole.text]].mean(0) for p in palettes]
+    )
+
+    fonts = load_fonts()
+    pairs = load_font_pairs()
+    tag_index = {t: j for j, t in enumerate(tags)}
+    font_mood = np.zeros((len(pairs), len(tags)), dtype=np.float32)
+    head_cat = np.zeros((len(pairs), len(FONT_CATEGORIES)), dtype=np.float32)
+    body_cat = np.zeros_like(head_cat)
+    for i, pair in enumerate(pairs):
+        for tag, w in pair.mood.items():
+            if tag in tag_index:
+                font_mood[i, tag_index[tag]] = w
+        head_cat[i, FONT_CATEGORIES.index(fonts[pair.heading_family].category)] = 1.0
+        body_cat[i, FONT_CATEGORIES.index(fonts[pair.body_family].category)] = 1.0
+    font_text = [
+        f"{' '.join(t.lower() for t, w in sorted(p.mood.items(), key=lambda kv: -kv[1])[:4])} "
+        f"{fonts[p.heading_family].category} typography"
+        for p in pairs
+    ]
+
+    style_text = [profile("style", s)["description_en"] for s in styles]
+    # A palette's tone fit: its colours against the tone's OKLCH profile, plus whether the generator made
+    # it for that tone (the generation moods encode more than ranges, e.g. guochao's red-gold-jade motifs).
+    moods = np.array([p.mood or "" for p in palettes])
+    tone_fit = np.stack(
+        [(1 - MOOD_WEIGHT) * oklch_fit(lab, mask, profile("tone", t)) + MOOD_WEIGHT * (moods == t) for t in tones]
+    )
+    style_fit = np.stack([oklch_fit(lab, mask, profile("style", s)) for s in styles])
+
+    templates = load_layout_templates()
+    elements = [e.value for e in LayoutElement]
+    heatmaps = np.zeros((len(templates), len(elements), *GRID), dtype=np.float32)
+    for i, template in enumerate(templates):
+        rendered = render_heatmaps(template, grid=GRID)
+        for j, element in enumerate(elements):
+            heatmaps[i, j] = rendered[element]
+    formats = [f.value for f in PackageFormat]
+    template_styles = np.zeros((len(templates), len(styles)), dtype=np.float32)
+    for i, template in enumerate(templates):
+        for style, w in template.styles.items():
+            template_styles[i, styles.index(style)] = w
+
+    return DesignTensors(
+        palette_attrs=attrs,
+        palette_lab=lab,
+        palette_lab_mask=mask,
+        palette_name_emb=_normalise_rows(palette_name_emb).astype(np.float32),
+        palette_harmony_z=(harmony - harmony.mean()) / max(float(harmony.std()), 1e-6),
+        tone_palette_fit=tone_fit,
+        style_palette_fit=style_fit,
+        font_mood=font_mood,
+        font_heading_cat=head_cat,
+        font_body_cat=body_cat,
+        font_zh=np.array([float(p.zh) for p in pairs], dtype=np.float32),
+        font_text_emb=_embed(font_text),
+        style_emb=_embed(style_text),
+        tone_styles=_profile_matrix("tone", tones, "styles", styles),
+        tone_font_tags=_profile_matrix("tone", tones, "font_tags", tags),
+        style_font_tags=_profile_matrix("style", styles, "font_tags", tags),
+        style_font_cats=_profile_matrix("style", styles, "font_categories", FONT_CATEGORIES),
+        category_styles=_profile_matrix("product_category", categories, "styles", styles),
+        category_tones=_profile_matrix("product_category", categories, "tones", tones),
+        audience_styles=_profile_matrix("audience", audiences, "styles", styles),
+        audience_tones=_profile_matrix("audience", audiences, "tones", tones),
+        audience_font_tags=_profile_matrix("audience", audiences, "font_tags", tags),
+        template_heatmaps=heatmaps,
+        template_format=np.array([formats.index(t.format) for t in templates], dtype=np.int64),
+        template_styles=template_styles,
+        knowledge_hash=knowledge_hash(),
+    )
+
+
+def load_design_tensors() -> DesignTensors:
+    """Cached build; rebuilt whenever any knowledge data file changes."""
+    digest = knowledge_hash()
+    path = CACHE_DIR / f"design_tensors-{digest}.npz"
+    if path.exists():
+        with np.load(path) as data:
+            arrays = {f.name: data[f.name] for f in fields(DesignTensors) if f.name != "knowledge_hash"}
+        return DesignTensors(**arrays, knowledge_hash=digest)
+    tensors = build_design_tensors()
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    arrays = {f.name: getattr(tensors, f.name) for f in fields(DesignTensors) if f.name != "knowledge_hash"}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return tensors
+
+

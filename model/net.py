@@ -1,0 +1,162 @@
+"""The recommendation network: MiniLM text encoder + brief MLP + four heads.
+
+Heads: style scores (14), palette retrieval over the whole library and font-pair retrieval (dot product of
+a brief query with precomputed item keys, top-k inside the graph), and a convolutional layout decoder
+(Conv + BatchNorm + ReLU blocks) giving one heatmap per layout element.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from model.design_tensors import GRID
+from model.features import FEATURE_DIM, MAX_COLORS, feature_slice
+from model.text_encoder import HIDDEN, MiniLMEncoder
+
+BRIEF_DIM = 256
+PALETTE_KEY_DIM = 128
+FONT_KEY_DIM = 64
+TOP_PALETTES = 32
+TOP_FONTS = 16
+N_ELEMENTS = 4
+BRAND_RADIUS = 0.08
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.GELU())
+    return nn.Sequential(*layers)
+
+
+class _UpBlock(nn.Sequential):
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        )
+
+
+class LayoutDecoder(nn.Module):
+    """Brief vector -> (4, 16, 12) heatmaps; the package format reaches it through the brief vector."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        rows, cols = GRID
+        self.seed_shape = (64, rows // 4, cols // 4)
+        self.project = nn.Linear(BRIEF_DIM, 64 * (rows // 4) * (cols // 4))
+        self.blocks = nn.Sequential(
+            _UpBlock(64, 48),
+            _UpBlock(48, 32),
+            nn.Conv2d(32, 32, 3, padding=1, bias=False),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, N_ELEMENTS, 1),
+        )
+
+    def forward(self, brief: torch.Tensor) -> torch.Tensor:
+        x = self.project(brief).view(-1, *self.seed_shape)
+        return self.blocks(x)  # logits
+
+
+class RecommenderHeads(nn.Module):
+    """Everything after the text encoder; trained on cached MiniLM embeddings."""
+
+    def __init__(self, palette_features: torch.Tensor, palette_lab: torch.Tensor, palette_lab_mask: torch.Tensor,
+                 font_features: torch.Tensor, n_styles: int) -> None:
+        super().__init__()
+        self.register_buffer("palette_features", palette_features)
+        self.register_buffer("palette_lab", palette_lab)
+        self.register_buffer("palette_lab_mask", palette_lab_mask)
+        self.register_buffer("font_features", font_features)
+        self.brief = nn.Sequential(_mlp([HIDDEN + FEATURE_DIM, 512, BRIEF_DIM]), nn.GELU(), nn.LayerNorm(BRIEF_DIM))
+        self.style = nn.Linear(BRIEF_DIM, n_styles)
+        self.palette_query = nn.Linear(BRIEF_DIM, PALETTE_KEY_DIM)
+        self.palette_tower = _mlp([palette_features.shape[1], 256, PALETTE_KEY_DIM])
+        self.font_query = nn.Linear(BRIEF_DIM, FONT_KEY_DIM)
+        self.font_tower = _mlp([font_features.shape[1], 128, FONT_KEY_DIM])
+        # Colour matching is a fixed geometric feature (distance in OKLab), only its weight is learned.
+        self.brand_weight = nn.Parameter(torch.tensor(2.0))
+        self.reference_weight = nn.Parameter(torch.tensor(1.0))
+        self.layout = LayoutDecoder()
+
+    def palette_keys(self) -> torch.Tensor:
+        return self.palette_tower(self.palette_features)
+
+    def font_keys(self) -> torch.Tensor:
+        return self.font_tower(self.font_features)
+
+    def color_match(self, slots: torch.Tensor) -> torch.Tensor:
+        """(B, 12) colour slots -> (B, N) soft match against each palette's colours."""
+        slots = slots.reshape(-1, MAX_COLORS, 4)
+        lab = slots[..., :3] * torch.tensor([1.0, 1.0 / 3.0, 1.0 / 3.0], device=slots.device, dtype=slots.dtype)
+        present = slots[..., 3]
+        pal = self.palette_lab  # (N, 6, 3)
+        # Squared distances by expansion: one matmul, no (B, 3, N, 6, 3) intermediate.
+        d2 = (
+            (lab * lab).sum(-1)[:, :, None, None]
+            + (pal * pal).sum(-1)[None, None]
+            - 2.0 * torch.einsum("bsk,nrk->bsnr", lab, pal)
+        ).clamp(min=0.0)
+        d2 = d2 + (1.0 - self.palette_lab_mask)[None, None] * 100.0
+        match = torch.exp(-d2.min(-1).values / (BRAND_RADIUS * BRAND_RADIUS))
+        return (match * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp(min=1.0)
+
+    def forward(self, text_emb: torch.Tensor, features: torch.Tensor,
+                palette_keys: torch.Tensor | None = None, font_keys: torch.Tensor | None = None):
+        brief = self.brief(torch.cat([text_emb, features], dim=-1))
+        style_logits = self.style(brief)
+        pk = self.palette_keys() if palette_keys is None else palette_keys
+        fk = self.font_keys() if font_keys is None else font_keys
+        palette_scores = (
+            self.palette_query(brief) @ pk.T
+            + self.brand_weight * self.color_match(features[:, feature_slice("brand_colors")])
+            + self.reference_weight * self.color_match(features[:, feature_slice("reference_colors")])
+        )
+        font_scores = self.font_query(brief) @ fk.T
+        return style_logits, palette_scores, font_scores, self.layout(brief)
+
+
+class RecommenderModel(nn.Module):
+    """The exported graph: token ids + mask + structured features -> styles, top-k palettes/fonts, layout.
+
+    Item keys are computed once and frozen as constants (a retrieval index), so each call costs one
+    matmul per head instead of re-running the towers over the whole library.
+    """
+
+    def __init__(self, encoder: MiniLMEncoder, heads: RecommenderHeads,
+                 top_palettes: int = TOP_PALETTES, top_fonts: int = TOP_FONTS) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.heads = heads
+        with torch.no_grad():
+            self.register_buffer("palette_key_table", heads.palette_keys().detach().clone())
+            self.register_buffer("font_key_table", heads.font_keys().detach().clone())
+        self.top_palettes = min(top_palettes, self.palette_key_table.shape[0])
+        self.top_fonts = min(top_fonts, self.font_key_table.shape[0])
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, features: torch.Tensor):
+        text = self.encoder(input_ids, attention_mask)
+        style_logits, palette_scores, font_scores, layout_logits = self.heads(
+            text, features, self.palette_key_table, self.font_key_table
+        )
+        palette_top, palette_idx = torch.topk(palette_scores, self.top_palettes, dim=-1)
+        font_top, font_idx = torch.topk(font_scores, self.top_fonts, dim=-1)
+        return (
+            F.softmax(style_logits, dim=-1),
+            palette_top,
+            palette_idx.to(torch.int32),  # int32: TensorRT-friendly, and N is far below 2**31
+            font_top,
+            font_idx.to(torch.int32),
+            torch.sigmoid(layout_logits),
+        )
+
+
+OUTPUT_NAMES = ["style_probs", "palette_scores", "palette_ids", "font_scores", "font_ids", "layout"]
+INPUT_NAMES = ["input_ids", "attention_mask", "features"]

@@ -1,0 +1,278 @@
+"""Raw model outputs -> `num_schemes` distinct, contract-valid design schemes (shared by every backend).
+
+Per brief: pick palettes by maximal marginal relevance (relevance from the model, diversity in OKLab),
+give each a style that suits it, pick a font pair per scheme (CJK-capable for zh briefs), honour brand
+colours, force text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from contract.brief import Brief
+from contract.scheme import (
+    MIN_TEXT_CONTRAST,
+    FontChoice,
+    Layout,
+    Palette,
+    PaletteColor,
+    Scheme,
+    StyleScore,
+    Typography,
+)
+from knowledge.colors import contrast_ratio, delta_e2000, ensure_contrast, nearest_color_name
+from knowledge.fonts import FontPair, load_font_pairs, load_fonts
+from knowledge.labels import label, profile
+from knowledge.layouts import boxes_from_heatmap, load_layout_templates, render_heatmaps
+from knowledge.palettes import load_palettes
+from knowledge.taxonomy import LayoutElement, Locale, PaletteRole, Style
+from model.design_tensors import GRID, ROLE_ORDER, oklch_fit
+from model.features import EncodedBrief
+
+MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
+MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
+BRAND_ROLES = (PaletteRole.primary, PaletteRole.accent, PaletteRole.secondary, PaletteRole.highlight)
+STYLES = [s.value for s in Style]
+ELEMENTS = [e.value for e in LayoutElement]
+
+
+@cache
+def _palette_arrays() -> tuple[np.ndarray, np.ndarray]:
+    palettes = load_palettes()
+    lab = np.zeros((len(palettes), len(ROLE_ORDER), 3), dtype=np.float32)
+    mask = np.zeros((len(palettes), len(ROLE_ORDER)), dtype=np.float32)
+    for i, palette in enumerate(palettes):
+        for color in palette.colors:
+            j = ROLE_ORDER.index(PaletteRole(color.role))
+            lab[i, j], mask[i, j] = color.oklab, 1.0
+    return lab, mask
+
+
+@cache
+def _style_font_tags() -> dict[str, dict[str, float]]:
+    return {s: profile("style", s).get("font_tags", {}) for s in STYLES}
+
+
+def _signature(index: int) -> np.ndarray:
+    """A palette's look in one vector: background, primary and accent in OKLab."""
+    lab, _ = _palette_arrays()
+    return lab[index, [0, 2, 3]].reshape(-1)
+
+
+def _normalise(scores: np.ndarray) -> np.ndarray:
+    spread = float(scores.max() - scores.min())
+    return (scores - scores.min()) / spread if spread > 1e-9 else np.ones_like(scores)
+
+
+def select_palettes(ids: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[int, float]]:
+    """MMR over the model's top palettes -> [(palette index, relevance 0-1)]."""
+    relevance = _normalise(scores.astype(np.float64))
+    signatures = np.stack([_signature(int(i)) for i in ids])
+    chosen: list[int] = []
+    while len(chosen) < min(n, len(ids)):
+        best, best_value = -1, -np.inf
+        for c in range(len(ids)):
+            if c in chosen:
+                continue
+            if chosen:
+                distance = min(np.linalg.norm(signatures[c] - signatures[k]) / np.sqrt(3) for k in chosen)
+                if distance < MIN_PALETTE_DISTANCE and len(ids) - len(chosen) > n - len(chosen):
+                    continue
+                value = MMR_LAMBDA * relevance[c] + (1 - MMR_LAMBDA) * min(1.0, distance / 0.25)
+            else:
+                value = relevance[c]
+            if value > best_value:
+                best, best_value = c, value
+        if best < 0:  # everything left is a near-duplicate: take the most relevant rest
+            best = next(c for c in np.argsort(-relevance) if c not in chosen)
+        chosen.append(best)
+    return [(int(ids[c]), float(relevance[c])) for c in chosen]
+
+
+def assign_styles(style_probs: np.ndarray, palette_indices: list[int]) -> list[int]:
+    """Each scheme gets a style that is likely for the brief and fits its palette, preferring unused ones."""
+    lab, mask = _palette_arrays()
+    top = list(np.argsort(-style_probs)[:5])
+    used: dict[int, int] = {}
+    out = []
+    for index in palette_indices:
+        best, best_value = top[0], -np.inf
+        for s in top:
+            fit = float(oklch_fit(lab[index : index + 1], mask[index : index + 1], profile("style", STYLES[s]))[0])
+            value = style_probs[s] * (0.5 + fit) * (0.6 ** used.get(s, 0))
+            if value > best_value:
+                best, best_value = s, value
+        used[best] = used.get(best, 0) + 1
+        out.append(int(best))
+    return out
+
+
+def _mood_match(pair: FontPair, style: str) -> float:
+    wanted = _style_font_tags()[style]
+    if not wanted:
+        return 0.0
+    dot = sum(w * pair.mood.get(tag, 0.0) for tag, w in wanted.items())
+    norm = np.sqrt(sum(w * w for w in wanted.values())) * np.sqrt(sum(v * v for v in pair.mood.values()) or 1.0)
+    return float(dot / norm) if norm else 0.0
+
+
+def select_fonts(ids: np.ndarray, scores: np.ndarray, styles: list[int], zh: bool) -> list[tuple[int, float]]:
+    pairs = load_font_pairs()
+    candidates = [(int(i), float(r)) for i, r in zip(ids, _normalise(scores.astype(np.float64)))]
+    if zh:
+        candidates = [(i, r) for i, r in candidates if pairs[i].zh]
+        if not candidates:  # the model ranked no CJK pair: fall back to the whole CJK library
+            candidates = [(i, 0.0) for i, p in enumerate(pairs) if p.zh]
+    used_headings: set[str] = set()
+    out = []
+    for style in styles:
+        def value(item: tuple[int, float]) -> float:
+            i, relevance = item
+            repeat = pairs[i].heading_family in used_headings
+            return MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * _mood_match(pairs[i], STYLES[style]) - 0.5 * repeat
+        best = max(candidates, key=value)
+        used_headings.add(pairs[best[0]].heading_family)
+        out.append(best)
+    return out
+
+
+def honour_brand_colors(colors: list[dict], brand_colors: list[str]) -> list[dict]:
+    """Put each brand colour into the palette in place of the nearest free brand-able role colour."""
+    colors = [dict(c) for c in colors]
+    free = [i for i, c in enumerate(colors) if c["role"] in BRAND_ROLES]
+    for brand in brand_colors:
+        if not free:  # more brand colours than roles: the last one becomes the accent
+            free = [i for i, c in enumerate(colors) if c["role"] == PaletteRole.accent]
+        target = min(free, key=lambda i: delta_e2000(colors[i]["hex"], brand))
+        colors[target] = {"hex": brand, "role": colors[target]["role"], "name": nearest_color_name(brand)}
+        free.remove(target)
+    return colors
+
+
+def fix_contrast(colors: list[dict]) -> tuple[list[dict], float]:
+    background = next(c for c in colors if c["role"] == PaletteRole.background)
+    text = next(c for c in colors if c["role"] == PaletteRole.text)
+    if contrast_ratio(text["hex"], background["hex"]) < MIN_TEXT_CONTRAST:
+        text["hex"] = ensure_contrast(text["hex"], background["hex"], MIN_TEXT_CONTRAST)
+        text["name"] = nearest_color_name(text["hex"])
+    return colors, contrast_ratio(text["hex"], background["hex"])
+
+
+@cache
+def _templates_by_format() -> dict[str, list]:
+    out: dict[str, list] = {}
+    for template in load_layout_templates():
+        out.setdefault(template.format, []).append(template)
+    return out
+
+
+def _template_heatmaps(template) -> np.ndarray:
+    rendered = render_heatmaps(template, grid=GRID)
+    return np.stack([rendered[e] for e in ELEMENTS])
+
+
+def build_layout(heatmaps: np.ndarray, package_format: str, style: str, blend: float) -> Layout:
+    """The model's heatmaps, blended with the format template that best suits this scheme's style."""
+    templates = _templates_by_format().get(package_format, [])
+    template = max(templates, key=lambda t: t.styles.get(style, 0.0)) if templates else None
+    maps = heatmaps.astype(np.float64)
+    if template is not None and blend > 0:
+        maps = (1 - blend) * maps + blend * _template_heatmaps(template)
+    maps = np.clip(maps, 0.0, 1.0)
+    boxes = {}
+    for j, element in enumerate(ELEMENTS):
+        peak = float(maps[j].max())
+        # Threshold relative to the peak so a faint but well-placed heatmap still yields a box.
+        box = boxes_from_heatmap(maps[j], threshold=max(0.05, 0.5 * peak))
+        boxes[element] = [round(float(v), 4) for v in box]
+    return Layout(
+        format=package_format,
+        template_id=template.id if template else None,
+        grid=list(GRID),
+        heatmaps={e: np.round(maps[j], 3).tolist() for j, e in enumerate(ELEMENTS)},
+        boxes=boxes,
+    )
+
+
+def rationale(brief: Brief, encoded: EncodedBrief, style: str, palette: Palette, pair: FontPair) -> str:
+    locale = brief.locale.value
+    cues = [label("tone", t, locale) for t in brief.tone]
+    cues += [f"“{c}”" for c in encoded.cues[:3]] if locale == "en" else []
+    if locale == "zh":
+        from knowledge.lexicon import normalize_keywords
+
+        cues += [f"“{e.zh}”" for e in normalize_keywords(brief.keywords)[1][:3]]
+    if brief.brand_colors:
+        cues.append(("brand colour " if locale == "en" else "品牌色") + ", ".join(brief.brand_colors))
+    if encoded.reference_colors:
+        cues.append("reference image" if locale == "en" else "参考图")
+    category = label("product_category", brief.product_category, locale)
+    harmony = label("harmony", palette.harmony, locale)
+    style_label = label("style", style, locale)
+    if locale == "zh":
+        cue_text = "、".join(cues) if cues else category
+        return (f"{style_label}方向：{harmony}配色，{pair.heading_family}标题配{pair.body_family}正文，"
+                f"依据{category}品类与{cue_text}。")
+    cue_text = ", ".join(cues) if cues else f"the {category.lower()} category"
+    return (f"{style_label} direction with a {harmony.lower()} palette and {pair.heading_family} over "
+            f"{pair.body_family}, driven by {cue_text}.")
+
+
+def assemble_schemes(brief: Brief, encoded: EncodedBrief, outputs: dict[str, np.ndarray]) -> list[Scheme]:
+    """One brief's row of model outputs -> its schemes."""
+    palettes = load_palettes()
+    pairs = load_font_pairs()
+    fonts = load_fonts()
+    locale = brief.locale.value
+    n = brief.num_schemes
+    chosen_palettes = select_palettes(outputs["palette_ids"], outputs["palette_scores"], n)
+    style_probs = outputs["style_probs"].astype(np.float64)
+    styles = assign_styles(style_probs, [i for i, _ in chosen_palettes])
+    chosen_fonts = select_fonts(outputs["font_ids"], outputs["font_scores"], styles, brief.locale == Locale.zh)
+    top_styles = np.argsort(-style_probs)[:5]
+    style_scores = [StyleScore(id=STYLES[s], label=label("style", STYLES[s], locale), score=float(style_probs[s]))
+                    for s in top_styles]
+
+    schemes = []
+    for rank, ((p_index, p_rel), s_index, (f_index, f_rel)) in enumerate(zip(chosen_palettes, styles, chosen_fonts)):
+        source = palettes[p_index]
+        colors = [{"hex": c.hex, "role": c.role, "name": c.name} for c in source.colors]
+        colors = honour_brand_colors(colors, list(brief.brand_colors))
+        colors, contrast = fix_contrast(colors)
+        palette = Palette(
+            id=source.id,
+            colors=[PaletteColor(**c) for c in colors],
+            harmony=source.harmony,
+            text_contrast=round(contrast, 2),
+        )
+        pair = pairs[f_index]
+        style = STYLES[s_index]
+        typography = Typography(
+            pair_id=pair.id,
+            heading=FontChoice(family=pair.heading_family, category=fonts[pair.heading_family].category,
+                               weight=pair.heading_weight),
+            body=FontChoice(family=pair.body_family, category=fonts[pair.body_family].category,
+                            weight=pair.body_weight),
+        )
+        layout = build_layout(outputs["layout"], brief.package_format.value, style, blend=0.0 if rank == 0 else 0.5)
+        score = 0.5 * p_rel + 0.3 * float(style_probs[s_index]) / float(style_probs.max()) + 0.2 * f_rel
+        schemes.append(
+            Scheme(
+                style=StyleScore(id=style, label=label("style", style, locale), score=float(style_probs[s_index])),
+                style_scores=style_scores,
+                palette=palette,
+                typography=typography,
+                layout=layout,
+                score=round(score, 4),
+                rationale=rationale(brief, encoded, style, palette, pair),
+            )
+        )
+    return schemes
+
+
+def split_batch(outputs: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    batch = len(next(iter(outputs.values())))
+    return [{k: v[i] for k, v in outputs.items()} for i in range(batch)]
+

@@ -1,0 +1,165 @@
+"""The knowledge-based teacher: scores (brief, style), (brief, palette), (brief, font pair) and the layout.
+
+The network is trained to reproduce these scores from the brief alone (it does not see the lexicon cue
+ids below, only the text MiniLM reads), so the teacher is the definition of a good answer. Its rules are
+documented in docs/teacher.md; the weights here are the ones that doc lists.
+
+All functions work on batches of torch tensors so targets are computed on the fly during training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from knowledge.lexicon import LexiconEntry
+from knowledge.taxonomy import Style, Tone
+from model.design_tensors import DesignTensors
+from model.features import MAX_COLORS, feature_slice
+
+# Effective tone weights: what the client chose counts most; lexicon cues, category and audience priors less.
+W_TONE_EXPLICIT, W_TONE_CUE, W_TONE_CATEGORY, W_TONE_AUDIENCE = 1.0, 0.7, 0.35, 0.25
+# Style logits.
+W_STYLE_TONE, W_STYLE_CATEGORY, W_STYLE_AUDIENCE, W_STYLE_CUE, W_STYLE_SEMANTIC = 1.0, 0.6, 0.4, 0.8, 6.0
+STYLE_TEMPERATURE = 0.35
+# Palette score terms.
+W_PAL_TONE, W_PAL_STYLE, W_PAL_SEMANTIC, W_PAL_BRAND, W_PAL_REFERENCE, W_PAL_HARMONY = 3.0, 1.5, 12.0, 2.5, 1.5, 0.25
+PALETTE_TEMPERATURE = 0.2
+BRAND_RADIUS = 0.08  # OKLab distance at which a palette colour stops "matching" a brand colour
+# Font-pair score terms.
+W_FONT_MOOD, W_FONT_CATEGORY, W_FONT_SEMANTIC, W_FONT_ZH, W_FONT_LATIN_IN_ZH = 2.0, 0.8, 6.0, 3.0, 0.6
+FONT_TEMPERATURE = 0.2
+TEMPLATE_TEMPERATURE = 0.15
+
+
+@dataclass
+class TeacherTargets:
+    style_probs: torch.Tensor  # (B, 14)
+    palette_scores: torch.Tensor  # (B, N) unnormalised; softmax(score / PALETTE_TEMPERATURE) is the target
+    font_scores: torch.Tensor  # (B, M)
+    layout: torch.Tensor  # (B, 4, rows, cols) 0-1
+
+    def palette_probs(self) -> torch.Tensor:
+        return F.softmax(self.palette_scores / PALETTE_TEMPERATURE, dim=-1)
+
+    def font_probs(self) -> torch.Tensor:
+        return F.softmax(self.font_scores / FONT_TEMPERATURE, dim=-1)
+
+
+def cue_vectors(entries: list[LexiconEntry]) -> tuple[np.ndarray, np.ndarray]:
+    """Tone and style cue multi-hots from the lexicon terms found in a brief's keywords."""
+    tones = np.zeros(len(Tone), dtype=np.float32)
+    styles = np.zeros(len(Style), dtype=np.float32)
+    tone_index = {t.value: i for i, t in enumerate(Tone)}
+    style_index = {s.value: i for i, s in enumerate(Style)}
+    for entry in entries:
+        for t in entry.tones:
+            tones[tone_index[t]] = 1.0
+        for s in entry.styles:
+            styles[style_index[s]] = 1.0
+    return tones, styles
+
+
+class Teacher:
+    def __init__(self, tensors: DesignTensors) -> None:
+        t = {name: torch.from_numpy(np.asarray(value)) for name, value in vars(tensors).items() if name != "knowledge_hash"}
+        self.t = t
+        self.tag_norm = F.normalize(t["font_mood"], dim=-1)
+
+    def _blocks(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {
+            name: features[:, feature_slice(name)]
+            for name in ("product_category", "audience", "tone", "package_format", "locale_zh",
+                         "has_keywords", "brand_colors", "reference_colors")
+        }
+
+    def tone_weights(self, blocks: dict[str, torch.Tensor], tone_cues: torch.Tensor) -> torch.Tensor:
+        audience = blocks["audience"]
+        n_aud = audience.sum(1, keepdim=True).clamp(min=1.0)
+        w = (
+            W_TONE_EXPLICIT * blocks["tone"]
+            + W_TONE_CUE * tone_cues
+            + W_TONE_CATEGORY * blocks["product_category"] @ self.t["category_tones"]
+            + W_TONE_AUDIENCE * (audience @ self.t["audience_tones"]) / n_aud
+        )
+        return w / w.sum(1, keepdim=True).clamp(min=1e-6)
+
+    def style_probs(self, blocks, tone_w, style_cues, text_emb) -> torch.Tensor:
+        audience = blocks["audience"]
+        n_aud = audience.sum(1, keepdim=True).clamp(min=1.0)
+        semantic = text_emb @ self.t["style_emb"].T
+        semantic = (semantic - semantic.mean(1, keepdim=True)) * blocks["has_keywords"]
+        logits = (
+            W_STYLE_TONE * tone_w @ self.t["tone_styles"]
+            + W_STYLE_CATEGORY * blocks["product_category"] @ self.t["category_styles"]
+            + W_STYLE_AUDIENCE * (audience @ self.t["audience_styles"]) / n_aud
+            + W_STYLE_CUE * style_cues
+            + W_STYLE_SEMANTIC * semantic
+        )
+        return F.softmax(logits / STYLE_TEMPERATURE, dim=-1)
+
+    def color_match(self, slots: torch.Tensor) -> torch.Tensor:
+        """(B, 3*4) colour slots -> (B, N): how closely each palette contains the given colours, 0-1."""
+        slots = slots.view(-1, MAX_COLORS, 4)
+        lab = slots[..., :3] / torch.tensor([1.0, 3.0, 3.0])
+        present = slots[..., 3]
+        pal = self.t["palette_lab"]  # (N, 6, 3)
+        dist = torch.cdist(lab.reshape(-1, 3), pal.reshape(-1, 3)).view(lab.shape[0], MAX_COLORS, *pal.shape[:2])
+        dist = dist + (1.0 - self.t["palette_lab_mask"]) * 10.0
+        match = torch.exp(-((dist.min(-1).values / BRAND_RADIUS) ** 2))  # (B, 3, N)
+        return (match * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp(min=1.0)
+
+    def palette_scores(self, blocks, tone_w, style_p, text_emb) -> torch.Tensor:
+        semantic = text_emb @ self.t["palette_name_emb"].T
+        semantic = (semantic - semantic.mean(1, keepdim=True)) * blocks["has_keywords"]
+        return (
+            W_PAL_TONE * tone_w @ self.t["tone_palette_fit"]
+            + W_PAL_STYLE * style_p @ self.t["style_palette_fit"]
+            + W_PAL_SEMANTIC * semantic
+            + W_PAL_BRAND * self.color_match(blocks["brand_colors"])
+            + W_PAL_REFERENCE * self.color_match(blocks["reference_colors"])
+            + W_PAL_HARMONY * self.t["palette_harmony_z"]
+        )
+
+    def font_scores(self, blocks, tone_w, style_p, text_emb) -> torch.Tensor:
+        audience = blocks["audience"]
+        n_aud = audience.sum(1, keepdim=True).clamp(min=1.0)
+        wanted = (
+            tone_w @ self.t["tone_font_tags"]
+            + style_p @ self.t["style_font_tags"]
+            + 0.5 * (audience @ self.t["audience_font_tags"]) / n_aud
+        )
+        mood = F.normalize(wanted, dim=-1) @ self.tag_norm.T
+        category = (style_p @ self.t["style_font_cats"]) @ self.t["font_heading_cat"].T
+        semantic = text_emb @ self.t["font_text_emb"].T
+        semantic = (semantic - semantic.mean(1, keepdim=True)) * blocks["has_keywords"]
+        zh = blocks["locale_zh"]
+        font_zh = self.t["font_zh"][None, :]
+        # zh answers need CJK-capable pairs; en answers prefer Latin-first pairs but may use CJK ones.
+        script = W_FONT_ZH * (zh * (2.0 * font_zh - 1.0)) - W_FONT_LATIN_IN_ZH * (1.0 - zh) * font_zh
+        return W_FONT_MOOD * mood + W_FONT_CATEGORY * category + W_FONT_SEMANTIC * semantic + script
+
+    def layout(self, blocks, style_p) -> torch.Tensor:
+        fmt = blocks["package_format"].argmax(1)  # (B,)
+        same_format = fmt[:, None] == self.t["template_format"][None, :]  # (B, L)
+        affinity = style_p @ self.t["template_styles"].T
+        affinity = affinity.masked_fill(~same_format, float("-inf"))
+        weights = F.softmax(affinity / TEMPLATE_TEMPERATURE, dim=-1)
+        return torch.einsum("bl,lerc->berc", weights, self.t["template_heatmaps"])
+
+    @torch.no_grad()
+    def __call__(
+        self, features: torch.Tensor, text_emb: torch.Tensor, tone_cues: torch.Tensor, style_cues: torch.Tensor
+    ) -> TeacherTargets:
+        blocks = self._blocks(features)
+        tone_w = self.tone_weights(blocks, tone_cues)
+        style_p = self.style_probs(blocks, tone_w, style_cues, text_emb)
+        return TeacherTargets(
+            style_probs=style_p,
+            palette_scores=self.palette_scores(blocks, tone_w, style_p, text_emb),
+            font_scores=self.font_scores(blocks, tone_w, style_p, text_emb),
+            layout=self.layout(blocks, style_p),
+        )

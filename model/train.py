@@ -1,0 +1,155 @@
+"""Train the recommendation heads to reproduce the teacher (MiniLM stays frozen).
+
+    python -m model.train            # ~20k briefs, deterministic, a few minutes on a 2-core CPU
+
+Writes model/weights/heads.safetensors (committed, small) and model/weights/manifest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+from tqdm import tqdm
+
+from knowledge.taxonomy import Style
+from model.briefs import generate_briefs
+from model.dataset import brief_arrays
+from model.design_tensors import DesignTensors, load_design_tensors
+from model.net import RecommenderHeads
+from model.teacher import Teacher
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+HEADS_PATH = WEIGHTS_DIR / "heads.safetensors"
+MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
+N_TRAIN = 20_000
+LOSS_WEIGHTS = {"style": 1.0, "palette": 1.0, "font": 1.0, "layout": 4.0}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+def build_heads(tensors: DesignTensors) -> RecommenderHeads:
+    return RecommenderHeads(
+        palette_features=torch.from_numpy(tensors.palette_features()),
+        palette_lab=torch.from_numpy(tensors.palette_lab.astype(np.float32)),
+        palette_lab_mask=torch.from_numpy(tensors.palette_lab_mask.astype(np.float32)),
+        font_features=torch.from_numpy(tensors.font_features()),
+        n_styles=len(Style),
+    )
+
+
+def trainable_state(heads: RecommenderHeads) -> dict[str, torch.Tensor]:
+    """Parameters and BatchNorm statistics only: the item-feature buffers are rebuilt from knowledge/."""
+    buffers = {"palette_features", "palette_lab", "palette_lab_mask", "font_features"}
+    return {k: v.detach().contiguous() for k, v in heads.state_dict().items() if k not in buffers}
+
+
+def load_heads(tensors: DesignTensors, path: Path = HEADS_PATH) -> RecommenderHeads:
+    from safetensors.torch import load_file
+
+    heads = build_heads(tensors)
+    missing, unexpected = heads.load_state_dict(load_file(str(path)), strict=False)
+    real_missing = [m for m in missing if m not in {"palette_features", "palette_lab", "palette_lab_mask", "font_features"}]
+    if real_missing or unexpected:
+        raise RuntimeError(f"heads checkpoint does not match the network: missing={real_missing} unexpected={unexpected}")
+    return heads.eval()
+
+
+def distill_loss(heads: RecommenderHeads, batch, teacher: Teacher) -> tuple[torch.Tensor, dict[str, float]]:
+    features, text_emb, tone_cues, style_cues = batch
+    target = teacher(features, text_emb, tone_cues, style_cues)
+    style_logits, palette_scores, font_scores, layout_logits = heads(text_emb, features)
+    parts = {
+        "style": F.kl_div(F.log_softmax(style_logits, -1), target.style_probs, reduction="batchmean"),
+        "palette": F.kl_div(F.log_softmax(palette_scores, -1), target.palette_probs(), reduction="batchmean"),
+        "font": F.kl_div(F.log_softmax(font_scores, -1), target.font_probs(), reduction="batchmean"),
+        "layout": F.binary_cross_entropy_with_logits(layout_logits, target.layout),
+    }
+    total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
+    return total, {k: float(v) for k, v in parts.items()}
+
+
+def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
+          progress: bool = True) -> dict:
+    seed_everything(seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    started = time.perf_counter()
+    tensors = load_design_tensors()
+    samples = generate_briefs(n_train, "train")
+    data = brief_arrays(samples, progress=progress)
+    prepared = time.perf_counter()
+
+    heads = build_heads(tensors)
+    teacher = Teacher(tensors)
+    optimiser = torch.optim.AdamW(heads.parameters(), lr=lr, weight_decay=1e-4)
+    steps_per_epoch = (len(data) + batch_size - 1) // batch_size
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    generator = torch.Generator().manual_seed(seed)
+    history = []
+    heads.train()
+    bar = tqdm(total=epochs * steps_per_epoch, desc="training heads", disable=not progress, unit="step")
+    for epoch in range(epochs):
+        order = torch.randperm(len(data), generator=generator).numpy()
+        sums: dict[str, float] = {}
+        for step in range(steps_per_epoch):
+            batch = data.tensors(order[step * batch_size : (step + 1) * batch_size])
+            loss, parts = distill_loss(heads, batch, teacher)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            for k, v in parts.items():
+                sums[k] = sums.get(k, 0.0) + v
+            bar.update(1)
+            bar.set_postfix(loss=f"{float(loss):.3f}")
+        history.append({k: round(v / steps_per_epoch, 5) for k, v in sums.items()} | {"epoch": epoch + 1})
+    bar.close()
+    heads.eval()
+
+    from safetensors.torch import save_file
+
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    save_file(trainable_state(heads), str(HEADS_PATH))
+    digest = hashlib.sha256(HEADS_PATH.read_bytes()).hexdigest()
+    manifest = {
+        "model_version": f"packdesign-{digest[:12]}",
+        "heads_sha256": digest,
+        "knowledge_hash": tensors.knowledge_hash,
+        "n_palettes": int(tensors.palette_lab.shape[0]),
+        "n_font_pairs": int(tensors.font_mood.shape[0]),
+        "train": {"briefs": n_train, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+                  "loss_weights": LOSS_WEIGHTS},
+        "history": history,
+        "seconds": {"prepare": round(prepared - started, 1), "total": round(time.perf_counter() - started, 1)},
+    }
+    MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--briefs", type=int, default=N_TRAIN)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    manifest = train(args.briefs, args.epochs, args.batch_size, args.lr, args.seed)
+    print(json.dumps({k: manifest[k] for k in ("model_version", "seconds")}, indent=2))
+    print("last epoch losses:", manifest["history"][-1])
+
+
+if __name__ == "__main__":
+    main()

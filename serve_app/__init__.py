@@ -1,0 +1,1 @@
+"""The Ray Serve application: HTTP ingress, CPU brief encoder, batched recommender replicas."""

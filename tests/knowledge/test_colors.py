@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+from coloraide import Color
+
+from knowledge import colors
+from knowledge.colors import (
+    COLOR_NAMES_PATH,
+    contrast_ratio,
+    delta_e2000,
+    ensure_contrast,
+    hex_to_oklab,
+    hex_to_oklch,
+    load_named_colors,
+    nearest_color_name,
+    oklch_to_hex,
+)
+
+
+def random_hex(rng: random.Random) -> str:
+    return "#" + "".join(f"{rng.randrange(256):02x}" for _ in range(3))
+
+
+def test_named_colors_file_shape_and_sources() -> None:
+    raw = json.loads(COLOR_NAMES_PATH.read_text(encoding="utf-8"))
+    assert raw["sources"] == ["xkcd", "color-name-list"]
+    table = load_named_colors()
+    assert len(table) == len(raw["colors"])
+    xkcd = table.by_source("xkcd")
+    assert 940 <= len(xkcd) <= 960  # the xkcd survey list
+    assert len(table) - len(xkcd) > 20_000  # color-name-list
+    assert not any(c.name.startswith("xkcd:") for c in xkcd)
+    assert table.oklab.shape == (len(table), 3)
+
+
+def test_stored_oklab_matches_coloraide_on_a_sample() -> None:
+    table = load_named_colors()
+    rng = random.Random(7)
+    for i in rng.sample(range(len(table)), 200):
+        expected = Color(table.hexes[i]).convert("oklab").coords()
+        assert table.oklab[i] == pytest.approx(expected, abs=6e-5)
+
+
+def test_load_is_fast_and_cached() -> None:
+    load_named_colors.cache_clear()
+    start = time.perf_counter()
+    table = load_named_colors()
+    assert time.perf_counter() - start < 0.3
+    assert load_named_colors() is table
+
+
+def test_nearest_name_exact_and_xkcd_preference() -> None:
+    table = load_named_colors()
+    teal = next(c for c in table.by_source("xkcd") if c.name == "teal")
+    assert nearest_color_name(teal.hex) == "teal"
+    # A hex just off an xkcd colour takes the xkcd name even if an exotic name is marginally closer.
+    l, c, h = hex_to_oklch("#e50000")  # xkcd "red"
+    assert nearest_color_name(oklch_to_hex(l, c, h + 1)) == "red"
+    # Far from every xkcd colour the closest color-name-list name wins.
+    exotic = next(c for c in table.by_source("color-name-list") if c.hex == "#c93f38")
+    xkcd_dist = min(
+        sum((a - b) ** 2 for a, b in zip(exotic.oklab, x.oklab)) ** 0.5 for x in table.by_source("xkcd")
+    )
+    if xkcd_dist > colors.XKCD_PREFERENCE + 0.001:
+        assert nearest_color_name(exotic.hex) in {n for n, hx in zip(table.names, table.hexes) if hx == exotic.hex}
+
+
+def test_conversion_wrappers_agree_with_coloraide() -> None:
+    assert hex_to_oklab("#ffffff") == pytest.approx((1.0, 0.0, 0.0), abs=1e-4)
+    l, c, h = hex_to_oklch("#808080")
+    assert c < 1e-4 and h == 0.0
+    l, c, h = hex_to_oklch("#ff0000")
+    assert h == pytest.approx(29.23, abs=0.05) and c == pytest.approx(0.2577, abs=1e-3)
+    # Far outside sRGB -> gamut-mapped, not clipped: the hue survives.
+    mapped = oklch_to_hex(0.7, 0.4, 145)
+    assert Color(mapped).in_gamut("srgb")
+    assert hex_to_oklch(mapped)[2] == pytest.approx(145, abs=3)
+    assert contrast_ratio("#000000", "#ffffff") == pytest.approx(21.0)
+    assert delta_e2000("#ff0000", "#ff0000") == 0.0
+    assert delta_e2000("#ff0000", "#00ff00") > 50
+
+
+def test_black_or_white_always_reach_4_58() -> None:
+    rng = random.Random(1)
+    for _ in range(2000):
+        bg = random_hex(rng)
+        assert max(contrast_ratio("#000000", bg), contrast_ratio("#ffffff", bg)) >= 4.58
+    # The worst case background (relative luminance sqrt(0.0525) - 0.05) sits right at ~4.58.
+    worst = min(
+        (max(contrast_ratio("#000000", f"#{v:02x}{v:02x}{v:02x}"), contrast_ratio("#ffffff", f"#{v:02x}{v:02x}{v:02x}")))
+        for v in range(256)
+    )
+    assert 4.58 <= worst < 4.65
+
+
+def test_ensure_contrast_random_pairs_keep_hue() -> None:
+    rng = random.Random(42)
+    for _ in range(400):
+        fg, bg = random_hex(rng), random_hex(rng)
+        out = ensure_contrast(fg, bg)
+        assert contrast_ratio(out, bg) >= 4.5, (fg, bg, out)
+        if contrast_ratio(fg, bg) >= 4.5:
+            assert out == fg
+        elif out not in ("#000000", "#ffffff") and hex_to_oklch(fg)[1] > 0.05 and hex_to_oklch(out)[1] > 0.05:
+            hue_shift = abs((hex_to_oklch(out)[2] - hex_to_oklch(fg)[2] + 180) % 360 - 180)
+            assert hue_shift < 12, (fg, bg, out)
+
+
+def test_ensure_contrast_moves_only_as_far_as_needed() -> None:
+    out = ensure_contrast("#9a9a9a", "#ffffff")
+    assert 4.5 <= contrast_ratio(out, "#ffffff") < 4.8
+    assert hex_to_oklch(out)[0] < hex_to_oklch("#9a9a9a")[0]

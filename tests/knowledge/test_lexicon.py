@@ -1,0 +1,113 @@
+"""lexicon.json and keyword normalisation."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from knowledge.lexicon import (
+    CUE_FIELDS,
+    LexiconEntry,
+    cue_ids,
+    load_lexicon,
+    normalize_keywords,
+    normalize_keywords_detailed,
+)
+from knowledge.taxonomy import ids
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_lexicon_size_unique_zh_and_english_phrases() -> None:
+    lexicon = load_lexicon()
+    assert len(lexicon) >= 320
+    zh = [e.zh for e in lexicon]
+    assert len(zh) == len(set(zh))
+    for e in lexicon:
+        assert e.zh.strip() and e.en.strip(), e
+        assert not CJK.search(e.en), e
+
+
+def test_every_referenced_id_is_known() -> None:
+    for e in load_lexicon():
+        for field, vocab in CUE_FIELDS.items():
+            unknown = set(getattr(e, field)) - set(ids(vocab))
+            assert not unknown, (e.zh, field, unknown)
+
+
+def test_lexicon_covers_the_brief_vocabulary() -> None:
+    zh = {e.zh for e in load_lexicon()}
+    must = "红 粉 莫兰迪 奶油色 雾霾蓝 牛油果绿 香槟金 中国红 黑金 高级感 国潮 简约 可爱 复古 清新 治愈 科技感 轻奢 日系 侘寂 ins风 少女心 大气 " \
+           "夏季限定 春节 中秋 情人节 圣诞 节日礼盒 清甜 果味 气泡 零糖 低卡 浓郁 抹茶 桃子 柠檬 燕麦 " \
+           "限定款 联名 礼盒 有机 天然 环保 可持续 高端 平价 儿童 宝宝 健身 学生党"
+    assert set(must.split()) <= zh
+
+
+def test_normalize_translates_and_longest_match_wins() -> None:
+    text, entries = normalize_keywords("清爽 夏季限定")
+    assert "refreshing" in text and "summer limited" in text
+    assert [e.zh for e in entries] == ["清爽", "夏季限定"]  # not 夏季 + 限定
+    assert not CJK.search(text)
+
+
+def test_longest_match_over_shared_prefix() -> None:
+    # 红茶 (black tea) must beat 红 (red); 酒红 (burgundy) must beat 酒 (alcohol).
+    _, entries = normalize_keywords("红茶 酒红")
+    assert [e.zh for e in entries] == ["红茶", "酒红"]
+
+
+def test_mixed_text_keeps_english_and_reports_uncovered() -> None:
+    result = normalize_keywords_detailed("Summer vibe, 清爽的感觉 with 莫兰迪色")
+    assert result.text.startswith("Summer vibe")
+    assert "with" in result.text and "refreshing" in result.text and "morandi" in result.text
+    assert result.uncovered == ["的感觉"]
+    assert not CJK.search(result.text)
+
+
+def test_nfkc_and_cjk_punctuation_and_whitespace() -> None:
+    text, _ = normalize_keywords("【国潮】　Ｐａｓｔｅｌ、清爽。  \t  少女心")
+    assert "Pastel" in text  # full-width letters folded
+    assert "  " not in text and "【" not in text and "、" not in text
+    assert text == text.strip()
+
+
+def test_adjacent_terms_get_separated() -> None:
+    text, entries = normalize_keywords("清爽夏季限定")
+    assert text == "refreshing, summer limited edition"
+    assert len(entries) == 2
+
+
+def test_latin_initial_terms_do_not_start_inside_english_words() -> None:
+    _, entries = normalize_keywords("skins风")
+    assert "ins风" not in [e.zh for e in entries]
+    _, entries = normalize_keywords("INS风 设计")
+    assert entries and entries[0].zh == "ins风"
+
+
+def test_empty_and_english_only_input() -> None:
+    assert normalize_keywords("") == ("", [])
+    assert normalize_keywords("  refreshing,   summer  ") == ("refreshing, summer", [])
+
+
+def test_cue_ids_union() -> None:
+    _, entries = normalize_keywords("国潮 宝宝 气泡水")
+    cues = cue_ids(entries)
+    assert set(cues) == set(CUE_FIELDS.values())
+    assert "guochao" in cues["tone"] and "guochao" in cues["style"]
+    assert "baby_care" in cues["product_category"] and "families" in cues["audience"]
+    assert "beverage" in cues["product_category"]
+    assert cue_ids([]) == {v: set() for v in CUE_FIELDS.values()}
+    assert isinstance(entries[0], LexiconEntry)
+
+
+def test_speed_report() -> None:
+    brief = ("夏季限定清爽果味气泡水，零糖低卡，适合学生党和健身人群，国潮风格包装，中国红配烫金，"
+             "ins风少女心 refreshing summer，要有高级感和治愈系的感觉。") * 3
+    brief = brief[:200]
+    normalize_keywords(brief)  # build the trie outside the timing
+    n = 200
+    start = time.perf_counter()
+    for _ in range(n):
+        normalize_keywords(brief)
+    per_call_ms = (time.perf_counter() - start) / n * 1e3
+    print(f"\nnormalize_keywords: {len(brief)} chars in {per_call_ms:.3f} ms")  # reported, not asserted
