@@ -80,8 +80,8 @@ def ranking_metrics(samples, outputs) -> dict[str, float]:
     }
 
 
-def _mean_chroma(scheme) -> float:
-    return float(np.mean([hex_to_oklch(c.hex)[1] for c in scheme.palette.colors if c.role.value != "text"]))
+def _mean_chroma(scheme, exclude=("text",)) -> float:
+    return float(np.mean([hex_to_oklch(c.hex)[1] for c in scheme.palette.colors if c.role.value not in exclude]))
 
 
 def _in_hues(hue: float, ranges) -> bool:
@@ -127,7 +127,8 @@ def tone_probes(n_per_tone: int) -> dict[str, list[BriefSample]]:
 def tone_metrics(backend, n_per_tone: int) -> dict[str, float]:
     checks = {
         "morandi": ("morandi_low_chroma", lambda s: _mean_chroma(s) <= 0.08),
-        "neon": ("neon_high_chroma", lambda s: _mean_chroma(s) >= 0.15),
+        # Neon colours sit on a dark ground: the ground and the text are not what makes a palette neon.
+        "neon": ("neon_high_chroma", lambda s: _mean_chroma(s, ("text", "background")) >= 0.15),
         "earthy": ("earthy_hues", lambda s: _dominant_hue_in(s, EARTHY_HUES)),
     }
     out = {}

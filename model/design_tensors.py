@@ -26,7 +26,7 @@ ROLE_ORDER = [
 ]
 FONT_CATEGORIES = ["sans-serif", "serif", "display", "handwriting", "monospace"]
 KNOWLEDGE_DATA = Path(__file__).resolve().parent.parent / "knowledge" / "data"
-MOOD_WEIGHT = 0.4
+CACHE_VERSION = 2  # bump when the way tensors are derived changes (the knowledge hash covers the data)
 CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "cache"
 
 
@@ -38,7 +38,8 @@ class DesignTensors:
     palette_lab_mask: np.ndarray  # (N, 6)
     palette_name_emb: np.ndarray  # (N, 384) mean MiniLM embedding of the colour names, normalised
     palette_harmony_z: np.ndarray  # (N,) Ou-Luo harmony, z-scored over the library
-    tone_palette_fit: np.ndarray  # (18, N) 0-1 fit of each palette to each tone (OKLCH profile + mood)
+    tone_palette_fit: np.ndarray  # (18, N) 0-1 fit of each palette's colours to each tone's OKLCH profile
+    palette_mood: np.ndarray  # (18, N) 1 where the library generated the palette for that tone
     style_palette_fit: np.ndarray  # (14, N)
     # font pairs (M)
     font_mood: np.ndarray  # (M, T) expressive-tag profile
@@ -203,12 +204,9 @@ def build_design_tensors() -> DesignTensors:
     ]
 
     style_text = [profile("style", s)["description_en"] for s in styles]
-    # A palette's tone fit: its colours against the tone's OKLCH profile, plus whether the generator made
-    # it for that tone (the generation moods encode more than ranges, e.g. guochao's red-gold-jade motifs).
+    tone_fit = np.stack([oklch_fit(lab, mask, profile("tone", t)) for t in tones])
     moods = np.array([p.mood or "" for p in palettes])
-    tone_fit = np.stack(
-        [(1 - MOOD_WEIGHT) * oklch_fit(lab, mask, profile("tone", t)) + MOOD_WEIGHT * (moods == t) for t in tones]
-    )
+    palette_mood = np.stack([(moods == t).astype(np.float32) for t in tones])
     style_fit = np.stack([oklch_fit(lab, mask, profile("style", s)) for s in styles])
 
     templates = load_layout_templates()
@@ -231,6 +229,7 @@ def build_design_tensors() -> DesignTensors:
         palette_name_emb=_normalise_rows(palette_name_emb).astype(np.float32),
         palette_harmony_z=(harmony - harmony.mean()) / max(float(harmony.std()), 1e-6),
         tone_palette_fit=tone_fit,
+        palette_mood=palette_mood,
         style_palette_fit=style_fit,
         font_mood=font_mood,
         font_heading_cat=head_cat,
@@ -257,7 +256,7 @@ def build_design_tensors() -> DesignTensors:
 def load_design_tensors() -> DesignTensors:
     """Cached build; rebuilt whenever any knowledge data file changes."""
     digest = knowledge_hash()
-    path = CACHE_DIR / f"design_tensors-{digest}.npz"
+    path = CACHE_DIR / f"design_tensors-v{CACHE_VERSION}-{digest}.npz"
     if path.exists():
         with np.load(path) as data:
             arrays = {f.name: data[f.name] for f in fields(DesignTensors) if f.name != "knowledge_hash"}

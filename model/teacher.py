@@ -21,13 +21,16 @@ from model.design_tensors import DesignTensors
 from model.features import feature_slice
 from model.net import color_match
 
-# Effective tone weights: what the client chose counts most; lexicon cues, category and audience priors less.
-W_TONE_EXPLICIT, W_TONE_CUE, W_TONE_CATEGORY, W_TONE_AUDIENCE = 1.0, 0.7, 0.35, 0.25
+# Tone mix: what the client chose counts most; lexicon cues, category and audience priors less.
+W_TONE_EXPLICIT, W_TONE_CUE, W_TONE_CATEGORY, W_TONE_AUDIENCE = 1.0, 0.4, 0.25, 0.15
 # Style logits.
 W_STYLE_TONE, W_STYLE_CATEGORY, W_STYLE_AUDIENCE, W_STYLE_CUE, W_STYLE_SEMANTIC = 1.0, 0.6, 0.4, 0.8, 6.0
 STYLE_TEMPERATURE = 0.35
 # Palette score terms.
-W_PAL_TONE, W_PAL_STYLE, W_PAL_SEMANTIC, W_PAL_BRAND, W_PAL_REFERENCE, W_PAL_HARMONY = 3.0, 1.5, 12.0, 2.5, 1.5, 0.25
+W_PAL_TONE, W_PAL_STYLE, W_PAL_SEMANTIC, W_PAL_BRAND, W_PAL_REFERENCE, W_PAL_HARMONY = 6.0, 1.0, 5.0, 2.5, 1.5, 0.25
+# Share of a palette's tone fit that comes from the tone the library generated it for (the generation moods
+# encode more than OKLCH ranges, e.g. guochao's red-gold-jade motifs); the rest is its OKLCH fit.
+W_PAL_MOOD = 0.4
 PALETTE_TEMPERATURE = 0.2
 # Font-pair score terms.
 W_FONT_MOOD, W_FONT_CATEGORY, W_FONT_SEMANTIC, W_FONT_ZH, W_FONT_LATIN_IN_ZH = 2.0, 0.8, 6.0, 3.0, 0.6
@@ -77,15 +80,23 @@ class Teacher:
         }
 
     def tone_weights(self, blocks: dict[str, torch.Tensor], tone_cues: torch.Tensor) -> torch.Tensor:
+        """Each source is normalised on its own, then mixed, so an explicitly chosen tone keeps the largest
+        share however many priors and cues pile up (a sum of raw priors would drown it)."""
         audience = blocks["audience"]
-        n_aud = audience.sum(1, keepdim=True).clamp(min=1.0)
-        w = (
-            W_TONE_EXPLICIT * blocks["tone"]
-            + W_TONE_CUE * tone_cues
-            + W_TONE_CATEGORY * blocks["product_category"] @ self.t["category_tones"]
-            + W_TONE_AUDIENCE * (audience @ self.t["audience_tones"]) / n_aud
-        )
-        return w / w.sum(1, keepdim=True).clamp(min=1e-6)
+        sources = [
+            (W_TONE_EXPLICIT, blocks["tone"]),
+            (W_TONE_CUE, tone_cues),
+            (W_TONE_CATEGORY, blocks["product_category"] @ self.t["category_tones"]),
+            (W_TONE_AUDIENCE, audience @ self.t["audience_tones"]),
+        ]
+        mixed = torch.zeros_like(blocks["tone"])
+        total = torch.zeros_like(blocks["tone"][:, :1])
+        for weight, source in sources:
+            mass = source.sum(1, keepdim=True)
+            present = (mass > 0).to(source.dtype)
+            mixed = mixed + weight * source / mass.clamp(min=1e-6)
+            total = total + weight * present
+        return mixed / total.clamp(min=1e-6)
 
     def style_probs(self, blocks, tone_w, style_cues, text_emb) -> torch.Tensor:
         audience = blocks["audience"]
@@ -108,7 +119,7 @@ class Teacher:
         semantic = text_emb @ self.t["palette_name_emb"].T
         semantic = (semantic - semantic.mean(1, keepdim=True)) * blocks["has_keywords"]
         return (
-            W_PAL_TONE * tone_w @ self.t["tone_palette_fit"]
+            W_PAL_TONE * tone_w @ ((1 - W_PAL_MOOD) * self.t["tone_palette_fit"] + W_PAL_MOOD * self.t["palette_mood"])
             + W_PAL_STYLE * style_p @ self.t["style_palette_fit"]
             + W_PAL_SEMANTIC * semantic
             + W_PAL_BRAND * self.color_match(blocks["brand_colors"])

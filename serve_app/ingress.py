@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -124,6 +124,6 @@ class Ingress:
         return {"status": "recorded" if created else "duplicate", "request_id": event.request_id}
 
     @api.get("/healthz", summary="Liveness of the whole graph")
-    async def healthz(self, request: Request) -> dict:
+    async def healthz(self) -> dict:
         stats = await self.recommender.stats.remote()
         return {"status": "ok", "backend": stats["backend"], "precision": stats["precision"]}

@@ -178,7 +178,9 @@ GENERIC_MOODS: tuple[Mood, ...] = (
         ("complementary", "split_complementary", "triadic", "analogous", "tetradic", "I", "X", "V"),
         (Swatch((0.1, 0.2), (0.0, 0.04)), Swatch((0.1, 0.2), (0.0, 0.04)), Swatch((0.1, 0.2), (0.0, 0.04)),
          Swatch((0.97, 0.99), (0.0, 0.01))),
-        Swatch((0.72, 0.9), (0.24, 0.36)),
+        # L 0.62-0.85: where sRGB still holds the chroma that reads as neon (at L 0.9 most hues gamut-map
+        # down below 0.15).
+        Swatch((0.62, 0.85), (0.24, 0.36)),
         seed_min_chroma=0.15,
     ),
     Mood(
