@@ -4,6 +4,7 @@ features, and reference-image decoding to dominant colours."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from ray import serve
 
@@ -15,13 +16,16 @@ from model.tokenization import tokenizer
 log = logging.getLogger("ray.serve")
 
 
-class BriefError(ValueError):
-    """A brief that passed the schema but cannot be used; maps to HTTP 422 naming the field."""
+@dataclass(frozen=True)
+class BriefRejection:
+    """A brief that passed the schema but cannot be used; the ingress answers 422 naming the field.
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    Returned rather than raised: a rejection is an expected outcome, and a plain value crosses the Ray
+    process boundary unchanged, where a custom exception would arrive wrapped in RayTaskError.
+    """
+
+    field: str
+    message: str
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25})
@@ -30,13 +34,13 @@ class BriefEncoder:
         self.max_image_bytes = max_image_bytes
         tokenizer()  # load once per replica, not on the first request
 
-    def encode(self, brief: Brief) -> EncodedBrief:
+    def encode(self, brief: Brief) -> EncodedBrief | BriefRejection:
         colors: list[str] = []
         if brief.reference_image:
             try:
                 colors = reference_colors(brief.reference_image, self.max_image_bytes)
             except ReferenceImageError as exc:
-                raise BriefError("reference_image", str(exc)) from exc
+                return BriefRejection("reference_image", str(exc))
         return encode_brief(brief, colors)
 
     def check_health(self) -> None:

@@ -5,8 +5,8 @@ Flow per brief: encoder hop (CPU: validate, tokenise, features, image colours) -
 Post-processing runs in the ingress so that the recommender replicas spend their time on the model.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI resolves route parameter types from real annotations
+# (string ones stay unresolved forward references once Serve wraps the methods).
 import asyncio
 import logging
 import time
@@ -22,7 +22,7 @@ from contract.scheme import Recommendation, Timings
 from knowledge.labels import all_options
 from model.postprocess import assemble_schemes
 from serve_app.config import AppArgs
-from serve_app.encoder import BriefError
+from serve_app.encoder import BriefRejection
 from serve_app.feedback import FeedbackStore, UnknownAnswer
 
 log = logging.getLogger("ray.serve")
@@ -36,6 +36,14 @@ api = FastAPI(
         "with roles, font pairing, style scores and a front-panel layout."
     ),
 )
+
+
+class InvalidBrief(ValueError):
+    """Raised to handle callers (and caught by the HTTP route) when the encoder rejects a brief."""
+
+    def __init__(self, rejection: BriefRejection) -> None:
+        super().__init__(f"{rejection.field}: {rejection.message}")
+        self.rejection = rejection
 
 
 def _request_id() -> str:
@@ -70,6 +78,8 @@ class Ingress:
         request_id = _request_id()
         started = time.perf_counter()
         encoded = await self.encoder.encode.remote(brief)
+        if isinstance(encoded, BriefRejection):
+            raise InvalidBrief(encoded)
         encoded_at = time.perf_counter()
         result = await self.recommender.infer.remote(encoded)
         inferred_at = time.perf_counter()
@@ -101,8 +111,8 @@ class Ingress:
     async def recommend_http(self, brief: Brief):
         try:
             return await asyncio.wait_for(self.recommend(brief), timeout=self.args.recommend_timeout_s)
-        except BriefError as exc:
-            return _validation_error(exc.field, exc.message)
+        except InvalidBrief as exc:
+            return _validation_error(exc.rejection.field, exc.rejection.message)
         except TimeoutError as exc:
             raise HTTPException(status_code=503, detail="recommendation timed out; retry shortly",
                                 headers={"Retry-After": "1"}) from exc

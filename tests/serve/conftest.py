@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -32,7 +34,10 @@ class Cluster:
         self.address = f"127.0.0.1:{self.gcs_port}"
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.tmp = tmp
-        self.env = {**os.environ, "RAY_ADDRESS": self.address, "RAY_USAGE_STATS_ENABLED": "0"}
+        # Ray 2.60 turns token auth on for new local clusters; give this cluster its own token explicitly so
+        # the CLI, the test driver and example scripts authenticate whatever ~/.ray/auth_token holds.
+        self.env = {**os.environ, "RAY_ADDRESS": self.address, "RAY_USAGE_STATS_ENABLED": "0",
+                    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
     def start(self) -> None:
         # --block in its own process group: teardown stops exactly this cluster, not every Ray on the machine.
@@ -103,10 +108,15 @@ def client(cluster) -> httpx.Client:
 
 
 @pytest.fixture(scope="session")
-def ray_driver(cluster):
-    """This test process as a second Ray driver of the cluster (what another Ray job would do)."""
-    import ray
+def driver(cluster):
+    """Run Python in a separate Ray driver process attached to the cluster (what another Ray job does);
+    returns what the snippet prints as JSON. A subprocess, because Ray keeps per-process connection and
+    auth state that must not leak between test sessions."""
 
-    ray.init(address=cluster.address, log_to_driver=False)
-    yield ray
-    ray.shutdown()
+    def run(code: str):
+        result = subprocess.run([sys.executable, "-c", code], env=cluster.env, cwd=ROOT, capture_output=True,
+                                text=True, timeout=180)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    return run

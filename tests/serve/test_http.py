@@ -160,14 +160,20 @@ def test_feedback_is_recorded_once(client):
     assert client.post("/v1/feedback", json=event | {"request_id": "0" * 32}).status_code == 404
 
 
-def test_concurrent_requests_are_batched(client, ray_driver):
-    from ray import serve
+STATS = """
+import json, ray
+from ray import serve
+ray.init(log_to_driver=False)
+handle = serve.get_deployment_handle("Recommender", app_name="packdesign")
+print(json.dumps(handle.{method}.remote().result()))
+"""
 
-    recommender = serve.get_deployment_handle("Recommender", app_name="packdesign")
-    recommender.reset_stats.remote().result()
+
+def test_concurrent_requests_are_batched(client, driver):
+    driver(STATS.format(method="reset_stats"))
     briefs = [EN_BRIEF | {"keywords": f"refreshing summer {i}"} for i in range(96)]
     with ThreadPoolExecutor(32) as pool:
         codes = list(pool.map(lambda b: client.post("/v1/recommend", json=b).status_code, briefs))
     assert codes.count(200) == len(briefs)
-    stats = recommender.stats.remote().result()
-    assert max(stats["batch_sizes"]) > 1, stats
+    stats = driver(STATS.format(method="stats"))
+    assert max(int(size) for size in stats["batch_sizes"]) > 1, stats
