@@ -37,7 +37,7 @@ class TorchBackend(InferenceBackend):
             raise BackendUnavailable("no CUDA device visible to this process")
         try:
             from model.export import build_model
-            from model.train import MANIFEST_PATH
+            from model.checkpoint import MANIFEST_PATH
         except ImportError as exc:  # e.g. the train extra (onnx, tqdm) is not installed
             raise BackendUnavailable(f"model code not importable: {exc}") from exc
         import json
@@ -74,7 +74,7 @@ class TorchBackend(InferenceBackend):
         key = (batch, seq)
         if key not in self.graphs:
             torch = self.torch
-            from model.features import FEATURE_DIM
+            from model.feature_layout import FEATURE_DIM
 
             ids = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)
             mask = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)

@@ -19,10 +19,10 @@ import torch
 
 from model.artifacts import ONNX_FILES, label_tables
 from model.design_tensors import GRID, load_design_tensors
-from model.features import FEATURE_DIM
+from model.feature_layout import FEATURE_DIM
 from model.net import INPUT_NAMES, OUTPUT_NAMES, RecommenderModel
 from model.text_encoder import MiniLMEncoder
-from model.train import HEADS_PATH, MANIFEST_PATH, load_heads
+from model.checkpoint import HEADS_PATH, MANIFEST_PATH, load_heads
 
 ONNX_PATH = ONNX_FILES["fp32"]
 OPSET = 18

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from model.design_tensors import GRID
-from model.features import FEATURE_DIM, MAX_COLORS, feature_slice
+from model.feature_layout import FEATURE_DIM, MAX_COLORS, feature_slice
 from model.text_encoder import HIDDEN, MiniLMEncoder
 
 BRIEF_DIM = 256

@@ -19,16 +19,13 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from knowledge.taxonomy import Style
 from model.briefs import generate_briefs
+from model.checkpoint import HEADS_PATH, MANIFEST_PATH, WEIGHTS_DIR, build_heads, trainable_state
 from model.dataset import brief_arrays
-from model.design_tensors import DesignTensors, load_design_tensors
+from model.design_tensors import load_design_tensors
 from model.net import RecommenderHeads
 from model.teacher import Teacher
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-HEADS_PATH = WEIGHTS_DIR / "heads.safetensors"
-MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
 N_TRAIN = 20_000
 LOSS_WEIGHTS = {"style": 1.0, "palette": 1.0, "font": 1.0, "layout": 4.0}
 
@@ -38,33 +35,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
-
-
-def build_heads(tensors: DesignTensors) -> RecommenderHeads:
-    return RecommenderHeads(
-        palette_features=torch.from_numpy(tensors.palette_features()),
-        palette_lab=torch.from_numpy(tensors.palette_lab.astype(np.float32)),
-        palette_lab_mask=torch.from_numpy(tensors.palette_lab_mask.astype(np.float32)),
-        font_features=torch.from_numpy(tensors.font_features()),
-        n_styles=len(Style),
-    )
-
-
-def trainable_state(heads: RecommenderHeads) -> dict[str, torch.Tensor]:
-    """Parameters and BatchNorm statistics only: the item-feature buffers are rebuilt from knowledge/."""
-    buffers = {"palette_features", "palette_lab", "palette_lab_mask", "font_features"}
-    return {k: v.detach().contiguous() for k, v in heads.state_dict().items() if k not in buffers}
-
-
-def load_heads(tensors: DesignTensors, path: Path = HEADS_PATH) -> RecommenderHeads:
-    from safetensors.torch import load_file
-
-    heads = build_heads(tensors)
-    missing, unexpected = heads.load_state_dict(load_file(str(path)), strict=False)
-    real_missing = [m for m in missing if m not in {"palette_features", "palette_lab", "palette_lab_mask", "font_features"}]
-    if real_missing or unexpected:
-        raise RuntimeError(f"heads checkpoint does not match the network: missing={real_missing} unexpected={unexpected}")
-    return heads.eval()
 
 
 def distill_loss(heads: RecommenderHeads, batch, teacher: Teacher) -> tuple[torch.Tensor, dict[str, float]]:

@@ -21,7 +21,7 @@ def random_weights(tmp_path_factory):
 
     from model.design_tensors import load_design_tensors
     from model.export import export
-    from model.train import build_heads, trainable_state
+    from model.checkpoint import build_heads, trainable_state
 
     torch.manual_seed(1234)
     tmp = tmp_path_factory.mktemp("random")
