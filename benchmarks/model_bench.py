@@ -1,0 +1,224 @@
+"""Model-level benchmark: every backend x precision available here, batch 1/8/32/64/128, typical and long
+briefs; latency p50/p99, throughput, speed-up vs torch eager FP32 measured in the same run, agreement
+with FP32, and GPU memory per configuration.
+
+    python -m benchmarks.model_bench prepare           # inputs from held-out briefs -> artifacts/bench/inputs.npz
+    python -m benchmarks.model_bench run --out docs/bench/model-cpu.json
+
+Runs on a machine with only torch + onnxruntime + numpy (the GPU machine): `run` needs no tokenizer,
+pydantic or coloraide, since `prepare` stores token ids and features.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+INPUTS = ROOT / "artifacts" / "bench" / "inputs.npz"
+BATCHES = (1, 8, 32, 64, 128)
+
+
+def prepare(path: Path = INPUTS, n: int = 512) -> None:
+    from model.briefs import generate_briefs
+    from model.features import encode_brief
+    from model.tokenization import pad_batch
+
+    samples = generate_briefs(n * 4, "heldout")
+    encoded = [encode_brief(s.brief, s.reference_colors) for s in samples]
+    typical = [e for e in encoded if len(e.token_ids) <= 24][:n]
+    long = sorted(encoded, key=lambda e: -len(e.token_ids))[:n]
+    arrays = {}
+    for name, group in (("typical", typical), ("long", long)):
+        ids, mask = pad_batch([e.token_ids for e in group])
+        arrays[f"{name}_ids"], arrays[f"{name}_mask"] = ids, mask
+        arrays[f"{name}_features"] = np.stack([e.features for e in group])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    print({k: v.shape for k, v in arrays.items()})
+
+
+def _batch(inputs, kind: str, batch: int, offset: int):
+    ids, mask, feats = inputs[f"{kind}_ids"], inputs[f"{kind}_mask"], inputs[f"{kind}_features"]
+    rows = (np.arange(batch) + offset) % len(ids)
+    ids, mask = ids[rows], mask[rows]
+    width = int(mask.sum(1).max())  # pad to this batch's longest, as the server does
+    return ids[:, :width], mask[:, :width], feats[rows]
+
+
+def time_backend(backend, inputs, kind: str, batch: int, seconds: float, sync=None) -> dict:
+    for i in range(3):
+        backend.infer(*_batch(inputs, kind, batch, i))
+    latencies = []
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < deadline or len(latencies) < 20:
+        args = _batch(inputs, kind, batch, i * batch)
+        start = time.perf_counter()
+        backend.infer(*args)  # returns host numpy arrays: includes the device->host copy
+        latencies.append((time.perf_counter() - start) * 1000.0)
+        i += 1
+        if len(latencies) >= 2000:
+            break
+    lat = np.array(latencies)
+    return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
+            "throughput_per_s": float(batch * 1000.0 / lat.mean()), "iterations": len(lat)}
+
+
+def agreement(reference: dict, other: dict) -> dict:
+    top5 = np.mean([len(set(a[:5]) & set(b[:5])) / 5 for a, b in zip(reference["palette_ids"], other["palette_ids"])])
+    font5 = np.mean([len(set(a[:5]) & set(b[:5])) / 5 for a, b in zip(reference["font_ids"], other["font_ids"])])
+    return {
+        "style_top1": float(np.mean(reference["style_probs"].argmax(1) == other["style_probs"].argmax(1))),
+        "palette_top5": float(top5),
+        "font_top5": float(font5),
+        "style_max_abs": float(np.abs(reference["style_probs"] - other["style_probs"]).max()),
+        "layout_mae": float(np.abs(reference["layout"] - other["layout"]).mean()),
+    }
+
+
+def configurations(device: str) -> list[tuple[str, dict]]:
+    configs: list[tuple[str, dict]] = []
+    if device == "cuda":
+        configs += [
+            ("torch-cuda-eager-fp32", {"backend": "torch", "device": "cuda", "precision": "fp32", "cuda_graphs": False}),
+            ("torch-cuda-eager-fp16", {"backend": "torch", "device": "cuda", "precision": "fp16", "cuda_graphs": False}),
+            ("torch-cuda-graphs-fp16", {"backend": "torch", "device": "cuda", "precision": "fp16", "cuda_graphs": True}),
+            ("tensorrt-fp16", {"backend": "tensorrt", "precision": "fp16"}),
+            ("tensorrt-int8", {"backend": "tensorrt", "precision": "int8"}),
+        ]
+    configs += [
+        ("torch-cpu-fp32", {"backend": "torch", "device": "cpu", "precision": "fp32", "cuda_graphs": False}),
+        ("onnxruntime-cpu-fp32", {"backend": "onnxruntime", "precision": "fp32"}),
+        ("onnxruntime-cpu-int8", {"backend": "onnxruntime", "precision": "int8"}),
+    ]
+    return configs
+
+
+def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, ...], only: list[str] | None) -> dict:
+    import torch
+
+    from inference.base import BackendUnavailable, create_backend
+
+    inputs = dict(np.load(INPUTS))
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    report = {
+        "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count(),
+                    "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
+                    "torch": torch.__version__},
+        "results": [], "skipped": {},
+    }
+    reference_outputs: dict[str, dict] = {}
+    for name, options in configurations(device):
+        if only and name not in only:
+            continue
+        kind_of_backend = options.pop("backend")
+        if device == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+            base_memory = torch.cuda.memory_allocated()
+        try:
+            backend = create_backend(kind_of_backend, **options)
+        except (BackendUnavailable, ValueError, TypeError) as exc:
+            report["skipped"][name] = str(exc)
+            print(f"skip {name}: {exc}", flush=True)
+            continue
+        # Agreement on a fixed batch of 64 typical briefs against the FP32 reference of the same device.
+        probe = _batch(inputs, "typical", 64, 0)
+        outputs = {}
+        for start in range(0, 64, 8):  # batch 8 chunks: exercises the padding/bucket path too
+            part = backend.infer(*(a[start : start + 8] for a in probe))
+            for k, v in part.items():
+                outputs.setdefault(k, []).append(v)
+        outputs = {k: np.concatenate(v) for k, v in outputs.items()}
+        reference_key = "cuda" if "cuda" in name or "tensorrt" in name else "cpu"
+        reference_outputs.setdefault(reference_key, outputs)
+        agree = agreement(reference_outputs[reference_key], outputs)
+        for kind in kinds:
+            for batch in batches:
+                timing = time_backend(backend, inputs, kind, batch, seconds)
+                row = {"config": name, "kind": kind, "batch": batch, **timing, **agree}
+                if device == "cuda" and reference_key == "cuda":
+                    row["gpu_peak_mb"] = round((torch.cuda.max_memory_allocated() - base_memory) / 2**20, 1)
+                report["results"].append(row)
+                print(json.dumps(row), flush=True)
+        backend.close()
+        del backend
+    # Speed-up vs torch eager FP32 of the same device, same kind and batch, from this very run.
+    for row in report["results"]:
+        base_name = "torch-cuda-eager-fp32" if row["config"].startswith(("torch-cuda", "tensorrt")) else "torch-cpu-fp32"
+        base = next((r for r in report["results"] if r["config"] == base_name and r["kind"] == row["kind"]
+                     and r["batch"] == row["batch"]), None)
+        row["speedup_vs_eager_fp32"] = round(base["p50_ms"] / row["p50_ms"], 2) if base else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def markdown(report: dict) -> str:
+    lines = ["| config | kind | batch | p50 ms | p99 ms | items/s | speed-up vs eager FP32 | style top-1 | palette top-5 | GPU MB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['config']} | {r['kind']} | {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+            f"{r['throughput_per_s']:.0f} | {r.get('speedup_vs_eager_fp32') or ''} | {r['style_top1']:.3f} | "
+            f"{r['palette_top5']:.3f} | {r.get('gpu_peak_mb', '')} |")
+    if report.get("skipped"):
+        lines.append("")
+        lines += [f"- not run: `{k}`: {v}" for k, v in report["skipped"].items()]
+    return "\n".join(lines)
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for kind, ax in zip(("typical", "long"), axes):
+        for config in dict.fromkeys(r["config"] for r in report["results"]):
+            rows = [r for r in report["results"] if r["config"] == config and r["kind"] == kind]
+            if rows:
+                ax.plot([r["batch"] for r in rows], [r["p50_ms"] for r in rows], marker="o", label=config)
+        ax.set(xscale="log", yscale="log", xlabel="batch", ylabel="p50 latency per batch (ms)", title=f"{kind} briefs")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("prepare")
+    run_p = sub.add_parser("run")
+    run_p.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "model.json")
+    run_p.add_argument("--seconds", type=float, default=2.0, help="timing budget per (config, kind, batch)")
+    run_p.add_argument("--batches", default=",".join(map(str, BATCHES)))
+    run_p.add_argument("--kinds", default="typical,long")
+    run_p.add_argument("--only", help="comma-separated config names")
+    show = sub.add_parser("table")
+    show.add_argument("report", type=Path)
+    show.add_argument("--plot", type=Path)
+    args = parser.parse_args()
+    if args.command == "prepare":
+        prepare()
+    elif args.command == "run":
+        report = run(args.out, args.seconds, tuple(int(b) for b in args.batches.split(",")),
+                     tuple(args.kinds.split(",")), args.only.split(",") if args.only else None)
+        print(markdown(report))
+    else:
+        report = json.loads(args.report.read_text())
+        print(markdown(report))
+        if args.plot:
+            plot(report, args.plot)
+
+
+if __name__ == "__main__":
+    main()

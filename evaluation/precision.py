@@ -1,0 +1,62 @@
+"""Accuracy of the FP16 and INT8 ONNX variants against FP32, on ONNX Runtime, on the held-out briefs.
+
+    python -m evaluation.precision            # prints the tables; --out writes docs/precision.md's data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.__main__ import evaluate, format_table, run_model
+from inference.onnxruntime_backend import OnnxRuntimeBackend
+from model.briefs import generate_briefs
+
+GOALS = {"palette_top5": 0.98, "font_top5": 0.98, "style_top1": 0.99}
+
+
+def agreement(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> dict[str, float]:
+    def overlap(name: str, k: int = 5) -> float:
+        return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(reference[name], other[name])]))
+
+    return {
+        "style_top1": float(np.mean(reference["style_probs"].argmax(1) == other["style_probs"].argmax(1))),
+        "palette_top5": overlap("palette_ids"),
+        "font_top5": overlap("font_ids"),
+        "palette_top1": float(np.mean(reference["palette_ids"][:, 0] == other["palette_ids"][:, 0])),
+        "style_prob_mae": float(np.abs(reference["style_probs"] - other["style_probs"]).mean()),
+        "palette_score_mae": float(np.abs(reference["palette_scores"][:, :5] - other["palette_scores"][:, :5]).mean()),
+        "layout_mae": float(np.abs(reference["layout"] - other["layout"]).mean()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--briefs", type=int, default=1000)
+    parser.add_argument("--int8-model", type=Path, help="another INT8 file to compare (e.g. all layers quantised)")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+
+    samples = generate_briefs(args.briefs, "heldout")
+    backends = {p: OnnxRuntimeBackend(precision=p) for p in ("fp32", "fp16", "int8")}
+    if args.int8_model:
+        backends["int8-alt"] = OnnxRuntimeBackend(precision="int8", model_path=str(args.int8_model))
+    outputs = {name: run_model(backend, samples)[1] for name, backend in backends.items()}
+    agreements = {name: agreement(outputs["fp32"], out) for name, out in outputs.items() if name != "fp32"}
+    lines = ["| vs FP32 | " + " | ".join(agreements) + " | goal |", "|---|" + "---|" * (len(agreements) + 1)]
+    for key in next(iter(agreements.values())):
+        goal = f">= {GOALS[key]}" if key in GOALS else ""
+        lines.append(f"| {key} | " + " | ".join(f"{a[key]:.4f}" for a in agreements.values()) + f" | {goal} |")
+    print("\n".join(lines))
+    quality = {name: evaluate(backend, args.briefs) for name, backend in backends.items()}
+    print()
+    print(format_table({f"onnxruntime-{k}": v for k, v in quality.items()}))
+    if args.out:
+        args.out.write_text(json.dumps({"agreement": agreements, "quality": quality}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
