@@ -2,12 +2,13 @@
 
 - FP16: NVIDIA ModelOpt AutoCast when `modelopt` is importable (the `gpu` extra), else ONNX Runtime's
   float16 converter. Inputs/outputs stay FP32/INT64, so every backend sees the same I/O.
-- INT8: ModelOpt ONNX PTQ (explicit Q/DQ, entropy calibration) when importable, else ONNX Runtime static
-  quantisation in QDQ format with symmetric INT8 activations and per-channel symmetric INT8 weights (zero
-  points 0, as TensorRT requires for explicit quantisation), calibrated on calibration/briefs.jsonl.
+- INT8: ModelOpt ONNX PTQ (explicit Q/DQ) when importable, else ONNX Runtime static quantisation in QDQ
+  format with symmetric INT8 activations and per-channel symmetric INT8 weights (zero points 0, as
+  TensorRT requires for explicit quantisation), calibrated on calibration/briefs.jsonl. Only the layers
+  `int8_nodes` selects are quantised; the sensitivity analysis behind that is in docs/precision.md.
 
-    python -m calibration.quantize                 # both, with the layers listed in KEEP_FP32 unquantised
-    python -m calibration.quantize --int8-only --method minmax
+    python -m calibration.quantize                       # FP16 + selective INT8
+    python -m calibration.quantize --int8-only --quantize-everything   # the all-layers INT8 comparison
 """
 
 from __future__ import annotations
@@ -46,33 +47,50 @@ def modelopt_available() -> bool:
     return True
 
 
-def keep_fp32_nodes(model: onnx.ModelProto) -> list[str]:
-    """Layers kept in higher precision (found by per-layer sensitivity; docs/precision.md):
-    the retrieval scoring matmuls whose outputs feed TopK directly. INT8 noise there reorders near-tied
-    palettes and fonts, which top-k agreement measures; everything before them quantises well."""
-    consumers: dict[str, list[onnx.NodeProto]] = {}
+def _downstream_of(model: onnx.ModelProto, tensor: str) -> set[str]:
+    """Names of the nodes that (transitively) consume `tensor`; the graph is topologically sorted."""
+    reached, nodes = {tensor}, set()
     for node in model.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+        if any(i in reached for i in node.input):
+            nodes.add(node.name)
+            reached.update(node.output)
+    return nodes
+
+
+def keep_fp32_nodes(model: onnx.ModelProto) -> list[str]:
+    """Nodes FP16 leaves in FP32: the retrieval scoring MatMuls whose outputs feed TopK. Their scores over
+    5,607 palettes sit close together, and rounding them reorders near-ties."""
     producers = {out: node for node in model.graph.node for out in node.output}
-    keep = []
+    keep = set()
     for node in model.graph.node:
         if node.op_type != "TopK":
             continue
-        # Walk back through elementwise ops (adds of the colour-match terms) to the scoring MatMul/Gemm.
-        frontier = [node.input[0]]
-        seen = set()
-        while frontier:
-            tensor = frontier.pop()
-            producer = producers.get(tensor)
+        frontier, seen = [node.input[0]], set()
+        while frontier:  # walk back through the elementwise adds of the colour-match terms
+            producer = producers.get(frontier.pop())
             if producer is None or producer.name in seen:
                 continue
             seen.add(producer.name)
             if producer.op_type in ("MatMul", "Gemm"):
-                keep.append(producer.name)
+                keep.add(producer.name)
             elif producer.op_type in ("Add", "Mul", "Sub", "Div"):
                 frontier.extend(producer.input)
-    return sorted(set(keep))
+    return sorted(keep)
+
+
+def int8_nodes(model: onnx.ModelProto, hidden: int = 384) -> list[str]:
+    """The layers INT8 quantises: MiniLM's attention projections (Q, K, V, output; 24 MatMuls with a
+    constant hidden x hidden weight). Per-layer-group sensitivity on the held-out briefs (docs/precision.md)
+    showed the FFN output projection (its input is the heavy-tailed GELU activation) alone drops style top-1
+    agreement to ~0.74, the FFN input projection costs ~0.08, the attention act x act MatMuls and the heads
+    (retrieval scores, colour matching) are kept too; so everything but these 24 stays FP32."""
+    weights = {i.name: tuple(i.dims) for i in model.graph.initializer}
+    heads = _downstream_of(model, "features")
+    return [
+        node.name for node in model.graph.node
+        if node.op_type == "MatMul" and node.name not in heads
+        and any(weights.get(i) == (hidden, hidden) for i in node.input)
+    ]
 
 
 def to_fp16(source: Path, target: Path) -> dict:
@@ -110,18 +128,21 @@ class _Reader:
         self.position = 0
 
 
-def to_int8(source: Path, target: Path, method: str = "entropy", keep_fp32: bool = True) -> dict:
+def to_int8(source: Path, target: Path, method: str = "percentile", selective: bool = True) -> dict:
     started = time.perf_counter()
     batches = calibration_batches()
     model = onnx.load(str(source))
-    excluded = keep_fp32_nodes(model) if keep_fp32 else []
+    quantized = int8_nodes(model) if selective else None
+    matmuls = [n.name for n in model.graph.node if n.op_type in ("MatMul", "Gemm", "Conv")]
+    excluded = [n for n in matmuls if quantized is not None and n not in quantized]
     if modelopt_available():
         from modelopt.onnx.quantization import quantize
 
         # ModelOpt takes one array per input holding every calibration brief.
         stacked = calibration_batches(batch_size=len(load_calibration()))[0]
         quantize(onnx_path=str(source), quantize_mode="int8", calibration_data=stacked,
-                 calibration_method=method, nodes_to_exclude=excluded, output_path=str(target))
+                 calibration_method="entropy" if method == "entropy" else "max",
+                 nodes_to_exclude=excluded, output_path=str(target))
         tool = "modelopt.onnx.quantization"
     else:
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -130,19 +151,20 @@ def to_int8(source: Path, target: Path, method: str = "entropy", keep_fp32: bool
             str(source), str(target), _Reader(batches),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=["MatMul", "Gemm", "Conv"],
+            nodes_to_quantize=quantized,
             per_channel=True,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
-            nodes_to_exclude=excluded,
             calibrate_method={"entropy": CalibrationMethod.Entropy, "minmax": CalibrationMethod.MinMax,
                               "percentile": CalibrationMethod.Percentile}[method],
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
-                           "CalibMaxIntermediateOutputs": 8},
+                           "CalibMaxIntermediateOutputs": 8},  # bounds calibration memory
         )
         tool = "onnxruntime.quantization.quantize_static (QDQ)"
     _copy_metadata(source, target)
     return {"tool": tool, "calibration_method": method, "calibration_briefs": sum(len(b["input_ids"]) for b in batches),
-            "kept_fp32": excluded, "seconds": round(time.perf_counter() - started, 1)}
+            "int8_layers": len(quantized) if quantized is not None else "all", "fp32_layers": len(excluded),
+            "seconds": round(time.perf_counter() - started, 1)}
 
 
 def _copy_metadata(source: Path, target: Path) -> None:
@@ -159,17 +181,20 @@ def _copy_metadata(source: Path, target: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--method", default="entropy", choices=["entropy", "minmax", "percentile"])
+    parser.add_argument("--method", default="percentile", choices=["entropy", "minmax", "percentile"])
     parser.add_argument("--int8-only", action="store_true")
     parser.add_argument("--fp16-only", action="store_true")
-    parser.add_argument("--quantize-everything", action="store_true", help="no layers kept in FP32")
+    parser.add_argument("--quantize-everything", action="store_true", help="every MatMul/Gemm/Conv in INT8")
     args = parser.parse_args()
     report = {}
     if not args.int8_only:
         report["fp16"] = to_fp16(onnx_path("fp32"), onnx_path("fp16"))
         _copy_metadata(onnx_path("fp32"), onnx_path("fp16"))
     if not args.fp16_only:
-        report["int8"] = to_int8(onnx_path("fp32"), onnx_path("int8"), args.method, not args.quantize_everything)
+        target = onnx_path("int8")
+        if args.quantize_everything:
+            target = target.with_name("recommender.int8-all.onnx")
+        report["int8"] = to_int8(onnx_path("fp32"), target, args.method, not args.quantize_everything)
     print(json.dumps(report, indent=2))
 
 
