@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from model.design_tensors import GRID
-from model.feature_layout import FEATURE_DIM, MAX_COLORS, feature_slice
+from model.feature_layout import AB_SCALE, FEATURE_DIM, MAX_COLORS, feature_slice
 from model.text_encoder import HIDDEN, MiniLMEncoder
 
 BRIEF_DIM = 256
@@ -33,7 +33,9 @@ def color_match(slots: torch.Tensor, palette_lab: torch.Tensor, palette_mask: to
     (training batches, where most slots are empty); the dense form is what the exported graph uses.
     """
     slots = slots.reshape(-1, MAX_COLORS, 4)
-    scale = torch.tensor([1.0, 1.0 / 3.0, 1.0 / 3.0], device=slots.device, dtype=slots.dtype)
+    # Undo the feature vector's a/b scaling; plain arithmetic, no tensor constants created per call
+    # (a host->device copy would break CUDA graph capture).
+    unscaled = torch.cat([slots[..., :1], slots[..., 1:3] / AB_SCALE], dim=-1)
     present = slots[..., 3]
     n_palettes, n_roles = palette_lab.shape[:2]
     flat_pal = palette_lab.reshape(-1, 3)
@@ -50,9 +52,9 @@ def color_match(slots: torch.Tensor, palette_lab: torch.Tensor, palette_mask: to
         rows, slot = present.nonzero(as_tuple=True)
         out = torch.zeros(slots.shape[0], n_palettes, dtype=slots.dtype, device=slots.device)
         if len(rows):
-            out.index_add_(0, rows, nearest(slots[rows, slot, :3] * scale))
+            out.index_add_(0, rows, nearest(unscaled[rows, slot]))
         return out / count
-    match = nearest((slots[..., :3] * scale).reshape(-1, 3)).reshape(-1, MAX_COLORS, n_palettes)
+    match = nearest(unscaled.reshape(-1, 3)).reshape(-1, MAX_COLORS, n_palettes)
     return (match * present[..., None]).sum(1) / count
 
 
@@ -163,7 +165,9 @@ class RecommenderModel(nn.Module):
         self.top_fonts = min(top_fonts, self.font_key_table.shape[0])
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, features: torch.Tensor):
-        text = self.encoder(input_ids, attention_mask)
+        # The encoder may run in lower precision than the heads (torch FP16 backend); retrieval scores over
+        # thousands of near-tied palettes keep the features' precision.
+        text = self.encoder(input_ids, attention_mask).to(features.dtype)
         style_logits, palette_scores, font_scores, layout_logits = self.heads(
             text, features, self.palette_key_table, self.font_key_table
         )
