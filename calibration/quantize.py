@@ -110,6 +110,7 @@ def to_fp16(source: Path, target: Path) -> dict:
                                          node_block_list=keep_fp32_nodes(model))
         tool = "onnxruntime.transformers.float16"
     onnx.save_model(model, str(target))
+    _copy_metadata(source, target)
     return {"tool": tool, "seconds": round(time.perf_counter() - started, 1)}
 
 
@@ -189,7 +190,6 @@ def main() -> None:
     report = {}
     if not args.int8_only:
         report["fp16"] = to_fp16(onnx_path("fp32"), onnx_path("fp16"))
-        _copy_metadata(onnx_path("fp32"), onnx_path("fp16"))
     if not args.fp16_only:
         target = onnx_path("int8")
         if args.quantize_everything:

@@ -3,92 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-APP = "packdesign"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Cluster:
-    def __init__(self, tmp: Path) -> None:
-        self.gcs_port, self.dashboard_port, self.http_port = free_port(), free_port(), free_port()
-        self.address = f"127.0.0.1:{self.gcs_port}"
-        self.base_url = f"http://127.0.0.1:{self.http_port}"
-        self.tmp = tmp
-        # Ray 2.60 turns token auth on for new local clusters; give this cluster its own token explicitly so
-        # the CLI, the test driver and example scripts authenticate whatever ~/.ray/auth_token holds.
-        self.env = {**os.environ, "RAY_ADDRESS": self.address, "RAY_USAGE_STATS_ENABLED": "0",
-                    "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-
-    def start(self) -> None:
-        # --block in its own process group: teardown stops exactly this cluster, not every Ray on the machine.
-        self.head = subprocess.Popen(
-            [str(BIN / "ray"), "start", "--head", "--block", f"--port={self.gcs_port}",
-             "--node-ip-address=127.0.0.1", "--num-cpus=4", "--include-dashboard=true",
-             "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}", "--disable-usage-stats",
-             f"--temp-dir={tempfile.mkdtemp(prefix='ray', dir='/tmp')}"],  # short: Unix socket paths
-            env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )
-        self._wait_for_dashboard()
-        config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
-        config["http_options"]["host"] = "127.0.0.1"
-        config["http_options"]["port"] = self.http_port
-        app = config["applications"][0]
-        app["args"]["feedback_db"] = str(self.tmp / "feedback.sqlite3")
-        path = self.tmp / "serve_config.yaml"
-        path.write_text(yaml.safe_dump(config))
-        subprocess.run(
-            [str(BIN / "serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"],
-            check=True, env=self.env, cwd=ROOT,
-        )
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        raise RuntimeError("the Serve app did not become healthy within 300 s")
-
-    def _wait_for_dashboard(self) -> None:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.head.poll() is not None:
-                raise RuntimeError(f"ray start exited with {self.head.returncode}")
-            try:
-                httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/version", timeout=2)
-                return
-            except httpx.HTTPError:
-                time.sleep(1)
-        raise RuntimeError("the Ray dashboard did not come up within 120 s")
-
-    def stop(self) -> None:
-        if getattr(self, "head", None) and self.head.poll() is None:
-            os.killpg(self.head.pid, signal.SIGTERM)
-            try:
-                self.head.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.head.pid, signal.SIGKILL)
+from serve_app.local_cluster import Cluster
 
 
 @pytest.fixture(scope="session")
@@ -109,14 +28,6 @@ def client(cluster) -> httpx.Client:
 
 @pytest.fixture(scope="session")
 def driver(cluster):
-    """Run Python in a separate Ray driver process attached to the cluster (what another Ray job does);
-    returns what the snippet prints as JSON. A subprocess, because Ray keeps per-process connection and
-    auth state that must not leak between test sessions."""
-
-    def run(code: str):
-        result = subprocess.run([sys.executable, "-c", code], env=cluster.env, cwd=ROOT, capture_output=True,
-                                text=True, timeout=180)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return json.loads(result.stdout.strip().splitlines()[-1])
-
-    return run
+    """Python in a separate Ray driver process attached to the cluster (what another Ray job does);
+    returns what the snippet prints last, as JSON."""
+    return lambda code: json.loads(cluster.driver(code).strip().splitlines()[-1])

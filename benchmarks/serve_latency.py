@@ -1,0 +1,98 @@
+"""Latency of the real Serve app over HTTP on localhost: sequential single requests (p50/p99) and the
+batch sizes the recommender forms under concurrent clients.
+
+    python -m benchmarks.serve_latency                      # starts a private local cluster from serve_config.yaml
+    python -m benchmarks.serve_latency --requests 300 --clients 32
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+from model.briefs import generate_briefs
+from serve_app.local_cluster import Cluster
+
+STATS = """
+import json, ray
+from ray import serve
+ray.init(log_to_driver=False)
+handle = serve.get_deployment_handle("Recommender", app_name="packdesign")
+print(json.dumps(handle.{method}.remote().result()))
+"""
+
+
+def brief_mix(n: int, seed: int = 7) -> list[dict]:
+    """Held-out briefs as clients send them: en / zh / mixed keywords, with and without colours."""
+    rng = random.Random(seed)
+    briefs = [s.brief.model_dump(mode="json", exclude_none=True) for s in generate_briefs(n, "heldout")]
+    for brief in briefs:
+        brief["num_schemes"] = rng.choice([3, 3, 3, 4, 6])
+    return briefs
+
+
+def sequential(client: httpx.Client, briefs: list[dict]) -> dict:
+    latencies, server_totals = [], []
+    for brief in briefs:
+        start = time.perf_counter()
+        response = client.post("/v1/recommend", json=brief)
+        latencies.append((time.perf_counter() - start) * 1000)
+        response.raise_for_status()
+        server_totals.append(response.json()["timings_ms"]["total"])
+    lat = np.array(latencies)
+    return {"requests": len(lat), "p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "p99_ms": round(float(np.percentile(lat, 99)), 1), "max_ms": round(float(lat.max()), 1),
+            "server_total_p50_ms": round(float(np.percentile(server_totals, 50)), 1)}
+
+
+def concurrent(client: httpx.Client, briefs: list[dict], clients: int) -> dict:
+    def one(brief):
+        start = time.perf_counter()
+        code = client.post("/v1/recommend", json=brief).status_code
+        return code, (time.perf_counter() - start) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        results = list(pool.map(one, briefs))
+    elapsed = time.perf_counter() - started
+    lat = np.array([ms for _, ms in results])
+    codes = [c for c, _ in results]
+    return {"clients": clients, "requests": len(results), "ok": codes.count(200),
+            "qps": round(len(results) / elapsed, 1), "p50_ms": round(float(np.percentile(lat, 50)), 1),
+            "p99_ms": round(float(np.percentile(lat, 99)), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    briefs = brief_mix(args.requests)
+    with Cluster(Path(tempfile.mkdtemp(prefix="latency"))) as cluster, \
+            httpx.Client(base_url=cluster.base_url, timeout=60) as client:
+        for brief in briefs[:20]:  # warm-up: first calls load tables in every replica
+            client.post("/v1/recommend", json=brief)
+        report = {"sequential": sequential(client, briefs)}
+        cluster.driver(STATS.format(method="reset_stats"))
+        report["concurrent"] = concurrent(client, briefs * 2, args.clients)
+        stats = json.loads(cluster.driver(STATS.format(method="stats")).strip().splitlines()[-1])
+        sizes = {int(k): v for k, v in stats["batch_sizes"].items()}
+        report["batch_sizes"] = dict(sorted(sizes.items()))
+        report["mean_batch"] = round(sum(k * v for k, v in sizes.items()) / max(1, sum(sizes.values())), 2)
+        report["backend"] = stats["backend"]
+    print(json.dumps(report, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
