@@ -52,7 +52,7 @@ def distill_loss(heads: RecommenderHeads, batch, teacher: Teacher) -> tuple[torc
 
 
 def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
-          progress: bool = True) -> dict:
+          progress: bool = True, weights_dir: Path = WEIGHTS_DIR) -> dict:
     seed_everything(seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     started = time.perf_counter()
@@ -90,9 +90,10 @@ def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: f
 
     from safetensors.torch import save_file
 
-    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
-    save_file(trainable_state(heads), str(HEADS_PATH))
-    digest = hashlib.sha256(HEADS_PATH.read_bytes()).hexdigest()
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    heads_path = weights_dir / HEADS_PATH.name
+    save_file(trainable_state(heads), str(heads_path))
+    digest = hashlib.sha256(heads_path.read_bytes()).hexdigest()
     manifest = {
         "model_version": f"packdesign-{digest[:12]}",
         "heads_sha256": digest,
@@ -104,7 +105,7 @@ def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: f
         "history": history,
         "seconds": {"prepare": round(prepared - started, 1), "total": round(time.perf_counter() - started, 1)},
     }
-    MANIFEST_PATH.write_text(json.dumps(manifest, indent=2) + "\n")
+    (weights_dir / MANIFEST_PATH.name).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 
