@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.agreement import agreement
+
 ROOT = Path(__file__).resolve().parent.parent
 INPUTS = ROOT / "artifacts" / "bench" / "inputs.npz"
 BATCHES = (1, 8, 32, 64, 128)
@@ -68,18 +70,6 @@ def time_backend(backend, inputs, kind: str, batch: int, seconds: float, sync=No
     lat = np.array(latencies)
     return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
             "throughput_per_s": float(batch * 1000.0 / lat.mean()), "iterations": len(lat)}
-
-
-def agreement(reference: dict, other: dict) -> dict:
-    top5 = np.mean([len(set(a[:5]) & set(b[:5])) / 5 for a, b in zip(reference["palette_ids"], other["palette_ids"])])
-    font5 = np.mean([len(set(a[:5]) & set(b[:5])) / 5 for a, b in zip(reference["font_ids"], other["font_ids"])])
-    return {
-        "style_top1": float(np.mean(reference["style_probs"].argmax(1) == other["style_probs"].argmax(1))),
-        "palette_top5": float(top5),
-        "font_top5": float(font5),
-        "style_max_abs": float(np.abs(reference["style_probs"] - other["style_probs"]).max()),
-        "layout_mae": float(np.abs(reference["layout"] - other["layout"]).mean()),
-    }
 
 
 def configurations(device: str) -> list[tuple[str, dict]]:

@@ -21,15 +21,6 @@ import numpy as np
 from model.briefs import generate_briefs
 from serve_app.local_cluster import Cluster
 
-STATS = """
-import json, ray
-from ray import serve
-ray.init(log_to_driver=False)
-handle = serve.get_deployment_handle("Recommender", app_name="packdesign")
-print(json.dumps(handle.{method}.remote().result()))
-"""
-
-
 def brief_mix(n: int, seed: int = 7) -> list[dict]:
     """Held-out briefs as clients send them: en / zh / mixed keywords, with and without colours."""
     rng = random.Random(seed)
@@ -82,9 +73,9 @@ def main() -> None:
         for brief in briefs[:20]:  # warm-up: first calls load tables in every replica
             client.post("/v1/recommend", json=brief)
         report = {"sequential": sequential(client, briefs)}
-        cluster.driver(STATS.format(method="reset_stats"))
+        cluster.recommender("reset_stats")
         report["concurrent"] = concurrent(client, briefs * 2, args.clients)
-        stats = json.loads(cluster.driver(STATS.format(method="stats")).strip().splitlines()[-1])
+        stats = cluster.recommender("stats")
         sizes = {int(k): v for k, v in stats["batch_sizes"].items()}
         report["batch_sizes"] = dict(sorted(sizes.items()))
         report["mean_batch"] = round(sum(k * v for k, v in sizes.items()) / max(1, sum(sizes.values())), 2)

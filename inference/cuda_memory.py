@@ -65,6 +65,8 @@ class PinnedBuffer:
 
     def free(self) -> None:
         if self.ptr:
+            self.flat = np.empty(0, dtype=self.dtype)  # no view may outlive the memory
+            self.capacity = 0
             cuda_call(_runtime().cudaFreeHost(self.ptr))
             self.ptr = 0
 
@@ -103,24 +105,32 @@ class CudaGraph:
     def __init__(self, stream: CudaStream, enqueue) -> None:
         cudart = _runtime()
         self.stream = stream
+        self.exec = None
         cuda_call(cudart.cudaStreamBeginCapture(
             stream.handle, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal))
+        failure = None
         try:
             enqueue()
+        except Exception as exc:  # noqa: BLE001 - re-raised below once the capture is closed
+            failure = exc
+        # End the capture whatever happened, or the stream stays in capture mode.
+        err, graph = cudart.cudaStreamEndCapture(stream.handle)
+        if failure is not None or err != cudart.cudaError_t.cudaSuccess:
+            if graph:
+                cudart.cudaGraphDestroy(graph)
+            cudart.cudaGetLastError()  # clear the sticky capture error so later calls work
+            raise CudaError(f"graph capture failed: {failure or err}")
+        try:
+            self.exec = cuda_call(cudart.cudaGraphInstantiate(graph, 0))
         finally:
-            # End the capture even if enqueueing failed, or the stream stays in capture mode.
-            graph = cuda_call(cudart.cudaStreamEndCapture(stream.handle))
-        self.graph = graph
-        self.exec = cuda_call(cudart.cudaGraphInstantiate(graph, 0))
+            cuda_call(cudart.cudaGraphDestroy(graph))  # the executable graph no longer needs it
 
     def launch(self) -> None:
         cuda_call(_runtime().cudaGraphLaunch(self.exec, self.stream.handle))
 
     def destroy(self) -> None:
-        cudart = _runtime()
         if self.exec is not None:
-            cuda_call(cudart.cudaGraphExecDestroy(self.exec))
-            cuda_call(cudart.cudaGraphDestroy(self.graph))
+            cuda_call(_runtime().cudaGraphExecDestroy(self.exec))
             self.exec = None
 
 

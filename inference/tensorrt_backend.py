@@ -93,6 +93,10 @@ def bucket(value: int, buckets: tuple[int, ...]) -> int:
     return buckets[min(i, len(buckets) - 1)] if i < len(buckets) else value
 
 
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+SEQ_BUCKETS = (16, 32, 64, 128)
+
+
 class TensorRTBackend(InferenceBackend):
     def __init__(self, engine_dir: str = "artifacts/engines", precision: str = "fp16", cuda_graphs: bool = False,
                  device: int = 0, **_: object) -> None:
@@ -101,15 +105,32 @@ class TensorRTBackend(InferenceBackend):
         except ImportError as exc:
             raise BackendUnavailable(f"tensorrt not importable: {exc}") from exc
         try:
-            from inference.cuda_memory import CudaStream, DeviceBuffer, PinnedBuffer, cuda_call, device_properties
             from cuda.bindings import runtime as cudart
+
+            from inference.cuda_memory import CudaError
         except ImportError as exc:
             raise BackendUnavailable(f"cuda-python (cuda.bindings) not importable: {exc}") from exc
+        self.trt, self.cudart, self.device_index = trt, cudart, device
+        self.device, self.host, self.graphs, self.contexts = {}, {}, {}, {}
+        self.stream = self.scratch = self.context = self.engine = None
+        try:
+            self._load(Path(engine_dir), precision, cuda_graphs)
+        except BackendUnavailable:
+            self.close()
+            raise
+        except (CudaError, OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+            # No GPU/driver, corrupt sidecar, out of memory...: fall back to the next backend, never crash-loop.
+            self.close()
+            raise BackendUnavailable(f"TensorRT backend failed to start: {exc.__class__.__name__}: {exc}") from exc
+
+    def _load(self, engine_dir: Path, precision: str, cuda_graphs: bool) -> None:
+        from inference.cuda_memory import CudaStream, DeviceBuffer, PinnedBuffer, cuda_call, device_properties
         from trt_build.sidecar import EngineMismatch, EngineSidecar, check_compatible, engine_path
 
-        cuda_call(cudart.cudaSetDevice(device))
-        gpu = device_properties(device)
-        path = engine_path(Path(engine_dir), precision, gpu["compute_capability"])
+        trt = self.trt
+        cuda_call(self.cudart.cudaSetDevice(self.device_index))
+        gpu = device_properties(self.device_index)
+        path = engine_path(engine_dir, precision, gpu["compute_capability"])
         if not path.exists():
             raise BackendUnavailable(f"no {precision} engine for compute capability {gpu['compute_capability']} "
                                      f"at {path}; build one with `python -m trt_build`")
@@ -120,82 +141,139 @@ class TensorRTBackend(InferenceBackend):
         except EngineMismatch as exc:
             raise BackendUnavailable(str(exc)) from exc
 
-        self.trt = trt
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.runtime = trt.Runtime(self.logger)
         self.engine = self.runtime.deserialize_cuda_engine(path.read_bytes())
-        if self.engine is None:  # corrupt file or version skew the sidecar did not catch
+        if self.engine is None:  # corrupt file, or a skew the sidecar did not catch
             raise BackendUnavailable(f"TensorRT could not deserialize {path}")
-        self.context = self.engine.create_execution_context()
         self.io = EngineIO.from_engine(self.engine, trt)
+        extra = set(self.io.specs) - set(INPUT_NAMES + OUTPUT_NAMES)
+        if extra:
+            raise BackendUnavailable(f"engine has unexpected I/O tensors {sorted(extra)}")
+        self.use_graphs = cuda_graphs
+        # One scratch allocation shared by every execution context (calls are serialised by the lock):
+        # CUDA graphs need one context per captured shape, and contexts must not each own scratch memory.
+        self.scratch = DeviceBuffer(int(self.engine.device_memory_size_v2))
+        self.context = self._new_context()
         self.stream = CudaStream()
         self.lock = threading.Lock()
 
-        # Buffers for the profile maximum, bound once: later calls only change shapes, not addresses.
+        # Buffers for the profile maximum, bound once: later calls change shapes, not addresses.
         max_inputs = self.io.max_input_shapes()
-        for name, shape in max_inputs.items():
-            self.context.set_input_shape(name, shape)
+        self._set_shapes(self.context, max_inputs)
         max_outputs = {s.name: tuple(self.context.get_tensor_shape(s.name)) for s in self.io.outputs}
         sizes = self.io.buffer_bytes(max_inputs | max_outputs)
         self.device = {name: DeviceBuffer(n) for name, n in sizes.items()}
         self.host = {name: PinnedBuffer((n // self.io.specs[name].dtype.itemsize,), self.io.specs[name].dtype)
                      for name, n in sizes.items()}
-        for name, buffer in self.device.items():
-            self.context.set_tensor_address(name, buffer.ptr)
-        self.use_graphs = cuda_graphs
-        self.graphs: dict[tuple[int, int], object] = {}
+        self._bind(self.context)
         self.info = BackendInfo(
-            name="tensorrt", precision=precision, device=f"cuda:{device}",
+            name="tensorrt", precision=precision, device=f"cuda:{self.device_index}",
             detail={"engine": str(path), "gpu": gpu["name"], "tensorrt": trt.__version__,
                     "model_version": sidecar.model_metadata.get("model_version"), "cuda_graphs": cuda_graphs,
-                    "device_memory_bytes": int(getattr(self.engine, "device_memory_size_v2", 0))},
+                    "device_memory_bytes": int(self.engine.device_memory_size_v2)},
         )
 
-    def _enqueue(self) -> None:
-        if not self.context.execute_async_v3(self.stream.ptr):
+    def _new_context(self):
+        trt = self.trt
+        context = self.engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
+        if context is None:
+            raise BackendUnavailable("TensorRT could not create an execution context (out of GPU memory?)")
+        context.set_device_memory(self.scratch.ptr, self.scratch.nbytes)
+        return context
+
+    def _bind(self, context) -> None:
+        for name, buffer in self.device.items():
+            if not context.set_tensor_address(name, buffer.ptr):
+                raise RuntimeError(f"TensorRT refused the address of {name}")
+
+    def _set_shapes(self, context, shapes: dict[str, tuple[int, ...]]) -> None:
+        for name, shape in shapes.items():
+            if not context.set_input_shape(name, shape):
+                raise ShapeOutOfProfile(f"TensorRT refused shape {shape} for {name}")
+
+    def _enqueue(self, context) -> None:
+        if not context.execute_async_v3(self.stream.ptr):
             raise RuntimeError("TensorRT execute_async_v3 failed")
 
-    def _run(self, input_ids, attention_mask, features) -> dict[str, np.ndarray]:
-        from inference.cuda_memory import CudaGraph
+    def _graph_for(self, shapes: dict[str, tuple[int, ...]]):
+        """One execution context + CUDA graph per bucketed shape: a graph is only valid for the shapes it was
+        captured with, and re-setting shapes on a shared context would invalidate the others."""
+        from inference.cuda_memory import CudaError, CudaGraph
 
+        key = shapes["input_ids"]
+        if key not in self.graphs:
+            context = self._new_context()
+            self._set_shapes(context, shapes)
+            self._bind(context)
+            self._enqueue(context)  # one plain run first: TensorRT finalises shape-dependent state outside capture
+            self.stream.synchronize()
+            try:
+                self.graphs[key] = CudaGraph(self.stream, lambda: self._enqueue(context))
+            except (CudaError, RuntimeError) as exc:
+                log.warning("CUDA graph capture failed for %s (%s); running without graphs", key, exc)
+                self.use_graphs = False
+                return None, context
+            self.contexts[key] = context
+        return self.graphs[key], self.contexts[key]
+
+    def _run(self, input_ids, attention_mask, features) -> dict[str, np.ndarray]:
+        from inference.cuda_memory import cuda_call
+
+        cuda_call(self.cudart.cudaSetDevice(self.device_index))  # per thread: Serve calls from worker threads
+        batch, seq = input_ids.shape
+        if self.use_graphs:  # pad to a bucket so a handful of graphs cover every request
+            rows = bucket(batch, tuple(b for b in BATCH_BUCKETS if b <= self.io.max_batch) or (self.io.max_batch,))
+            cols = bucket(seq, tuple(s for s in SEQ_BUCKETS if s <= self.io.max_seq) or (self.io.max_seq,))
+            input_ids = np.pad(input_ids, ((0, rows - batch), (0, cols - seq)))
+            attention_mask = np.pad(attention_mask, ((0, rows - batch), (0, cols - seq)))
+            features = np.pad(features, ((0, rows - batch), (0, 0)))
         arrays = {"input_ids": input_ids, "attention_mask": attention_mask, "features": features}
         shapes = {name: tuple(a.shape) for name, a in arrays.items()}
         self.io.check(shapes)
+        if shapes["input_ids"] != shapes["attention_mask"] or shapes["features"][0] != shapes["input_ids"][0]:
+            raise ShapeOutOfProfile(f"inconsistent input shapes {shapes}")
         for name, array in arrays.items():
             staged = self.host[name].view(array.shape)
             np.copyto(staged, array.astype(self.io.specs[name].dtype, copy=False))
             self.stream.copy_to_device(self.device[name], staged)
-        for name, shape in shapes.items():
-            self.context.set_input_shape(name, shape)
-        key = shapes["input_ids"]
-        if self.use_graphs:
-            if key not in self.graphs:
-                self._enqueue()  # one plain run first: TensorRT finalises shape-dependent state outside capture
-                self.stream.synchronize()
-                self.graphs[key] = CudaGraph(self.stream, self._enqueue)
-            self.graphs[key].launch()
+        graph, context = self._graph_for(shapes) if self.use_graphs else (None, self.context)
+        if graph is not None:
+            graph.launch()
         else:
-            self._enqueue()
-        out_shapes = {s.name: tuple(self.context.get_tensor_shape(s.name)) for s in self.io.outputs}
+            self._set_shapes(context, shapes)
+            self._enqueue(context)
         results = {}
-        for name, shape in out_shapes.items():
-            staged = self.host[name].view(shape)
-            self.stream.copy_to_host(staged, self.device[name])
-            results[name] = staged
+        for spec in self.io.outputs:
+            staged = self.host[spec.name].view(tuple(context.get_tensor_shape(spec.name)))
+            self.stream.copy_to_host(staged, self.device[spec.name])
+            results[spec.name] = staged
         self.stream.synchronize()
-        return {name: np.array(value) for name, value in results.items()}  # copy out of the pinned buffers
+        # Copy out of the pinned buffers (reused by the next call) and drop padded rows.
+        return {name: np.array(value[:batch]) for name, value in results.items()}
 
     def infer(self, input_ids, attention_mask, features):
+        if len(input_ids) == 0:
+            raise ValueError("empty batch")
         with self.lock:
             parts = [self._run(input_ids[s], attention_mask[s], features[s]) for s in self.io.split(len(input_ids))]
         return {k: np.concatenate([p[k] for p in parts]) for k in OUTPUT_NAMES}
 
     def close(self) -> None:
-        for graph in self.graphs.values():
-            graph.destroy()
-        self.graphs.clear()
-        for buffer in list(self.device.values()) + list(self.host.values()):
-            buffer.free()
-        self.stream.destroy()
-        self.context = None
-        self.engine = None
+        lock = getattr(self, "lock", None) or threading.Lock()
+        with lock:
+            if self.stream is not None:
+                self.stream.synchronize()  # nothing in flight may touch the buffers freed below
+            for graph in self.graphs.values():
+                graph.destroy()
+            self.graphs.clear()
+            self.contexts.clear()
+            self.context = None  # contexts before the engine, the engine before the runtime
+            self.engine = None
+            for buffer in [*self.device.values(), *self.host.values(), self.scratch]:
+                if buffer is not None:
+                    buffer.free()
+            self.device, self.host, self.scratch = {}, {}, None
+            if self.stream is not None:
+                self.stream.destroy()
+                self.stream = None

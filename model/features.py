@@ -13,7 +13,8 @@ from contract.brief import Brief
 from knowledge.colors import hex_to_oklab
 from knowledge.lexicon import normalize_keywords
 from knowledge.taxonomy import Locale
-from model.feature_layout import AB_SCALE, COLOR_SLOT, FEATURE_DIM, INDEX, MAX_COLORS, OFFSETS, feature_slice  # noqa: F401 - re-exported
+from model.feature_layout import AB_SCALE, COLOR_SLOT, INDEX, MAX_COLORS, OFFSETS
+from model.feature_layout import FEATURE_DIM, feature_slice  # noqa: F401 - re-exported for callers
 from model.tokenization import token_ids
 
 @dataclass

@@ -61,6 +61,9 @@ def train(n_train: int = N_TRAIN, epochs: int = 12, batch_size: int = 256, lr: f
     data = brief_arrays(samples, progress=progress)
     prepared = time.perf_counter()
 
+    # Seed again right before the weights are drawn: building the caches above (only on a cold run)
+    # constructs modules that consume the global RNG, and the result must not depend on cache state.
+    seed_everything(seed)
     heads = build_heads(tensors)
     teacher = Teacher(tensors)
     optimiser = torch.optim.AdamW(heads.parameters(), lr=lr, weight_decay=1e-4)

@@ -4,6 +4,7 @@ token, its own process group), for tests and benchmarks. Stopping it stops exact
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -100,6 +101,15 @@ class Cluster:
         if result.returncode:
             raise RuntimeError(result.stderr[-3000:])
         return result.stdout
+
+    def recommender(self, method: str) -> dict:
+        """Call a Recommender method (stats, reset_stats) through a DeploymentHandle from another driver."""
+        code = (
+            "import json, ray\nfrom ray import serve\nray.init(log_to_driver=False)\n"
+            f"handle = serve.get_deployment_handle('Recommender', app_name='{APP}')\n"
+            f"print(json.dumps(handle.{method}.remote().result()))\n"
+        )
+        return json.loads(self.driver(code).strip().splitlines()[-1])
 
     def __enter__(self) -> Cluster:
         self.start()

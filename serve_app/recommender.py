@@ -19,7 +19,8 @@ from ray.serve.metrics import Counter as MetricCounter
 from ray.serve.metrics import Histogram
 
 from inference.base import select_backend
-from model.features import FEATURE_DIM, EncodedBrief
+from model.feature_layout import FEATURE_DIM
+from model.features import EncodedBrief
 from model.tokenization import pad_batch
 
 log = logging.getLogger("ray.serve")

@@ -76,21 +76,26 @@ def build_engine(onnx_path: Path, engine_dir: Path, precision: str, profile: Pro
         trt_profile.set_shape(name, dims["min"], dims["opt"], dims["max"])
     config.add_optimization_profile(trt_profile)
 
-    # A persisted timing cache makes rebuilds (new model weights, same architecture) much faster.
-    cache_bytes = timing_cache.read_bytes() if timing_cache and timing_cache.exists() else b""
-    cache = config.create_timing_cache(cache_bytes)
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    # A persisted timing cache makes rebuilds (new model weights, same GPU) much faster. One file per GPU
+    # architecture and TensorRT version; a cache TensorRT rejects is replaced by a fresh one.
+    cache_file = None
+    if timing_cache:
+        cache_file = timing_cache.with_name(f"{timing_cache.stem}.sm{gpu['compute_capability'].replace('.', '')}"
+                                            f".trt{trt.__version__}{timing_cache.suffix}")
+    cache = config.create_timing_cache(cache_file.read_bytes() if cache_file and cache_file.exists() else b"")
+    if not config.set_timing_cache(cache, ignore_mismatch=False):
+        print(f"[trt] timing cache {cache_file} rejected; starting a fresh one", flush=True)
+        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
 
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise BuildError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
     path = engine_path(engine_dir, precision, gpu["compute_capability"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(serialized))
-    if timing_cache:
-        timing_cache.parent.mkdir(parents=True, exist_ok=True)
-        timing_cache.write_bytes(bytes(config.get_timing_cache().serialize()))
+    if cache_file and config.get_timing_cache() is not None:
+        cache_file.write_bytes(bytes(config.get_timing_cache().serialize()))
 
+    # The sidecar first, the engine last (atomically): a half-written build never looks servable.
     EngineSidecar(
         tensorrt_version=trt.__version__,
         gpu_name=gpu["name"],
@@ -103,4 +108,7 @@ def build_engine(onnx_path: Path, engine_dir: Path, precision: str, profile: Pro
         build_seconds=round(time.perf_counter() - started, 1),
         model_metadata=onnx_metadata(Path(onnx_path)),
     ).write(path)
+    partial = path.with_suffix(".engine.partial")
+    partial.write_bytes(bytes(serialized))
+    partial.replace(path)
     return path

@@ -40,7 +40,10 @@ class EngineSidecar:
         path = sidecar_path(engine_path)
         if not path.exists():
             raise EngineMismatch(f"{engine_path} has no sidecar {path.name}; rebuild it with `python -m trt_build`")
-        return cls(**json.loads(path.read_text()))
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise EngineMismatch(f"{path} is not a valid engine sidecar ({exc}); rebuild the engine") from exc
 
 
 def sidecar_path(engine_path: Path) -> Path:
@@ -54,11 +57,6 @@ def engine_path(engine_dir: Path, precision: str, compute_capability: str) -> Pa
     return Path(engine_dir) / f"recommender.{precision}.sm{compute_capability.replace('.', '')}.engine"
 
 
-def major_minor(version: str) -> tuple[int, int]:
-    parts = version.split(".")
-    return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-
-
 def check_compatible(sidecar: EngineSidecar, *, tensorrt_version: str, compute_capability: str,
                      label_tables: dict[str, str]) -> None:
     """Refuse an engine built for another GPU architecture, TensorRT release or knowledge base."""
@@ -66,7 +64,8 @@ def check_compatible(sidecar: EngineSidecar, *, tensorrt_version: str, compute_c
     if sidecar.compute_capability != compute_capability:
         problems.append(f"built for compute capability {sidecar.compute_capability} ({sidecar.gpu_name}), "
                         f"this GPU is {compute_capability}")
-    if major_minor(sidecar.tensorrt_version) != major_minor(tensorrt_version):
+    # Plans are tied to the exact TensorRT build unless built version-compatible (not done here).
+    if sidecar.tensorrt_version != tensorrt_version:
         problems.append(f"built with TensorRT {sidecar.tensorrt_version}, runtime is {tensorrt_version}")
     stale = [k for k, v in label_tables.items() if sidecar.model_metadata.get(k) != v]
     if stale:

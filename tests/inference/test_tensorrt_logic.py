@@ -116,7 +116,7 @@ def test_sidecar_round_trip_and_compatibility(tmp_path):
     _sidecar().write(path)
     loaded = EngineSidecar.read(path)
     assert json.loads(path.with_suffix(".json").read_text())["precision"] == "fp16"
-    check_compatible(loaded, tensorrt_version="10.13.3.9", compute_capability="9.0", label_tables=label_tables())
+    check_compatible(loaded, tensorrt_version="10.13.0.35", compute_capability="9.0", label_tables=label_tables())
 
 
 @pytest.mark.parametrize(
@@ -124,6 +124,7 @@ def test_sidecar_round_trip_and_compatibility(tmp_path):
     [
         ({}, {"compute_capability": "8.9"}, "compute capability"),
         ({}, {"tensorrt_version": "11.4.0.106"}, "TensorRT"),
+        ({}, {"tensorrt_version": "10.13.3.9"}, "TensorRT"),  # plans need the exact build
         ({"model_metadata": {"palette_table_sha": "stale"}}, {}, "knowledge tables"),
     ],
 )
@@ -133,9 +134,16 @@ def test_mismatched_engines_are_refused_with_a_reason(changes, runtime, message)
         check_compatible(_sidecar(**changes), **kwargs)
 
 
-def test_missing_sidecar_is_a_mismatch(tmp_path):
+def test_missing_or_corrupt_sidecar_is_a_mismatch(tmp_path):
+    engine = tmp_path / "recommender.fp16.sm90.engine"
     with pytest.raises(EngineMismatch):
-        EngineSidecar.read(tmp_path / "recommender.fp16.sm90.engine")
+        EngineSidecar.read(engine)
+    engine.with_suffix(".json").write_text('{"tensorrt_version": "10.0"')
+    with pytest.raises(EngineMismatch, match="not a valid"):
+        EngineSidecar.read(engine)
+    engine.with_suffix(".json").write_text('{"unexpected": 1}')
+    with pytest.raises(EngineMismatch, match="not a valid"):
+        EngineSidecar.read(engine)
 
 
 def test_tensorrt_request_without_tensorrt_falls_back():

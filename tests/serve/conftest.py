@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import httpx
 import pytest
 
@@ -24,10 +22,3 @@ def cluster(tmp_path_factory) -> Cluster:
 def client(cluster) -> httpx.Client:
     with httpx.Client(base_url=cluster.base_url, timeout=60) as c:
         yield c
-
-
-@pytest.fixture(scope="session")
-def driver(cluster):
-    """Python in a separate Ray driver process attached to the cluster (what another Ray job does);
-    returns what the snippet prints last, as JSON."""
-    return lambda code: json.loads(cluster.driver(code).strip().splitlines()[-1])

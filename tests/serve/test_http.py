@@ -160,20 +160,11 @@ def test_feedback_is_recorded_once(client):
     assert client.post("/v1/feedback", json=event | {"request_id": "0" * 32}).status_code == 404
 
 
-STATS = """
-import json, ray
-from ray import serve
-ray.init(log_to_driver=False)
-handle = serve.get_deployment_handle("Recommender", app_name="packdesign")
-print(json.dumps(handle.{method}.remote().result()))
-"""
-
-
-def test_concurrent_requests_are_batched(client, driver):
-    driver(STATS.format(method="reset_stats"))
+def test_concurrent_requests_are_batched(client, cluster):
+    cluster.recommender("reset_stats")
     briefs = [EN_BRIEF | {"keywords": f"refreshing summer {i}"} for i in range(96)]
     with ThreadPoolExecutor(32) as pool:
         codes = list(pool.map(lambda b: client.post("/v1/recommend", json=b).status_code, briefs))
     assert codes.count(200) == len(briefs)
-    stats = driver(STATS.format(method="stats"))
+    stats = cluster.recommender("stats")
     assert max(int(size) for size in stats["batch_sizes"]) > 1, stats
