@@ -101,7 +101,9 @@ def assign_styles(style_probs: np.ndarray, palette_indices: list[int]) -> list[i
         best, best_value = top[0], -np.inf
         for s in top:
             fit = float(oklch_fit(lab[index : index + 1], mask[index : index + 1], profile("style", STYLES[s]))[0])
-            value = style_probs[s] * (0.5 + fit) * (0.6 ** used.get(s, 0))
+            # sqrt flattens a dominant style (0.8 vs 0.08 -> 0.89 vs 0.28) so that, with the repeat
+            # penalty, later schemes explore the runner-up directions instead of repeating the first.
+            value = np.sqrt(style_probs[s]) * (0.5 + fit) * (0.25 ** used.get(s, 0))
             if value > best_value:
                 best, best_value = s, value
         used[best] = used.get(best, 0) + 1

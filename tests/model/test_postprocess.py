@@ -34,6 +34,13 @@ def test_schemes_are_distinct_and_valid(backend):
         assert 0 <= s.score <= 1.0001
 
 
+def test_schemes_explore_several_styles(backend):
+    schemes = answer(backend, tone=["fresh"], keywords="refreshing, summer limited", num_schemes=4)
+    assert len({s.style.id for s in schemes}) >= 3
+    probs = {s.id: s.score for s in schemes[0].style_scores}
+    assert schemes[0].style.id == max(probs, key=probs.get)  # the first scheme keeps the likeliest style
+
+
 def test_brand_colours_survive_even_when_they_clash(backend):
     for s in answer(backend, tone=["morandi"], brand_colors=["#00ff00", "#ff00ff", "#0000ff"], num_schemes=3):
         hexes = [c.hex for c in s.palette.colors]
