@@ -168,3 +168,12 @@ def test_concurrent_requests_are_batched(client, cluster):
     assert codes.count(200) == len(briefs)
     stats = cluster.recommender("stats")
     assert max(int(size) for size in stats["batch_sizes"]) > 1, stats
+
+
+def test_request_id_follows_the_client_header_and_keys_feedback(client):
+    response = client.post("/v1/recommend", json=EN_BRIEF, headers={"x-request-id": "brief-20261124-0001"})
+    assert response.status_code == 200
+    assert response.json()["request_id"] == "brief-20261124-0001"
+    assert response.headers["x-request-id"] == "brief-20261124-0001"
+    event = {"request_id": "brief-20261124-0001", "scheme_index": 0, "action": "rejected"}
+    assert client.post("/v1/feedback", json=event).json()["status"] == "recorded"
