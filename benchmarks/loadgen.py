@@ -1,0 +1,96 @@
+"""Open-loop load generator: requests leave on a schedule (constant or time-varying rate), whatever the
+server's state, and each latency is measured from its *scheduled* send time, so a slow server shows up as
+latency instead of silently lowering the offered load (no coordinated omission).
+
+    python -m benchmarks.loadgen --url http://127.0.0.1:8000 --rate 50 --duration 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+
+
+@dataclass
+class Result:
+    scheduled_s: float  # since the start of the run
+    latency_ms: float  # from the scheduled send time to the end of the response
+    status: int | str  # HTTP status, or "timeout" / "error"
+
+
+def arrival_times(rate: Callable[[float], float], duration_s: float) -> list[float]:
+    """Send times for a (possibly time-varying) rate in requests/s, evenly spaced at each instant."""
+    times, t = [], 0.0
+    while True:
+        r = rate(t)
+        t += 1.0 / r if r > 0 else 0.01
+        if t >= duration_s:
+            return times
+        if r > 0:
+            times.append(t)
+
+
+async def run(url: str, payloads: list[dict], rate: Callable[[float], float], duration_s: float,
+              timeout_s: float = 30.0, path: str = "/v1/recommend") -> list[Result]:
+    schedule = arrival_times(rate, duration_s)
+    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
+    async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
+        start = time.perf_counter()
+
+        async def one(i: int, at: float) -> Result:
+            delay = start + at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                response = await client.post(path, json=payloads[i % len(payloads)])
+                status: int | str = response.status_code
+            except httpx.TimeoutException:
+                status = "timeout"
+            except httpx.HTTPError:
+                status = "error"
+            return Result(at, (time.perf_counter() - start - at) * 1000.0, status)
+
+        return list(await asyncio.gather(*(one(i, at) for i, at in enumerate(schedule))))
+
+
+def summarize(results: list[Result], duration_s: float) -> dict:
+    ok = [r.latency_ms for r in results if r.status == 200]
+    statuses: dict[str, int] = {}
+    for r in results:
+        statuses[str(r.status)] = statuses.get(str(r.status), 0) + 1
+    lat = np.array(ok) if ok else np.array([np.nan])
+    return {
+        "offered_qps": round(len(results) / duration_s, 1),
+        "achieved_qps": round(len(ok) / duration_s, 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 1),
+        "p95_ms": round(float(np.percentile(lat, 95)), 1),
+        "p99_ms": round(float(np.percentile(lat, 99)), 1),
+        "max_ms": round(float(np.max(lat)), 1),
+        "statuses": statuses,
+        "errors": sum(v for k, v in statuses.items() if k != "200"),
+        "rejected_503": statuses.get("503", 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--rate", type=float, required=True, help="requests per second")
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--briefs", type=int, default=500)
+    args = parser.parse_args()
+    from benchmarks.serve_latency import brief_mix
+
+    results = asyncio.run(run(args.url, brief_mix(args.briefs), lambda t: args.rate, args.duration))
+    print(json.dumps(summarize(results, args.duration), indent=2))
+
+
+if __name__ == "__main__":
+    main()

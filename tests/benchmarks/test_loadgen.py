@@ -1,0 +1,61 @@
+"""The load generator is open-loop: a server slower than the offered rate shows up as growing latency
+measured from the scheduled send times, not as a lower request rate."""
+
+import asyncio
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from benchmarks.loadgen import arrival_times, run, summarize
+
+SERVICE_S = 0.05  # a single-threaded server answering in 50 ms: capacity 20 requests/s
+
+
+class _Slow(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        time.sleep(SERVICE_S)
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+class _Server(HTTPServer):
+    request_queue_size = 256  # queue connections rather than refuse them: the point is to queue
+
+
+@pytest.fixture()
+def slow_server():
+    server = _Server(("127.0.0.1", 0), _Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_arrival_times_follow_the_rate_including_a_spike():
+    constant = arrival_times(lambda t: 50.0, 2.0)
+    assert len(constant) == 99 and abs(constant[1] - constant[0] - 0.02) < 1e-9
+    spike = arrival_times(lambda t: 100.0 if 1.0 <= t < 2.0 else 10.0, 3.0)
+    in_spike = [t for t in spike if 1.0 <= t < 2.0]
+    # The rate is read at each arrival, so the spike starts at most one old inter-arrival (0.1 s) late.
+    assert 88 <= len(in_spike) <= 101 and len(spike) - len(in_spike) <= 22
+
+
+def test_overload_shows_as_latency_not_as_lower_offered_load(slow_server):
+    # Offer 40/s for 2 s to a 20/s server: the offered rate holds, and queueing delay accumulates.
+    results = asyncio.run(run(slow_server, [{}], lambda t: 40.0, 2.0, path="/"))
+    summary = summarize(results, 2.0)
+    assert summary["offered_qps"] >= 39
+    assert summary["errors"] == 0
+    # The last requests wait behind ~40 others of 50 ms each; a closed-loop client would report ~50 ms.
+    assert summary["max_ms"] > 1000 and summary["p50_ms"] > 5 * SERVICE_S * 1000
+    late = [r.latency_ms for r in results if r.scheduled_s > 1.5]
+    early = [r.latency_ms for r in results if r.scheduled_s < 0.5]
+    assert min(late) > max(early)
