@@ -3,6 +3,7 @@ server's state, and each latency is measured from its *scheduled* send time, so 
 latency instead of silently lowering the offered load (no coordinated omission).
 
     python -m benchmarks.loadgen --url http://127.0.0.1:8000 --rate 50 --duration 30
+    python -m benchmarks.loadgen --local-cluster --rate 15 25 35 --duration 20   # a rate sweep on a private cluster
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -79,17 +82,40 @@ def summarize(results: list[Result], duration_s: float) -> dict:
     }
 
 
+def sweep(url: str, payloads: list[dict], rates: list[float], duration_s: float) -> list[dict]:
+    rows = []
+    for rate in rates:
+        results = asyncio.run(run(url, payloads, lambda t, r=rate: r, duration_s))
+        rows.append({"rate": rate, **summarize(results, duration_s)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--rate", type=float, required=True, help="requests per second")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url")
+    target.add_argument("--local-cluster", action="store_true", help="start serve_config.yaml on a private cluster")
+    parser.add_argument("--rate", type=float, nargs="+", required=True, help="requests per second (several: a sweep)")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--briefs", type=int, default=500)
+    parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     from benchmarks.serve_latency import brief_mix
 
-    results = asyncio.run(run(args.url, brief_mix(args.briefs), lambda t: args.rate, args.duration))
-    print(json.dumps(summarize(results, args.duration), indent=2))
+    payloads = brief_mix(args.briefs)
+    if args.local_cluster:
+        from serve_app.local_cluster import Cluster
+
+        with Cluster(Path(tempfile.mkdtemp(prefix="loadgen"))) as cluster:
+            with httpx.Client(base_url=cluster.base_url, timeout=60) as client:
+                for brief in payloads[:20]:  # warm every replica's caches first
+                    client.post("/v1/recommend", json=brief)
+            rows = sweep(cluster.base_url, payloads, args.rate, args.duration)
+    else:
+        rows = sweep(args.url, payloads, args.rate, args.duration)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
 
 if __name__ == "__main__":
