@@ -7,6 +7,7 @@ and releases them in `close()`, like the small RAII wrappers of TensorRT's pytho
 
 from __future__ import annotations
 
+import bisect
 import logging
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -16,6 +17,15 @@ import numpy as np
 log = logging.getLogger("packdesign.inference")
 
 BACKENDS = ("tensorrt", "torch", "onnxruntime")  # `auto` tries them in this order
+# Shapes GPU backends pad to, so a handful of CUDA graphs / engine shapes cover every request.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+SEQ_BUCKETS = (16, 32, 64, 128)
+
+
+def bucket(value: int, buckets: tuple[int, ...]) -> int:
+    """The smallest bucket that holds `value`; `value` itself if none does."""
+    i = bisect.bisect_left(buckets, value)
+    return buckets[i] if i < len(buckets) else value
 
 
 class BackendUnavailable(RuntimeError):

@@ -11,7 +11,6 @@ tests through `EngineIO` (the shape/profile/buffer planning, pure Python) and no
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.base import BackendInfo, BackendUnavailable, InferenceBackend
+from inference.base import BATCH_BUCKETS, SEQ_BUCKETS, BackendInfo, BackendUnavailable, InferenceBackend, bucket
 from model.artifacts import label_tables
 from model.net import INPUT_NAMES, OUTPUT_NAMES
 
@@ -86,15 +85,6 @@ class EngineIO:
     def split(self, batch: int) -> list[slice]:
         """Batches larger than the profile run as several engine calls."""
         return [slice(i, min(batch, i + self.max_batch)) for i in range(0, batch, self.max_batch)]
-
-
-def bucket(value: int, buckets: tuple[int, ...]) -> int:
-    i = bisect.bisect_left(buckets, value)
-    return buckets[min(i, len(buckets) - 1)] if i < len(buckets) else value
-
-
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
-SEQ_BUCKETS = (16, 32, 64, 128)
 
 
 class TensorRTBackend(InferenceBackend):

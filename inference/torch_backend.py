@@ -7,24 +7,14 @@ graphs cover every batch. Used when TensorRT is absent; `device="cpu"` gives an 
 
 from __future__ import annotations
 
-import bisect
 import threading
 
 import numpy as np
 
-from inference.base import BackendInfo, BackendUnavailable, InferenceBackend
+from inference.base import BATCH_BUCKETS, SEQ_BUCKETS, BackendInfo, BackendUnavailable, InferenceBackend, bucket
 from model.net import OUTPUT_NAMES
 
-BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 _CAPTURE_LOCK = threading.Lock()
-SEQ_BUCKETS = (16, 32, 64, 128)
-
-
-def bucket(value: int, buckets: tuple[int, ...]) -> int:
-    i = bisect.bisect_left(buckets, value)
-    if i == len(buckets):
-        raise ValueError(f"{value} exceeds the largest bucket {buckets[-1]}")
-    return buckets[i]
 
 
 class TorchBackend(InferenceBackend):

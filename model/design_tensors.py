@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,22 @@ class DesignTensors:
         return np.concatenate(
             [self.font_mood, self.font_heading_cat, self.font_body_cat, self.font_zh[:, None], self.font_text_emb], 1
         ).astype(np.float32)
+
+
+@cache
+def palette_role_lab() -> tuple[np.ndarray, np.ndarray]:
+    """Every library palette's colours in OKLab by role (N, 6, 3), with a (N, 6) mask of roles present.
+
+    Needs no torch: post-processing reads it at serving time too.
+    """
+    palettes = load_palettes()
+    lab = np.zeros((len(palettes), len(ROLE_ORDER), 3), dtype=np.float32)
+    mask = np.zeros((len(palettes), len(ROLE_ORDER)), dtype=np.float32)
+    for i, palette in enumerate(palettes):
+        for color in palette.colors:
+            j = ROLE_ORDER.index(PaletteRole(color.role))
+            lab[i, j], mask[i, j] = color.oklab, 1.0
+    return lab, mask
 
 
 def knowledge_hash() -> str:
@@ -165,14 +182,7 @@ def build_design_tensors() -> DesignTensors:
     tones, styles = [t.value for t in Tone], [s.value for s in Style]
     categories, audiences = [c.value for c in ProductCategory], [a.value for a in Audience]
 
-    n = len(palettes)
-    lab = np.zeros((n, len(ROLE_ORDER), 3), dtype=np.float32)
-    mask = np.zeros((n, len(ROLE_ORDER)), dtype=np.float32)
-    for i, palette in enumerate(palettes):
-        for color in palette.colors:
-            j = ROLE_ORDER.index(PaletteRole(color.role))
-            lab[i, j] = color.oklab
-            mask[i, j] = 1.0
+    lab, mask = palette_role_lab()
     attrs = palette_attribute_matrix().astype(np.float32)
     attrs = (attrs - attrs.mean(0)) / np.maximum(attrs.std(0), 1e-6)
     harmony = np.array([p.harmony_score for p in palettes], dtype=np.float32)

@@ -28,7 +28,7 @@ from knowledge.labels import label, profile
 from knowledge.layouts import boxes_from_heatmap, load_layout_templates, render_heatmaps
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import LayoutElement, Locale, PaletteRole, Style
-from model.design_tensors import GRID, ROLE_ORDER, oklch_fit
+from model.design_tensors import GRID, oklch_fit, palette_role_lab
 from model.features import EncodedBrief
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
@@ -39,25 +39,19 @@ ELEMENTS = [e.value for e in LayoutElement]
 
 
 @cache
-def _palette_arrays() -> tuple[np.ndarray, np.ndarray]:
-    palettes = load_palettes()
-    lab = np.zeros((len(palettes), len(ROLE_ORDER), 3), dtype=np.float32)
-    mask = np.zeros((len(palettes), len(ROLE_ORDER)), dtype=np.float32)
-    for i, palette in enumerate(palettes):
-        for color in palette.colors:
-            j = ROLE_ORDER.index(PaletteRole(color.role))
-            lab[i, j], mask[i, j] = color.oklab, 1.0
-    return lab, mask
+def _style_profiles() -> dict[str, dict]:
+    # profile() returns a deep copy; read each style's once, not per candidate per request.
+    return {s: profile("style", s) for s in STYLES}
 
 
 @cache
 def _style_font_tags() -> dict[str, dict[str, float]]:
-    return {s: profile("style", s).get("font_tags", {}) for s in STYLES}
+    return {s: p.get("font_tags", {}) for s, p in _style_profiles().items()}
 
 
 def _signature(index: int) -> np.ndarray:
     """A palette's look in one vector: background, primary and accent in OKLab."""
-    lab, _ = _palette_arrays()
+    lab, _ = palette_role_lab()
     return lab[index, [0, 2, 3]].reshape(-1)
 
 
@@ -93,14 +87,14 @@ def select_palettes(ids: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[i
 
 def assign_styles(style_probs: np.ndarray, palette_indices: list[int]) -> list[int]:
     """Each scheme gets a style that is likely for the brief and fits its palette, preferring unused ones."""
-    lab, mask = _palette_arrays()
+    lab, mask = palette_role_lab()
     top = list(np.argsort(-style_probs)[:5])
     used: dict[int, int] = {}
     out = []
     for index in palette_indices:
         best, best_value = top[0], -np.inf
         for s in top:
-            fit = float(oklch_fit(lab[index : index + 1], mask[index : index + 1], profile("style", STYLES[s]))[0])
+            fit = float(oklch_fit(lab[index : index + 1], mask[index : index + 1], _style_profiles()[STYLES[s]])[0])
             # sqrt flattens a dominant style (0.8 vs 0.08 -> 0.89 vs 0.28) so that, with the repeat
             # penalty, later schemes explore the runner-up directions instead of repeating the first.
             value = np.sqrt(style_probs[s]) * (0.5 + fit) * (0.25 ** used.get(s, 0))
