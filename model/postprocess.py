@@ -7,7 +7,7 @@ colours, force text/background contrast >= 4.5:1, turn heatmaps into element box
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -64,14 +64,17 @@ def select_palettes(ids: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[i
     """MMR over the model's top palettes -> [(palette index, relevance 0-1)]."""
     relevance = _normalise(scores.astype(np.float64))
     signatures = np.stack([_signature(int(i)) for i in ids])
+    # All pairwise distances at once (a few hundred), instead of a norm per candidate per round.
+    distances = np.sqrt(((signatures[:, None, :] - signatures[None, :, :]) ** 2).sum(-1)) / np.sqrt(3)
     chosen: list[int] = []
     while len(chosen) < min(n, len(ids)):
         best, best_value = -1, -np.inf
+        nearest = distances[:, chosen].min(axis=1) if chosen else None
         for c in range(len(ids)):
             if c in chosen:
                 continue
             if chosen:
-                distance = min(np.linalg.norm(signatures[c] - signatures[k]) / np.sqrt(3) for k in chosen)
+                distance = float(nearest[c])
                 if distance < MIN_PALETTE_DISTANCE and len(ids) - len(chosen) > n - len(chosen):
                     continue
                 value = MMR_LAMBDA * relevance[c] + (1 - MMR_LAMBDA) * min(1.0, distance / 0.25)
@@ -85,16 +88,23 @@ def select_palettes(ids: np.ndarray, scores: np.ndarray, n: int) -> list[tuple[i
     return [(int(ids[c]), float(relevance[c])) for c in chosen]
 
 
+@lru_cache(maxsize=131072)
+def _style_fit(palette_index: int, style_index: int) -> float:
+    """How well one library palette fits one style's OKLCH profile (fixed data, so computed once)."""
+    lab, mask = palette_role_lab()
+    rows = slice(palette_index, palette_index + 1)
+    return float(oklch_fit(lab[rows], mask[rows], _style_profiles()[STYLES[style_index]])[0])
+
+
 def assign_styles(style_probs: np.ndarray, palette_indices: list[int]) -> list[int]:
     """Each scheme gets a style that is likely for the brief and fits its palette, preferring unused ones."""
-    lab, mask = palette_role_lab()
     top = list(np.argsort(-style_probs)[:5])
     used: dict[int, int] = {}
     out = []
     for index in palette_indices:
         best, best_value = top[0], -np.inf
         for s in top:
-            fit = float(oklch_fit(lab[index : index + 1], mask[index : index + 1], _style_profiles()[STYLES[s]])[0])
+            fit = _style_fit(int(index), int(s))
             # sqrt flattens a dominant style (0.8 vs 0.08 -> 0.89 vs 0.28) so that, with the repeat
             # penalty, later schemes explore the runner-up directions instead of repeating the first.
             value = np.sqrt(style_probs[s]) * (0.5 + fit) * (0.25 ** used.get(s, 0))
@@ -105,7 +115,9 @@ def assign_styles(style_probs: np.ndarray, palette_indices: list[int]) -> list[i
     return out
 
 
-def _mood_match(pair: FontPair, style: str) -> float:
+@lru_cache(maxsize=16384)
+def _mood_match(pair_index: int, style: str) -> float:
+    pair = load_font_pairs()[pair_index]
     wanted = _style_font_tags()[style]
     if not wanted:
         return 0.0
@@ -127,7 +139,7 @@ def select_fonts(ids: np.ndarray, scores: np.ndarray, styles: list[int], zh: boo
         def value(item: tuple[int, float]) -> float:
             i, relevance = item
             repeat = pairs[i].heading_family in used_headings
-            return MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * _mood_match(pairs[i], STYLES[style]) - 0.5 * repeat
+            return MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * _mood_match(i, STYLES[style]) - 0.5 * repeat
         best = max(candidates, key=value)
         used_headings.add(pairs[best[0]].heading_family)
         out.append(best)
@@ -164,9 +176,15 @@ def _templates_by_format() -> dict[str, list]:
     return out
 
 
+_TEMPLATE_HEATMAPS: dict[str, np.ndarray] = {}
+
+
 def _template_heatmaps(template) -> np.ndarray:
-    rendered = render_heatmaps(template, grid=GRID)
-    return np.stack([rendered[e] for e in ELEMENTS])
+    # Templates are fixed data: render each once (by id; the template itself is unhashable). Read-only.
+    if template.id not in _TEMPLATE_HEATMAPS:
+        rendered = render_heatmaps(template, grid=GRID)
+        _TEMPLATE_HEATMAPS[template.id] = np.stack([rendered[e] for e in ELEMENTS])
+    return _TEMPLATE_HEATMAPS[template.id]
 
 
 def build_layout(heatmaps: np.ndarray, package_format: str, style: str, blend: float) -> Layout:
