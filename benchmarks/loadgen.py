@@ -26,6 +26,7 @@ class Result:
     scheduled_s: float  # since the start of the run
     latency_ms: float  # from the scheduled send time to the end of the response
     status: int | str  # HTTP status, or "timeout" / "error"
+    retry_after: str | None = None  # the Retry-After header, if the answer had one (503 backpressure)
 
 
 def arrival_times(rate: Callable[[float], float], duration_s: float) -> list[float]:
@@ -51,14 +52,16 @@ async def run(url: str, payloads: list[dict], rate: Callable[[float], float], du
             delay = start + at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+            retry_after = None
             try:
                 response = await client.post(path, json=payloads[i % len(payloads)])
                 status: int | str = response.status_code
+                retry_after = response.headers.get("retry-after")
             except httpx.TimeoutException:
                 status = "timeout"
             except httpx.HTTPError:
                 status = "error"
-            return Result(at, (time.perf_counter() - start - at) * 1000.0, status)
+            return Result(at, (time.perf_counter() - start - at) * 1000.0, status, retry_after)
 
         return list(await asyncio.gather(*(one(i, at) for i, at in enumerate(schedule))))
 
@@ -101,7 +104,7 @@ def main() -> None:
     parser.add_argument("--briefs", type=int, default=500)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    from benchmarks.serve_latency import brief_mix
+    from benchmarks.workload import brief_mix
 
     payloads = brief_mix(args.briefs)
     if args.local_cluster:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,16 +17,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from model.briefs import generate_briefs
+from benchmarks.workload import brief_mix
 from serve_app.local_cluster import Cluster
-
-def brief_mix(n: int, seed: int = 7) -> list[dict]:
-    """Held-out briefs as clients send them: en / zh / mixed keywords, with and without colours."""
-    rng = random.Random(seed)
-    briefs = [s.brief.model_dump(mode="json", exclude_none=True) for s in generate_briefs(n, "heldout")]
-    for brief in briefs:
-        brief["num_schemes"] = rng.choice([3, 3, 3, 4, 6])
-    return briefs
 
 
 def sequential(client: httpx.Client, briefs: list[dict]) -> dict:

@@ -1,0 +1,119 @@
+"""Every benchmark in one command, results as JSON + PNG in docs/bench/, and docs/benchmarks.md rewritten:
+
+    python -m benchmarks                       # model level (CPU), rate sweeps of four servers, tuning, spike
+    python -m benchmarks --skip model tuning   # parts can be skipped; the report uses what docs/bench/ holds
+    python -m benchmarks --only report         # just rewrite docs/benchmarks.md from docs/bench/*.json
+
+The GPU model-level table comes from benchmarks/gpu_run.sh on a GPU machine (docs/bench/model-gpu.json).
+Run it on an otherwise idle machine: the load generator shares the cores with the servers it measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from benchmarks import report, scenarios, servers
+from benchmarks.workload import brief_mix, describe
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "bench"
+STEPS = ("model", "sweep", "tuning", "spike", "report")
+RATES = [5, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120]
+
+# Tuning candidates, each a change to serve_config.yaml measured by the same rate sweep as the default.
+TUNING = {
+    "ort-threads-2": "ONNX Runtime intra-op threads 2 (default 1 per recommender replica)",
+    "batch-wait-10ms": "batch_wait_timeout_s 0.010 (default 0.004)",
+    "fixed-replicas": "no autoscaling: one replica of each deployment",
+}
+
+
+def _tuning_override(name: str):
+    def apply(config: dict) -> None:
+        app = config["applications"][0]
+        deployments = {d["name"]: d for d in app["deployments"]}
+        if name == "ort-threads-2":
+            app["args"]["ort_intra_op_threads"] = 2
+        elif name == "batch-wait-10ms":
+            deployments["Recommender"]["user_config"]["batch_wait_timeout_s"] = 0.010
+        elif name == "fixed-replicas":
+            for d in deployments.values():
+                d.pop("autoscaling_config", None)
+                d["num_replicas"] = 1
+        else:
+            raise ValueError(name)
+    return apply
+
+
+def _machine() -> dict:
+    import ray
+
+    return {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "ray": ray.__version__, "date": time.strftime("%Y-%m-%d")}
+
+
+def _write(name: str, data) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip", nargs="*", default=[], choices=STEPS)
+    parser.add_argument("--only", nargs="*", choices=STEPS)
+    parser.add_argument("--servers", nargs="*", default=list(servers.VARIANTS), choices=servers.VARIANTS)
+    parser.add_argument("--tuning", nargs="*", default=list(TUNING), choices=list(TUNING))
+    parser.add_argument("--rates", type=float, nargs="*", default=RATES, help="sweep rates, ascending (req/s)")
+    parser.add_argument("--step-seconds", type=float, default=12.0, help="duration of each sweep rate")
+    parser.add_argument("--peak", type=float, help="spike peak rate (default: serve-default's max rate at SLO)")
+    parser.add_argument("--model-seconds", type=float, default=1.0)
+    args = parser.parse_args()
+    steps = [s for s in (args.only or STEPS) if s not in args.skip]
+    # Faster metric export, so batch sizes per sweep step can be read from Prometheus soon after the step.
+    os.environ.setdefault("RAY_metrics_report_interval_ms", "2000")
+    payloads = brief_mix(500)
+
+    if "model" in steps:
+        from benchmarks import model_bench
+
+        if not model_bench.INPUTS.exists():
+            model_bench.prepare()
+        model_bench.run(OUT / "model-cpu.json", args.model_seconds, model_bench.BATCHES, ("typical", "long"), None)
+
+    if "sweep" in steps:
+        sweeps = []
+        for name in args.servers:
+            with servers.start(name, payloads) as server:
+                sweeps.append(scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds))
+        _write("e2e-sweep.json", {"machine": _machine(), "workload": describe(payloads), "sweeps": sweeps})
+
+    if "tuning" in steps:
+        tuned = []
+        for name in args.tuning:
+            with servers.start("serve-default", payloads, config_overrides=_tuning_override(name)) as server:
+                server.name = name
+                result = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds)
+                result["change"] = TUNING[name]
+                tuned.append(result)
+        _write("e2e-tuning.json", {"machine": _machine(), "sweeps": tuned})
+
+    if "spike" in steps:
+        peak = args.peak
+        if peak is None:
+            sweep = json.loads((OUT / "e2e-sweep.json").read_text())
+            peak = next(s["max_rate_at_slo"] for s in sweep["sweeps"] if s["server"] == "serve-default") or 5.0
+        with servers.start("serve-default", payloads) as server:
+            result = scenarios.spike(server, payloads, peak)
+        _write("e2e-spike.json", {"machine": _machine(), **result})
+
+    if "report" in steps:
+        report.write(OUT, ROOT / "docs" / "benchmarks.md")
+
+
+if __name__ == "__main__":
+    main()

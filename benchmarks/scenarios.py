@@ -1,0 +1,117 @@
+"""End-to-end scenarios over HTTP on localhost, built on the open-loop load generator:
+
+- `rate_sweep`: constant rates, ascending, until p99 breaks the SLO (latency from scheduled send times);
+  the highest rate that held is the server's capacity at that SLO.
+- `spike`: a promotional spike, base -> peak within a few seconds, held, then back, with Serve's replica
+  counts sampled once a second, so scale-up time and latency can be read side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+
+from benchmarks.loadgen import Result, run, summarize
+from benchmarks.servers import ReplicaMonitor, Server, batch_size_counters, batch_size_summary
+
+SLO_P99_MS = 100.0
+METRICS_SETTLE_S = 6.0  # Ray's metrics agent exports every few seconds (RAY_metrics_report_interval_ms)
+
+
+def _constant(rate: float):
+    return lambda t: rate
+
+
+def measure(server: Server, payloads: list[dict], rate, duration_s: float, timeout_s: float = 30.0) -> tuple[
+        list[Result], dict]:
+    before = batch_size_counters(server.cluster)
+    results = asyncio.run(run(server.base_url, payloads, rate, duration_s, timeout_s=timeout_s))
+    summary = summarize(results, duration_s)
+    if server.cluster is not None and before is not None:
+        time.sleep(METRICS_SETTLE_S)
+        summary["batch_sizes"] = batch_size_summary(before, batch_size_counters(server.cluster))
+    lost = [r for r in results if r.status != 200 and not (r.status == 503 and r.retry_after)]
+    summary["lost"] = len(lost)  # neither answered nor explicitly refused with 503 + Retry-After
+    return results, summary
+
+
+def rate_sweep(server: Server, payloads: list[dict], rates: list[float], duration_s: float,
+               slo_ms: float = SLO_P99_MS, past_slo: int = 1) -> dict:
+    """Ascending constant rates; stops `past_slo` steps after the first rate that misses the SLO."""
+    rows, misses = [], 0
+    for rate in rates:
+        _, summary = measure(server, payloads, _constant(rate), duration_s)
+        summary["rate"] = rate
+        summary["meets_slo"] = bool(summary["p99_ms"] <= slo_ms and summary["errors"] == 0)
+        rows.append(summary)
+        print(f"[{server.name}] {json.dumps(summary)}", flush=True)
+        if not summary["meets_slo"]:
+            misses += 1
+            if misses > past_slo:
+                break
+        time.sleep(2)  # let queues drain between steps
+    held = [r["rate"] for r in rows if r["meets_slo"]]
+    return {"server": server.name, "slo_p99_ms": slo_ms, "duration_s": duration_s, "rows": rows,
+            "max_rate_at_slo": max(held) if held else 0.0, **server.notes}
+
+
+def spike_profile(peak: float, base_share: float = 0.1, before_s: float = 20.0, ramp_s: float = 5.0,
+                  hold_s: float = 60.0, after_s: float = 30.0):
+    """10 % -> 100 % of `peak` within `ramp_s`, held `hold_s`, then back to 10 %."""
+    base = peak * base_share
+    up, top, down = before_s, before_s + ramp_s, before_s + ramp_s + hold_s
+
+    def rate(t: float) -> float:
+        if t < up or t >= down:
+            return base
+        if t < top:
+            return base + (peak - base) * (t - up) / ramp_s
+        return peak
+
+    return rate, up + ramp_s + hold_s + after_s, {"base": base, "peak": peak, "spike_start_s": up,
+                                                   "peak_start_s": top, "peak_end_s": down}
+
+
+def spike(server: Server, payloads: list[dict], peak: float, **profile) -> dict:
+    rate, duration_s, shape = spike_profile(peak, **profile)
+    monitor = ReplicaMonitor(server.cluster)
+    monitor.wait_ready()
+    started = time.time()
+    results, summary = measure(server, payloads, rate, duration_s)
+    samples = monitor.stop()
+    timeline = [{"t": round(s["t"] - started, 2),
+                 "running": {d: states.get("RUNNING", 0) for d, states in s["replicas"].items()},
+                 "starting": {d: states.get("STARTING", 0) for d, states in s["replicas"].items()}}
+                for s in samples]
+    initial = timeline[0]["running"] if timeline else {}
+    scale_up = {}
+    for deployment, count in initial.items():
+        first = next((p["t"] for p in timeline if p["t"] >= shape["spike_start_s"]
+                      and p["running"].get(deployment, 0) + p["starting"].get(deployment, 0) > count), None)
+        scale_up[deployment] = None if first is None else round(first - shape["spike_start_s"], 1)
+    per_second = _per_second(results, duration_s)
+    hold = [r.latency_ms for r in results
+            if r.status == 200 and shape["peak_start_s"] <= r.scheduled_s < shape["peak_end_s"]]
+    return {
+        "server": server.name, "shape": shape, "duration_s": duration_s, "summary": summary,
+        "p99_during_peak_ms": round(float(np.percentile(hold, 99)), 1) if hold else None,
+        "scale_up_after_s": scale_up,  # from spike start to the first extra replica (starting or running)
+        "max_replicas": {d: max(p["running"].get(d, 0) for p in timeline) for d in initial},
+        "timeline": timeline, "per_second": per_second,
+    }
+
+
+def _per_second(results: list[Result], duration_s: float) -> list[dict]:
+    rows = []
+    for second in range(int(np.ceil(duration_s))):
+        window = [r for r in results if second <= r.scheduled_s < second + 1]
+        ok = [r.latency_ms for r in window if r.status == 200]
+        rows.append({"t": second, "sent": len(window), "ok": len(ok),
+                     "rejected_503": sum(1 for r in window if r.status == 503),
+                     "other": sum(1 for r in window if r.status not in (200, 503)),
+                     "p50_ms": round(float(np.percentile(ok, 50)), 1) if ok else None,
+                     "p99_ms": round(float(np.percentile(ok, 99)), 1) if ok else None})
+    return rows

@@ -1,0 +1,210 @@
+"""The servers the end-to-end benchmarks compare, each started fresh and stopped after its runs:
+
+- `serve-default`: serve_config.yaml as shipped, on a private local Ray cluster (Serve's default proxy).
+- `serve-haproxy`: the same app behind Ray Serve's HAProxy ingress (RAY_SERVE_ENABLE_HA_PROXY=1).
+- `serve-throughput`: the same app in Serve's throughput-optimised mode (RAY_SERVE_THROUGHPUT_OPTIMIZED=1:
+  direct ingress, gRPC between deployments, GC frozen after start-up).
+- `baseline`: the same model and post-processing in one plain FastAPI + ONNX Runtime process (no Ray).
+
+A `ReplicaMonitor` records Serve's replica counts per deployment once a second from a separate driver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from serve_app.local_cluster import APP, BIN, ROOT, Cluster, free_port
+
+VARIANTS = ("serve-default", "serve-haproxy", "serve-throughput", "baseline")
+
+
+@dataclass
+class Server:
+    name: str
+    base_url: str
+    cluster: Cluster | None = None
+    notes: dict = field(default_factory=dict)
+
+
+def _variant_env(name: str, tmp: Path) -> dict:
+    if name == "serve-haproxy":
+        # HAProxy's files default to /tmp/haproxy-serve: private paths keep concurrent clusters apart.
+        return {"RAY_SERVE_ENABLE_HA_PROXY": "1",
+                "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(tmp / "haproxy" / "haproxy.cfg"),
+                "RAY_SERVE_HAPROXY_SOCKET_PATH": str(tmp / "haproxy" / "admin.sock"),
+                "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(tmp / "haproxy"),
+                "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(tmp / "haproxy" / "server-state")}
+    if name == "serve-throughput":
+        return {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+    return {}
+
+
+def _kill_strays(tmp: Path) -> None:
+    # HAProxy runs in its own session, outside the `ray start` process group the Cluster stops.
+    out = subprocess.run(["pgrep", "-f", f"haproxy.*{re.escape(str(tmp))}"], capture_output=True, text=True).stdout
+    for pid in out.split():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGKILL)
+
+
+def _warm(base_url: str, payloads: list[dict], n: int = 30) -> None:
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        for brief in payloads[:n]:  # first calls load tables and plan shapes in every replica
+            client.post("/v1/recommend", json=brief)
+
+
+@contextlib.contextmanager
+def start(name: str, payloads: list[dict], config_overrides: Callable[[dict], None] | None = None,
+          baseline_options: dict | None = None) -> Iterator[Server]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir="/tmp"))
+    if name == "baseline":
+        with baseline(tmp, **(baseline_options or {})) as server:
+            _warm(server.base_url, payloads)
+            yield server
+        return
+    if name not in VARIANTS:
+        raise ValueError(f"unknown server variant {name!r}; one of {VARIANTS}")
+    cluster = Cluster(tmp, config_overrides=config_overrides, env=_variant_env(name, tmp))
+    try:
+        cluster.start()
+        _warm(cluster.base_url, payloads)
+        yield Server(name, cluster.base_url, cluster)
+    finally:
+        cluster.stop()
+        _kill_strays(tmp)
+
+
+@contextlib.contextmanager
+def baseline(tmp: Path, intra_op_threads: int = 1, workers_threads: int = 8) -> Iterator[Server]:
+    port = free_port()
+    env = {**os.environ, "PACKDESIGN_BASELINE_THREADS": str(intra_op_threads),
+           "PACKDESIGN_BASELINE_DB": str(tmp / "feedback.sqlite3"),
+           "PACKDESIGN_BASELINE_CONCURRENCY": str(workers_threads)}
+    process = subprocess.Popen(
+        [str(BIN / "uvicorn"), "benchmarks.baseline_server:app", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"baseline server exited with {process.returncode}")
+            try:
+                if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("baseline server did not come up within 120 s")
+            time.sleep(0.5)
+        yield Server("baseline", base_url, notes={"ort_intra_op_threads": intra_op_threads,
+                                                  "request_threads": workers_threads})
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+_MONITOR = """
+import json, sys, time, ray
+from ray import serve
+ray.init(log_to_driver=False)
+while True:
+    try:
+        app = serve.status().applications[{app!r}]
+        row = {{name: {{str(state.value if hasattr(state, 'value') else state): n
+                        for state, n in d.replica_states.items()}} for name, d in app.deployments.items()}}
+        print(json.dumps({{"t": time.time(), "replicas": row}}), flush=True)
+    except Exception as exc:  # a status call can fail while the controller is busy; keep sampling
+        print(json.dumps({{"t": time.time(), "error": str(exc)[:200]}}), flush=True)
+    time.sleep({interval})
+"""
+
+
+class ReplicaMonitor:
+    """Replica counts per deployment over time, from `serve.status()` in a separate Ray driver."""
+
+    def __init__(self, cluster: Cluster, interval_s: float = 1.0) -> None:
+        self.samples: list[dict] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _MONITOR.format(app=APP, interval=interval_s)], env=cluster.env, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            with contextlib.suppress(json.JSONDecodeError):
+                self.samples.append(json.loads(line))
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not any("replicas" in s for s in self.samples):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError("replica monitor produced no sample")
+            time.sleep(0.2)
+
+    def stop(self) -> list[dict]:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=10)
+        return [s for s in self.samples if "replicas" in s]
+
+
+_SAMPLE = re.compile(r'^(?:ray_)?packdesign_batch_size_(?P<kind>bucket|sum|count)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
+
+
+def batch_size_counters(cluster: Cluster | None) -> dict | None:
+    """The recommender batch-size histogram summed over replicas, from the node's Prometheus endpoint
+    (cumulative since start-up; None where the cluster exports no metrics)."""
+    port = getattr(cluster, "metrics_port", None)
+    if not port:
+        return None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    counters: dict[str, float] = {}
+    for line in text.splitlines():
+        if not (match := _SAMPLE.match(line)):
+            continue
+        key = match["kind"]
+        if key == "bucket":
+            key = "le=" + re.search(r'le="([^"]+)"', match["labels"])[1]
+        counters[key] = counters.get(key, 0.0) + float(match["value"])
+    return counters or None
+
+
+def batch_size_summary(before: dict | None, after: dict | None) -> dict | None:
+    """Batches formed between two snapshots: count, mean size, and how many fell in each size bucket."""
+    if not after:
+        return None
+    before = before or {}
+    delta = {k: after[k] - before.get(k, 0.0) for k in after}
+    if delta.get("count", 0) <= 0:
+        return None
+    bounds = sorted((k for k in delta if k.startswith("le=")), key=lambda k: float(k[3:].replace("+Inf", "inf")))
+    buckets, previous = {}, 0.0
+    for key in bounds:
+        buckets[key[3:]] = int(round(delta[key] - previous))
+        previous = delta[key]
+    return {"batches": int(delta["count"]), "mean": round(delta["sum"] / delta["count"], 2),
+            "size_buckets": {k: v for k, v in buckets.items() if v}}
