@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch (the machine's local wheel); a plain `torch` would pull the CUDA build.
 	$(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q torch
 	$(BIN)/python -m pip install -q -e ".[train,dev]"
+	# Headless Chromium for the browser tests: Debian's package, driven by Playwright (which never downloads one).
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
+	# CJK web fonts for the designer page (npm @fontsource, ~40 MB, not committed); without them it uses system fonts.
+	$(BIN)/python knowledge/tools/fetch_web_fonts.py cjk || echo "warning: CJK web fonts not fetched"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1,0 +1,44 @@
+"""What a client sends to get a package-front preview (SVG) of one scheme: ``POST /v1/preview``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from contract.scheme import Scheme
+from knowledge.taxonomy import Locale, PackageFormat
+
+MAX_PREVIEW_TEXT = 60
+
+
+def _printable(text: str) -> str:
+    # XML 1.0 cannot carry most control characters; they arrive from copy-paste, so they become spaces.
+    return " ".join("".join(" " if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 else ch for ch in text).split())
+
+
+class PreviewRequest(BaseModel):
+    """One scheme (as returned by /v1/recommend) and how to dress its package front."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scheme: Scheme
+    package_format: PackageFormat | None = Field(
+        default=None, description="Silhouette to draw; defaults to the scheme's layout format.")
+    product_name: str | None = Field(default=None, max_length=MAX_PREVIEW_TEXT,
+                                     description="Text set in the heading font; a placeholder when absent.")
+    brand: str | None = Field(default=None, max_length=MAX_PREVIEW_TEXT, description="Text in the logo box.")
+    claims: list[Annotated[str, Field(max_length=MAX_PREVIEW_TEXT)]] = Field(default_factory=list, max_length=4,
+                              description="Short lines in the claims box; placeholders when empty.")
+    locale: Locale = Locale.en
+    heatmap: bool = Field(default=False, description="Add the layout heatmaps as a hidden overlay layer.")
+
+    @field_validator("product_name", "brand")
+    @classmethod
+    def _clean(cls, text: str | None) -> str | None:
+        return _printable(text) if text is not None else None
+
+    @field_validator("claims")
+    @classmethod
+    def _clean_claims(cls, lines: list[str]) -> list[str]:
+        return [_printable(line) for line in lines]
