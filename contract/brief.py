@@ -15,8 +15,11 @@ _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 
 # 5 MB of image bytes is at most this many base64 characters (4 per 3 bytes), plus a data-URL prefix.
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-_MAX_IMAGE_B64 = (MAX_IMAGE_BYTES + 2) // 3 * 4 + 64
+MAX_IMAGE_B64_CHARS = (MAX_IMAGE_BYTES + 2) // 3 * 4 + 64
 MAX_KEYWORD_CHARS = 200
+# Raw keyword input is bounded separately so normalisation work stays small; the 200-character limit
+# applies to the normalised text (what the model reads and the user sees).
+MAX_KEYWORD_INPUT_CHARS = 1000
 
 
 def _normalize_hex(value: str) -> str:
@@ -69,13 +72,17 @@ class Brief(BaseModel):
     keywords: str = Field(
         default="",
         max_length=MAX_KEYWORD_CHARS,
-        description="Free keywords in English and/or Chinese, at most 200 characters.",
+        description=(
+            "Free keywords in English and/or Chinese (any script, emoji welcome), at most 200 characters after "
+            "normalisation: NFKC, control characters to spaces, invisible format characters (zero-width, bidi "
+            "overrides) removed, runs of whitespace collapsed."
+        ),
     )
     package_format: PackageFormat
     brand_colors: list[HexColor] = Field(default_factory=list, max_length=3)
     reference_image: str | None = Field(
         default=None,
-        max_length=_MAX_IMAGE_B64,
+        max_length=MAX_IMAGE_B64_CHARS,
         description="Optional base64 PNG/JPEG/WebP (plain or data URL), at most 5 MB decoded.",
     )
     num_schemes: int = Field(default=3, ge=1, le=8)
@@ -86,14 +93,27 @@ class Brief(BaseModel):
     def _dedupe(cls, values: list) -> list:
         return _unique(values)
 
-    @field_validator("keywords")
+    @field_validator("keywords", mode="before")
     @classmethod
-    def _clean_keywords(cls, text: str) -> str:
-        # NFKC folds full-width forms (，　) so en and zh punctuation tokenise alike; control characters
-        # become spaces rather than errors because they arrive from copy-paste, not malice.
-        text = unicodedata.normalize("NFKC", text)
-        text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
-        return " ".join(text.split())
+    def _clean_keywords(cls, text: object) -> object:
+        # Runs before the length check, so the 200-character limit counts normalised characters.
+        if not isinstance(text, str):
+            return text  # pydantic's own str validation rejects it with the usual message
+        if len(text) > MAX_KEYWORD_INPUT_CHARS:
+            raise ValueError(f"keywords input is over {MAX_KEYWORD_INPUT_CHARS} characters")
+        return clean_text(text)
+
+
+def clean_text(text: str) -> str:
+    """NFKC folds full-width forms (，　) so en and zh punctuation tokenise alike. Control characters (Cc)
+    become spaces rather than errors because they arrive from copy-paste, not malice. Format characters (Cf:
+    zero-width spaces/joiners, bidi overrides and isolates, BOM, soft hyphen) are invisible, so they are
+    removed: they would make look-alike keywords differ and could reorder what a reviewer sees. Lone
+    surrogates (Cs, possible in JSON's \\uD800 escapes) cannot be encoded as UTF-8 and are removed too."""
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cs"))
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in text)
+    return " ".join(text.split())
 
 
 class FeedbackAction(StrEnum):

@@ -91,11 +91,16 @@ def select_backend(preference: str = "auto", options: dict[str, dict] | None = N
     options = options or {}
     if preference != "auto" and preference not in BACKENDS:
         raise ValueError(f"unknown backend {preference!r}; expected auto or one of {BACKENDS}")
-    chain = BACKENDS if preference == "auto" else BACKENDS[BACKENDS.index(preference):]
+    chain = [(name, options.get(name, {})) for name in
+             (BACKENDS if preference == "auto" else BACKENDS[BACKENDS.index(preference):])]
+    ort = options.get("onnxruntime", {})
+    if ort.get("precision", "fp32") != "fp32" or ort.get("model_path"):
+        # Last resort: the FP32 reference model, when a quantised/other ONNX file is missing or corrupt.
+        chain.append(("onnxruntime", {**ort, "precision": "fp32", "model_path": None}))
     reasons = []
-    for name in chain:
+    for name, kwargs in chain:
         try:
-            backend = create_backend(name, **options.get(name, {}))
+            backend = create_backend(name, **kwargs)
         except BackendUnavailable as exc:
             reasons.append(f"{name}: {exc}")
             log.warning("backend %s unavailable (%s); trying the next one", name, exc)

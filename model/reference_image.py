@@ -14,7 +14,11 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 ALLOWED_FORMATS = {"PNG", "JPEG", "WEBP"}
-MAX_PIXELS = 40_000_000  # beyond this Pillow refuses to decode (decompression-bomb guard)
+MAX_PIXELS = 40_000_000  # beyond this the header is enough to refuse the image
+# Pillow's own decompression-bomb guard, set once per process (the encoder replicas only decode these
+# images; changing it per call would race between threads). It raises from 2x this value, warns from 1x;
+# open_image refuses from 1x itself.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 SAMPLE_SIDE = 64  # colours are measured on a 64x64 thumbnail: plenty for 3 clusters, ~1 ms
 N_COLORS = 3
 
@@ -60,23 +64,30 @@ def decode_base64(data: str, max_bytes: int) -> bytes:
 
 
 def open_image(raw: bytes) -> Image.Image:
-    previous = Image.MAX_IMAGE_PIXELS
+    """Decode an untrusted image: PNG/JPEG/WebP only, at most MAX_PIXELS, any decoder failure -> 422 text."""
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-        image = Image.open(io.BytesIO(raw))
-        if image.format not in ALLOWED_FORMATS:
-            raise ReferenceImageError(f"reference_image must be PNG, JPEG or WebP, not {image.format}")
-        image.draft("RGB", (SAMPLE_SIDE * 4, SAMPLE_SIDE * 4))  # JPEG: decode at reduced scale
-        image.load()
-        return image
-    except ReferenceImageError:
-        raise
+        # `formats=` makes Pillow try only these parsers, so no other decoder ever sees client bytes.
+        image = Image.open(io.BytesIO(raw), formats=sorted(ALLOWED_FORMATS))
     except Image.DecompressionBombError as exc:
         raise ReferenceImageError(f"reference_image has too many pixels (limit {MAX_PIXELS:,})") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ReferenceImageError(f"reference_image cannot be decoded: {exc.__class__.__name__}") from exc
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+    except UnidentifiedImageError as exc:
+        raise ReferenceImageError(
+            "reference_image is not a readable PNG, JPEG or WebP image (judged by its content)") from exc
+    except Exception as exc:  # noqa: BLE001 - a malformed header can raise anything from a parser
+        raise ReferenceImageError(f"reference_image is corrupt: {exc.__class__.__name__}") from exc
+    # Pillow only warns between 1x and 2x MAX_IMAGE_PIXELS; refuse the whole band from the header alone.
+    if image.width * image.height > MAX_PIXELS:
+        raise ReferenceImageError(
+            f"reference_image has too many pixels ({image.width}x{image.height}; limit {MAX_PIXELS:,})")
+    try:
+        image.draft("RGB", (SAMPLE_SIDE * 4, SAMPLE_SIDE * 4))  # JPEG: decode at reduced scale
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise ReferenceImageError(f"reference_image has too many pixels (limit {MAX_PIXELS:,})") from exc
+    except Exception as exc:  # noqa: BLE001 - truncated or corrupt data fails in format-specific ways
+        raise ReferenceImageError(
+            f"reference_image is truncated or corrupt and cannot be decoded ({exc.__class__.__name__})") from exc
+    return image
 
 
 def dominant_colors(image: Image.Image, k: int = N_COLORS, iterations: int = 12) -> list[str]:

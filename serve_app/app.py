@@ -15,6 +15,6 @@ from serve_app.recommender import Recommender
 
 
 def build_app(args: AppArgs) -> Application:
-    encoder = BriefEncoder.bind(args.max_image_bytes)
+    encoder = BriefEncoder.bind(args.max_image_bytes) if args.encoder == "deployment" else None
     recommender = Recommender.bind(args.backend, args.backend_options())
     return Ingress.bind(encoder, recommender, args.model_dump())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contract.brief import MAX_IMAGE_BYTES
+from contract.brief import MAX_IMAGE_B64_CHARS, MAX_IMAGE_BYTES
+from serve_app.security import DEFAULT_PUBLIC_PATHS
 
 
 class AppArgs(BaseModel):
@@ -24,7 +25,32 @@ class AppArgs(BaseModel):
     torch_cuda_graphs: bool = True
     feedback_db: str = Field(default="artifacts/feedback.sqlite3", description="SQLite (WAL) feedback store.")
     max_image_bytes: int = Field(default=MAX_IMAGE_BYTES, gt=0)
+    encoder: Literal["deployment", "inline"] = Field(
+        default="deployment",
+        description="deployment: the BriefEncoder deployment (own replicas, own autoscaling); inline: encode in "
+                    "the ingress process (one Ray hop less; then drop BriefEncoder from the config's deployments).",
+    )
     recommend_timeout_s: float = Field(default=10.0, gt=0, description="Per-request budget inside the graph.")
+    # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
+    # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.
+    max_in_flight: int = Field(default=64, gt=0, description="Admitted /v1/recommend requests per ingress replica.")
+    retry_after_s: int = Field(default=1, ge=0, description="Retry-After (seconds) on every 503 the ingress sends.")
+    # Access and input limits (serve_app/security.py).
+    max_request_bytes: int = Field(
+        default=MAX_IMAGE_B64_CHARS + 64 * 1024, gt=0,
+        description="HTTP bodies above this get 413 (by Content-Length, or by counting streamed bytes).",
+    )
+    api_key_sha256: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]] = Field(
+        default_factory=list,
+        description="Hex SHA-256 of each accepted API key; empty = open API. Keys themselves never go in config.",
+    )
+    public_paths: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PUBLIC_PATHS),
+        description="Served without a key; an entry ending in * is a prefix.",
+    )
+    cors_allow_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser; empty = no CORS headers.",
+    )
 
     def backend_options(self) -> dict[str, dict]:
         return {

@@ -28,6 +28,17 @@ class BriefRejection:
     message: str
 
 
+def encode_or_reject(brief: Brief, max_image_bytes: int) -> EncodedBrief | BriefRejection:
+    """The encoder's work, callable in-process too (`encoder: inline` runs it in the ingress)."""
+    colors: list[str] = []
+    if brief.reference_image:
+        try:
+            colors = reference_colors(brief.reference_image, max_image_bytes)
+        except ReferenceImageError as exc:
+            return BriefRejection("reference_image", str(exc))
+    return encode_brief(brief, colors)
+
+
 @serve.deployment(ray_actor_options={"num_cpus": 0.25})
 class BriefEncoder:
     def __init__(self, max_image_bytes: int) -> None:
@@ -35,13 +46,7 @@ class BriefEncoder:
         tokenizer()  # load once per replica, not on the first request
 
     def encode(self, brief: Brief) -> EncodedBrief | BriefRejection:
-        colors: list[str] = []
-        if brief.reference_image:
-            try:
-                colors = reference_colors(brief.reference_image, self.max_image_bytes)
-            except ReferenceImageError as exc:
-                return BriefRejection("reference_image", str(exc))
-        return encode_brief(brief, colors)
+        return encode_or_reject(brief, self.max_image_bytes)
 
     def check_health(self) -> None:
         if not tokenizer().encode("health check").ids:

@@ -15,15 +15,19 @@ import uuid
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse
 from ray import serve
+from ray.exceptions import RayActorError
+from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
 
 from contract.brief import Brief, Feedback
 from contract.scheme import Recommendation, Timings
 from knowledge.labels import all_options
 from model.postprocess import assemble_schemes
+from model.tokenization import tokenizer
 from serve_app.config import AppArgs
-from serve_app.encoder import BriefRejection
+from serve_app.encoder import BriefRejection, encode_or_reject
 from serve_app.feedback import FeedbackStore, UnknownAnswer
+from serve_app import http_metrics, security, web
 
 log = logging.getLogger("ray.serve")
 
@@ -36,6 +40,11 @@ api = FastAPI(
         "with roles, font pairing, style scores and a front-panel layout."
     ),
 )
+# API keys, JSON-only bodies, size limit, CORS (settings come from AppArgs in Ingress.__init__); metrics outermost.
+security.install(api)
+http_metrics.install(api)
+# The designer page, its assets and POST /v1/preview (plain routes, outside the Ingress class).
+web.install(api)
 
 
 class InvalidBrief(ValueError):
@@ -62,14 +71,41 @@ def _validation_error(field: str, message: str) -> JSONResponse:
         {"loc": ["body", field], "msg": message, "type": "value_error"}]})
 
 
+class Overloaded(RuntimeError):
+    """The graph cannot take this request now: answered 503 + Retry-After, never dropped silently."""
+
+
+# A replica that died (killed, OOM, node lost) mid-call. Both hops are pure functions of their input, so
+# one retry lands on a live replica (Serve's router stops picking the dead one); a second failure is a 503.
+_REPLICA_GONE = (RayActorError, ReplicaUnavailableError)
+
+
+async def _call_with_one_retry(call):
+    try:
+        return await call()
+    except _REPLICA_GONE as exc:
+        log.warning("replica died mid-call (%s); retrying once", exc.__class__.__name__)
+    try:
+        return await call()
+    except _REPLICA_GONE as exc:
+        raise Overloaded(f"a replica failed twice: {exc.__class__.__name__}") from exc
+
+
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=200)
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, encoder: DeploymentHandle, recommender: DeploymentHandle, args: dict | None = None) -> None:
+    def __init__(self, encoder: DeploymentHandle | None, recommender: DeploymentHandle,
+                 args: dict | None = None) -> None:
         self.args = AppArgs.model_validate(args or {})
+        security.configure(security.SecuritySettings.from_args(self.args))
+        http_metrics.enable()
+        web.attach(self)
         self.encoder = encoder
+        if encoder is None:
+            tokenizer()  # inline encoding: load it now, not on the first request
         self.recommender = recommender
         self.feedback = FeedbackStore(self.args.feedback_db)
+        self.in_flight = 0  # /v1/recommend requests admitted and not yet answered (this replica)
 
     async def recommend(self, brief: Brief | dict) -> Recommendation:
         """Python entry point (DeploymentHandle callers); the HTTP route calls it too."""
@@ -77,11 +113,14 @@ class Ingress:
             brief = Brief.model_validate(brief)
         request_id = _request_id()
         started = time.perf_counter()
-        encoded = await self.encoder.encode.remote(brief)
+        if self.encoder is None:  # `encoder: inline`: same work, no hop
+            encoded = await asyncio.to_thread(encode_or_reject, brief, self.args.max_image_bytes)
+        else:
+            encoded = await _call_with_one_retry(lambda: self.encoder.encode.remote(brief))
         if isinstance(encoded, BriefRejection):
             raise InvalidBrief(encoded)
         encoded_at = time.perf_counter()
-        result = await self.recommender.infer.remote(encoded)
+        result = await _call_with_one_retry(lambda: self.recommender.infer.remote(encoded))
         inferred_at = time.perf_counter()
         # Post-processing is CPU work in Python; a worker thread keeps this replica's event loop responsive.
         schemes = await asyncio.to_thread(assemble_schemes, brief, encoded, result.outputs)
@@ -98,10 +137,11 @@ class Ingress:
             ),
             schemes=schemes,
         )
-        await asyncio.to_thread(
-            self.feedback.record_answer, request_id, brief.model_dump(mode="json"),
-            [s.model_dump(mode="json") for s in schemes], result.model_version,
-        )
+        # Group-committed by the store's writer thread; the answer is on disk before the client sees it.
+        await asyncio.wrap_future(self.feedback.submit_answer(
+            request_id, brief.model_dump(mode="json"), [s.model_dump(mode="json") for s in schemes],
+            result.model_version,
+        ))
         log.info("recommend request_id=%s backend=%s batch=%d total_ms=%.1f schemes=%d", request_id,
                  result.backend, result.batch_size, answer.timings_ms.total, len(schemes),
                  extra={"packdesign_request_id": request_id})
@@ -109,13 +149,25 @@ class Ingress:
 
     @api.post("/v1/recommend", response_model=Recommendation, summary="Design directions for a brief")
     async def recommend_http(self, brief: Brief):
+        # Admission: past max_in_flight the answer could not come within budget anyway; say so at once.
+        if self.in_flight >= self.args.max_in_flight:
+            raise self._unavailable("over capacity; retry shortly")
+        self.in_flight += 1
         try:
             return await asyncio.wait_for(self.recommend(brief), timeout=self.args.recommend_timeout_s)
         except InvalidBrief as exc:
             return _validation_error(exc.rejection.field, exc.rejection.message)
         except TimeoutError as exc:
-            raise HTTPException(status_code=503, detail="recommendation timed out; retry shortly",
-                                headers={"Retry-After": "1"}) from exc
+            raise self._unavailable("recommendation timed out; retry shortly") from exc
+        except BackPressureError as exc:  # a downstream deployment's max_queued_requests is reached
+            raise self._unavailable("over capacity; retry shortly") from exc
+        except Overloaded as exc:
+            raise self._unavailable(f"{exc}; retry shortly") from exc
+        finally:
+            self.in_flight -= 1
+
+    def _unavailable(self, detail: str) -> HTTPException:
+        return HTTPException(status_code=503, detail=detail, headers={"Retry-After": str(self.args.retry_after_s)})
 
     @api.get("/v1/options", summary="Every brief vocabulary with English and Chinese labels")
     async def options(self) -> dict:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import ray
 from ray import serve
 from ray.serve.metrics import Counter as MetricCounter
 from ray.serve.metrics import Histogram
@@ -52,6 +53,8 @@ class Recommender:
             "packdesign_backend_latency_ms", description="Backend latency per batch.",
             boundaries=[1, 2, 5, 10, 20, 50, 100, 200, 500], tag_keys=("backend",),
         )
+        # Exact briefs per batch = briefs / batches: the histogram's _sum is not exact in Ray 2.60's exporter.
+        self.briefs_metric = MetricCounter("packdesign_batched_briefs", description="Briefs through the model.")
         self.failures = MetricCounter("packdesign_backend_failures", description="Failed model calls.")
         self.last_error: str | None = None
         log.info("recommender ready: backend=%s detail=%s", self.backend.info.name, self.backend.info.detail)
@@ -82,6 +85,7 @@ class Recommender:
         size = len(items)
         self.batch_sizes[size] += 1
         self.batch_metric.observe(size)
+        self.briefs_metric.inc(size)
         self.infer_metric.observe(infer_ms, tags={"backend": self.backend.info.name})
         version = self.backend.info.detail.get("model_version") or "unknown"
         return [
@@ -98,6 +102,9 @@ class Recommender:
             "batch_sizes": dict(self.batch_sizes),
             "max_batch_size": self._batched._get_max_batch_size(),
             "batch_wait_timeout_s": self._batched._get_batch_wait_timeout_s(),
+            # Which replica answered and which GPUs Ray gave it (placement checks, per-GPU reports).
+            "replica": serve.get_replica_context().replica_id.unique_id,
+            "gpu_ids": [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])],
         }
 
     def reset_stats(self) -> None:

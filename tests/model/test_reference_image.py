@@ -47,30 +47,74 @@ def test_data_url_and_single_colour_image():
     assert colors == ["#0000ff"]
 
 
+def _raw(image: Image.Image, fmt: str, **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>'
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
         ("###", "base64"),
-        (base64.b64encode(b"GIF89a" + bytes(64)).decode(), "decoded"),
+        ("data:image/png,not-base64", "base64-encoded"),
+        ("aGVsbG8gd29ybGQ=", "PNG, JPEG or WebP"),  # valid base64 of plain text
+        (base64.b64encode(b"GIF89a" + bytes(64)).decode(), "PNG, JPEG or WebP"),
+        (_encode(Image.new("RGB", (8, 8)), "GIF"), "PNG, JPEG or WebP"),
         (_encode(Image.new("RGB", (8, 8)), "BMP"), "PNG, JPEG or WebP"),
+        (_encode(Image.new("RGB", (8, 8)), "TIFF"), "PNG, JPEG or WebP"),
+        (base64.b64encode(SVG).decode(), "PNG, JPEG or WebP"),
+        # A PNG signature followed by garbage: right magic number, corrupt content.
+        (base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256))).decode(), "readable PNG"),
     ],
 )
 def test_bad_images_are_rejected_with_a_clear_message(payload, message):
-    with pytest.raises(ReferenceImageError, match=message):
+    with pytest.raises(ReferenceImageError, match=message) as info:
         reference_colors(payload, 5_000_000)
+    assert str(info.value).startswith("reference_image")
 
 
-def test_truncated_png_is_rejected():
-    raw = base64.b64decode(_encode(Image.new("RGB", (64, 64), (1, 2, 3)), "PNG"))
-    with pytest.raises(ReferenceImageError):
+def _noisy(side: int = 64) -> Image.Image:
+    # Noise does not compress, so the pixel data spans the whole file and a cut lands inside it.
+    return Image.frombytes("RGB", (side, side), np.random.default_rng(1).integers(0, 256, side * side * 3,
+                                                                                   dtype=np.uint8).tobytes())
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_truncated_images_are_rejected(fmt):
+    raw = _raw(_noisy(), fmt)
+    assert Image.open(io.BytesIO(raw)).format == fmt  # the whole file is a valid image
+    with pytest.raises(ReferenceImageError, match="truncated or corrupt|corrupt"):
         dominant_colors(open_image(raw[: len(raw) // 2]))
 
 
-def test_size_and_pixel_limits():
+def test_png_with_a_damaged_chunk_is_rejected():
+    raw = bytearray(_raw(_noisy(), "PNG"))
+    idat = raw.index(b"IDAT")
+    raw[idat + 100 : idat + 110] = bytes(10)  # the chunk's CRC no longer matches
+    with pytest.raises(ReferenceImageError, match="corrupt"):
+        open_image(bytes(raw))
+
+
+def test_size_limit_on_decoded_bytes():
     payload = _encode(Image.new("RGB", (8, 8)), "PNG")
     with pytest.raises(ReferenceImageError, match="limit"):
         decode_base64(payload, 10)
-    # A tiny PNG that claims 10^8 pixels: refused before decoding (decompression-bomb guard).
-    bomb = Image.new("1", (10_000, 10_000))
+
+
+@pytest.mark.parametrize("side", [6_500, 20_000])
+def test_decompression_bombs_are_refused_before_decoding(side):
+    # Real bombs: a blank bilevel PNG compresses to a few kB but would decode to side² pixels.
+    # 6,500² = 42 M sits in the band where Pillow only warns; 20,000² = 400 M makes Pillow raise.
+    raw = _raw(Image.new("1", (side, side)), "PNG", optimize=True)
+    assert len(raw) < 100_000
     with pytest.raises(ReferenceImageError, match="too many pixels"):
-        open_image(base64.b64decode(_encode(bomb, "PNG")))
+        reference_colors(base64.b64encode(raw).decode(), 5_000_000)
+
+
+def test_largest_allowed_image_still_works():
+    raw = _raw(Image.new("L", (6_000, 6_000), 200), "PNG")  # 36 M pixels: under the cap
+    assert reference_colors(base64.b64encode(raw).decode(), 5_000_000) == ["#c8c8c8"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections import Counter
 import io
 from concurrent.futures import ThreadPoolExecutor
 
@@ -164,8 +165,10 @@ def test_concurrent_requests_are_batched(client, cluster):
     cluster.recommender("reset_stats")
     briefs = [EN_BRIEF | {"keywords": f"refreshing summer {i}"} for i in range(96)]
     with ThreadPoolExecutor(32) as pool:
-        codes = list(pool.map(lambda b: client.post("/v1/recommend", json=b).status_code, briefs))
-    assert codes.count(200) == len(briefs)
+        responses = list(pool.map(lambda b: client.post("/v1/recommend", json=b), briefs))
+    codes = [r.status_code for r in responses]
+    refused = Counter((r.status_code, r.text[:80]) for r in responses if r.status_code != 200)
+    assert codes.count(200) == len(briefs), refused
     stats = cluster.recommender("stats")
     assert max(int(size) for size in stats["batch_sizes"]) > 1, stats
 
