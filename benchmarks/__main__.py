@@ -30,6 +30,7 @@ TUNING = {
     "ort-threads-2": "ONNX Runtime intra-op threads 2 (default 1 per recommender replica)",
     "batch-wait-10ms": "batch_wait_timeout_s 0.010 (default 0.004)",
     "fixed-replicas": "no autoscaling: one replica of each deployment",
+    "inline-encoder": "encoder: inline (encode in the ingress process, no BriefEncoder hop)",
 }
 
 
@@ -45,6 +46,9 @@ def _tuning_override(name: str):
             for d in deployments.values():
                 d.pop("autoscaling_config", None)
                 d["num_replicas"] = 1
+        elif name == "inline-encoder":
+            app["args"]["encoder"] = "inline"
+            app["deployments"] = [d for d in app["deployments"] if d["name"] != "BriefEncoder"]
         else:
             raise ValueError(name)
     return apply

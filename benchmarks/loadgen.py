@@ -25,7 +25,7 @@ import numpy as np
 class Result:
     scheduled_s: float  # since the start of the run
     latency_ms: float  # from the scheduled send time to the end of the response
-    status: int | str  # HTTP status, or "timeout" / "error"
+    status: int | str  # HTTP status, or "timeout" / "error:<httpx exception class>"
     retry_after: str | None = None  # the Retry-After header, if the answer had one (503 backpressure)
 
 
@@ -41,12 +41,37 @@ def arrival_times(rate: Callable[[float], float], duration_s: float) -> list[flo
             times.append(t)
 
 
+@dataclass(frozen=True)
+class PiecewiseRate:
+    """A rate profile as (time s, requests/s) points, linear in between, flat after the last point.
+
+    Picklable (unlike a lambda), so worker processes can share one profile; `share` splits it between them.
+    """
+
+    points: tuple[tuple[float, float], ...]
+    share: float = 1.0
+
+    def __call__(self, t: float) -> float:
+        times = [p[0] for p in self.points]
+        rates = [p[1] for p in self.points]
+        return float(np.interp(t, times, rates)) * self.share
+
+    def split(self, parts: int) -> PiecewiseRate:
+        return PiecewiseRate(self.points, self.share / parts)
+
+
+def constant(rate: float) -> PiecewiseRate:
+    return PiecewiseRate(((0.0, rate),))
+
+
 async def run(url: str, payloads: list[dict], rate: Callable[[float], float], duration_s: float,
-              timeout_s: float = 30.0, path: str = "/v1/recommend") -> list[Result]:
+              timeout_s: float = 30.0, path: str = "/v1/recommend", start_at: float | None = None,
+              offset: int = 0) -> list[Result]:
+    """Send on the schedule of `rate`; `start_at` (epoch seconds) lines several processes up on one clock."""
     schedule = arrival_times(rate, duration_s)
     limits = httpx.Limits(max_connections=2000, max_keepalive_connections=2000)
     async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
-        start = time.perf_counter()
+        start = time.perf_counter() + (max(0.0, start_at - time.time()) if start_at else 0.0)
 
         async def one(i: int, at: float) -> Result:
             delay = start + at - time.perf_counter()
@@ -54,16 +79,43 @@ async def run(url: str, payloads: list[dict], rate: Callable[[float], float], du
                 await asyncio.sleep(delay)
             retry_after = None
             try:
-                response = await client.post(path, json=payloads[i % len(payloads)])
+                response = await client.post(path, json=payloads[(i + offset) % len(payloads)])
                 status: int | str = response.status_code
                 retry_after = response.headers.get("retry-after")
             except httpx.TimeoutException:
                 status = "timeout"
-            except httpx.HTTPError:
-                status = "error"
+            except httpx.HTTPError as exc:
+                status = f"error:{exc.__class__.__name__}"  # which kind, so a report can say what broke
             return Result(at, (time.perf_counter() - start - at) * 1000.0, status, retry_after)
 
         return list(await asyncio.gather(*(one(i, at) for i, at in enumerate(schedule))))
+
+
+def _worker(args: tuple) -> list[Result]:
+    url, payloads, rate, duration_s, timeout_s, start_at, offset = args
+    return asyncio.run(run(url, payloads, rate, duration_s, timeout_s, start_at=start_at, offset=offset))
+
+
+def run_parallel(url: str, payloads: list[dict], rate: PiecewiseRate, duration_s: float, processes: int = 1,
+                 timeout_s: float = 30.0) -> list[Result]:
+    """The same open-loop schedule spread over several processes (one Python client tops out at a few
+    hundred requests/s); every process starts on the same wall-clock instant."""
+    if processes <= 1:
+        return asyncio.run(run(url, payloads, rate, duration_s, timeout_s))
+    import multiprocessing
+
+    start_at = time.time() + 3.0  # time for the spawned workers to import
+    # Stagger the workers by a fraction of the combined inter-arrival time, so that together they send
+    # evenly spaced requests rather than bursts of `processes` at once.
+    shifts = [k / max(rate(0.0), 1e-9) for k in range(processes)]
+    shifts = [min(shift, 1.0) for shift in shifts]
+    jobs = [(url, payloads, rate.split(processes), duration_s, timeout_s, start_at + shift, k * 7919)
+            for k, shift in enumerate(shifts)]
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        parts = pool.map(_worker, jobs)
+    merged = [Result(r.scheduled_s + shift, r.latency_ms, r.status, r.retry_after)
+              for part, shift in zip(parts, shifts) for r in part]
+    return sorted(merged, key=lambda r: r.scheduled_s)
 
 
 def summarize(results: list[Result], duration_s: float) -> dict:
@@ -88,7 +140,7 @@ def summarize(results: list[Result], duration_s: float) -> dict:
 def sweep(url: str, payloads: list[dict], rates: list[float], duration_s: float) -> list[dict]:
     rows = []
     for rate in rates:
-        results = asyncio.run(run(url, payloads, lambda t, r=rate: r, duration_s))
+        results = asyncio.run(run(url, payloads, constant(rate), duration_s))
         rows.append({"rate": rate, **summarize(results, duration_s)})
         print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -8,27 +8,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 
 import numpy as np
 
-from benchmarks.loadgen import Result, run, summarize
+from benchmarks.loadgen import PiecewiseRate, Result, constant, run_parallel, summarize
 from benchmarks.servers import ReplicaMonitor, Server, batch_size_counters, batch_size_summary
 
 SLO_P99_MS = 100.0
 METRICS_SETTLE_S = 6.0  # Ray's metrics agent exports every few seconds (RAY_metrics_report_interval_ms)
 
 
-def _constant(rate: float):
-    return lambda t: rate
-
-
-def measure(server: Server, payloads: list[dict], rate, duration_s: float, timeout_s: float = 30.0) -> tuple[
-        list[Result], dict]:
+def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_s: float, timeout_s: float = 30.0,
+            processes: int = 1) -> tuple[list[Result], dict]:
     before = batch_size_counters(server.cluster)
-    results = asyncio.run(run(server.base_url, payloads, rate, duration_s, timeout_s=timeout_s))
+    results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s)
     summary = summarize(results, duration_s)
     if server.cluster is not None and before is not None:
         time.sleep(METRICS_SETTLE_S)
@@ -39,11 +34,11 @@ def measure(server: Server, payloads: list[dict], rate, duration_s: float, timeo
 
 
 def rate_sweep(server: Server, payloads: list[dict], rates: list[float], duration_s: float,
-               slo_ms: float = SLO_P99_MS, past_slo: int = 1) -> dict:
+               slo_ms: float = SLO_P99_MS, past_slo: int = 1, processes: int = 1) -> dict:
     """Ascending constant rates; stops `past_slo` steps after the first rate that misses the SLO."""
     rows, misses = [], 0
     for rate in rates:
-        _, summary = measure(server, payloads, _constant(rate), duration_s)
+        _, summary = measure(server, payloads, constant(rate), duration_s, processes=processes)
         summary["rate"] = rate
         summary["meets_slo"] = bool(summary["p99_ms"] <= slo_ms and summary["errors"] == 0)
         rows.append(summary)
@@ -59,28 +54,22 @@ def rate_sweep(server: Server, payloads: list[dict], rates: list[float], duratio
 
 
 def spike_profile(peak: float, base_share: float = 0.1, before_s: float = 20.0, ramp_s: float = 5.0,
-                  hold_s: float = 60.0, after_s: float = 30.0):
+                  hold_s: float = 60.0, after_s: float = 30.0) -> tuple[PiecewiseRate, float, dict]:
     """10 % -> 100 % of `peak` within `ramp_s`, held `hold_s`, then back to 10 %."""
     base = peak * base_share
     up, top, down = before_s, before_s + ramp_s, before_s + ramp_s + hold_s
-
-    def rate(t: float) -> float:
-        if t < up or t >= down:
-            return base
-        if t < top:
-            return base + (peak - base) * (t - up) / ramp_s
-        return peak
-
-    return rate, up + ramp_s + hold_s + after_s, {"base": base, "peak": peak, "spike_start_s": up,
-                                                   "peak_start_s": top, "peak_end_s": down}
+    rate = PiecewiseRate(((0.0, base), (up, base), (top, peak), (down, peak), (down + 1e-3, base)))
+    return rate, down + after_s, {"base": base, "peak": peak, "spike_start_s": up, "peak_start_s": top,
+                                  "peak_end_s": down}
 
 
-def spike(server: Server, payloads: list[dict], peak: float, **profile) -> dict:
+def spike(server: Server, payloads: list[dict], peak: float, processes: int = 1, **profile) -> dict:
     rate, duration_s, shape = spike_profile(peak, **profile)
     monitor = ReplicaMonitor(server.cluster)
     monitor.wait_ready()
-    started = time.time()
-    results, summary = measure(server, payloads, rate, duration_s)
+    # The schedule's t = 0 is when the workers start sending (run_parallel starts them 3 s out).
+    started = time.time() + (3.0 if processes > 1 else 0.0)
+    results, summary = measure(server, payloads, rate, duration_s, processes=processes)
     samples = monitor.stop()
     timeline = [{"t": round(s["t"] - started, 2),
                  "running": {d: states.get("RUNNING", 0) for d, states in s["replicas"].items()},

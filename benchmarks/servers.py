@@ -169,7 +169,8 @@ class ReplicaMonitor:
         return [s for s in self.samples if "replicas" in s]
 
 
-_SAMPLE = re.compile(r'^(?:ray_)?packdesign_batch_size_(?P<kind>bucket|sum|count)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
+_SAMPLE = re.compile(r'^(?:ray_)?packdesign_(?:batch_size_(?P<kind>bucket|count)|(?P<briefs>batched_briefs)(?:_total)?)'
+                     r'(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
 
 
 def batch_size_counters(cluster: Cluster | None) -> dict | None:
@@ -186,7 +187,7 @@ def batch_size_counters(cluster: Cluster | None) -> dict | None:
     for line in text.splitlines():
         if not (match := _SAMPLE.match(line)):
             continue
-        key = match["kind"]
+        key = "briefs" if match["briefs"] else match["kind"]
         if key == "bucket":
             key = "le=" + re.search(r'le="([^"]+)"', match["labels"])[1]
         counters[key] = counters.get(key, 0.0) + float(match["value"])
@@ -206,5 +207,6 @@ def batch_size_summary(before: dict | None, after: dict | None) -> dict | None:
     for key in bounds:
         buckets[key[3:]] = int(round(delta[key] - previous))
         previous = delta[key]
-    return {"batches": int(delta["count"]), "mean": round(delta["sum"] / delta["count"], 2),
+    mean = round(delta["briefs"] / delta["count"], 2) if "briefs" in delta else None
+    return {"batches": int(delta["count"]), "mean": mean,
             "size_buckets": {k: v for k, v in buckets.items() if v}}

@@ -29,10 +29,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _cli(name: str) -> list[str]:
+    """The `ray` / `serve` command of this interpreter (its module where no script was installed, e.g. a
+    `pip install --target` on a GPU image)."""
+    script = BIN / name
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", {"ray": "ray.scripts.scripts", "serve": "ray.serve.scripts"}[name]]
+
+
 class Cluster:
-    def __init__(self, tmp: Path, config_overrides=None, env: dict | None = None) -> None:
+    def __init__(self, tmp: Path, config_overrides=None, env: dict | None = None,
+                 config_path: Path = ROOT / "serve_config.yaml", num_cpus: int = 4, num_gpus: int | None = None) -> None:
         self.config_overrides = config_overrides
+        self.config_path = Path(config_path)
+        # Logical resources: 4 CPUs fit the default config's replicas on a 2-core machine; num_gpus may be
+        # logical too (placement tests on CPU-only machines) or the real count on a GPU node.
+        self.resources = [f"--num-cpus={num_cpus}"] + ([f"--num-gpus={num_gpus}"] if num_gpus is not None else [])
         self.gcs_port, self.dashboard_port, self.http_port = free_port(), free_port(), free_port()
+        self.metrics_port = free_port()  # Prometheus text at http://127.0.0.1:<port>/metrics
         self.address = f"127.0.0.1:{self.gcs_port}"
         self.base_url = f"http://127.0.0.1:{self.http_port}"
         self.tmp = tmp
@@ -42,16 +57,18 @@ class Cluster:
                     "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), **(env or {})}
 
     def start(self) -> None:
+        self.temp_dir = tempfile.mkdtemp(prefix='ray', dir='/tmp')  # its logs live under session_latest/logs
         # --block in its own process group: teardown stops exactly this cluster, not every Ray on the machine.
         self.head = subprocess.Popen(
-            [str(BIN / "ray"), "start", "--head", "--block", f"--port={self.gcs_port}",
-             "--node-ip-address=127.0.0.1", "--num-cpus=4", "--include-dashboard=true",
+            [*_cli("ray"), "start", "--head", "--block", f"--port={self.gcs_port}",
+             "--node-ip-address=127.0.0.1", *self.resources, "--include-dashboard=true",
              "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}", "--disable-usage-stats",
-             f"--temp-dir={tempfile.mkdtemp(prefix='ray', dir='/tmp')}"],  # short: Unix socket paths
+             f"--metrics-export-port={self.metrics_port}",
+             f"--temp-dir={self.temp_dir}"],  # short: Unix socket paths
             env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         self._wait_for_dashboard()
-        config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+        config = yaml.safe_load(self.config_path.read_text())
         config["http_options"]["host"] = "127.0.0.1"
         config["http_options"]["port"] = self.http_port
         app = config["applications"][0]
@@ -61,7 +78,7 @@ class Cluster:
         path = self.tmp / "serve_config.yaml"
         path.write_text(yaml.safe_dump(config))
         subprocess.run(
-            [str(BIN / "serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"],
+            [*_cli("serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"],
             check=True, env=self.env, cwd=ROOT,
         )
         deadline = time.monotonic() + 300
@@ -90,7 +107,7 @@ class Cluster:
         if getattr(self, "head", None) and self.head.poll() is None:
             os.killpg(self.head.pid, signal.SIGTERM)
             try:
-                self.head.wait(timeout=30)
+                self.head.wait(timeout=10)  # a clean stop takes a few seconds; then the whole group goes
             except subprocess.TimeoutExpired:
                 os.killpg(self.head.pid, signal.SIGKILL)
 
