@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := artifacts/model/recommender.onnx
 
-.PHONY: serve test setup model eval clean
+.PHONY: serve test setup model eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: model
 
 eval: model
 	$(BIN)/python -m model.evaluate
+
+# Every CPU benchmark (model level, rate sweeps of four servers, tuning, spike) -> docs/benchmarks.md (~30 min).
+bench: model
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf artifacts/model artifacts/cache

@@ -61,6 +61,14 @@ def _machine() -> dict:
             "ray": ray.__version__, "date": time.strftime("%Y-%m-%d")}
 
 
+def _merge_sweeps(name: str, fresh: list[dict], **extra) -> None:
+    """Replace the sweeps of the servers just measured, keep the others (so one server can be re-run)."""
+    path = OUT / name
+    old = json.loads(path.read_text()).get("sweeps", []) if path.exists() else []
+    measured = {s["server"] for s in fresh}
+    _write(name, {**extra, "sweeps": [s for s in old if s["server"] not in measured] + fresh})
+
+
 def _write(name: str, data) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -94,7 +102,7 @@ def main() -> None:
         for name in args.servers:
             with servers.start(name, payloads) as server:
                 sweeps.append(scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds))
-        _write("e2e-sweep.json", {"machine": _machine(), "workload": describe(payloads), "sweeps": sweeps})
+        _merge_sweeps("e2e-sweep.json", sweeps, machine=_machine(), workload=describe(payloads))
 
     if "tuning" in steps:
         tuned = []
@@ -104,7 +112,7 @@ def main() -> None:
                 result = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds)
                 result["change"] = TUNING[name]
                 tuned.append(result)
-        _write("e2e-tuning.json", {"machine": _machine(), "sweeps": tuned})
+        _merge_sweeps("e2e-tuning.json", tuned, machine=_machine())
 
     if "spike" in steps:
         peak = args.peak

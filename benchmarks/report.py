@@ -182,6 +182,13 @@ def write(bench: Path, target: Path) -> None:
              "on the same cores as the server.", ""]
     sweeps = (sweep or {}).get("sweeps", [])
     parts += ["## Goals", ""] + [f"- {v}" for v in verdicts(sweeps, spike, model_gpu, gpu_e2e)] + [""]
+    parts += ["## Reproduce", "", "```bash",
+              "make bench                                   # = python -m benchmarks: everything below on CPU, ~30 min",
+              "python -m benchmarks --only sweep --servers baseline   # one server again (its rows are replaced)",
+              "python -m benchmarks --only report           # rewrite this file from docs/bench/*.json",
+              "benchmarks/gpu_run.sh                        # on a GPU machine: GPU tests + model-level GPU table",
+              "python -m benchmarks.gpu_serve --out docs/bench   # on a GPU machine: end to end, spike + sweep",
+              "```", ""]
     if sweep:
         plot_sweeps(sweeps + (tuning or {}).get("sweeps", []), bench / "e2e-sweep.png")
         m = sweep["machine"]

@@ -42,12 +42,15 @@ class Server:
 
 def _variant_env(name: str, tmp: Path) -> dict:
     if name == "serve-haproxy":
-        # HAProxy's files default to /tmp/haproxy-serve: private paths keep concurrent clusters apart.
+        # HAProxy's files default to /tmp/haproxy-serve: private paths keep concurrent clusters apart. Short
+        # ones: Ray adds a 56-character node directory, and a Unix socket path must stay under 108 bytes.
+        short = Path(tempfile.mkdtemp(prefix="hp", dir="/tmp"))
+        (tmp / "haproxy-dir").write_text(str(short))
         return {"RAY_SERVE_ENABLE_HA_PROXY": "1",
-                "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(tmp / "haproxy" / "haproxy.cfg"),
-                "RAY_SERVE_HAPROXY_SOCKET_PATH": str(tmp / "haproxy" / "admin.sock"),
-                "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(tmp / "haproxy"),
-                "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(tmp / "haproxy" / "server-state")}
+                "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(short / "haproxy.cfg"),
+                "RAY_SERVE_HAPROXY_SOCKET_PATH": str(short / "admin.sock"),
+                "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(short),
+                "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(short / "server-state")}
     if name == "serve-throughput":
         return {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
     return {}
@@ -55,7 +58,11 @@ def _variant_env(name: str, tmp: Path) -> dict:
 
 def _kill_strays(tmp: Path) -> None:
     # HAProxy runs in its own session, outside the `ray start` process group the Cluster stops.
-    out = subprocess.run(["pgrep", "-f", f"haproxy.*{re.escape(str(tmp))}"], capture_output=True, text=True).stdout
+    marker = tmp / "haproxy-dir"
+    if not marker.exists():
+        return
+    out = subprocess.run(["pgrep", "-f", f"haproxy.*{re.escape(marker.read_text())}"], capture_output=True,
+                         text=True).stdout
     for pid in out.split():
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid), signal.SIGKILL)
