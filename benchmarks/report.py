@@ -154,7 +154,7 @@ def verdicts(sweeps: list[dict], spike: dict | None, gpu: dict | None, gpu_e2e: 
             f"**Spike: 0 lost requests: {'met' if summary['lost'] == 0 else 'not met'}** ({summary['lost']} lost, "
             f"{summary['rejected_503']} explicit 503 of {sum(summary['statuses'].values())}). **Replicas up within "
             f"15 s: {'met' if in_time else 'not met'}** (first extra replica after spike start, per deployment: "
-            + ", ".join(f"{d} {'never' if s is None else f'{s:g} s'}" for d, s in ups.items()) + ").")
+            + _scale_up_text(ups) + ").")
     if gpu:
         graphs = [r for r in gpu["results"] if r["config"] == "torch-cuda-graphs-fp16" and r["kind"] == "typical"]
         if graphs:
@@ -175,6 +175,10 @@ def verdicts(sweeps: list[dict], spike: dict | None, gpu: dict | None, gpu_e2e: 
     return out
 
 
+def _scale_up_text(scale_up: dict) -> str:
+    return ", ".join(f"{d}: {'never' if s is None else f'{s:g} s'}" for d, s in scale_up.items())
+
+
 def _spike_table(spike: dict) -> str:
     summary = spike["summary"]
     return "\n".join([
@@ -184,7 +188,7 @@ def _spike_table(spike: dict) -> str:
         f"| {sum(summary['statuses'].values())} | {summary['statuses'].get('200', 0)} | {summary['rejected_503']} | "
         f"{summary['lost']} | {_fmt(summary['p50_ms'])} | {_fmt(summary['p99_ms'])} | "
         f"{_fmt(spike['p99_during_peak_ms'])} | {_fmt(summary['max_ms'])} | "
-        + ", ".join(f"{d}: {'never' if s is None else f'{s:g} s'}" for d, s in spike["scale_up_after_s"].items())
+        + _scale_up_text(spike["scale_up_after_s"])
         + " | " + ", ".join(f"{d}: {n}" for d, n in spike["max_replicas"].items()) + " |"])
 
 
@@ -234,7 +238,7 @@ def write(bench: Path, target: Path) -> None:
                             for s in tuning["sweeps"]), "", sweep_table(tuning["sweeps"]), ""]
     if spike:
         plot_spike(spike, bench / "e2e-spike.png")
-        shape, summary = spike["shape"], spike["summary"]
+        shape = spike["shape"]
         parts += [
             "## End to end: promotional spike (CPU default)", "",
             f"{shape['base']:g} → {shape['peak']:g} req/s within {shape['peak_start_s'] - shape['spike_start_s']:g} s "

@@ -81,15 +81,20 @@ class Cluster:
             [*_cli("serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"],
             check=True, env=self.env, cwd=ROOT,
         )
-        deadline = time.monotonic() + 300
+        if not self.wait_healthy(300):
+            raise RuntimeError("the Serve app did not become healthy within 300 s")
+
+    def wait_healthy(self, timeout_s: float) -> bool:
+        """Poll /healthz until it answers 200 (True) or `timeout_s` passes (False)."""
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
-                    return
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(1)
-        raise RuntimeError("the Serve app did not become healthy within 300 s")
+        return False
 
     def _wait_for_dashboard(self) -> None:
         deadline = time.monotonic() + 120
@@ -125,6 +130,17 @@ class Cluster:
             "import json, ray\nfrom ray import serve\nray.init(log_to_driver=False)\n"
             f"handle = serve.get_deployment_handle('Recommender', app_name='{APP}')\n"
             f"print(json.dumps(handle.{method}.remote().result()))\n"
+        )
+        return json.loads(self.driver(code).strip().splitlines()[-1])
+
+    def recommender_gpus(self, calls: int = 200, stop_at: int | None = None) -> dict[str, list[str]]:
+        """{replica id: GPU ids Ray gave it}, gathered by calling `stats` through a handle until `calls` are
+        made or `stop_at` replicas have answered (the router spreads calls over the replicas)."""
+        code = (
+            "import json, ray\nfrom ray import serve\nray.init(log_to_driver=False)\n"
+            f"h = serve.get_deployment_handle('Recommender', app_name='{APP}')\nseen = {{}}\n"
+            f"for _ in range({calls}):\n    s = h.stats.remote().result()\n    seen[s['replica']] = s['gpu_ids']\n"
+            f"    if len(seen) == {stop_at or -1}:\n        break\nprint(json.dumps(seen))\n"
         )
         return json.loads(self.driver(code).strip().splitlines()[-1])
 

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -107,18 +106,6 @@ def _ingress_pid(cluster) -> int:
     return pids[0]
 
 
-def _wait_healthy(cluster, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{cluster.base_url}/healthz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise AssertionError("the app did not recover after the ingress was killed")
-
-
 @pytest.mark.slow
 def test_feedback_over_http_survives_killing_the_ingress(cluster, client):
     from benchmarks.serve_latency import brief_mix
@@ -146,7 +133,7 @@ def test_feedback_over_http_survives_killing_the_ingress(cluster, client):
         else:  # while the replica is being replaced: an explicit error, never a silent drop
             assert response.status_code in (500, 502, 503), response.text
             failed += 1
-    _wait_healthy(cluster)
+    assert cluster.wait_healthy(180), "the app did not recover after the ingress was killed"
     assert _ingress_pid(cluster) != pid  # Serve replaced the replica
 
     out = cluster.tmp / "feedback_export.jsonl"

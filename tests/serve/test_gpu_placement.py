@@ -5,7 +5,6 @@ CPU, so this tests Serve's scheduling and our config plumbing, not CUDA."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 import httpx
@@ -38,13 +37,7 @@ def gpu_cluster(tmp_path_factory):
 
 
 def test_fractional_replicas_are_packed_two_per_gpu(gpu_cluster):
-    code = (
-        "import json, ray\nfrom ray import serve\nray.init(log_to_driver=False)\n"
-        "h = serve.get_deployment_handle('Recommender', app_name='packdesign')\nseen = {}\n"
-        "for _ in range(200):\n    s = h.stats.remote().result()\n    seen[s['replica']] = s['gpu_ids']\n"
-        f"    if len(seen) == {REPLICAS}:\n        break\nprint(json.dumps(seen))\n"
-    )
-    seen = json.loads(gpu_cluster.driver(code).strip().splitlines()[-1])
+    seen = gpu_cluster.recommender_gpus(stop_at=REPLICAS)
     assert len(seen) == REPLICAS, seen
     assert all(len(ids) == 1 for ids in seen.values()), seen  # a fraction of exactly one GPU each
     per_gpu = Counter(ids[0] for ids in seen.values())
