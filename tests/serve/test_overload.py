@@ -1,8 +1,10 @@
 """Backpressure end to end: an open-loop load about 3x what this machine serves gets every request answered,
 either 200 or a fast 503 with Retry-After: no timeouts, no connection errors, no other 5xx, nothing dropped.
 
-Capacity on the 2-core development machine is ~20-25 briefs/s (docs/benchmarks.md); the autoscaler may add
-replicas during the run, which on one small node adds no capacity, so shedding still has to happen.
+Capacity on the 2-core development machine is ~20-25 briefs/s (docs/benchmarks.md). The load generator runs
+on the same two cores, so it has to be cheap (benchmarks/loadgen.py: aiohttp, bodies encoded up front): with
+an httpx client it was the busiest process (0.56 cores), the Serve proxy was starved of CPU, requests waited
+in its socket before Serve counted them, and the 503s it sent came late (p50 1.6 s in one CI run).
 """
 
 from __future__ import annotations
@@ -65,9 +67,9 @@ def test_over_capacity_load_is_shed_fast_and_nothing_is_dropped(fixed_cluster):
     assert set(summary["statuses"]) <= {"200", "503"}, summary["statuses"]  # no timeouts/errors/other codes
     assert all(r.retry_after is not None and int(r.retry_after) >= 1 for r in shed)
     assert shed, "3x capacity must be shed, not queued"
-    # Most refusals are immediate (proxy queue full, or the ingress's admission limit): p50 12-44 ms measured on
-    # the 2-core machine. The tail are admitted requests that reached recommend_timeout_s (explicit 503s too);
-    # with the load generator on the same two cores their share varies between runs (p99 0.56 s to 10.8 s).
+    # Refusals are immediate (proxy queue full, or the ingress's admission limit): p50 5 ms measured on the
+    # 2-core machine, 5-179 ms per 3 s window with two busy-loop processes taking the cores as well. Admitted
+    # requests that reach recommend_timeout_s are explicit 503s too, but late: they must stay the exception.
     assert _p([r.latency_ms for r in shed], 50) < 1000, figures
     assert len(ok) >= 5 * DURATION_S, figures  # the service keeps serving while it sheds
 
