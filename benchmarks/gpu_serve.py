@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
@@ -48,6 +49,27 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str):
                 share = cpus // 4 if encoder == "deployment" else cpus // 2
                 deployments[name]["autoscaling_config"].update(max_replicas=max(2, share))
     return apply
+
+
+def serve_errors(cluster: Cluster) -> dict[str, int]:
+    """ERROR records in the Serve logs (proxy, replicas, controller; JSON encoding), counted by where, message
+    and the exception's last line: with `lost_kinds` in the summaries, what a 5xx or a lost request was."""
+    kinds: dict[str, int] = {}
+    for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"levelname": "ERROR"' not in line:
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            # The exception's own line ("pkg.SomeError: ..."), not a trailing "for more see" line.
+            lines = (record.get("exc_text") or "").strip().splitlines()
+            raised = [ln for ln in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b", ln)] or lines[-1:] or [""]
+            key = " | ".join((record.get("deployment") or record.get("component_name") or log.stem,
+                              record.get("message", "")[:200], raised[-1][:300]))
+            kinds[key] = kinds.get(key, 0) + 1
+    return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
 def gpu_of_replicas(cluster: Cluster) -> dict:
@@ -109,6 +131,7 @@ def main() -> None:
                                                processes=args.clients)
         report["replica_gpus"] = gpu_of_replicas(cluster)
     finally:
+        (args.out / "gpu-e2e-serve-errors.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
         cluster.stop()
         if smi:
             smi.terminate()
