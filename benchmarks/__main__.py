@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--rates", type=float, nargs="*", default=RATES, help="sweep rates, ascending (req/s)")
     parser.add_argument("--step-seconds", type=float, default=12.0, help="duration of each sweep rate")
     parser.add_argument("--peak", type=float, help="spike peak rate (default: serve-default's max rate at SLO)")
+    parser.add_argument("--over-factor", type=float, default=3.0,
+                        help="a second spike at this multiple of --peak, past capacity (0: skip it)")
     parser.add_argument("--model-seconds", type=float, default=1.0)
     args = parser.parse_args()
     steps = [s for s in (args.only or STEPS) if s not in args.skip]
@@ -122,6 +124,12 @@ def main() -> None:
         with servers.start("serve-default", payloads) as server:
             result = scenarios.spike(server, payloads, peak)
         _write("e2e-spike.json", {"machine": _machine(), **result})
+        # The spike peaks at the capacity measured at the SLO, which one replica of each deployment may
+        # absorb without scaling; the second one, well past it, is what autoscaling and shedding are for.
+        if args.over_factor > 0:
+            with servers.start("serve-default", payloads) as server:
+                result = scenarios.spike(server, payloads, peak * args.over_factor)
+            _write("e2e-spike-over.json", {"machine": _machine(), **result})
 
     if "report" in steps:
         report.write(OUT, ROOT / "docs" / "benchmarks.md")
