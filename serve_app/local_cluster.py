@@ -77,12 +77,21 @@ class Cluster:
             self.config_overrides(config)
         path = self.tmp / "serve_config.yaml"
         path.write_text(yaml.safe_dump(config))
-        subprocess.run(
-            [*_cli("serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"],
-            check=True, env=self.env, cwd=ROOT,
-        )
+        self._deploy(path)
         if not self.wait_healthy(300):
             raise RuntimeError("the Serve app did not become healthy within 300 s")
+
+    def _deploy(self, path: Path, attempts: int = 3) -> None:
+        # `serve deploy` is declarative (the same config again is a no-op), so a retry is safe. Seen once in a
+        # fresh-clone CI run on 2 cores: the dashboard closed the deploy request's connection without a response.
+        command = [*_cli("serve"), "deploy", str(path), "-a", f"http://127.0.0.1:{self.dashboard_port}"]
+        for attempt in range(1, attempts + 1):
+            result = subprocess.run(command, env=self.env, cwd=ROOT, capture_output=True, text=True)
+            if result.returncode == 0:
+                return
+            if attempt == attempts or self.head.poll() is not None:
+                raise RuntimeError(f"serve deploy failed {attempt} times; last output:\n{result.stderr[-3000:]}")
+            time.sleep(5)
 
     def wait_healthy(self, timeout_s: float) -> bool:
         """Poll /healthz until it answers 200 (True) or `timeout_s` passes (False)."""
@@ -102,10 +111,13 @@ class Cluster:
             if self.head.poll() is not None:
                 raise RuntimeError(f"ray start exited with {self.head.returncode}")
             try:
-                httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/version", timeout=2)
-                return
+                # The Serve REST API (what `serve deploy` calls), not just the dashboard's HTTP server.
+                if httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=5,
+                             headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}).status_code == 200:
+                    return
             except httpx.HTTPError:
-                time.sleep(1)
+                pass
+            time.sleep(1)
         raise RuntimeError("the Ray dashboard did not come up within 120 s")
 
     def stop(self) -> None:
