@@ -36,7 +36,7 @@ test: model
 eval: model
 	$(BIN)/python -m model.evaluate
 
-# Every CPU benchmark (model level, rate sweeps of four servers, tuning, spike) -> docs/benchmarks.md (~30 min).
+# Every CPU benchmark (model level, rate sweeps of four servers, tuning, two spikes) -> docs/benchmarks.md (~35 min).
 bench: model
 	$(BIN)/python -m benchmarks
 

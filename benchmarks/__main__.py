@@ -19,6 +19,7 @@ from pathlib import Path
 
 from benchmarks import report, scenarios, servers
 from benchmarks.workload import brief_mix, describe
+from serve_app.local_cluster import inline_encoder, one_replica_each
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "bench"
@@ -43,12 +44,9 @@ def _tuning_override(name: str):
         elif name == "batch-wait-10ms":
             deployments["Recommender"]["user_config"]["batch_wait_timeout_s"] = 0.010
         elif name == "fixed-replicas":
-            for d in deployments.values():
-                d.pop("autoscaling_config", None)
-                d["num_replicas"] = 1
+            one_replica_each(config)
         elif name == "inline-encoder":
-            app["args"]["encoder"] = "inline"
-            app["deployments"] = [d for d in app["deployments"] if d["name"] != "BriefEncoder"]
+            inline_encoder(config)
         else:
             raise ValueError(name)
     return apply

@@ -24,7 +24,7 @@ from pathlib import Path
 from benchmarks import scenarios
 from benchmarks.servers import Server
 from benchmarks.workload import brief_mix, describe
-from serve_app.local_cluster import ROOT, Cluster
+from serve_app.local_cluster import ROOT, Cluster, inline_encoder
 
 GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
@@ -34,9 +34,8 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
-        app["args"]["encoder"] = encoder
         if encoder == "inline":
-            app["deployments"] = [d for d in app["deployments"] if d["name"] != "BriefEncoder"]
+            inline_encoder(config)
         deployments = {d["name"]: d for d in app["deployments"]}
         recommender = deployments["Recommender"]
         recommender["ray_actor_options"]["num_gpus"] = 1.0 / REPLICAS_PER_GPU

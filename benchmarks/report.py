@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from benchmarks import model_bench
+from benchmarks.gpu_serve import REPLICAS_PER_GPU
 
 GOALS = {"cpu_p99_ms": 100.0, "cpu_qps": 100.0, "ray_overhead": 1.5, "spike_scale_up_s": 15.0,
          "gpu_qps": 10_000.0, "gpu_p99_ms": 50.0}
@@ -295,8 +296,8 @@ def write(bench: Path, target: Path) -> None:
             "## End to end on one GPU node (H100)", "",
             f"`python -m benchmarks.gpu_serve` on the GPU machine: {m['gpu']}, {m['cpu_count']} CPU cores, torch "
             f"{m['torch']}, {m['date']}. deploy/serve_config.gpu.yaml with the torch FP16 + CUDA graphs backend "
-            f"(TensorRT not installable there), recommender replicas of 0.25 GPU autoscaling from 1 to "
-            f"{4 * m['gpus']}, load from {gpu_e2e['clients']} open-loop client processes on the same node; "
+            f"(TensorRT not installable there), recommender replicas of {1 / REPLICAS_PER_GPU:g} GPU autoscaling from 1 to "
+            f"{REPLICAS_PER_GPU * m['gpus']}, load from {gpu_e2e['clients']} open-loop client processes on the same node; "
             f"p99 SLO {sweep_gpu['slo_p99_ms']:g} ms; cluster start-up {gpu_e2e['startup_s']:g} s. GPU utilisation "
             f"sampled by nvidia-smi every 0.5 s: mean {gpu_e2e['gpu_util_mean']:.1f} %, max {gpu_e2e['gpu_util_max']:.0f} %. "
             f"Recommender replicas and their GPUs at the end: {json.dumps(gpu_e2e.get('replica_gpus'))}.", "",

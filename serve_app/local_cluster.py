@@ -38,6 +38,20 @@ def _cli(name: str) -> list[str]:
     return [sys.executable, "-m", {"ray": "ray.scripts.scripts", "serve": "ray.serve.scripts"}[name]]
 
 
+def one_replica_each(config: dict) -> None:
+    """Config override: a fixed single replica per deployment, no autoscaler (small nodes, backpressure runs)."""
+    for deployment in config["applications"][0]["deployments"]:
+        deployment.pop("autoscaling_config", None)
+        deployment["num_replicas"] = 1
+
+
+def inline_encoder(config: dict) -> None:
+    """Config override: `encoder: inline`, which also drops the BriefEncoder deployment (AppArgs.encoder)."""
+    app = config["applications"][0]
+    app["args"]["encoder"] = "inline"
+    app["deployments"] = [d for d in app["deployments"] if d["name"] != "BriefEncoder"]
+
+
 class Cluster:
     def __init__(self, tmp: Path, config_overrides=None, env: dict | None = None,
                  config_path: Path = ROOT / "serve_config.yaml", num_cpus: int = 4, num_gpus: int | None = None) -> None:

@@ -17,23 +17,17 @@ import pytest
 
 from benchmarks.loadgen import run, summarize
 from benchmarks.serve_latency import brief_mix
-from serve_app.local_cluster import Cluster
+from serve_app.local_cluster import Cluster, one_replica_each
 
 OVERLOAD_QPS = 60.0
 DURATION_S = 15.0
 
 
-def _one_replica_each(config: dict) -> None:
-    # Backpressure is a per-replica property (admission limit, proxy queue); keep the autoscaler out of it. On
-    # this 2-core machine extra replicas add processes, not cores, and would make the test about scheduling.
-    for deployment in config["applications"][0]["deployments"]:
-        deployment.pop("autoscaling_config", None)
-        deployment["num_replicas"] = 1
-
-
 @pytest.fixture(scope="module")
 def fixed_cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("overload"), config_overrides=_one_replica_each)
+    # Backpressure is a per-replica property (admission limit, proxy queue); keep the autoscaler out of it. On
+    # this 2-core machine extra replicas add processes, not cores, and would make the test about scheduling.
+    cluster = Cluster(tmp_path_factory.mktemp("overload"), config_overrides=one_replica_each)
     try:
         cluster.start()
         yield cluster
