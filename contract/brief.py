@@ -50,6 +50,7 @@ class Brief(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -125,7 +126,7 @@ class FeedbackAction(StrEnum):
 class Feedback(BaseModel):
     """A designer's reaction to one scheme of one answer."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     scheme_index: int = Field(ge=0, le=7)

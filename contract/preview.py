@@ -20,7 +20,7 @@ def _printable(text: str) -> str:
 class PreviewRequest(BaseModel):
     """One scheme (as returned by /v1/recommend) and how to dress its package front."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     scheme: Scheme
     package_format: PackageFormat | None = Field(

@@ -13,19 +13,25 @@ MIN_TEXT_CONTRAST = 4.5  # WCAG 2.1 AA for body text
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-class StyleScore(BaseModel):
+class Finite(BaseModel):
+    """Base of every answer model: NaN and infinities are rejected by the contract, whatever parsed them."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class StyleScore(Finite):
     id: Style
     label: str
     score: Unit
 
 
-class PaletteColor(BaseModel):
+class PaletteColor(Finite):
     hex: str = Field(pattern=r"^#[0-9a-f]{6}$")
     role: PaletteRole
     name: str
 
 
-class Palette(BaseModel):
+class Palette(Finite):
     id: str = Field(description="Library palette this scheme started from.")
     colors: list[PaletteColor] = Field(min_length=4, max_length=6)
     harmony: Harmony
@@ -48,13 +54,13 @@ class Palette(BaseModel):
         return next(c for c in self.colors if c.role == role)
 
 
-class FontChoice(BaseModel):
+class FontChoice(Finite):
     family: str
     category: str
     weight: int = Field(ge=100, le=1000)
 
 
-class Typography(BaseModel):
+class Typography(Finite):
     pair_id: str
     heading: FontChoice
     body: FontChoice
@@ -63,7 +69,7 @@ class Typography(BaseModel):
 Box = Annotated[list[Unit], Field(min_length=4, max_length=4, description="[x, y, w, h], origin top-left, 0-1")]
 
 
-class Layout(BaseModel):
+class Layout(Finite):
     format: PackageFormat
     template_id: str | None = Field(default=None, description="Nearest layout template, for reference.")
     grid: Annotated[list[int], Field(min_length=2, max_length=2, description="[rows, cols]")]
@@ -85,7 +91,7 @@ class Layout(BaseModel):
         return self
 
 
-class Scheme(BaseModel):
+class Scheme(Finite):
     style: StyleScore
     style_scores: list[StyleScore] = Field(min_length=1, max_length=5)
     palette: Palette
@@ -95,15 +101,15 @@ class Scheme(BaseModel):
     rationale: str
 
 
-class Timings(BaseModel):
+class Timings(Finite):
     encode: float
     infer: float
     post: float
     total: float
 
 
-class Recommendation(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
+class Recommendation(Finite):
+    model_config = ConfigDict(protected_namespaces=())  # allow_inf_nan=False comes from Finite
 
     request_id: str
     model_version: str

@@ -13,7 +13,6 @@ import time
 import uuid
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import JSONResponse
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
@@ -27,7 +26,8 @@ from model.tokenization import tokenizer
 from serve_app.config import AppArgs
 from serve_app.encoder import BriefRejection, encode_or_reject
 from serve_app.feedback import FeedbackStore, UnknownAnswer
-from serve_app import http_metrics, security, web
+from serve_app import errors, http_metrics, security, web
+from serve_app.errors import field_error
 
 log = logging.getLogger("ray.serve")
 
@@ -43,6 +43,7 @@ api = FastAPI(
 # API keys, JSON-only bodies, size limit, CORS (settings come from AppArgs in Ingress.__init__); metrics outermost.
 security.install(api)
 http_metrics.install(api)
+errors.install(api)
 # The designer page, its assets and POST /v1/preview (plain routes, outside the Ingress class).
 web.install(api)
 
@@ -63,12 +64,6 @@ def _request_id() -> str:
         rid = ""
     rid = "".join(ch for ch in rid if ch.isalnum() or ch in "-_")[:64]
     return rid if len(rid) >= 8 else uuid.uuid4().hex
-
-
-def _validation_error(field: str, message: str) -> JSONResponse:
-    # Same shape as FastAPI's own 422 so clients handle schema and semantic errors alike.
-    return JSONResponse(status_code=422, content={"detail": [
-        {"loc": ["body", field], "msg": message, "type": "value_error"}]})
 
 
 class Overloaded(RuntimeError):
@@ -156,7 +151,7 @@ class Ingress:
         try:
             return await asyncio.wait_for(self.recommend(brief), timeout=self.args.recommend_timeout_s)
         except InvalidBrief as exc:
-            return _validation_error(exc.rejection.field, exc.rejection.message)
+            return field_error(exc.rejection.field, exc.rejection.message)
         except TimeoutError as exc:
             raise self._unavailable("recommendation timed out; retry shortly") from exc
         except BackPressureError as exc:  # a downstream deployment's max_queued_requests is reached
@@ -182,7 +177,7 @@ class Ingress:
         except UnknownAnswer as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
         except IndexError as exc:
-            return _validation_error("scheme_index", str(exc))
+            return field_error("scheme_index", str(exc))
         return {"status": "recorded" if created else "duplicate", "request_id": event.request_id}
 
     @api.get("/healthz", summary="Liveness of the whole graph")

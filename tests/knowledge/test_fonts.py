@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from collections import Counter
 
 import pytest
@@ -121,13 +120,11 @@ def test_rationales_present(pairs: list[kf.FontPair]) -> None:
         assert any("\u4e00" <= ch <= "\u9fff" for ch in p.rationale_zh), p.id
 
 
-def test_fresh_load_is_fast() -> None:
+def test_fresh_load() -> None:
+    # Load time is reported by `python -m benchmarks.knowledge_load`, never asserted: wall-clock bounds flake
+    # on shared CI machines.
     kf.clear_caches()
-    start = time.perf_counter()
-    kf.load_fonts()
-    kf.load_font_pairs()
-    kf.expressive_tag_names()
-    assert time.perf_counter() - start < 0.5
+    assert kf.load_fonts() and kf.load_font_pairs() and kf.expressive_tag_names()
 
 
 def test_build_is_deterministic_and_matches_committed_file() -> None:

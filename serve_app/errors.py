@@ -1,0 +1,47 @@
+"""One shape for every 4xx that names a field, and validation errors that always render.
+
+FastAPI's default 422 handler echoes each rejected `input` back through `json.dumps(allow_nan=False)`, so a
+body holding NaN, Infinity or 1e999 (which Python's json module parses to inf) made the error answer itself
+fail with HTTP 500. Here non-finite inputs are echoed as strings, whatever parser produced them.
+"""
+
+# No `from __future__ import annotations`: kept consistent with the FastAPI ingress modules.
+import math
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def json_safe(value):
+    """`value` with every non-finite float replaced by its repr ('nan', 'inf', '-inf'); other values as they are."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def validation_error(errors: list[dict]) -> JSONResponse:
+    """422 in FastAPI's own shape ({"detail": [{"loc", "msg", "type", ...}]}) so clients handle all alike."""
+    detail = []
+    for error in errors:
+        item = {k: json_safe(v) for k, v in error.items() if k in ("loc", "msg", "type", "input")}
+        if "ctx" in error:  # ctx may hold the exception object itself: keep only printable scalars
+            item["ctx"] = {k: v if isinstance(v, (str, int, bool)) else str(v) for k, v in error["ctx"].items()}
+        detail.append(item)
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+def field_error(field: str, message: str) -> JSONResponse:
+    return validation_error([{"loc": ["body", field], "msg": message, "type": "value_error"}])
+
+
+async def _on_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return validation_error(list(exc.errors()))
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
