@@ -21,10 +21,10 @@ from fastapi.responses import JSONResponse
 from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Recommendation, Timings
 from inference.base import create_backend
-from model.features import encode_brief
-from model.postprocess import assemble_schemes
-from model.reference_image import ReferenceImageError, reference_colors
-from model.tokenization import pad_batch, tokenizer
+from pipeline.features import encode_brief
+from pipeline.postprocess import assemble_schemes
+from pipeline.reference_image import ReferenceImageError, reference_colors
+from pipeline.tokenization import pad_batch, tokenizer
 from serve_app.feedback import FeedbackStore
 
 _backend = create_backend("onnxruntime", precision="fp32",

@@ -28,8 +28,8 @@ BATCHES = (1, 8, 32, 64, 128)
 
 def prepare(path: Path = INPUTS, n: int = 512) -> None:
     from model.briefs import generate_briefs
-    from model.features import encode_brief
-    from model.tokenization import pad_batch
+    from pipeline.features import encode_brief
+    from pipeline.tokenization import pad_batch
 
     samples = generate_briefs(n * 4, "heldout")
     encoded = [encode_brief(s.brief, s.reference_colors) for s in samples]

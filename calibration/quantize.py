@@ -23,8 +23,8 @@ import onnx
 
 from calibration.calibration_set import load as load_calibration
 from model.artifacts import onnx_path
-from model.features import encode_brief
-from model.tokenization import pad_batch
+from pipeline.features import encode_brief
+from pipeline.tokenization import pad_batch
 
 CALIBRATION_BATCH = 32
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import base64
+import binascii
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -69,18 +71,31 @@ class Typography(Finite):
 Box = Annotated[list[Unit], Field(min_length=4, max_length=4, description="[x, y, w, h], origin top-left, 0-1")]
 
 
+HeatmapEncoding = Literal["u8_base64", "grid"]
+HEATMAP_LEVELS = 255  # u8_base64: a cell's value is byte / 255
+
+
 class Layout(Finite):
     format: PackageFormat
     template_id: str | None = Field(default=None, description="Nearest layout template, for reference.")
     grid: Annotated[list[int], Field(min_length=2, max_length=2, description="[rows, cols]")]
-    heatmaps: dict[LayoutElement, list[list[Unit]]]
+    heatmap_encoding: HeatmapEncoding = Field(
+        default="grid",
+        description="How `heatmaps` is written. u8_base64 (the service's default answer): per element, base64 of "
+                    "rows x cols bytes, row-major, value = byte / 255. grid (`?heatmaps=grid`): per element, "
+                    "rows lists of cols numbers in 0-1, three decimals.",
+    )
+    heatmaps: dict[LayoutElement, list[list[Unit]] | str]
     boxes: dict[LayoutElement, Box]
 
     @model_validator(mode="after")
     def _shape(self) -> Layout:
         rows, cols = self.grid
         for element, heatmap in self.heatmaps.items():
-            if len(heatmap) != rows or any(len(r) != cols for r in heatmap):
+            if self.heatmap_encoding == "u8_base64":
+                if not isinstance(heatmap, str) or len(_decode_u8(heatmap, element)) != rows * cols:
+                    raise ValueError(f"heatmap {element.value} is not base64 of {rows}x{cols} bytes")
+            elif isinstance(heatmap, str) or len(heatmap) != rows or any(len(r) != cols for r in heatmap):
                 raise ValueError(f"heatmap {element.value} is not {rows}x{cols}")
         for element, (x, y, w, h) in self.boxes.items():
             if x + w > 1.0 + 1e-6 or y + h > 1.0 + 1e-6:
@@ -89,6 +104,24 @@ class Layout(Finite):
         if missing:
             raise ValueError(f"layout lacks boxes for {sorted(m.value for m in missing)}")
         return self
+
+    def heatmap_grids(self) -> dict[LayoutElement, list[list[float]]]:
+        """Every heatmap as rows of 0-1 values, whichever encoding arrived."""
+        if self.heatmap_encoding == "grid":
+            return dict(self.heatmaps)
+        rows, cols = self.grid
+        out = {}
+        for element, encoded in self.heatmaps.items():
+            cells = _decode_u8(encoded, element)
+            out[element] = [[cells[r * cols + c] / HEATMAP_LEVELS for c in range(cols)] for r in range(rows)]
+        return out
+
+
+def _decode_u8(text: str, element: LayoutElement) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"heatmap {element.value} is not valid base64") from exc
 
 
 class Scheme(Finite):

@@ -25,10 +25,10 @@ from knowledge.taxonomy import Locale
 from model.briefs import BriefSample, generate_briefs, in_language
 from model.dataset import brief_arrays
 from model.design_tensors import load_design_tensors
-from model.features import encode_brief
-from model.postprocess import assemble_schemes
+from pipeline.features import encode_brief
+from pipeline.postprocess import assemble_schemes
 from model.teacher import Teacher
-from model.tokenization import pad_batch
+from pipeline.tokenization import pad_batch
 
 # Pass criteria. Set from what the trained model reaches with margin, and far above what random weights
 # reach (tests/model/test_evaluation.py checks both sides).

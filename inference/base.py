@@ -48,7 +48,7 @@ class InferenceBackend(ABC):
         """(B, S) int64, (B, S) int64, (B, F) float32 -> {output name: (B, ...) array}."""
 
     def warmup(self, batch_sizes: tuple[int, ...] = (1,), seq_len: int = 16) -> None:
-        from model.feature_layout import FEATURE_DIM
+        from pipeline.feature_layout import FEATURE_DIM
 
         for batch in batch_sizes:
             ids = np.full((batch, seq_len), 1000, dtype=np.int64)

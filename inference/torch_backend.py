@@ -69,7 +69,7 @@ class TorchBackend(InferenceBackend):
         key = (batch, seq)
         if key not in self.graphs:
             torch = self.torch
-            from model.feature_layout import FEATURE_DIM
+            from pipeline.feature_layout import FEATURE_DIM
 
             ids = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)
             mask = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)

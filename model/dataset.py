@@ -16,10 +16,10 @@ from tqdm import tqdm
 from knowledge.lexicon import normalize_keywords
 from model.briefs import BriefSample
 from model.design_tensors import CACHE_DIR
-from model.features import brief_text, structured_features
+from pipeline.features import brief_text, structured_features
 from model.teacher import cue_vectors
 from model.text_encoder import MiniLMEncoder
-from model.tokenization import encode_texts
+from pipeline.tokenization import encode_texts
 
 
 @dataclass

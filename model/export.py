@@ -18,8 +18,9 @@ import numpy as np
 import torch
 
 from model.artifacts import ONNX_FILES, label_tables
-from model.design_tensors import GRID, load_design_tensors
-from model.feature_layout import FEATURE_DIM
+from knowledge.design_tables import GRID
+from model.design_tensors import load_design_tensors
+from pipeline.feature_layout import FEATURE_DIM
 from model.net import INPUT_NAMES, OUTPUT_NAMES, RecommenderModel
 from model.text_encoder import MiniLMEncoder
 from model.checkpoint import HEADS_PATH, MANIFEST_PATH, load_heads

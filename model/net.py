@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model.design_tensors import GRID
-from model.feature_layout import AB_SCALE, FEATURE_DIM, MAX_COLORS, feature_slice
+from knowledge.design_tables import GRID
+from pipeline.feature_layout import AB_SCALE, FEATURE_DIM, MAX_COLORS, feature_slice
 from model.text_encoder import HIDDEN, MiniLMEncoder
 
 BRIEF_DIM = 256

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from knowledge.lexicon import LexiconEntry
 from knowledge.taxonomy import Style, Tone
 from model.design_tensors import DesignTensors
-from model.feature_layout import feature_slice
+from pipeline.feature_layout import feature_slice
 from model.net import color_match
 
 # Tone mix: what the client chose counts most; lexicon cues, category and audience priors less.

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model.tokenization import minilm_dir
+from pipeline.tokenization import minilm_dir
 
 HIDDEN = 384
 

@@ -240,7 +240,7 @@ def _heatmap_layer(root: ET.Element, scheme: Scheme, panel: Rect) -> None:
     rows, cols = scheme.layout.grid
     cw, ch = pw / cols, ph / rows
     layer = _sub(root, "g", class_="heatmap", visibility="hidden", pointer_events="none")
-    for element, grid in scheme.layout.heatmaps.items():
+    for element, grid in scheme.layout.heatmap_grids().items():
         group = _sub(layer, "g", data_element=element.value, fill=HEATMAP_COLORS[element])
         for r, row in enumerate(grid):
             for c, value in enumerate(row):

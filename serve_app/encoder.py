@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from ray import serve
 
 from contract.brief import Brief
-from model.features import EncodedBrief, encode_brief
-from model.reference_image import ReferenceImageError, reference_colors
-from model.tokenization import tokenizer
+from pipeline.features import EncodedBrief, encode_brief
+from pipeline.reference_image import ReferenceImageError, reference_colors
+from pipeline.tokenization import tokenizer
 
 log = logging.getLogger("ray.serve")
 

@@ -21,8 +21,8 @@ from ray.serve.handle import DeploymentHandle
 from contract.brief import Brief, Feedback
 from contract.scheme import Recommendation, Timings
 from knowledge.labels import all_options
-from model.postprocess import assemble_schemes
-from model.tokenization import tokenizer
+from pipeline.postprocess import assemble_schemes
+from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs
 from serve_app.encoder import BriefRejection, encode_or_reject
 from serve_app.feedback import FeedbackStore, UnknownAnswer

@@ -20,9 +20,9 @@ from ray.serve.metrics import Counter as MetricCounter
 from ray.serve.metrics import Histogram
 
 from inference.base import select_backend
-from model.feature_layout import FEATURE_DIM
-from model.features import EncodedBrief
-from model.tokenization import pad_batch
+from pipeline.feature_layout import FEATURE_DIM
+from pipeline.features import EncodedBrief
+from pipeline.tokenization import pad_batch
 
 log = logging.getLogger("ray.serve")
 

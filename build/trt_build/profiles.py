@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from model.feature_layout import FEATURE_DIM
-from model.tokenization import MAX_TOKENS
+from pipeline.feature_layout import FEATURE_DIM
+from pipeline.tokenization import MAX_TOKENS
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from inference.base import BackendUnavailable, create_backend, select_backend
-from model.features import FEATURE_DIM
-from model.tokenization import encode_texts
+from pipeline.features import FEATURE_DIM
+from pipeline.tokenization import encode_texts
 
 
 def batch():

@@ -14,7 +14,7 @@ import pytest
 from inference.base import BackendUnavailable, select_backend
 from inference.tensorrt_backend import EngineIO, ShapeOutOfProfile, TensorSpec
 from model.artifacts import label_tables
-from model.feature_layout import FEATURE_DIM
+from pipeline.feature_layout import FEATURE_DIM
 from trt_build.profiles import ProfileSpec, profile_from_serve_config
 from trt_build.sidecar import EngineMismatch, EngineSidecar, check_compatible, engine_path
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from model.text_encoder import MiniLMEncoder
-from model.tokenization import MAX_TOKENS, encode_texts, pad_batch, token_ids
+from pipeline.tokenization import MAX_TOKENS, encode_texts, pad_batch, token_ids
 
 TEXTS = ["refreshing summer limited edition", "luxury black and gold gift box", "", "a" * 400]
 
@@ -15,7 +15,7 @@ def encoder():
 
 def test_matches_sentence_transformers_reference(encoder):
     sentence_transformers = pytest.importorskip("sentence_transformers")
-    from model.tokenization import minilm_dir
+    from pipeline.tokenization import minilm_dir
 
     reference = sentence_transformers.SentenceTransformer(str(minilm_dir()), device="cpu")
     expected = reference.encode(TEXTS, normalize_embeddings=True)

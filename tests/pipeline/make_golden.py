@@ -1,7 +1,7 @@
 """Writes the golden answers the batch request path is tested against (tests/pipeline/test_golden.py).
 
 Generated once from the per-brief code that served before the batch-first path (commit 5c54b47:
-`model.features.encode_brief` + `model.postprocess.assemble_schemes`), then frozen. For each brief it keeps
+`pipeline.features.encode_brief` + `pipeline.postprocess.assemble_schemes`), then frozen. For each brief it keeps
 the brief, what the encoder made of it, the model's raw outputs (so post-processing is compared on identical
 inputs, whatever backend numerics do) and the schemes, in today's full JSON form.
 
@@ -38,10 +38,10 @@ def golden_briefs() -> list[dict]:
 def main() -> None:
     from contract.brief import Brief
     from inference.onnxruntime_backend import OnnxRuntimeBackend
-    from model.features import encode_brief
-    from model.postprocess import assemble_schemes
-    from model.reference_image import reference_colors
-    from model.tokenization import pad_batch
+    from pipeline.features import encode_brief
+    from pipeline.postprocess import assemble_schemes
+    from pipeline.reference_image import reference_colors
+    from pipeline.tokenization import pad_batch
 
     backend = OnnxRuntimeBackend(precision="fp32")
     records, arrays = [], {}

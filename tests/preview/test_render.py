@@ -12,9 +12,9 @@ from inference.onnxruntime_backend import OnnxRuntimeBackend
 from knowledge.colors import contrast_ratio
 from knowledge.layouts import boxes_overlap
 from knowledge.taxonomy import LayoutElement, PackageFormat
-from model.features import encode_brief
-from model.postprocess import assemble_schemes
-from model.tokenization import pad_batch
+from pipeline.features import encode_brief
+from pipeline.postprocess import assemble_schemes
+from pipeline.tokenization import pad_batch
 from preview import SILHOUETTES, render_preview, render_svg
 from preview.render import GLASS, HEATMAP_COLORS
 

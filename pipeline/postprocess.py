@@ -28,8 +28,8 @@ from knowledge.labels import label, profile
 from knowledge.layouts import boxes_from_heatmap, load_layout_templates, render_heatmaps
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import LayoutElement, Locale, PaletteRole, Style
-from model.design_tensors import GRID, oklch_fit, palette_role_lab
-from model.features import EncodedBrief
+from knowledge.design_tables import GRID, oklch_fit, palette_role_lab
+from pipeline.features import EncodedBatch, EncodedBrief
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -290,3 +290,24 @@ def split_batch(outputs: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     batch = len(next(iter(outputs.values())))
     return [{k: v[i] for k, v in outputs.items()} for i in range(batch)]
 
+
+
+def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str, np.ndarray]) -> list[list[dict] | None]:
+    """A batch of model outputs -> each brief's schemes as contract-shaped dicts (None for a rejected brief).
+
+    `layout.heatmaps` stays a (4, rows, cols) float array: `pipeline.answer` encodes it for the wire.
+    """
+    out: list[list[dict] | None] = []
+    for i, brief in enumerate(briefs):
+        if i in encoded.rejected:
+            out.append(None)
+            continue
+        schemes = []
+        for scheme in assemble_schemes(brief, encoded.row(i), {k: v[i] for k, v in outputs.items()}):
+            as_dict = scheme.model_dump(mode="json")
+            heatmaps = as_dict["layout"]["heatmaps"]
+            as_dict["layout"]["heatmaps"] = np.array([heatmaps[e] for e in ELEMENTS], dtype=np.float32)
+            del as_dict["layout"]["heatmap_encoding"]
+            schemes.append(as_dict)
+        out.append(schemes)
+    return out

@@ -3,7 +3,7 @@ import numpy as np
 from contract.brief import Brief
 from knowledge.taxonomy import Audience, PackageFormat, ProductCategory, Tone
 from model.briefs import generate_briefs, in_language, read_jsonl, write_jsonl
-from model.features import FEATURE_DIM, encode_brief, feature_slice, structured_features
+from pipeline.features import FEATURE_DIM, encode_brief, feature_slice, structured_features
 
 
 def test_splits_are_disjoint_deterministic_and_cover_every_id():

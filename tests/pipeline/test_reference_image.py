@@ -6,7 +6,7 @@ import pytest
 from coloraide import Color
 from PIL import Image
 
-from model.reference_image import (
+from pipeline.reference_image import (
     ReferenceImageError,
     decode_base64,
     dominant_colors,

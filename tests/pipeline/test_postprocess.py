@@ -7,9 +7,9 @@ from coloraide import Color
 from contract.brief import Brief
 from inference.onnxruntime_backend import OnnxRuntimeBackend
 from knowledge.fonts import load_fonts
-from model.features import encode_brief
-from model.postprocess import assemble_schemes, honour_brand_colors
-from model.tokenization import pad_batch
+from pipeline.features import encode_brief
+from pipeline.postprocess import assemble_schemes, honour_brand_colors
+from pipeline.tokenization import pad_batch
 
 
 @pytest.fixture(scope="module")

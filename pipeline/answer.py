@@ -1,0 +1,53 @@
+"""Schemes -> answer bytes on the wire: orjson straight from plain dicts and numpy, no second validation pass.
+
+Post-processing builds each scheme as the JSON the contract (`contract.scheme.Scheme`) describes, except that
+`layout.heatmaps` is still a float array (4, rows, cols) in `LAYOUT_ELEMENTS` order; here it becomes either the
+compact form (u8_base64, the default: ~1 KB a scheme) or the full grid form (rows of 0-1 numbers, three
+decimals, as every answer carried before: ~5.5 KB a scheme). Tests validate these bytes against the contract.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import orjson
+
+from contract.scheme import HEATMAP_LEVELS, HeatmapEncoding
+from knowledge.taxonomy import LayoutElement
+
+LAYOUT_ELEMENTS = [e.value for e in LayoutElement]
+HEATMAP_ENCODINGS: tuple[HeatmapEncoding, ...] = ("u8_base64", "grid")
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
+def encode_heatmaps(maps: np.ndarray, encoding: HeatmapEncoding) -> dict[str, object]:
+    """(4, rows, cols) floats in 0-1 -> {element: encoded heatmap}."""
+    if encoding == "grid":
+        grids = np.round(maps.astype(np.float64), 3)
+        return {e: grids[j].tolist() for j, e in enumerate(LAYOUT_ELEMENTS)}
+    cells = np.rint(np.clip(maps, 0.0, 1.0) * HEATMAP_LEVELS).astype(np.uint8)
+    return {e: base64.b64encode(cells[j].tobytes()).decode("ascii") for j, e in enumerate(LAYOUT_ELEMENTS)}
+
+
+def wire_schemes(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -> list[dict]:
+    """Shallow copies of `schemes` whose layouts carry encoded heatmaps (the inputs are left as they are)."""
+    out = []
+    for scheme in schemes:
+        layout = scheme["layout"]
+        out.append({**scheme, "layout": {**layout, "heatmap_encoding": encoding,
+                                         "heatmaps": encode_heatmaps(layout["heatmaps"], encoding)}})
+    return out
+
+
+def schemes_json(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -> bytes:
+    """One brief's schemes as a JSON array (bytes), ready to splice into an answer."""
+    return orjson.dumps(wire_schemes(schemes, encoding), option=_NUMPY)
+
+
+def answer_json(request_id: str, model_version: str, backend: str, timings_ms: dict[str, float],
+                schemes: bytes) -> bytes:
+    """The /v1/recommend answer (`contract.scheme.Recommendation`) around an already-serialised scheme array."""
+    head = orjson.dumps({"request_id": request_id, "model_version": model_version, "backend": backend,
+                         "timings_ms": timings_ms})
+    return head[:-1] + b',"schemes":' + schemes + b"}"

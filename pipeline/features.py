@@ -1,0 +1,142 @@
+"""Briefs -> model inputs: the text MiniLM reads and the fixed-size structured-feature vector.
+
+Shared by training, evaluation, the serving encoder and the baseline server so that every path encodes a brief
+identically. `encode_batch` is the request path's entry: a list of briefs in, padded arrays out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from contract.brief import Brief
+from knowledge.colors import hex_to_oklab
+from knowledge.lexicon import normalize_keywords
+from knowledge.taxonomy import Locale
+from pipeline.feature_layout import AB_SCALE, COLOR_SLOT, INDEX, MAX_COLORS, OFFSETS
+from pipeline.feature_layout import FEATURE_DIM, feature_slice  # noqa: F401 - re-exported for callers
+from pipeline.reference_image import ReferenceImageError, reference_colors as image_colors
+from pipeline.tokenization import pad_batch, token_ids, tokenizer
+
+
+@dataclass
+class EncodedBrief:
+    """Everything the recommender needs for one brief; small and picklable (it crosses Ray processes)."""
+
+    token_ids: list[int]
+    features: np.ndarray  # float32 (FEATURE_DIM,)
+    text: str  # what MiniLM reads (keywords, Chinese normalised to English design terms)
+    cues: list[str] = field(default_factory=list)  # brief terms the lexicon recognised, for rationales
+    reference_colors: list[str] = field(default_factory=list)
+
+
+def brief_text(keywords: str, normalize_chinese: bool = True) -> tuple[str, list[str]]:
+    """Keywords as MiniLM should read them, and the recognised cue terms.
+
+    MiniLM's vocabulary is English; Chinese design terms are mapped to their English equivalents through
+    the bilingual lexicon (measured against raw Chinese input in `model.evaluate`).
+    """
+    if not normalize_chinese:
+        return keywords, []
+    text, entries = normalize_keywords(keywords)[:2]
+    return text, [e.en for e in entries]
+
+
+def _put_colors(vector: np.ndarray, block: str, colors: list[str]) -> None:
+    start = OFFSETS[block]
+    for slot, hex_color in enumerate(colors[:MAX_COLORS]):
+        lightness, a, b = hex_to_oklab(hex_color)
+        base = start + slot * COLOR_SLOT
+        vector[base : base + COLOR_SLOT] = (lightness, a * AB_SCALE, b * AB_SCALE, 1.0)
+
+
+def structured_features(brief: Brief, reference_colors: list[str] | tuple[str, ...] = ()) -> np.ndarray:
+    vector = np.zeros(FEATURE_DIM, dtype=np.float32)
+    vector[OFFSETS["product_category"] + INDEX["product_category"][brief.product_category]] = 1.0
+    for audience in brief.audience:
+        vector[OFFSETS["audience"] + INDEX["audience"][audience]] = 1.0
+    for tone in brief.tone:
+        vector[OFFSETS["tone"] + INDEX["tone"][tone]] = 1.0
+    vector[OFFSETS["package_format"] + INDEX["package_format"][brief.package_format]] = 1.0
+    vector[OFFSETS["locale_zh"]] = float(brief.locale == Locale.zh)
+    vector[OFFSETS["has_keywords"]] = float(bool(brief.keywords.strip()))
+    _put_colors(vector, "brand_colors", list(brief.brand_colors))
+    _put_colors(vector, "reference_colors", list(reference_colors))
+    return vector
+
+
+def encode_brief(
+    brief: Brief, reference_colors: list[str] | tuple[str, ...] = (), normalize_chinese: bool = True
+) -> EncodedBrief:
+    text, cues = brief_text(brief.keywords, normalize_chinese)
+    return EncodedBrief(
+        token_ids=token_ids(text),
+        features=structured_features(brief, reference_colors),
+        text=text,
+        cues=cues,
+        reference_colors=list(reference_colors)[:MAX_COLORS],
+    )
+
+
+@dataclass(frozen=True)
+class BriefRejection:
+    """A brief that passed the schema but cannot be used; answered 422 naming the field.
+
+    Returned rather than raised: a rejection is an expected outcome, and a plain value crosses the Ray
+    process boundary unchanged, where a custom exception would arrive wrapped in RayTaskError.
+    """
+
+    field: str
+    message: str
+
+
+@dataclass
+class EncodedBatch:
+    """A batch of briefs as the model reads them, plus what post-processing needs per brief.
+
+    Rows stay aligned with the briefs sent: a rejected brief keeps a placeholder row (it is rare, and
+    alignment is worth more than the wasted row) and is listed in `rejected`.
+    """
+
+    input_ids: np.ndarray  # (B, S) int64, right-padded
+    attention_mask: np.ndarray  # (B, S) int64
+    features: np.ndarray  # (B, FEATURE_DIM) float32
+    texts: list[str]
+    cues: list[list[str]]
+    reference_colors: list[list[str]]
+    rejected: dict[int, BriefRejection] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def row(self, i: int) -> EncodedBrief:
+        """One brief's encoding (per-brief callers: tests, previews)."""
+        ids = self.input_ids[i][self.attention_mask[i] > 0]
+        return EncodedBrief(token_ids=[int(t) for t in ids], features=self.features[i], text=self.texts[i],
+                            cues=self.cues[i], reference_colors=self.reference_colors[i])
+
+
+def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int = 1,
+                 normalize_chinese: bool = True) -> EncodedBatch:
+    """Briefs -> padded model inputs in one pass: one tokenizer call for the batch (the Rust tokenizer
+    parallelises it), features into one preallocated array, reference images decoded only where sent."""
+    texts, cues, colors = [], [], []
+    rejected: dict[int, BriefRejection] = {}
+    features = np.empty((len(briefs), FEATURE_DIM), dtype=np.float32)
+    for i, brief in enumerate(briefs):
+        text, brief_cues = brief_text(brief.keywords, normalize_chinese)
+        found: list[str] = []
+        if brief.reference_image:
+            try:
+                found = image_colors(brief.reference_image, max_image_bytes)
+            except ReferenceImageError as exc:
+                rejected[i] = BriefRejection("reference_image", str(exc))
+        texts.append(text)
+        cues.append(brief_cues)
+        colors.append(found[:MAX_COLORS])
+        features[i] = structured_features(brief, found)
+    sequences = [e.ids for e in tokenizer().encode_batch(texts)] if texts else []
+    input_ids, attention_mask = pad_batch(sequences, pad_to_multiple) if sequences else (
+        np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
+    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected)

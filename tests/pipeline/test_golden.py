@@ -1,0 +1,103 @@
+"""The batch request path against the frozen answers of the per-brief code it replaced (make_golden.py).
+
+Encoding must match exactly. Post-processing runs on the very model outputs the old code saw, in batches
+of mixed briefs, and its answers (grid heatmaps) must equal the old ones; only float ties may flip a choice,
+in at most 1 % of schemes, and each such scheme is printed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from contract.brief import Brief
+from contract.scheme import Scheme
+from pipeline.answer import schemes_json
+from pipeline.features import encode_batch
+from pipeline.postprocess import schemes_batch
+
+HERE = Path(__file__).resolve().parent
+BATCH = 64
+MAX_TIE_SHARE = 0.01
+
+
+@pytest.fixture(scope="module")
+def golden() -> tuple[list[dict], dict[str, np.ndarray]]:
+    with gzip.open(HERE / "golden_answers.json.gz", "rt", encoding="utf-8") as f:
+        records = json.load(f)
+    with np.load(HERE / "golden_outputs.npz") as npz:
+        outputs = {k: npz[k] for k in npz.files}
+    return records, outputs
+
+
+def _chunks(n: int):
+    for start in range(0, n, BATCH):
+        yield slice(start, min(n, start + BATCH))
+
+
+def test_encoding_matches(golden):
+    records, _ = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records]
+    for rows in _chunks(len(records)):
+        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        assert not encoded.rejected
+        for offset, record in enumerate(records[rows]):
+            row, want = encoded.row(offset), record["encoded"]
+            assert row.token_ids == want["token_ids"] and row.text == want["text"]
+            assert row.cues == want["cues"] and row.reference_colors == want["reference_colors"]
+            assert [float(x) for x in row.features] == want["features"]
+
+
+def _differences(got: dict, want: dict, path: str = "") -> list[str]:
+    if isinstance(want, dict):
+        keys = set(got) | set(want)
+        return [d for k in sorted(keys) for d in _differences(got.get(k), want.get(k), f"{path}.{k}")]
+    if isinstance(want, list) and isinstance(got, list) and len(got) == len(want):
+        return [d for i, (g, w) in enumerate(zip(got, want)) for d in _differences(g, w, f"{path}[{i}]")]
+    if isinstance(want, float) and isinstance(got, (int, float)):
+        return [] if abs(got - want) <= 1e-9 + 1e-6 * abs(want) else [f"{path}: {got} != {want}"]
+    return [] if got == want else [f"{path}: {str(got)[:80]} != {str(want)[:80]}"]
+
+
+def test_answers_match(golden):
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records]
+    differing, total = [], 0
+    for rows in _chunks(len(records)):
+        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        batch_out = {k: v[rows] for k, v in outputs.items()}
+        for offset, schemes in enumerate(schemes_batch(briefs[rows], encoded, batch_out)):
+            index = rows.start + offset
+            got = orjson.loads(schemes_json(schemes, "grid"))
+            want = records[index]["schemes"]
+            assert len(got) == len(want)
+            for k, (g, w) in enumerate(zip(got, want)):
+                total += 1
+                Scheme.model_validate(g)  # the bytes meet the contract
+                assert g["layout"].pop("heatmap_encoding") == "grid"
+                diff = _differences(g, w)
+                if diff:
+                    differing.append((index, k, diff[:3]))
+    for index, k, diff in differing:
+        print(f"brief {index} scheme {k}: {diff}")
+    assert len(differing) <= MAX_TIE_SHARE * total, f"{len(differing)} of {total} schemes differ"
+
+
+def test_compact_heatmaps_round_trip(golden):
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records[:BATCH]]
+    encoded = encode_batch(briefs, max_image_bytes=5 * 1024 * 1024)
+    batch = schemes_batch(briefs, encoded, {k: v[:BATCH] for k, v in outputs.items()})
+    for schemes in batch:
+        compact = [Scheme.model_validate(s) for s in orjson.loads(schemes_json(schemes, "u8_base64"))]
+        for parsed, original in zip(compact, schemes):
+            grids = parsed.layout.heatmap_grids()
+            for j, element in enumerate(grids):
+                assert np.abs(np.array(grids[element]) - original["layout"]["heatmaps"][j]).max() <= 0.5 / 255 + 1e-6
+        full = len(schemes_json(schemes, "grid"))
+        assert len(schemes_json(schemes, "u8_base64")) < full / 2
