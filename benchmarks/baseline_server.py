@@ -1,80 +1,169 @@
-"""The baseline the Ray Serve graph is measured against: the same contract, model and post-processing in ONE
-plain FastAPI process (uvicorn, one worker), no Ray, no batching, no hops.
+"""The baseline the Ray Serve graph is measured against: the same contract, batch functions, model and answer
+log in plain server processes, no Ray: uvicorn workers sharing one listening socket, each micro-batching its
+own concurrent requests in-process exactly as the Serve ingress does (same batch size and wait).
 
-    PACKDESIGN_BASELINE_THREADS=1 uvicorn benchmarks.baseline_server:app --port 8100
+    .venv/bin/python -m benchmarks.baseline_server --port 8100 --workers 1 --backend onnxruntime --threads 1
+    .venv/bin/python -m benchmarks.baseline_server --port 8100 --workers 12 --backend torch   # a GPU node
 
-Each request runs validation -> image colours -> encoding -> ONNX Runtime -> post-processing -> answer record in
-SQLite on a worker thread (sync route), like the Serve app does across its deployments. It exists only to
-measure what the Ray graph costs (benchmarks/servers.py starts it); it is not a deployment option.
+Per micro-batch: `pipeline.features.encode_batch` -> backend.infer -> `pipeline.answer.answer_batch` (the
+post-processing and serialisation the ingress runs) -> one group commit of the answer records. It exists only
+to measure what the Ray graph costs (benchmarks/servers.py starts it); it is not a deployment option.
 """
 
+import argparse
+import asyncio
 import contextlib
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
-import anyio
-import numpy as np
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Query, Request, Response
+from pydantic import ValidationError
 
-from contract.brief import MAX_IMAGE_BYTES, Brief
-from contract.scheme import Recommendation, Timings
-from inference.base import create_backend
-from pipeline.features import encode_brief
-from pipeline.postprocess import assemble_schemes
-from pipeline.reference_image import ReferenceImageError, reference_colors
-from pipeline.tokenization import pad_batch, tokenizer
-from serve_app.feedback import FeedbackStore
+from contract.brief import MAX_IMAGE_BYTES
+from contract.scheme import HeatmapEncoding
+from inference.base import select_backend
+from pipeline import postprocess
+from pipeline.answer import answer_batch
+from pipeline.features import BriefRejection, encode_batch
+from pipeline.tokenization import tokenizer
+from serve_app.api import parse_brief
+from serve_app.errors import field_error, validation_error
+from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 
-_backend = create_backend("onnxruntime", precision="fp32",
-                          intra_op_threads=int(os.environ.get("PACKDESIGN_BASELINE_THREADS", "1")))
-_backend.warmup((1,))
-tokenizer()
-_store = FeedbackStore(os.environ.get("PACKDESIGN_BASELINE_DB", "/tmp/packdesign-baseline.sqlite3"))
+ENV = "PACKDESIGN_BASELINE_"
+JSON = "application/json"
+
+
+class MicroBatcher:
+    """Coalesces concurrent requests of this process: a batch leaves when it is full or when its first
+    request has waited `wait_s` (the policy of Serve's @serve.batch in the ingress)."""
+
+    def __init__(self, handle_batch, max_batch: int, wait_s: float, concurrent: int) -> None:
+        self.handle_batch, self.max_batch, self.wait_s = handle_batch, max_batch, wait_s
+        self.slots = asyncio.Semaphore(concurrent)  # batches in flight; the next one fills meanwhile
+        self.pending: list[tuple[object, asyncio.Future]] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def submit(self, item):
+        future = asyncio.get_running_loop().create_future()
+        self.pending.append((item, future))
+        if len(self.pending) >= self.max_batch:
+            self._flush()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.wait_s, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if batch:
+            asyncio.get_running_loop().create_task(self._run(batch))
+
+    async def _run(self, batch) -> None:
+        async with self.slots:
+            try:
+                results = await self.handle_batch([item for item, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every waiting request learns of the failure
+                for _, future in batch:
+                    future.set_exception(exc)
+                return
+        for (_, future), result in zip(batch, results):
+            future.set_result(result)
+
+
+class Baseline:
+    def __init__(self) -> None:
+        options = {"onnxruntime": {"precision": os.environ.get(ENV + "PRECISION", "fp32"),
+                                   "intra_op_threads": int(os.environ.get(ENV + "THREADS", "1"))},
+                   "torch": {"cuda_graphs": True}, "tensorrt": {"engine_dir": "artifacts/engines"}}
+        self.backend = select_backend(os.environ.get(ENV + "BACKEND", "onnxruntime"), options)
+        self.backend.warmup((1, 8, 64))
+        self.version = self.backend.info.detail.get("model_version") or "unknown"
+        tokenizer()
+        postprocess.warm()
+        self.store = FeedbackStore(os.environ.get(ENV + "DB", f"/tmp/packdesign-baseline-{os.getpid()}.sqlite3"))
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
+        self.batcher = MicroBatcher(self._batch, int(os.environ.get(ENV + "MAX_BATCH", "64")),
+                                    float(os.environ.get(ENV + "BATCH_WAIT_S", "0.002")), concurrent=2)
+
+    def _compute(self, items):
+        started = time.perf_counter()
+        briefs = [brief for brief, _, _, _ in items]
+        encoded = encode_batch(briefs, MAX_IMAGE_BYTES)
+        encoded_at = time.perf_counter()
+        outputs = self.backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
+        inferred_at = time.perf_counter()
+        answers, batch_schemes = answer_batch(
+            briefs, encoded, outputs, [rid for _, _, rid, _ in items], [enc for _, enc, _, _ in items],
+            self.version, self.backend.info.name,
+            {"encode": (encoded_at - started) * 1000, "infer": (inferred_at - encoded_at) * 1000},
+            [t for _, _, _, t in items], time.perf_counter)
+        records = [AnswerRecord.from_schemes(rid, DEFAULT_TENANT, brief.model_dump_json(exclude={"reference_image"}),
+                                             self.version, schemes)
+                   for (brief, _, rid, _), schemes in zip(items, batch_schemes) if schemes is not None]
+        return answers, records
+
+    async def _batch(self, items):
+        answers, records = await asyncio.get_running_loop().run_in_executor(self.pool, self._compute, items)
+        if records:  # answered only once the records are committed, as the Serve ingress does
+            await asyncio.wrap_future(self.store.submit_answers(records))
+        return answers
 
 
 @contextlib.asynccontextmanager
-async def _lifespan(_app: FastAPI):
-    # Sync routes run on AnyIO's thread pool; its size is the server's concurrency.
-    anyio.to_thread.current_default_thread_limiter().total_tokens = int(
-        os.environ.get("PACKDESIGN_BASELINE_CONCURRENCY", "8"))
+async def _lifespan(app: FastAPI):
+    # Per worker process: each has its own backend, batcher and answer-log connection.
+    app.state.baseline = Baseline()
     yield
+    app.state.baseline.store.close()
 
 
 app = FastAPI(title="packdesign baseline (no Ray)", lifespan=_lifespan)
 
 
 @app.get("/healthz")
-def healthz() -> dict:
-    return {"status": "ok", "backend": _backend.info.name}
+async def healthz(request: Request) -> dict:
+    baseline = request.app.state.baseline
+    return {"status": "ok", "backend": baseline.backend.info.name, "precision": baseline.backend.info.precision,
+            "model_version": baseline.version, "pid": os.getpid()}
 
 
-@app.post("/v1/recommend", response_model=Recommendation)
-def recommend(brief: Brief):
+@app.post("/v1/recommend")
+async def recommend(request: Request, heatmaps: HeatmapEncoding = Query(default="u8_base64")):
     started = time.perf_counter()
-    colors: list[str] = []
-    if brief.reference_image:
-        try:
-            colors = reference_colors(brief.reference_image, MAX_IMAGE_BYTES)
-        except ReferenceImageError as exc:
-            return JSONResponse(status_code=422, content={"detail": [
-                {"loc": ["body", "reference_image"], "msg": str(exc), "type": "value_error"}]})
-    encoded = encode_brief(brief, colors)
-    encoded_at = time.perf_counter()
-    ids, mask = pad_batch([encoded.token_ids])
-    outputs = _backend.infer(ids, mask, encoded.features[None].astype(np.float32))
-    inferred_at = time.perf_counter()
-    schemes = assemble_schemes(brief, encoded, {name: value[0] for name, value in outputs.items()})
-    done = time.perf_counter()
-    request_id = uuid.uuid4().hex
-    version = _backend.info.detail.get("model_version") or "unknown"
-    _store.record_answer(request_id, brief.model_dump(mode="json"), [s.model_dump(mode="json") for s in schemes],
-                         version)
-    return Recommendation(
-        request_id=request_id, model_version=version, backend=_backend.info.name,
-        timings_ms=Timings(encode=round((encoded_at - started) * 1000, 2),
-                           infer=round((inferred_at - encoded_at) * 1000, 2),
-                           post=round((done - inferred_at) * 1000, 2), total=round((done - started) * 1000, 2)),
-        schemes=schemes,
-    )
+    try:
+        brief = parse_brief(await request.body())
+    except ValidationError as exc:
+        return validation_error([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+    answer = await request.app.state.baseline.batcher.submit((brief, heatmaps, uuid.uuid4().hex, started))
+    if isinstance(answer, BriefRejection):
+        return field_error(answer.field, answer.message)
+    return Response(answer, media_type=JSON)
+
+
+def main() -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100)
+    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the socket")
+    parser.add_argument("--backend", default="onnxruntime", choices=["auto", "onnxruntime", "torch", "tensorrt"])
+    parser.add_argument("--precision", default="fp32", help="ONNX Runtime variant")
+    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per process")
+    parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--batch-wait-s", type=float, default=0.002)
+    args = parser.parse_args()
+    os.environ.update({ENV + "BACKEND": args.backend, ENV + "PRECISION": args.precision,
+                       ENV + "THREADS": str(args.threads), ENV + "MAX_BATCH": str(args.max_batch),
+                       ENV + "BATCH_WAIT_S": str(args.batch_wait_s)})
+    uvicorn.run("benchmarks.baseline_server:app", host=args.host, port=args.port, workers=args.workers,
+                log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -96,14 +96,12 @@ def start(name: str, payloads: list[dict], config_overrides: Callable[[dict], No
 
 
 @contextlib.contextmanager
-def baseline(tmp: Path, intra_op_threads: int = 1, workers_threads: int = 8) -> Iterator[Server]:
+def baseline(tmp: Path, intra_op_threads: int = 1, workers: int = 1, backend: str = "onnxruntime") -> Iterator[Server]:
     port = free_port()
-    env = {**os.environ, "PACKDESIGN_BASELINE_THREADS": str(intra_op_threads),
-           "PACKDESIGN_BASELINE_DB": str(tmp / "feedback.sqlite3"),
-           "PACKDESIGN_BASELINE_CONCURRENCY": str(workers_threads)}
+    env = {**os.environ, "PACKDESIGN_BASELINE_DB": str(tmp / "feedback.sqlite3")}
     process = subprocess.Popen(
-        [str(BIN / "uvicorn"), "benchmarks.baseline_server:app", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--log-level", "warning", "--no-access-log"],
+        [sys.executable, "-m", "benchmarks.baseline_server", "--port", str(port), "--workers", str(workers),
+         "--threads", str(intra_op_threads), "--backend", backend],
         cwd=ROOT, env=env, start_new_session=True,
     )
     base_url = f"http://127.0.0.1:{port}"
@@ -120,8 +118,8 @@ def baseline(tmp: Path, intra_op_threads: int = 1, workers_threads: int = 8) -> 
             if time.monotonic() > deadline:
                 raise RuntimeError("baseline server did not come up within 120 s")
             time.sleep(0.5)
-        yield Server("baseline", base_url, notes={"ort_intra_op_threads": intra_op_threads,
-                                                  "request_threads": workers_threads})
+        yield Server("baseline", base_url, notes={"ort_intra_op_threads": intra_op_threads, "workers": workers,
+                                                  "backend": backend})
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

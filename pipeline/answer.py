@@ -51,3 +51,29 @@ def answer_json(request_id: str, model_version: str, backend: str, timings_ms: d
     head = orjson.dumps({"request_id": request_id, "model_version": model_version, "backend": backend,
                          "timings_ms": timings_ms})
     return head[:-1] + b',"schemes":' + schemes + b"}"
+
+
+def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
+                 encodings: list[HeatmapEncoding], model_version: str, backend: str, stage_ms: dict[str, float],
+                 started: list[float], now) -> tuple[list, list]:
+    """A post-processed micro-batch -> each brief's answer bytes (or its BriefRejection), plus its schemes (None
+    where rejected) for the answer log. Called alike by the Serve ingress and the plain baseline server.
+
+    `stage_ms` holds the batch's encode/infer times; post-processing time is measured here, and each answer's
+    total runs from its own `started` (time.perf_counter) to when its bytes were written, read from `now()`.
+    """
+    from pipeline.postprocess import schemes_batch  # answer.py itself only serialises; keep its imports light
+
+    post_started = now()
+    batch_schemes = schemes_batch(briefs, encoded, outputs)
+    done = now()
+    shared = {**{k: round(v, 2) for k, v in stage_ms.items()}, "post": round((done - post_started) * 1000, 2)}
+    answers = []
+    for i, schemes in enumerate(batch_schemes):
+        if schemes is None:
+            answers.append(encoded.rejected[i])
+            continue
+        timings = {**shared, "total": round((done - started[i]) * 1000, 2)}
+        answers.append(answer_json(request_ids[i], model_version, backend, timings,
+                                   schemes_json(schemes, encodings[i])))
+    return answers, batch_schemes

@@ -311,3 +311,11 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             schemes.append(as_dict)
         out.append(schemes)
     return out
+
+
+def warm() -> None:
+    """Fill every fixed table now (replica start), not on a live request."""
+    load_palettes(), load_font_pairs(), load_fonts(), palette_role_lab(), _style_profiles(), _style_font_tags()
+    for templates in _templates_by_format().values():
+        for template in templates:
+            _template_heatmaps(template)

@@ -31,6 +31,11 @@ class AppArgs(BaseModel):
                     "the ingress process (one Ray hop less; then drop BriefEncoder from the config's deployments).",
     )
     recommend_timeout_s: float = Field(default=10.0, gt=0, description="Per-request budget inside the graph.")
+    # Micro-batching in the ingress: concurrent requests share one encoder call, one recommender call and one
+    # post-processing pass. The wait is what a lone request pays at most; under load batches fill before it.
+    ingress_max_batch_size: int = Field(default=64, gt=0, description="Briefs per ingress micro-batch.")
+    ingress_batch_wait_s: float = Field(default=0.002, ge=0, description="Longest wait for a micro-batch to fill.")
+
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
     # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.
     max_in_flight: int = Field(default=64, gt=0, description="Admitted /v1/recommend requests per ingress replica.")

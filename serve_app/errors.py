@@ -13,10 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 
+MAX_ECHO_CHARS = 200  # an invalid input is echoed back only this far (bodies can hold a 5 MB image)
+
+
 def json_safe(value):
-    """`value` with every non-finite float replaced by its repr ('nan', 'inf', '-inf'); other values as they are."""
+    """`value` as JSON can carry it: non-finite floats as their repr ('nan', 'inf', '-inf'), bytes (a body that
+    is not JSON) decoded, long strings cut; other values as they are."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value[: MAX_ECHO_CHARS * 4]).decode("utf-8", "replace")
+    if isinstance(value, str) and len(value) > MAX_ECHO_CHARS:
+        return value[:MAX_ECHO_CHARS] + "…"
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,8 +1,10 @@
 """Durable store for served answers and designer feedback: SQLite in WAL mode.
 
 Feedback rows are committed with synchronous=FULL (fsync'd before the API answers) and are idempotent on
-(request_id, scheme_index, action). Answer summaries are kept so feedback can be checked against what
-was actually served and exported later as a training set:
+(request_id, scheme_index, action). Every answer is recorded before it is sent, compactly: request id, tenant
+(API key id, or "default"), the brief without its image, model version, and per scheme the chosen palette,
+font pair, style and layout template ids, so feedback can be checked against what was actually served and
+exported later as a training set (what learning from feedback reads):
 
     python -m serve_app.feedback export --db artifacts/feedback.sqlite3 --out feedback.jsonl
     python -m serve_app.feedback count --db artifacts/feedback.sqlite3
@@ -16,15 +18,21 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
+DEFAULT_TENANT = "default"  # answers to unauthenticated callers (API keys off)
+
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
+CREATE TABLE IF NOT EXISTS answer_records (
     request_id TEXT PRIMARY KEY,
     created_at REAL NOT NULL,
+    tenant TEXT NOT NULL,
     brief TEXT NOT NULL,
-    schemes TEXT NOT NULL,
-    model_version TEXT NOT NULL
+    model_version TEXT NOT NULL,
+    choices TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS feedback (
     request_id TEXT NOT NULL,
@@ -38,6 +46,27 @@ CREATE TABLE IF NOT EXISTS feedback (
 
 class UnknownAnswer(LookupError):
     pass
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """What the log keeps of one answer. Built off the event loop (in the post-processing thread)."""
+
+    request_id: str
+    tenant: str
+    brief_json: str  # the brief without its reference image
+    model_version: str
+    choices_json: str  # [{"palette", "font_pair", "style", "template"}, ...] per scheme, in answer order
+
+    @classmethod
+    def from_schemes(cls, request_id: str, tenant: str, brief_json: str, model_version: str,
+                     schemes: list[dict]) -> "AnswerRecord":
+        choices = [{"palette": s["palette"]["id"], "font_pair": s["typography"]["pair_id"], "style": s["style"]["id"],
+                    "template": s["layout"]["template_id"]} for s in schemes]
+        return cls(request_id, tenant, brief_json, model_version, orjson.dumps(choices).decode())
+
+    def row(self) -> tuple:
+        return (self.request_id, time.time(), self.tenant, self.brief_json, self.model_version, self.choices_json)
 
 
 class FeedbackStore:
@@ -60,29 +89,19 @@ class FeedbackStore:
         self._writer = threading.Thread(target=self._write_answers, name="answer-writer", daemon=True)
         self._writer.start()
 
-    @staticmethod
-    def _answer_row(request_id: str, brief: dict, schemes: list[dict], model_version: str) -> tuple:
-        summary = [
-            {"palette": s["palette"]["id"], "style": s["style"]["id"], "font_pair": s["typography"]["pair_id"],
-             "colors": [c["hex"] for c in s["palette"]["colors"]]}
-            for s in schemes
-        ]
-        brief = {k: v for k, v in brief.items() if k != "reference_image"}  # images are not kept
-        return (request_id, time.time(), json.dumps(brief, ensure_ascii=False), json.dumps(summary), model_version)
-
-    def submit_answer(self, request_id: str, brief: dict, schemes: list[dict], model_version: str) -> Future:
-        """Queue an answer record; the future resolves once it is committed (await it before replying)."""
+    def submit_answers(self, records: list[AnswerRecord]) -> Future:
+        """Queue a micro-batch of answer records; the future resolves once all are committed (await it before
+        replying). One future per batch: the event loop pays one wake-up, not one per answer."""
         done: Future = Future()
-        row = self._answer_row(request_id, brief, schemes, model_version)
         with self._wake:
             if self._closed:
                 raise RuntimeError("feedback store is closed")
-            self._pending.append((row, done))
+            self._pending.append(([r.row() for r in records], done))
             self._wake.notify()
         return done
 
-    def record_answer(self, request_id: str, brief: dict, schemes: list[dict], model_version: str) -> None:
-        self.submit_answer(request_id, brief, schemes, model_version).result()
+    def record_answer(self, record: AnswerRecord) -> None:
+        self.submit_answers([record]).result()
 
     def _write_answers(self) -> None:
         while True:
@@ -98,8 +117,8 @@ class FeedbackStore:
                     self._db.execute("PRAGMA synchronous=NORMAL")
                     self._db.execute("BEGIN IMMEDIATE")
                     try:
-                        self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?)",
-                                             [row for row, _ in batch])
+                        self._db.executemany("INSERT OR REPLACE INTO answer_records VALUES (?, ?, ?, ?, ?, ?)",
+                                             [row for rows, _ in batch for row in rows])
                         self._db.execute("COMMIT")
                     except BaseException:
                         self._db.execute("ROLLBACK")
@@ -114,11 +133,13 @@ class FeedbackStore:
     def record_feedback(self, request_id: str, scheme_index: int, action: str) -> bool:
         """True if newly recorded, False if this exact event was already stored (idempotent)."""
         with self._lock:
-            row = self._db.execute("SELECT schemes FROM answers WHERE request_id = ?", (request_id,)).fetchone()
+            row = self._db.execute("SELECT choices FROM answer_records WHERE request_id = ?",
+                                   (request_id,)).fetchone()
             if row is None:
                 raise UnknownAnswer(f"no answer with request_id {request_id!r}")
-            if scheme_index >= len(json.loads(row[0])):
-                raise IndexError(f"answer {request_id} has {len(json.loads(row[0]))} schemes")
+            served = len(json.loads(row[0]))
+            if scheme_index >= served:
+                raise IndexError(f"answer {request_id} has {served} schemes")
             self._db.execute("PRAGMA synchronous=FULL")
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?)", (request_id, scheme_index, action, time.time())
@@ -129,12 +150,12 @@ class FeedbackStore:
         """Feedback joined with what was served: one training example per event."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT f.request_id, f.scheme_index, f.action, f.created_at, a.brief, a.schemes, a.model_version "
-                "FROM feedback f JOIN answers a USING (request_id) ORDER BY f.created_at"
+                "SELECT f.request_id, f.scheme_index, f.action, f.created_at, a.tenant, a.brief, a.choices, "
+                "a.model_version FROM feedback f JOIN answer_records a USING (request_id) ORDER BY f.created_at"
             ).fetchall()
         return [
-            {"request_id": r[0], "scheme_index": r[1], "action": r[2], "created_at": r[3],
-             "brief": json.loads(r[4]), "scheme": json.loads(r[5])[r[1]], "model_version": r[6]}
+            {"request_id": r[0], "scheme_index": r[1], "action": r[2], "created_at": r[3], "tenant": r[4],
+             "brief": json.loads(r[5]), "scheme": json.loads(r[6])[r[1]], "model_version": r[7]}
             for r in rows
         ]
 

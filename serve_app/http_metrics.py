@@ -5,8 +5,8 @@
 - `packdesign_http_request_latency_ms{route, method}`: time to the end of the response.
 
 Routes are FastAPI route templates (`/v1/recommend`), or `unmatched`, so label cardinality stays bounded
-whatever paths clients send. The metric objects are created in `enable()`, called in the Ingress replica:
-Ray metrics belong in a Ray worker, not in whichever process happens to import this module.
+whatever paths clients send. The metric objects are created when the Ingress replica builds its app
+(`install(app)`): Ray metrics belong in a Ray worker, not in whichever process happens to import this module.
 """
 
 # No `from __future__ import annotations`: kept consistent with the FastAPI ingress modules.
@@ -29,38 +29,26 @@ class _Metrics:
                                  boundaries=LATENCY_BOUNDARIES_MS, tag_keys=("route", "method"))
 
 
-_metrics: _Metrics | None = None
-
-
-def enable() -> None:
-    global _metrics
-    if _metrics is None:
-        _metrics = _Metrics()
-
-
-_api_paths: frozenset[str] | None = None
-
-
-def _route(scope: Scope) -> str:
-    route = scope.get("route")  # FastAPI puts the matched route into the scope
-    if route is not None:
-        return route.path
-    # Answered before routing (the guards' 401/413/415): label it with the API path it was sent to, if it is
-    # one (the API's paths have no parameters), so a 415 on /v1/recommend is counted as /v1/recommend.
-    global _api_paths
-    if _api_paths is None and hasattr(scope.get("app"), "openapi"):
-        _api_paths = frozenset(scope["app"].openapi().get("paths", {}))
-    return scope.get("path", "") if scope.get("path", "") in (_api_paths or ()) else "unmatched"
-
-
 class RequestMetrics:
     """Outermost middleware: counts every answer, the guards' 401/413/415 included."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: _Metrics | None) -> None:
         self.app = app
+        self.metrics = metrics
+        self._api_paths: frozenset[str] | None = None
+
+    def _route(self, scope: Scope) -> str:
+        route = scope.get("route")  # FastAPI puts the matched route into the scope
+        if route is not None:
+            return route.path
+        # Answered before routing (the guards' 401/413/415): label it with the API path it was sent to, if it
+        # is one (the API's paths have no parameters), so a 415 on /v1/recommend is counted as /v1/recommend.
+        if self._api_paths is None and hasattr(scope.get("app"), "openapi"):
+            self._api_paths = frozenset(scope["app"].openapi().get("paths", {}))
+        return scope.get("path", "") if scope.get("path", "") in (self._api_paths or ()) else "unmatched"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        metrics = _metrics
+        metrics = self.metrics
         if scope["type"] != "http" or metrics is None:
             await self.app(scope, receive, send)
             return
@@ -76,12 +64,13 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            route, method, code = _route(scope), scope.get("method", ""), str(status)
+            route, method, code = self._route(scope), scope.get("method", ""), str(status)
             metrics.requests.inc(tags={"route": route, "method": method, "code": code})
             if status >= 400:
                 metrics.errors.inc(tags={"route": route, "code": code})
             metrics.latency.observe((time.perf_counter() - started) * 1000, tags={"route": route, "method": method})
 
 
-def install(app) -> None:
-    app.add_middleware(RequestMetrics)
+def install(app, enabled: bool = True) -> None:
+    """enabled=False outside a Ray worker (in-process tests of the app): no metric objects are made."""
+    app.add_middleware(RequestMetrics, metrics=_Metrics() if enabled else None)

@@ -1,51 +1,40 @@
-"""HTTP ingress (FastAPI via @serve.ingress) and the Python entry point for DeploymentHandle callers.
+"""HTTP ingress and the Python entry point for DeploymentHandle callers, batch-first.
 
-Flow per brief: encoder hop (CPU: validate, tokenise, features, image colours) -> recommender hop
-(batched model call) -> post-processing here (distinct schemes, brand colours, contrast, boxes).
-Post-processing runs in the ingress so that the recommender replicas spend their time on the model.
+Per request the ingress does only what cannot be shared: parse and validate the brief (pydantic's Rust JSON
+parser, no FastAPI body model), admission, and waiting for its micro-batch. Concurrent requests coalesce
+(`@serve.batch`) into a micro-batch that makes ONE call to the encoder deployment (arrays back) and ONE to the
+recommender replicas (arrays back), is post-processed as a whole in a worker thread straight to answer bytes
+(`pipeline.postprocess` + `pipeline.answer`), and has its answer records group-committed before any of its
+answers is sent. Nothing per request crosses a process boundary, and nothing CPU-heavy runs on the event loop.
 """
 
-# No `from __future__ import annotations`: FastAPI resolves route parameter types from real annotations
-# (string ones stay unresolved forward references once Serve wraps the methods).
+from __future__ import annotations
+
 import asyncio
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from fastapi import FastAPI, HTTPException
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
+from ray.serve.metrics import Histogram
 
-from contract.brief import Brief, Feedback
-from contract.scheme import Recommendation, Timings
-from knowledge.labels import all_options
-from pipeline.postprocess import assemble_schemes
+from contract.brief import Brief
+from contract.scheme import HeatmapEncoding, Recommendation
+from pipeline import postprocess
+from pipeline.answer import answer_batch
+from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs
-from serve_app.encoder import BriefRejection, encode_or_reject
-from serve_app.feedback import FeedbackStore, UnknownAnswer
-from serve_app import errors, http_metrics, security, web
 from serve_app.errors import field_error
+from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
+from serve_app.recommender import ModelInputs, ModelOutputs
 
 log = logging.getLogger("ray.serve")
-
-api = FastAPI(
-    title="Packaging design recommender",
-    version="1.0",
-    description=(
-        "Send a packaging brief (category, audience, tone, keywords in English or Chinese, package format, "
-        "brand colours, optional reference image) and get several distinct design directions back: palette "
-        "with roles, font pairing, style scores and a front-panel layout."
-    ),
-)
-# API keys, JSON-only bodies, size limit, CORS (settings come from AppArgs in Ingress.__init__); metrics outermost.
-security.install(api)
-http_metrics.install(api)
-errors.install(api)
-# The designer page, its assets and POST /v1/preview (plain routes, outside the Ingress class).
-web.install(api)
 
 
 class InvalidBrief(ValueError):
@@ -56,16 +45,6 @@ class InvalidBrief(ValueError):
         self.rejection = rejection
 
 
-def _request_id() -> str:
-    """Serve's request id (from the x-request-id header, or generated) so logs and answers agree."""
-    try:
-        rid = serve.context._get_serve_request_context().request_id
-    except Exception:  # noqa: BLE001 - private API; a fresh id is always acceptable
-        rid = ""
-    rid = "".join(ch for ch in rid if ch.isalnum() or ch in "-_")[:64]
-    return rid if len(rid) >= 8 else uuid.uuid4().hex
-
-
 class Overloaded(RuntimeError):
     """The graph cannot take this request now: answered 503 + Retry-After, never dropped silently."""
 
@@ -73,6 +52,9 @@ class Overloaded(RuntimeError):
 # A replica that died (killed, OOM, node lost) mid-call. Both hops are pure functions of their input, so
 # one retry lands on a live replica (Serve's router stops picking the dead one); a second failure is a 503.
 _REPLICA_GONE = (RayActorError, ReplicaUnavailableError)
+# Micro-batches in flight per ingress replica: one forms while others wait on the encoder and recommender.
+# (Fixed at class definition: Serve's batch queue has no setter for it.)
+CONCURRENT_MICRO_BATCHES = 3
 
 
 async def _call_with_one_retry(call):
@@ -86,101 +68,170 @@ async def _call_with_one_retry(call):
         raise Overloaded(f"a replica failed twice: {exc.__class__.__name__}") from exc
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=200)
-@serve.ingress(api)
+def request_id() -> str:
+    """Serve's request id (from the x-request-id header, or generated) so logs and answers agree."""
+    try:
+        rid = serve.context._get_serve_request_context().request_id
+    except Exception:  # noqa: BLE001 - private API; a fresh id is always acceptable
+        rid = ""
+    rid = "".join(ch for ch in rid if ch.isalnum() or ch in "-_")[:64]
+    return rid if len(rid) >= 8 else uuid.uuid4().hex
+
+
+@dataclass
+class Pending:
+    """One brief waiting for its micro-batch."""
+
+    brief: Brief
+    encoding: HeatmapEncoding
+    tenant: str
+    request_id: str
+    started: float
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=128)
+@serve.ingress()  # the FastAPI app is built per replica by __serve_build_asgi_app__ (state per app)
 class Ingress:
     def __init__(self, encoder: DeploymentHandle | None, recommender: DeploymentHandle,
                  args: dict | None = None) -> None:
         self.args = AppArgs.model_validate(args or {})
-        security.configure(security.SecuritySettings.from_args(self.args))
-        http_metrics.enable()
-        web.attach(self)
         self.encoder = encoder
-        if encoder is None:
-            tokenizer()  # inline encoding: load it now, not on the first request
         self.recommender = recommender
         self.feedback = FeedbackStore(self.args.feedback_db)
-        self.in_flight = 0  # /v1/recommend requests admitted and not yet answered (this replica)
+        self.in_flight = 0  # /v1/recommend briefs admitted and not yet answered (this replica)
+        # One thread per micro-batch in flight: post-processing holds the GIL for much of its time, so more
+        # would only add switching; the event loop keeps its share between numpy calls.
+        self.workers = ThreadPoolExecutor(max_workers=CONCURRENT_MICRO_BATCHES, thread_name_prefix="post")
+        self._coalesced.set_max_batch_size(self.args.ingress_max_batch_size)
+        self._coalesced.set_batch_wait_timeout_s(self.args.ingress_batch_wait_s)
+        self.micro_batch_metric = Histogram(
+            "packdesign_ingress_batch_size", description="Briefs per ingress micro-batch (one encoder and one "
+            "recommender call each).", boundaries=[1, 2, 4, 8, 16, 32, 64, 128])
+        # Warm before taking traffic: a replica added during a spike must not fill lazy caches on live requests.
+        if encoder is None:
+            tokenizer()
+        postprocess.warm()
 
-    async def recommend(self, brief: Brief | dict) -> Recommendation:
-        """Python entry point (DeploymentHandle callers); the HTTP route calls it too."""
-        if not isinstance(brief, Brief):
-            brief = Brief.model_validate(brief)
-        request_id = _request_id()
-        started = time.perf_counter()
-        if self.encoder is None:  # `encoder: inline`: same work, no hop
-            encoded = await asyncio.to_thread(encode_or_reject, brief, self.args.max_image_bytes)
-        else:
-            encoded = await _call_with_one_retry(lambda: self.encoder.encode.remote(brief))
-        if isinstance(encoded, BriefRejection):
-            raise InvalidBrief(encoded)
-        encoded_at = time.perf_counter()
-        result = await _call_with_one_retry(lambda: self.recommender.infer.remote(encoded))
-        inferred_at = time.perf_counter()
-        # Post-processing is CPU work in Python; a worker thread keeps this replica's event loop responsive.
-        schemes = await asyncio.to_thread(assemble_schemes, brief, encoded, result.outputs)
-        done = time.perf_counter()
-        answer = Recommendation(
-            request_id=request_id,
-            model_version=result.model_version,
-            backend=result.backend,
-            timings_ms=Timings(
-                encode=round((encoded_at - started) * 1000, 2),
-                infer=round((inferred_at - encoded_at) * 1000, 2),
-                post=round((done - inferred_at) * 1000, 2),
-                total=round((done - started) * 1000, 2),
-            ),
-            schemes=schemes,
-        )
-        # Group-committed by the store's writer thread; the answer is on disk before the client sees it.
-        await asyncio.wrap_future(self.feedback.submit_answer(
-            request_id, brief.model_dump(mode="json"), [s.model_dump(mode="json") for s in schemes],
-            result.model_version,
-        ))
-        log.info("recommend request_id=%s backend=%s batch=%d total_ms=%.1f schemes=%d", request_id,
-                 result.backend, result.batch_size, answer.timings_ms.total, len(schemes),
-                 extra={"packdesign_request_id": request_id})
-        return answer
+    def __serve_build_asgi_app__(self):
+        from serve_app.api import build_api  # the routes import this module's types; built once per replica
 
-    @api.post("/v1/recommend", response_model=Recommendation, summary="Design directions for a brief")
-    async def recommend_http(self, brief: Brief):
+        return build_api(self.args, ingress=self)
+
+    # --- entry points -------------------------------------------------------------------------------------
+
+    async def recommend(self, brief: Brief | dict, heatmaps: HeatmapEncoding = "grid") -> Recommendation:
+        """One brief (DeploymentHandle callers): the answer as the contract model. Grid heatmaps by default,
+        as handle callers always had them; raises InvalidBrief for a brief the encoder rejects."""
+        answer = await self.answer(self._brief(brief), heatmaps, DEFAULT_TENANT, request_id())
+        if isinstance(answer, BriefRejection):
+            raise InvalidBrief(answer)
+        return Recommendation.model_validate_json(answer)
+
+    async def recommend_batch(self, briefs: list[Brief | dict | bytes | str],
+                              heatmaps: HeatmapEncoding = "u8_base64") -> list[bytes]:
+        """Many briefs in one handle call: each answer as JSON bytes (`Recommendation`), or for a brief the
+        encoder rejects `{"error": {"field": ..., "message": ...}}`. Invalid briefs raise before any work."""
+        parsed = [self._brief(b) for b in briefs]
+        prefix = uuid.uuid4().hex[:16]
+        answers = await asyncio.gather(*(self.answer(b, heatmaps, DEFAULT_TENANT, f"{prefix}-{i}")
+                                          for i, b in enumerate(parsed)))
+        return [a if isinstance(a, bytes) else _rejection_json(a) for a in answers]
+
+    async def answer_http(self, brief: Brief, heatmaps: HeatmapEncoding, request):
+        """The HTTP routes' call: answer bytes, or the error response (422 rejection, 503 over capacity)."""
         # Admission: past max_in_flight the answer could not come within budget anyway; say so at once.
         if self.in_flight >= self.args.max_in_flight:
-            raise self._unavailable("over capacity; retry shortly")
+            return self.unavailable("over capacity; retry shortly")
         self.in_flight += 1
         try:
-            return await asyncio.wait_for(self.recommend(brief), timeout=self.args.recommend_timeout_s)
-        except InvalidBrief as exc:
-            return field_error(exc.rejection.field, exc.rejection.message)
-        except TimeoutError as exc:
-            raise self._unavailable("recommendation timed out; retry shortly") from exc
-        except BackPressureError as exc:  # a downstream deployment's max_queued_requests is reached
-            raise self._unavailable("over capacity; retry shortly") from exc
+            tenant = getattr(request.state, "tenant", DEFAULT_TENANT)
+            answer = await asyncio.wait_for(self.answer(brief, heatmaps, tenant, request_id()),
+                                            timeout=self.args.recommend_timeout_s)
+        except TimeoutError:
+            return self.unavailable("recommendation timed out; retry shortly")
+        except BackPressureError:  # a downstream deployment's max_queued_requests is reached
+            return self.unavailable("over capacity; retry shortly")
         except Overloaded as exc:
-            raise self._unavailable(f"{exc}; retry shortly") from exc
+            return self.unavailable(f"{exc}; retry shortly")
         finally:
             self.in_flight -= 1
+        if isinstance(answer, BriefRejection):
+            return field_error(answer.field, answer.message)
+        return answer
 
-    def _unavailable(self, detail: str) -> HTTPException:
-        return HTTPException(status_code=503, detail=detail, headers={"Retry-After": str(self.args.retry_after_s)})
+    def unavailable(self, detail: str):
+        from fastapi.responses import JSONResponse
 
-    @api.get("/v1/options", summary="Every brief vocabulary with English and Chinese labels")
-    async def options(self) -> dict:
-        return all_options()
+        return JSONResponse(status_code=503, content={"detail": detail},
+                            headers={"Retry-After": str(self.args.retry_after_s)})
 
-    @api.post("/v1/feedback", summary="Record a designer's reaction to one scheme")
-    async def feedback_http(self, event: Feedback):
-        try:
-            created = await asyncio.to_thread(
-                self.feedback.record_feedback, event.request_id, event.scheme_index, event.action.value
-            )
-        except UnknownAnswer as exc:
-            raise HTTPException(status_code=404, detail=str(exc)) from exc
-        except IndexError as exc:
-            return field_error("scheme_index", str(exc))
-        return {"status": "recorded" if created else "duplicate", "request_id": event.request_id}
+    async def answer(self, brief: Brief, encoding: HeatmapEncoding, tenant: str, rid: str) -> bytes | BriefRejection:
+        return await self._coalesced(Pending(brief, encoding, tenant, rid, time.perf_counter()))
 
-    @api.get("/healthz", summary="Liveness of the whole graph")
-    async def healthz(self) -> dict:
+    @staticmethod
+    def _brief(brief: Brief | dict | bytes | str) -> Brief:
+        if isinstance(brief, Brief):
+            return brief
+        if isinstance(brief, (bytes, str)):
+            return Brief.model_validate_json(brief)
+        return Brief.model_validate(brief)
+
+    # --- the micro-batch ----------------------------------------------------------------------------------
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002, max_concurrent_batches=CONCURRENT_MICRO_BATCHES)
+    async def _coalesced(self, items: list[Pending]) -> list[bytes | BriefRejection]:
+        started = time.perf_counter()
+        briefs = [item.brief for item in items]
+        self.micro_batch_metric.observe(len(items))
+        loop = asyncio.get_running_loop()
+        if self.encoder is None:  # `encoder: inline`: same function, no hop
+            encoded: EncodedBatch = await loop.run_in_executor(
+                self.workers, encode_batch, briefs, self.args.max_image_bytes)
+        else:
+            payload = [brief.model_dump_json().encode() for brief in briefs]
+            encoded = await _call_with_one_retry(lambda: self.encoder.encode_batch.remote(payload))
+        encoded_at = time.perf_counter()
+        inputs = ModelInputs(encoded.input_ids, encoded.attention_mask, encoded.features)
+        result: ModelOutputs = await _call_with_one_retry(lambda: self.recommender.infer_batch.remote(inputs))
+        inferred_at = time.perf_counter()
+        answers, records = await loop.run_in_executor(
+            self.workers, self._finish, items, encoded, result, started, encoded_at, inferred_at)
+        # Group-committed by the store's writer thread; the answers are on disk before any client sees one.
+        if records:
+            await asyncio.wrap_future(self.feedback.submit_answers(records))
+        log.info("recommend batch=%d model_batch=%d backend=%s encode_ms=%.1f infer_ms=%.1f post_ms=%.1f",
+                 len(items), result.batch_size, result.backend, (encoded_at - started) * 1000,
+                 (inferred_at - encoded_at) * 1000, (time.perf_counter() - inferred_at) * 1000)
+        return answers
+
+    def _finish(self, items: list[Pending], encoded: EncodedBatch, result: ModelOutputs, started: float,
+                encoded_at: float, inferred_at: float) -> tuple[list[bytes | BriefRejection], list[AnswerRecord]]:
+        """Worker thread: post-process the micro-batch, serialise each answer, build its log record."""
+        answers, batch_schemes = answer_batch(
+            [item.brief for item in items], encoded, result.outputs, [item.request_id for item in items],
+            [item.encoding for item in items], result.model_version, result.backend,
+            {"encode": (encoded_at - started) * 1000, "infer": (inferred_at - encoded_at) * 1000},
+            [item.started for item in items], time.perf_counter)
+        records = [
+            AnswerRecord.from_schemes(item.request_id, item.tenant,
+                                      item.brief.model_dump_json(exclude={"reference_image"}),  # images not kept
+                                      result.model_version, schemes)
+            for item, schemes in zip(items, batch_schemes) if schemes is not None
+        ]
+        return answers, records
+
+    # --- feedback and health ------------------------------------------------------------------------------
+
+    async def record_feedback(self, request_id: str, scheme_index: int, action: str) -> bool:
+        return await asyncio.to_thread(self.feedback.record_feedback, request_id, scheme_index, action)
+
+    async def health(self) -> dict:
         stats = await self.recommender.stats.remote()
-        return {"status": "ok", "backend": stats["backend"], "precision": stats["precision"]}
+        return {"status": "ok", "backend": stats["backend"], "precision": stats["precision"],
+                "model_version": stats["model_version"]}
+
+
+def _rejection_json(rejection: BriefRejection) -> bytes:
+    import orjson
+
+    return orjson.dumps({"error": {"field": rejection.field, "message": rejection.message}})

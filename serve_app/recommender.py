@@ -1,7 +1,10 @@
-"""Recommender deployment: coalesces encoded briefs with @serve.batch and runs the model backend.
+"""Recommender deployment: model arrays in, model arrays out, on the inference backend (TensorRT, torch on
+CUDA, or ONNX Runtime).
 
-Batch size and wait come from `user_config` (reconfigure), so they can be tuned in serve_config.yaml
-without restarting replicas. Each batch is padded to its own longest brief, not to 128 tokens.
+Callers (ingress replicas) send whole micro-batches; `@serve.batch` coalesces the micro-batches of several
+ingress replicas into one backend call, bounded by the number of briefs (`batch_size_fn`), not of calls.
+Batch size and wait come from `user_config` (reconfigure), so they can be tuned in serve_config.yaml without
+restarting replicas.
 """
 
 from __future__ import annotations
@@ -21,33 +24,65 @@ from ray.serve.metrics import Histogram
 
 from inference.base import select_backend
 from pipeline.feature_layout import FEATURE_DIM
-from pipeline.features import EncodedBrief
-from pipeline.tokenization import pad_batch
+from pipeline.tokenization import MAX_TOKENS, pad_batch
 
 log = logging.getLogger("ray.serve")
 
 
 @dataclass
-class InferResult:
-    outputs: dict[str, np.ndarray]  # this brief's row of every model output
+class ModelInputs:
+    """One micro-batch as the model reads it (what crosses the ingress -> recommender hop)."""
+
+    input_ids: np.ndarray  # (B, S) int64
+    attention_mask: np.ndarray  # (B, S) int64
+    features: np.ndarray  # (B, F) float32
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+@dataclass
+class ModelOutputs:
+    outputs: dict[str, np.ndarray]  # this micro-batch's rows of every model output
     backend: str
     model_version: str
-    infer_ms: float  # the whole batch's backend call
-    batch_size: int
+    infer_ms: float  # the whole coalesced backend call
+    batch_size: int  # briefs in that call (several micro-batches)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.5, "num_gpus": 0}, max_ongoing_requests=64)
+def _stack(items: list[ModelInputs], pad_to_multiple: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Micro-batches padded to different lengths -> one batch padded to the longest (rounded up)."""
+    longest = max(item.input_ids.shape[1] for item in items)
+    if pad_to_multiple > 1:
+        longest = min(MAX_TOKENS, -(-longest // pad_to_multiple) * pad_to_multiple)
+    rows = sum(len(item) for item in items)
+    ids = np.zeros((rows, longest), dtype=np.int64)
+    mask = np.zeros((rows, longest), dtype=np.int64)
+    start = 0
+    for item in items:
+        n, s = item.input_ids.shape
+        ids[start : start + n, :s] = item.input_ids
+        mask[start : start + n, :s] = item.attention_mask
+        start += n
+    return ids, mask, np.concatenate([item.features for item in items]).astype(np.float32, copy=False)
+
+
+def _briefs(items: list[ModelInputs]) -> int:
+    return sum(len(item) for item in items)
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0.5, "num_gpus": 0}, max_ongoing_requests=16)
 class Recommender:
     def __init__(self, backend: str = "auto", backend_options: dict | None = None) -> None:
         self.backend = select_backend(backend, backend_options or {})
-        self.backend.warmup((1, 8))
+        self.backend.warmup((1, 8, 64))
         # One thread: backends keep per-replica state (CUDA stream/graphs) that is not meant for sharing.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infer")
         self.pad_to_multiple = 1
         self.batch_sizes: Counter[int] = Counter()
         self.batch_metric = Histogram(
             "packdesign_batch_size", description="Briefs per model call.",
-            boundaries=[1, 2, 4, 8, 16, 32, 64, 128],
+            boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
         )
         self.infer_metric = Histogram(
             "packdesign_backend_latency_ms", description="Backend latency per batch.",
@@ -57,20 +92,21 @@ class Recommender:
         self.briefs_metric = MetricCounter("packdesign_batched_briefs", description="Briefs through the model.")
         self.failures = MetricCounter("packdesign_backend_failures", description="Failed model calls.")
         self.last_error: str | None = None
+        self.version = self.backend.info.detail.get("model_version") or "unknown"
         log.info("recommender ready: backend=%s detail=%s", self.backend.info.name, self.backend.info.detail)
 
     def reconfigure(self, config: dict) -> None:
-        self._batched.set_max_batch_size(int(config.get("max_batch_size", 16)))
-        self._batched.set_batch_wait_timeout_s(float(config.get("batch_wait_timeout_s", 0.005)))
+        self._batched.set_max_batch_size(int(config.get("max_batch_size", 128)))
+        self._batched.set_batch_wait_timeout_s(float(config.get("batch_wait_timeout_s", 0.002)))
         self.pad_to_multiple = int(config.get("pad_to_multiple", 1))
 
-    async def infer(self, encoded: EncodedBrief) -> InferResult:
-        return await self._batched(encoded)
+    async def infer_batch(self, inputs: ModelInputs) -> ModelOutputs:
+        """One ingress micro-batch; coalesced with others that arrive within the batch wait."""
+        return await self._batched(inputs)
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)
-    async def _batched(self, items: list[EncodedBrief]) -> list[InferResult]:
-        ids, mask = pad_batch([item.token_ids for item in items], self.pad_to_multiple)
-        features = np.stack([item.features for item in items]).astype(np.float32)
+    @serve.batch(max_batch_size=128, batch_wait_timeout_s=0.002, batch_size_fn=_briefs)
+    async def _batched(self, items: list[ModelInputs]) -> list[ModelOutputs]:
+        ids, mask, features = _stack(items, self.pad_to_multiple)
         started = time.perf_counter()
         try:
             outputs = await asyncio.get_running_loop().run_in_executor(
@@ -82,22 +118,25 @@ class Recommender:
             raise
         self.last_error = None
         infer_ms = (time.perf_counter() - started) * 1000.0
-        size = len(items)
+        size = len(features)
         self.batch_sizes[size] += 1
         self.batch_metric.observe(size)
         self.briefs_metric.inc(size)
         self.infer_metric.observe(infer_ms, tags={"backend": self.backend.info.name})
-        version = self.backend.info.detail.get("model_version") or "unknown"
-        return [
-            InferResult({k: v[i] for k, v in outputs.items()}, self.backend.info.name, version, infer_ms, size)
-            for i in range(size)
-        ]
+        results, start = [], 0
+        for item in items:
+            rows = slice(start, start + len(item))
+            results.append(ModelOutputs({k: v[rows] for k, v in outputs.items()}, self.backend.info.name,
+                                        self.version, infer_ms, size))
+            start += len(item)
+        return results
 
     def stats(self) -> dict:
         """Batch sizes seen by this replica and the backend in use (for tests, benchmarks, operators)."""
         return {
             "backend": self.backend.info.name,
             "precision": self.backend.info.precision,
+            "model_version": self.version,
             "device": self.backend.info.device,
             "batch_sizes": dict(self.batch_sizes),
             "max_batch_size": self._batched._get_max_batch_size(),

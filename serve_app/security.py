@@ -1,8 +1,8 @@
 """HTTP guards on the ingress app: optional API keys, JSON-only bodies, request-size limit, CORS allowlist.
 
-Middleware is attached to the FastAPI app when the module is imported, but the settings arrive later, as
-AppArgs in `Ingress.__init__`; so the middleware reads a per-process settings holder that the Ingress sets
-(`configure`). Until then the defaults apply: open API, the default size limit, no CORS headers.
+Each app gets its own settings (`install(app, settings)`, from AppArgs when the Ingress replica builds its app),
+so two apps in one process never share them. A valid key's id (the start of its SHA-256) is put in the
+request's state as the tenant its answers and feedback belong to.
 
 Nothing here logs a header value: API keys and Authorization headers never reach a log line.
 """
@@ -27,6 +27,7 @@ DEFAULT_PUBLIC_PATHS = ("/", "/healthz", "/static/*", "/fonts/*", "/docs", "/doc
 # Under these prefixes, requests with a body must be JSON (415 otherwise).
 JSON_PREFIXES = ("/v1/",)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+TENANT_ID_CHARS = 16
 
 
 def hash_api_key(key: str) -> str:
@@ -55,24 +56,16 @@ class SecuritySettings:
         return any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in self.public_paths)
 
     def key_is_valid(self, presented: bytes) -> bool:
+        return self.tenant_of(presented) is not None
+
+    def tenant_of(self, presented: bytes) -> str | None:
+        """The id of the configured key that `presented` is (its SHA-256's first 16 hex digits), or None."""
         digest = hashlib.sha256(presented).digest()
-        valid = False
+        tenant = None
         for known in self._digests:  # every hash is compared: the time taken says nothing about which matched
-            valid |= hmac.compare_digest(digest, known)
-        return valid
-
-
-_settings = SecuritySettings()
-
-
-def configure(settings: SecuritySettings) -> None:
-    """Set this process's settings (each Ingress replica is its own process)."""
-    global _settings
-    _settings = settings
-
-
-def current() -> SecuritySettings:
-    return _settings
+            if hmac.compare_digest(digest, known):
+                tenant = known.hex()[:TENANT_ID_CHARS]
+        return tenant
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -112,27 +105,25 @@ class RequestGuard:
     bodies over the limit: by Content-Length before reading anything, and by counting streamed bytes
     (chunked bodies have no Content-Length) through Starlette's RequestBodyLimitMiddleware."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
         self.app = app
-        self._limited: RequestBodyLimitMiddleware | None = None
-
-    def _with_limit(self, limit: int) -> ASGIApp:
-        if self._limited is None or self._limited.max_body_size != limit:
-            self._limited = RequestBodyLimitMiddleware(self.app, max_body_size=limit)
-        return self._limited
+        self.settings = settings
+        self._limited = RequestBodyLimitMiddleware(app, max_body_size=settings.max_request_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        settings = _settings
+        settings = self.settings
         path = scope.get("path", "")
         if settings.api_key_sha256 and not settings.is_public(path):
             key = presented_key(scope)
-            if key is None or not settings.key_is_valid(key):
+            tenant = settings.tenant_of(key) if key is not None else None
+            if tenant is None:
                 await _send_json(send, 401, "missing or invalid API key (Authorization: Bearer <key> or X-API-Key)",
                                  [(b"www-authenticate", b'Bearer realm="packdesign"')])
                 return
+            scope.setdefault("state", {})["tenant"] = tenant
         length = _header(scope, b"content-length")
         if length is not None:
             try:
@@ -147,35 +138,31 @@ class RequestGuard:
             if not is_json(_header(scope, b"content-type")):
                 await _send_json(send, 415, "request body must be JSON (Content-Type: application/json)")
                 return
-        await self._with_limit(settings.max_request_bytes)(scope, receive, send)
+        await self._limited(scope, receive, send)
 
 
 class AllowlistCORS:
     """Starlette's CORSMiddleware with the allowlist from the current settings; a pass-through while the
     allowlist is empty, so no CORS headers are sent unless origins are configured."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, settings: SecuritySettings) -> None:
         self.app = app
-        self._cors: CORSMiddleware | None = None
-        self._origins: tuple[str, ...] = ()
+        origins = settings.cors_allow_origins
+        self._cors = CORSMiddleware(
+            app, allow_origins=list(origins), allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=["Retry-After"], max_age=600,
+        ) if origins else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origins = _settings.cors_allow_origins
-        if scope["type"] != "http" or not origins:
+        if self._cors is None or scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self._cors is None or self._origins != origins:
-            self._cors = CORSMiddleware(
-                self.app, allow_origins=list(origins), allow_methods=["GET", "POST"],
-                allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
-                expose_headers=["Retry-After"], max_age=600,
-            )
-            self._origins = origins
         await self._cors(scope, receive, send)
 
 
-def install(app) -> None:
+def install(app, settings: SecuritySettings) -> None:
     """Attach the guards; CORS sits outside the guard so preflights and 401/413/415 answers carry CORS
     headers and browsers can show them."""
-    app.add_middleware(RequestGuard)
-    app.add_middleware(AllowlistCORS)
+    app.add_middleware(RequestGuard, settings=settings)
+    app.add_middleware(AllowlistCORS, settings=settings)

@@ -1,8 +1,8 @@
 """Web routes of the ingress app: the designer page, its static files and fonts, and SVG previews.
 
-Kept out of the Ingress class: plain FastAPI routes and mounts, added to the ingress `api` by `install`.
-The one route that needs the Ingress replica (recommendation + previews in one round trip) reaches it
-through `attach`, which each replica calls from its constructor (one Ingress per replica process).
+Plain FastAPI routes and mounts, added to each replica's app by `install`. The one route that needs the
+Ingress replica (recommendation + previews in one round trip) reaches it through the app's own state
+(`app.state.ingress`), never a module global.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves route parameter types from real annotations.
@@ -10,7 +10,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -26,13 +26,6 @@ CJK_FONTS_DIR = Path(os.environ.get("PACKDESIGN_WEB_FONTS",
 SVG = "image/svg+xml"
 
 router = APIRouter()
-_ingress = None
-
-
-def attach(ingress) -> None:
-    """Called by the Ingress constructor: the replica whose `recommend_http` the page route reuses."""
-    global _ingress
-    _ingress = ingress
 
 
 def install(app: FastAPI) -> None:
@@ -67,15 +60,18 @@ async def preview(request: PreviewRequest) -> Response:
              description="The /v1/recommend answer plus one preview (with a hidden heatmap layer) per scheme, "
                          "so a page can show everything after one round trip.")
 async def recommend_with_previews(
+    request: Request,
     brief: Brief,
     product_name: str | None = Query(default=None, max_length=MAX_PREVIEW_TEXT),
     brand: str | None = Query(default=None, max_length=MAX_PREVIEW_TEXT),
 ):
-    if _ingress is None:  # only when the module is used outside an Ingress replica
+    ingress = request.app.state.ingress
+    if ingress is None:  # an app built outside an Ingress replica (in-process tests of the middleware)
         raise HTTPException(status_code=503, detail="ingress not ready", headers={"Retry-After": "1"})
-    answer = await _ingress.recommend_http(brief)
-    if not isinstance(answer, Recommendation):  # the route's own error response (e.g. 422), passed on
+    answer = await ingress.answer_http(brief, "u8_base64", request)
+    if not isinstance(answer, bytes):  # the ingress's own error response (422, 503), passed on
         return answer
+    answer = Recommendation.model_validate_json(answer)
     # The query strings go through the same cleaning as a /v1/preview body.
     dress = PreviewRequest(scheme=answer.schemes[0], product_name=product_name, brand=brand,
                            locale=brief.locale)

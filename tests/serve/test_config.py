@@ -24,11 +24,13 @@ def test_config_is_valid_and_batching_can_fill(name, config):
     ServeDeploySchema.model_validate(config)
     app = config["applications"][0]
     assert app["import_path"] == "serve_app.app:build_app"
-    AppArgs.model_validate(app.get("args", {}))
+    args = AppArgs.model_validate(app.get("args", {}))
     deployments = {d["name"]: d for d in app["deployments"]}
     assert set(deployments) == {"Ingress", "BriefEncoder", "Recommender"}
     recommender = deployments["Recommender"]
-    assert recommender["max_ongoing_requests"] >= recommender["user_config"]["max_batch_size"]
+    # The recommender's batch is counted in briefs (batch_size_fn): a whole ingress micro-batch must fit, or
+    # Serve refuses it ("Size of item is greater than max_batch_size").
+    assert recommender["user_config"]["max_batch_size"] >= args.ingress_max_batch_size
     for deployment in deployments.values():
         scaling = deployment.get("autoscaling_config")
         if scaling:

@@ -27,11 +27,12 @@ ACTIONS = ("chosen", "rejected", "edited")
 # record_feedback returned (what the API does before answering), then keeps going until killed.
 WRITER = """
 import itertools, sys
-from serve_app.feedback import FeedbackStore
+from serve_app.feedback import AnswerRecord, FeedbackStore
 store = FeedbackStore(sys.argv[1])
-scheme = {"palette": {"id": "p", "colors": [{"hex": "#112233"}]}, "style": {"id": "s"}, "typography": {"pair_id": "f"}}
+scheme = {"palette": {"id": "p"}, "style": {"id": "s"}, "typography": {"pair_id": "f"}, "layout": {"template_id": "t"}}
 for i in range(500):
-    store.record_answer(f"req-{i:04d}", {"category": "beverage", "keywords": f"k{i}"}, [scheme] * 3, "test-model")
+    store.record_answer(AnswerRecord.from_schemes(f"req-{i:04d}", "default", f'{{"keywords": "k{i}"}}', "test-model",
+                                                  [scheme] * 3))
 print("ready", flush=True)
 for i in itertools.count():
     rid, idx, action = f"req-{i % 500:04d}", (i // 500) % 3, ("chosen", "rejected", "edited")[(i // 1500) % 3]
@@ -84,7 +85,9 @@ def test_store_survives_kill_9(tmp_path):
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == rows
     first = lines[0]
-    assert first["brief"]["category"] == "beverage" and first["scheme"]["colors"] == ["#112233"]
+    assert first["brief"]["keywords"].startswith("k") and first["scheme"] == {
+        "palette": "p", "font_pair": "f", "style": "s", "template": "t"}
+    assert first["tenant"] == "default"
     assert first["model_version"] == "test-model" and first["action"] in ACTIONS
 
 

@@ -61,7 +61,7 @@ def assert_contract(answer: Recommendation, brief: dict) -> None:
         for element in ("logo", "product_name", "hero", "claims"):
             x, y, w, h = scheme.layout.boxes[element]
             assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= 1.0001 and y + h <= 1.0001
-            heatmap = scheme.layout.heatmaps[element]
+            heatmap = scheme.layout.heatmap_grids()[element]
             assert len(heatmap) == rows and all(len(r) == cols for r in heatmap)
         assert scheme.rationale
 

@@ -1,7 +1,7 @@
 """Access control and bad input.
 
-The middleware logic runs against the real ingress app object (`serve_app.ingress.api`) in-process: the
-guards answer before any route handler (which needs a Serve replica) runs. The same checks are then made
+The middleware logic runs against the real ingress app (`serve_app.api.build_api`, as each Ingress replica
+builds it) in-process: the guards answer before any route handler (which needs a Serve replica) runs. The same checks are then made
 over real HTTP through the Serve proxy on the session cluster, and one cluster of its own proves that a
 key configured in serve_config.yaml args is enforced, that CORS follows the allowlist and that the key
 never reaches a log file.
@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from serve_app import security
-from serve_app.ingress import api
+from serve_app.api import build_api
+from serve_app.config import AppArgs
 from serve_app.local_cluster import Cluster
 from serve_app.security import SecuritySettings, hash_api_key
 
@@ -31,14 +31,13 @@ BRIEF = {"product_category": "beverage", "package_format": "can", "keywords": "s
 
 @pytest.fixture
 def configure():
-    """Set this process's security settings for one test, then restore the defaults."""
+    """An app with these settings (each app has its own; nothing to restore afterwards)."""
 
     def apply(**kwargs) -> TestClient:
-        security.configure(SecuritySettings(**kwargs))
-        return TestClient(api, raise_server_exceptions=False)
+        args = AppArgs.model_validate({k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()})
+        return TestClient(build_api(args, metrics=False), raise_server_exceptions=False)
 
     yield apply
-    security.configure(SecuritySettings())
 
 
 # --- middleware on the real app object ------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The ingress's HTTP API, built once per Ingress replica (`build_api`), so settings, metrics and the replica
+itself live in that app (`app.state`), never in module globals.
+
+`/v1/recommend` reads the body itself: pydantic's Rust JSON parser validates it in one pass (NaN and infinities
+are rejected per field), and the answer leaves as the bytes post-processing serialised, with no response-model
+pass. The OpenAPI schema still documents both (`Brief` in, `Recommendation` out).
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves route parameter types from real annotations.
+import json
+
+from fastapi import FastAPI, HTTPException, Query, Request, Response
+from pydantic import ValidationError
+
+from contract.brief import Brief, Feedback
+from contract.scheme import HeatmapEncoding, Recommendation
+from knowledge.labels import all_options
+from serve_app import errors, http_metrics, security, web
+from serve_app.config import AppArgs
+from serve_app.feedback import UnknownAnswer
+
+DESCRIPTION = (
+    "Send a packaging brief (category, audience, tone, keywords in English or Chinese, package format, "
+    "brand colours, optional reference image) and get several distinct design directions back: palette "
+    "with roles, font pairing, style scores and a front-panel layout."
+)
+BRIEF_REF = "#/components/schemas/Brief"
+JSON = "application/json"
+
+
+def parse_brief(body: bytes) -> Brief:
+    """pydantic's Rust parser first (one pass, strict JSON). It refuses what Python's json module reads: lone
+    surrogate escapes ("\\ud800", which the contract removes from keywords) among them, so a body it calls
+    invalid JSON gets a second reading before it is refused."""
+    try:
+        return Brief.model_validate_json(body)
+    except ValidationError as exc:
+        if not any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise exc from None
+        return Brief.model_validate(data)
+
+
+def _ingress(request: Request):
+    ingress = request.app.state.ingress
+    if ingress is None:  # an app built outside an Ingress replica (in-process tests of the middleware)
+        raise HTTPException(status_code=503, detail="ingress not ready", headers={"Retry-After": "1"})
+    return ingress
+
+
+def _with_brief_schema(app: FastAPI) -> None:
+    """Put `Brief` (read from the raw body, so FastAPI does not see it) into the OpenAPI components."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            brief = Brief.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+            components.update(brief.pop("$defs", {}))
+            components["Brief"] = brief
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
+    """The ingress app for one replica. `ingress=None` (in-process tests of the middleware): routes that need
+    the replica answer 503."""
+    app = FastAPI(title="Packaging design recommender", version="1.0", description=DESCRIPTION)
+    app.state.ingress = ingress
+    # API keys, JSON-only bodies, size limit, CORS; metrics outermost.
+    security.install(app, security.SecuritySettings.from_args(args))
+    http_metrics.install(app, enabled=metrics)
+    errors.install(app)
+
+    @app.post(
+        "/v1/recommend", summary="Design directions for a brief", response_class=Response,
+        responses={200: {"model": Recommendation, "description": "The design directions", "content": {JSON: {}}},
+                   422: {"description": "Invalid brief (the field is named)"},
+                   503: {"description": "Over capacity; retry after Retry-After seconds"}},
+        openapi_extra={"requestBody": {"required": True, "content": {JSON: {"schema": {"$ref": BRIEF_REF}}}}},
+    )
+    async def recommend(
+        request: Request,
+        heatmaps: HeatmapEncoding = Query(
+            default="u8_base64", description="u8_base64 (compact, default) or grid (rows of 0-1 numbers)."),
+    ):
+        try:
+            brief = parse_brief(await request.body())
+        except ValidationError as exc:
+            return errors.validation_error(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+        answer = await _ingress(request).answer_http(brief, heatmaps, request)
+        return Response(answer, media_type=JSON) if isinstance(answer, bytes) else answer
+
+    @app.get("/v1/options", summary="Every brief vocabulary with English and Chinese labels")
+    async def options() -> dict:
+        return all_options()
+
+    @app.post("/v1/feedback", summary="Record a designer's reaction to one scheme")
+    async def feedback(request: Request, event: Feedback):
+        try:
+            created = await _ingress(request).record_feedback(event.request_id, event.scheme_index,
+                                                              event.action.value)
+        except UnknownAnswer as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from exc
+        except IndexError as exc:
+            return errors.field_error("scheme_index", str(exc))
+        return {"status": "recorded" if created else "duplicate", "request_id": event.request_id}
+
+    @app.get("/healthz", summary="Liveness of the whole graph")
+    async def healthz(request: Request) -> dict:
+        return await _ingress(request).health()
+
+    # The designer page, its assets and POST /v1/preview.
+    web.install(app)
+    _with_brief_schema(app)
+    return app
