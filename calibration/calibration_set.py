@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.briefs import BriefSample, generate_briefs, read_jsonl, write_jsonl
+from model.briefs import HELDOUT_SIZE, BriefSample, generate_briefs, read_jsonl, write_jsonl
 from model.train import N_TRAIN
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "briefs.jsonl"
 N_CALIBRATION = 640
-N_HELDOUT = 1000  # the evaluation's held-out size; excluded so the splits never share a brief
 
 
 def build() -> list[BriefSample]:
     taken = {s.key() for s in generate_briefs(N_TRAIN, "train")}
-    taken |= {s.key() for s in generate_briefs(N_HELDOUT, "heldout")}
+    taken |= {s.key() for s in generate_briefs(HELDOUT_SIZE, "heldout")}
     return generate_briefs(N_CALIBRATION, "calibration", exclude=taken)
 
 

@@ -8,9 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from knowledge.colors import MIN_TEXT_CONTRAST  # one home (knowledge); the contract re-exports it
 from knowledge.taxonomy import Harmony, LayoutElement, PackageFormat, PaletteRole, Style
-
-MIN_TEXT_CONTRAST = 4.5  # WCAG 2.1 AA for body text
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from coloraide import Color
 
+MIN_TEXT_CONTRAST = 4.5  # WCAG 2.1 AA for body text: palettes, post-processing and the contract all use it
+
 COLOR_NAMES_PATH = Path(__file__).parent / "data" / "color_names.json"
 
 # A colour whose OKLCH chroma is below this is treated as achromatic (hue undefined -> 0).
@@ -84,7 +86,7 @@ def delta_e2000(a_hex: str, b_hex: str) -> float:
     return Color(a_hex).delta_e(b_hex, method="2000")
 
 
-def ensure_contrast(fg_hex: str, bg_hex: str, min_ratio: float = 4.5) -> str:
+def ensure_contrast(fg_hex: str, bg_hex: str, min_ratio: float = MIN_TEXT_CONTRAST) -> str:
     """``fg`` moved in OKLCH lightness away from ``bg`` until WCAG contrast >= ``min_ratio``.
 
     Hue is kept and chroma is kept as far as the sRGB gamut allows. For ``min_ratio`` <= 4.5 this

@@ -19,6 +19,7 @@ from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Audience, Locale, PackageFormat, ProductCategory, Tone
 
 SPLIT_SEEDS = {"train": 1, "heldout": 2, "calibration": 3}
+HELDOUT_SIZE = 1000  # briefs the evaluation holds out (calibration excludes them, so splits never share one)
 
 # Which package formats a category plausibly ships in (others still appear, less often).
 _FORMATS: dict[str, list[str]] = {

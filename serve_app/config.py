@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contract.brief import MAX_IMAGE_B64_CHARS, MAX_IMAGE_BYTES
-from serve_app.security import DEFAULT_PUBLIC_PATHS
+from contract.brief import MAX_IMAGE_BYTES
+from serve_app.security import DEFAULT_MAX_REQUEST_BYTES, DEFAULT_PUBLIC_PATHS
 
 
 class AppArgs(BaseModel):
@@ -42,7 +42,7 @@ class AppArgs(BaseModel):
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After (seconds) on every 503 the ingress sends.")
     # Access and input limits (serve_app/security.py).
     max_request_bytes: int = Field(
-        default=MAX_IMAGE_B64_CHARS + 64 * 1024, gt=0,
+        default=DEFAULT_MAX_REQUEST_BYTES, gt=0,
         description="HTTP bodies above this get 413 (by Content-Length, or by counting streamed bytes).",
     )
     api_key_sha256: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$", to_lower=True)]] = Field(

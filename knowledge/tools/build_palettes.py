@@ -39,6 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from knowledge.colors import (  # noqa: E402
+    MIN_TEXT_CONTRAST,
     contrast_ratio,
     delta_e2000,
     ensure_contrast,
@@ -53,10 +54,10 @@ from knowledge.taxonomy import Harmony, PaletteRole, Tone  # noqa: E402
 
 PER_MOOD = 300
 MAX_ATTEMPTS_PER_MOOD = 6000
-MIN_TEXT_CONTRAST = 4.5
 MIN_PRIMARY_BG_DELTA_E = 10.0
 DUPLICATE_DELTA_E = 3.0
-ROLE_ORDER = [r.value for r in PaletteRole]  # background, primary, secondary, accent, highlight, text
+# The order roles are written in palettes.json (the enum's); tensors use knowledge.design_tables.ROLE_ORDER.
+FILE_ROLE_ORDER = [r.value for r in PaletteRole]  # background, primary, secondary, accent, highlight, text
 
 Range = tuple[float, float]
 
@@ -478,7 +479,7 @@ def seed_colors(ranges: Sequence[Range], min_chroma: float) -> list[tuple[str, f
 
 def finish(palette_id: str, harmony: str, mood: str | None, source: str, template: str | None,
            seed: str | None, roles: dict[str, str]) -> dict:
-    ordered = [(roles[r], r) for r in ROLE_ORDER if r in roles]
+    ordered = [(roles[r], r) for r in FILE_ROLE_ORDER if r in roles]
     colors = [
         {"hex": hex_, "role": role, "name": nearest_color_name(hex_),
          "oklab": [round(v, 4) + 0.0 for v in hex_to_oklab(hex_)]}
@@ -500,7 +501,7 @@ class Deduplicator:
         self.kept: dict[tuple[str, ...], list[tuple[np.ndarray, dict[str, str]]]] = {}
 
     def add(self, roles: dict[str, str]) -> bool:
-        signature = tuple(r for r in ROLE_ORDER if r in roles)
+        signature = tuple(r for r in FILE_ROLE_ORDER if r in roles)
         vector = np.array([hex_to_oklab(roles[r]) for r in signature])
         bucket = self.kept.setdefault(signature, [])
         for other_vector, other in bucket:

@@ -7,7 +7,7 @@ from calibration.calibration_set import CALIBRATION_FILE, build, load
 from calibration.quantize import calibration_batches, int8_nodes, keep_fp32_nodes
 from knowledge.taxonomy import Audience, PackageFormat, ProductCategory, Tone
 from model.artifacts import onnx_path
-from model.briefs import generate_briefs
+from model.briefs import HELDOUT_SIZE, generate_briefs
 
 
 def test_calibration_set_is_versioned_and_representative():
@@ -30,7 +30,7 @@ def test_calibration_set_is_disjoint_and_reproducible():
     samples = load()
     assert [s.key() for s in build()] == [s.key() for s in samples], f"{CALIBRATION_FILE} is stale"
     train = {s.key() for s in generate_briefs(20_000, "train")}
-    heldout = {s.key() for s in generate_briefs(1000, "heldout")}
+    heldout = {s.key() for s in generate_briefs(HELDOUT_SIZE, "heldout")}
     keys = {s.key() for s in samples}
     assert not keys & train and not keys & heldout
 
