@@ -30,14 +30,28 @@ def encode_heatmaps(maps: np.ndarray, encoding: HeatmapEncoding) -> dict[str, ob
     return {e: base64.b64encode(cells[j].tobytes()).decode("ascii") for j, e in enumerate(LAYOUT_ELEMENTS)}
 
 
+def _u8_base64_all(schemes: list[dict]) -> list[dict[str, str]] | None:
+    """Every scheme's u8_base64 heatmaps in one pass (one quantisation, one base64 call), or None when a map's
+    byte count is not a multiple of 3 (its base64 would then not split at map boundaries)."""
+    maps = np.stack([s["layout"]["heatmaps"] for s in schemes])  # (n, 4, rows, cols)
+    size = maps[0, 0].size
+    if size % 3:
+        return None
+    cells = np.rint(np.clip(maps, 0.0, 1.0) * HEATMAP_LEVELS).astype(np.uint8)
+    text = base64.b64encode(cells.tobytes()).decode("ascii")
+    step = size // 3 * 4
+    per_scheme = len(LAYOUT_ELEMENTS) * step
+    return [{e: text[k * per_scheme + j * step:k * per_scheme + (j + 1) * step]
+             for j, e in enumerate(LAYOUT_ELEMENTS)} for k in range(len(schemes))]
+
+
 def wire_schemes(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -> list[dict]:
     """Shallow copies of `schemes` whose layouts carry encoded heatmaps (the inputs are left as they are)."""
-    out = []
-    for scheme in schemes:
-        layout = scheme["layout"]
-        out.append({**scheme, "layout": {**layout, "heatmap_encoding": encoding,
-                                         "heatmaps": encode_heatmaps(layout["heatmaps"], encoding)}})
-    return out
+    encoded = _u8_base64_all(schemes) if encoding == "u8_base64" and schemes else None
+    if encoded is None:
+        encoded = [encode_heatmaps(s["layout"]["heatmaps"], encoding) for s in schemes]
+    return [{**scheme, "layout": {**scheme["layout"], "heatmap_encoding": encoding, "heatmaps": maps}}
+            for scheme, maps in zip(schemes, encoded)]
 
 
 def schemes_json(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -> bytes:
