@@ -25,7 +25,7 @@ from contract.brief import MAX_IMAGE_BYTES
 from contract.scheme import HeatmapEncoding
 from inference.base import select_backend
 from pipeline import postprocess
-from pipeline.answer import answer_batch
+from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, encode_batch
 from pipeline.tokenization import tokenizer
 from serve_app.api import parse_brief

@@ -25,8 +25,8 @@ from knowledge.taxonomy import Locale
 from model.briefs import BriefSample, generate_briefs, in_language
 from model.dataset import brief_arrays
 from model.design_tensors import load_design_tensors
-from pipeline.features import encode_brief
-from pipeline.postprocess import assemble_schemes
+from pipeline.features import EncodedBatch, encode_brief
+from pipeline.postprocess import schemes_batch
 from model.teacher import Teacher
 from pipeline.tokenization import pad_batch
 
@@ -62,8 +62,18 @@ def run_model(backend: InferenceBackend, samples: list[BriefSample], normalize_c
     return encoded, {k: np.concatenate(v) for k, v in outputs.items()}
 
 
-def _row(outputs: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
-    return {k: v[i] for k, v in outputs.items()}
+def answer_schemes(samples: list[BriefSample], encoded, outputs: dict[str, np.ndarray]) -> list[list[dict]]:
+    """Each brief's schemes (contract-shaped dicts) through `schemes_batch`, in the serving batch size."""
+    out = []
+    for start in range(0, len(samples), BATCH):
+        rows = slice(start, start + BATCH)
+        out += schemes_batch([s.brief for s in samples[rows]], EncodedBatch.from_rows(encoded[rows]),
+                             {k: v[rows] for k, v in outputs.items()})
+    return out
+
+
+def _color(scheme: dict, role: str) -> str:
+    return next(c["hex"] for c in scheme["palette"]["colors"] if c["role"] == role)
 
 
 def ranking_metrics(samples, outputs) -> dict[str, float]:
@@ -81,7 +91,7 @@ def ranking_metrics(samples, outputs) -> dict[str, float]:
 
 
 def _mean_chroma(scheme, exclude=("text",)) -> float:
-    return float(np.mean([hex_to_oklch(c.hex)[1] for c in scheme.palette.colors if c.role.value not in exclude]))
+    return float(np.mean([hex_to_oklch(c["hex"])[1] for c in scheme["palette"]["colors"] if c["role"] not in exclude]))
 
 
 def _in_hues(hue: float, ranges) -> bool:
@@ -90,15 +100,13 @@ def _in_hues(hue: float, ranges) -> bool:
 
 def answer_metrics(samples, encoded, outputs) -> dict[str, float]:
     contrast_ok, distances, overlaps, alignments = [], [], [], []
-    for i, sample in enumerate(samples):
-        schemes = assemble_schemes(sample.brief, encoded[i], _row(outputs, i))
+    for schemes in answer_schemes(samples, encoded, outputs):
         for s in schemes:
-            bg = s.palette.color("background").hex
-            contrast_ok.append(contrast_ratio(s.palette.color("text").hex, bg) >= 4.5)
-            boxes = {k.value: v for k, v in s.layout.boxes.items()}
+            contrast_ok.append(contrast_ratio(_color(s, "text"), _color(s, "background")) >= 4.5)
+            boxes = s["layout"]["boxes"]
             overlaps.append(layout_overlap(boxes))
             alignments.append(layout_alignment(boxes))
-        signature = [[s.palette.color(r).hex for r in ("background", "primary", "accent")] for s in schemes]
+        signature = [[_color(s, r) for r in ("background", "primary", "accent")] for s in schemes]
         for a in range(len(signature)):
             for b in range(a + 1, len(signature)):
                 distances.append(palette_distance(signature[a], signature[b]))
@@ -135,14 +143,13 @@ def tone_metrics(backend, n_per_tone: int) -> dict[str, float]:
     for tone, samples in tone_probes(n_per_tone).items():
         encoded, outputs = run_model(backend, samples)
         name, check = checks[tone]
-        hits = [check(s) for i, b in enumerate(samples)
-                for s in assemble_schemes(b.brief, encoded[i], _row(outputs, i))]
+        hits = [check(s) for schemes in answer_schemes(samples, encoded, outputs) for s in schemes]
         out[name] = float(np.mean(hits))
     return out
 
 
 def _dominant_hue_in(scheme, ranges) -> bool:
-    chromatic = [hex_to_oklch(c.hex) for c in scheme.palette.colors if c.role.value not in ("text",)]
+    chromatic = [hex_to_oklch(c["hex"]) for c in scheme["palette"]["colors"] if c["role"] != "text"]
     chromatic = [(c, h) for _, c, h in chromatic if c >= 0.03]
     if not chromatic:
         return False

@@ -173,3 +173,188 @@ def nearest_color_name(hex_color: str) -> str:
     if xkcd_distances[best_xkcd] <= distances[best] + XKCD_PREFERENCE:
         return table.names[best_xkcd]
     return table.names[best]
+
+
+# --- vectorised forms (many colours per numpy call; the request path's batch post-processing) ------------
+# Same formulas, constants and operation order as the coloraide conversions above, so results agree with
+# them to the last bit or two (numpy's SIMD pow/sin/cos may round differently from libm): close enough
+# that a nearest-colour choice only differs on an exact tie (tests/knowledge/test_colors.py).
+
+from coloraide import util as _ca_util  # noqa: E402 - grouped with the code that needs it
+from coloraide.cat import WHITES as _CA_WHITES  # noqa: E402
+from coloraide.spaces.lab import EPSILON as _LAB_EPSILON, KAPPA as _LAB_KAPPA  # noqa: E402
+from coloraide.spaces.oklab import LMS3_TO_OKLAB, XYZD65_TO_LMS  # noqa: E402
+from coloraide.spaces.srgb_linear import RGB_TO_XYZ  # noqa: E402
+
+_THIRD = 3 ** -1  # coloraide's nth_root(x, 3) is abs(x) ** (3 ** -1)
+
+
+@cache
+def _srgb_linear_levels() -> np.ndarray:
+    """coloraide's own linear value of each 8-bit sRGB level (256,), so decoding is a table look-up."""
+    table = np.array([Color(f"#{v:02x}0000").convert("srgb-linear").coords()[0] for v in range(256)])
+    table.setflags(write=False)
+    return table
+
+
+def hexes_to_rgb8(hexes: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Normalised ``#rrggbb`` strings -> (N, 3) uint8."""
+    if not hexes:
+        return np.zeros((0, 3), np.uint8)
+    return np.frombuffer(bytes.fromhex("".join(h[1:] for h in hexes)), np.uint8).reshape(-1, 3)
+
+
+def _mat3(m, x: np.ndarray) -> np.ndarray:
+    # Written out rather than x @ m.T: the same products summed left to right as coloraide's matmul_x3.
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    return np.stack([m[i][0] * r + m[i][1] * g + m[i][2] * b for i in range(3)], axis=-1)
+
+
+def _nth_root3(x: np.ndarray) -> np.ndarray:
+    return np.copysign(np.abs(x) ** _THIRD, x)
+
+
+def rgb8_to_xyz_d65(rgb8: np.ndarray) -> np.ndarray:
+    return _mat3(RGB_TO_XYZ, _srgb_linear_levels()[np.asarray(rgb8, dtype=np.intp)])
+
+
+def rgb8_to_lab_d65(rgb8: np.ndarray) -> np.ndarray:
+    """(..., 3) 8-bit sRGB -> CIELAB D65 (what ``hex_to_lab`` and ``delta_e2000`` use), float64."""
+    xyz = rgb8_to_xyz_d65(rgb8) / np.asarray(_ca_util.xy_to_xyz(_CA_WHITES["2deg"]["D65"]))
+    f = np.where(xyz > _LAB_EPSILON, _nth_root3(xyz), (_LAB_KAPPA * xyz + 16) / 116)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([(116.0 * fy) - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+def rgb8_to_oklab(rgb8: np.ndarray) -> np.ndarray:
+    """(..., 3) 8-bit sRGB -> OKLab (what ``hex_to_oklab`` gives), float64."""
+    lms = _mat3(XYZD65_TO_LMS, rgb8_to_xyz_d65(rgb8))
+    return _mat3(LMS3_TO_OKLAB, np.where(lms == 0, 0.0, _nth_root3(lms)))
+
+
+def delta_e2000_lab(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
+    """CIEDE2000 between broadcastable (..., 3) CIELAB D65 arrays: coloraide's ``DE2000`` step by step."""
+    l1, a1, b1 = lab1[..., 0], lab1[..., 1], lab1[..., 2]
+    l2, a2, b2 = lab2[..., 0], lab2[..., 1], lab2[..., 2]
+    c1 = np.sqrt(a1 ** 2 + b1 ** 2)
+    c2 = np.sqrt(a2 ** 2 + b2 ** 2)
+    cm = (c1 + c2) / 2
+    c7 = cm ** 7
+    g = 0.5 * (1 - np.sqrt(c7 / (c7 + 25 ** 7)))
+    ap1 = (1 + g) * a1
+    ap2 = (1 + g) * a2
+    cp1 = np.sqrt(ap1 ** 2 + b1 ** 2)
+    cp2 = np.sqrt(ap2 ** 2 + b2 ** 2)
+    hp1 = np.where((ap1 == 0) & (b1 == 0), 0.0, np.arctan2(b1, ap1))
+    hp2 = np.where((ap2 == 0) & (b2 == 0), 0.0, np.arctan2(b2, ap2))
+    hp1 = np.degrees(np.where(hp1 < 0.0, hp1 + math.tau, hp1))
+    hp2 = np.degrees(np.where(hp2 < 0.0, hp2 + math.tau, hp2))
+    dl = l1 - l2
+    dc = cp1 - cp2
+    hdiff = hp1 - hp2
+    zero_chroma = cp1 * cp2 == 0.0
+    dh = np.where(zero_chroma, 0.0,
+                  np.where(np.abs(hdiff) <= 180.0, hdiff, hdiff + np.where(hdiff > 180.0, -360, 360)))
+    dh = 2 * np.sqrt(cp2 * cp1) * np.sin(np.radians(dh / 2))
+    lpm = (l1 + l2) / 2
+    cpm = (cp1 + cp2) / 2
+    hsum = hp1 + hp2
+    hpm = np.where(zero_chroma, hsum,
+                   np.where(np.abs(hp1 - hp2) > 180, (hsum + np.where(hsum < 360, 360, -360)) / 2, hsum / 2))
+    t = (
+        1
+        - (0.17 * np.cos(np.radians(hpm - 30)))
+        + (0.24 * np.cos(np.radians(2 * hpm)))
+        + (0.32 * np.cos(np.radians((3 * hpm) + 6)))
+        - (0.20 * np.cos(np.radians((4 * hpm) - 63)))
+    )
+    dt = 30 * np.exp(-1 * ((hpm - 275) / 25) ** 2)
+    cpm7 = cpm ** 7
+    rc = 2 * np.sqrt(cpm7 / (cpm7 + 25 ** 7))
+    l_temp = (lpm - 50) ** 2
+    sl = 1 + ((0.015 * l_temp) / np.sqrt(20 + l_temp))
+    sc = 1 + 0.045 * cpm
+    sh = 1 + 0.015 * cpm * t
+    rt = -1 * np.sin(np.radians(2 * dt)) * rc
+    return np.sqrt((dl / sl) ** 2 + (dc / sc) ** 2 + (dh / sh) ** 2 + rt * (dc / sc) * (dh / sh))
+
+
+NAME_CELL = 0.01  # OKLab cell size of the name-table grid (a typical search radius is 0.005-0.02)
+
+
+@dataclass(frozen=True)
+class _NameGrid:
+    """The name table bucketed on a regular OKLab grid (rows sorted by cell key), and the xkcd rows."""
+
+    rows: np.ndarray  # table rows sorted by cell key
+    cell_start: np.ndarray  # (cells + 1,): cell k's rows are rows[cell_start[k]:cell_start[k + 1]]
+    lab: np.ndarray  # (3, N) their OKLab, coordinate planes in the same order
+    low: np.ndarray  # (3,) smallest cell index per axis
+    shape: np.ndarray  # (3,) cells per axis
+    xkcd_rows: np.ndarray
+    xkcd_lab: np.ndarray  # (3, n_xkcd), coordinate planes
+
+
+@cache
+def _name_grid() -> _NameGrid:
+    table = load_named_colors()
+    cells = np.floor(table.oklab / NAME_CELL).astype(np.int64)
+    low = cells.min(axis=0)
+    shape = cells.max(axis=0) - low + 1
+    keys = np.ravel_multi_index((cells - low).T, shape)
+    rows = np.argsort(keys, kind="stable")
+    xkcd_rows = np.flatnonzero(table.is_xkcd)
+    cell_start = np.searchsorted(keys[rows], np.arange(shape.prod() + 1)).astype(np.int32)  # ~1.5 MB
+    return _NameGrid(rows, cell_start, np.ascontiguousarray(table.oklab[rows].T), low, shape, xkcd_rows,
+                     np.ascontiguousarray(table.oklab[xkcd_rows].T))
+
+
+def _distances(planes: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Euclidean distances of (3, ...) coordinate planes to (..., 3) points, summed in np.linalg.norm's order
+    (so bit-identical to ``nearest_color_name``'s), without building (..., 3) differences."""
+    squares = [(planes[k] - points[..., k]) ** 2 for k in range(3)]
+    return np.sqrt(squares[0] + squares[1] + squares[2])
+
+
+def nearest_color_names(oklab: np.ndarray) -> list[str]:
+    """``nearest_color_name`` for (M, 3) OKLab colours at once, with the same tie-breaking (lowest row).
+
+    The xkcd answer costs one (M, 949) distance matrix. A closer exotic name only wins when it is nearer than
+    the best xkcd distance minus ``XKCD_PREFERENCE`` (usually < 0.01), so only the grid cells within that
+    radius are searched (tens of rows, often none), for all colours in one gather, not all 32k rows each.
+    """
+    table = load_named_colors()
+    grid = _name_grid()
+    oklab = np.asarray(oklab, dtype=np.float64).reshape(-1, 3)
+    xkcd_distances = _distances(grid.xkcd_lab[:, None, :], oklab[:, None, :])  # (M, 949)
+    best = grid.xkcd_rows[np.argmin(xkcd_distances, axis=1)]
+    xkcd_best = xkcd_distances.min(axis=1)
+    radius = xkcd_best - XKCD_PREFERENCE + 1e-9  # margin for the rounding of the comparison's sum
+    searched = np.flatnonzero(radius > 0)
+    if len(searched):
+        centre, r = oklab[searched], radius[searched, None]
+        first_cell = np.maximum(np.floor((centre - r) / NAME_CELL).astype(np.int64) - grid.low, 0)
+        last_cell = np.minimum(np.floor((centre + r) / NAME_CELL).astype(np.int64) - grid.low, grid.shape - 1)
+        span = np.maximum(last_cell - first_cell + 1, 0)  # cells per axis
+        n_cells = span.prod(axis=1)
+        # Every (colour, cell) of each colour's box of cells, enumerated back to back.
+        owner = np.repeat(np.arange(len(searched)), n_cells)
+        t = np.arange(n_cells.sum()) - np.repeat(np.cumsum(n_cells) - n_cells, n_cells)
+        s1, s2 = span[owner, 1], span[owner, 2]
+        cell = first_cell[owner] + np.stack([t // (s1 * s2), (t // s2) % s1, t % s2], axis=1)
+        keys = np.ravel_multi_index(cell.T, grid.shape)
+        lo, hi = grid.cell_start[keys].astype(np.int64), grid.cell_start[keys + 1].astype(np.int64)
+        counts = hi - lo
+        found = np.bincount(owner, weights=counts, minlength=len(searched)).astype(np.int64)
+        if found.sum():
+            position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - lo, counts)
+            who = np.repeat(owner, counts)  # ascending, so each colour's candidates are contiguous
+            distances = _distances(grid.lab[:, position], centre[who])
+            have = np.flatnonzero(found)
+            starts = (np.cumsum(found) - found)[have]
+            nearest = np.minimum.reduceat(distances, starts)
+            at_min = np.where(distances == nearest[np.searchsorted(have, who)], grid.rows[position], len(table))
+            first = np.minimum.reduceat(at_min, starts)
+            closer = ~(xkcd_best[searched[have]] <= nearest + XKCD_PREFERENCE)
+            best[searched[have[closer]]] = first[closer]
+    return [table.names[int(i)] for i in best]

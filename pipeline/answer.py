@@ -30,14 +30,28 @@ def encode_heatmaps(maps: np.ndarray, encoding: HeatmapEncoding) -> dict[str, ob
     return {e: base64.b64encode(cells[j].tobytes()).decode("ascii") for j, e in enumerate(LAYOUT_ELEMENTS)}
 
 
+def _u8_base64_all(schemes: list[dict]) -> list[dict[str, str]] | None:
+    """Every scheme's u8_base64 heatmaps in one pass (one quantisation, one base64 call), or None when a map's
+    byte count is not a multiple of 3 (its base64 would then not split at map boundaries)."""
+    maps = np.stack([s["layout"]["heatmaps"] for s in schemes])  # (n, 4, rows, cols)
+    size = maps[0, 0].size
+    if size % 3:
+        return None
+    cells = np.rint(np.clip(maps, 0.0, 1.0) * HEATMAP_LEVELS).astype(np.uint8)
+    text = base64.b64encode(cells.tobytes()).decode("ascii")
+    step = size // 3 * 4
+    per_scheme = len(LAYOUT_ELEMENTS) * step
+    return [{e: text[k * per_scheme + j * step:k * per_scheme + (j + 1) * step]
+             for j, e in enumerate(LAYOUT_ELEMENTS)} for k in range(len(schemes))]
+
+
 def wire_schemes(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -> list[dict]:
     """Shallow copies of `schemes` whose layouts carry encoded heatmaps (the inputs are left as they are)."""
-    out = []
-    for scheme in schemes:
-        layout = scheme["layout"]
-        out.append({**scheme, "layout": {**layout, "heatmap_encoding": encoding,
-                                         "heatmaps": encode_heatmaps(layout["heatmaps"], encoding)}})
-    return out
+    encoded = _u8_base64_all(schemes) if encoding == "u8_base64" and schemes else None
+    if encoded is None:
+        encoded = [encode_heatmaps(s["layout"]["heatmaps"], encoding) for s in schemes]
+    return [{**scheme, "layout": {**scheme["layout"], "heatmap_encoding": encoding, "heatmaps": maps}}
+            for scheme, maps in zip(schemes, encoded)]
 
 
 def schemes_json(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -> bytes:
@@ -52,28 +66,3 @@ def answer_json(request_id: str, model_version: str, backend: str, timings_ms: d
                          "timings_ms": timings_ms})
     return head[:-1] + b',"schemes":' + schemes + b"}"
 
-
-def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
-                 encodings: list[HeatmapEncoding], model_version: str, backend: str, stage_ms: dict[str, float],
-                 started: list[float], now) -> tuple[list, list]:
-    """A post-processed micro-batch -> each brief's answer bytes (or its BriefRejection), plus its schemes (None
-    where rejected) for the answer log. Called alike by the Serve ingress and the plain baseline server.
-
-    `stage_ms` holds the batch's encode/infer times; post-processing time is measured here, and each answer's
-    total runs from its own `started` (time.perf_counter) to when its bytes were written, read from `now()`.
-    """
-    from pipeline.postprocess import schemes_batch  # answer.py itself only serialises; keep its imports light
-
-    post_started = now()
-    batch_schemes = schemes_batch(briefs, encoded, outputs)
-    done = now()
-    shared = {**{k: round(v, 2) for k, v in stage_ms.items()}, "post": round((done - post_started) * 1000, 2)}
-    answers = []
-    for i, schemes in enumerate(batch_schemes):
-        if schemes is None:
-            answers.append(encoded.rejected[i])
-            continue
-        timings = {**shared, "total": round((done - started[i]) * 1000, 2)}
-        answers.append(answer_json(request_ids[i], model_version, backend, timings,
-                                   schemes_json(schemes, encodings[i])))
-    return answers, batch_schemes

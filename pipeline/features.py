@@ -15,7 +15,7 @@ from knowledge.colors import hex_to_oklab
 from knowledge.lexicon import normalize_keywords
 from knowledge.taxonomy import Locale
 from pipeline.feature_layout import AB_SCALE, COLOR_SLOT, INDEX, MAX_COLORS, OFFSETS
-from pipeline.feature_layout import FEATURE_DIM, feature_slice  # noqa: F401 - re-exported for callers
+from pipeline.feature_layout import FEATURE_DIM
 from pipeline.reference_image import ReferenceImageError, reference_colors as image_colors
 from pipeline.tokenization import pad_batch, token_ids, tokenizer
 
@@ -37,10 +37,15 @@ def brief_text(keywords: str, normalize_chinese: bool = True) -> tuple[str, list
     MiniLM's vocabulary is English; Chinese design terms are mapped to their English equivalents through
     the bilingual lexicon (measured against raw Chinese input in `model.evaluate`).
     """
+    text, entries = _normalised(keywords, normalize_chinese)
+    return text, [e.en for e in entries]
+
+
+def _normalised(keywords: str, normalize_chinese: bool) -> tuple[str, list]:
     if not normalize_chinese:
         return keywords, []
     text, entries = normalize_keywords(keywords)[:2]
-    return text, [e.en for e in entries]
+    return text, entries
 
 
 def _put_colors(vector: np.ndarray, block: str, colors: list[str]) -> None:
@@ -106,9 +111,19 @@ class EncodedBatch:
     cues: list[list[str]]
     reference_colors: list[list[str]]
     rejected: dict[int, BriefRejection] = field(default_factory=dict)
+    # The Chinese form of each brief's first cue terms (zh rationales), kept from the one lexicon pass;
+    # None where not known (post-processing then runs the lexicon itself).
+    cues_zh: list[list[str] | None] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
+
+    @classmethod
+    def from_rows(cls, rows: list[EncodedBrief], pad_to_multiple: int = 1) -> EncodedBatch:
+        """Briefs encoded one at a time (evaluation, per-brief callers) as one batch."""
+        input_ids, attention_mask = pad_batch([r.token_ids for r in rows], pad_to_multiple)
+        return cls(input_ids, attention_mask, np.stack([r.features for r in rows]), [r.text for r in rows],
+                   [list(r.cues) for r in rows], [list(r.reference_colors) for r in rows])
 
     def row(self, i: int) -> EncodedBrief:
         """One brief's encoding (per-brief callers: tests, previews)."""
@@ -121,11 +136,11 @@ def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int
                  normalize_chinese: bool = True) -> EncodedBatch:
     """Briefs -> padded model inputs in one pass: one tokenizer call for the batch (the Rust tokenizer
     parallelises it), features into one preallocated array, reference images decoded only where sent."""
-    texts, cues, colors = [], [], []
+    texts, cues, cues_zh, colors = [], [], [], []
     rejected: dict[int, BriefRejection] = {}
     features = np.empty((len(briefs), FEATURE_DIM), dtype=np.float32)
     for i, brief in enumerate(briefs):
-        text, brief_cues = brief_text(brief.keywords, normalize_chinese)
+        text, entries = _normalised(brief.keywords, normalize_chinese)
         found: list[str] = []
         if brief.reference_image:
             try:
@@ -133,10 +148,11 @@ def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int
             except ReferenceImageError as exc:
                 rejected[i] = BriefRejection("reference_image", str(exc))
         texts.append(text)
-        cues.append(brief_cues)
+        cues.append([e.en for e in entries])
+        cues_zh.append([e.zh for e in entries[:3]] if normalize_chinese else None)
         colors.append(found[:MAX_COLORS])
         features[i] = structured_features(brief, found)
     sequences = [e.ids for e in tokenizer().encode_batch(texts)] if texts else []
     input_ids, attention_mask = pad_batch(sequences, pad_to_multiple) if sequences else (
         np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
-    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected)
+    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected, cues_zh)

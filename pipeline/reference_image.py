@@ -90,6 +90,15 @@ def open_image(raw: bytes) -> Image.Image:
     return image
 
 
+def _distinct_rows(lab: np.ndarray) -> int:
+    """len(np.unique(lab.round(3), axis=0)), without its slow row-wise sort: each rounded row packed into one
+    integer (round(3) is rint(x * 1000) / 1000, so equal rounded rows are equal integers and -0.0 == 0.0)."""
+    cells = np.rint(lab * 1000.0).astype(np.int64)
+    cells -= cells.min(axis=0)
+    span = cells.max(axis=0) + 1
+    return len(np.unique((cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2]))
+
+
 def dominant_colors(image: Image.Image, k: int = N_COLORS, iterations: int = 12) -> list[str]:
     """k dominant colours as hex, most common first (deterministic k-means++-style seeding)."""
     rgba = image.convert("RGBA")
@@ -99,7 +108,7 @@ def dominant_colors(image: Image.Image, k: int = N_COLORS, iterations: int = 12)
     if len(pixels) == 0:
         raise ReferenceImageError("reference_image is fully transparent")
     lab = srgb_to_oklab(pixels)
-    k = min(k, len(np.unique(lab.round(3), axis=0)))
+    k = min(k, _distinct_rows(lab))
     centres = [lab[np.argmin(np.linalg.norm(lab - lab.mean(0), axis=1))]]
     while len(centres) < k:
         distance = np.min([np.linalg.norm(lab - c, axis=1) for c in centres], axis=0)

@@ -26,7 +26,7 @@ from ray.serve.metrics import Histogram
 from contract.brief import Brief
 from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
-from pipeline.answer import answer_batch
+from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from inference.base import BackendUnavailable, create_backend, select_backend
-from pipeline.features import FEATURE_DIM
+from pipeline.feature_layout import FEATURE_DIM
 from pipeline.tokenization import encode_texts
 
 

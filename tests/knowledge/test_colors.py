@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 from coloraide import Color
 
@@ -112,3 +113,43 @@ def test_ensure_contrast_moves_only_as_far_as_needed() -> None:
     out = ensure_contrast("#9a9a9a", "#ffffff")
     assert 4.5 <= contrast_ratio(out, "#ffffff") < 4.8
     assert hex_to_oklch(out)[0] < hex_to_oklch("#9a9a9a")[0]
+
+
+# --- vectorised forms (batch post-processing) against the coloraide wrappers -------------------------------
+
+_EDGE_HEXES = ["#000000", "#ffffff", "#808080", "#010101", "#fefefe", "#ff0000", "#00ff00", "#0000ff", "#0a0a0a"]
+
+
+def _random_hexes(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return _EDGE_HEXES + [f"#{rng.randrange(1 << 24):06x}" for _ in range(n)]
+
+
+def test_vectorised_conversions_match_coloraide():
+    hexes = _random_hexes(3000, 21)
+    rgb = colors.hexes_to_rgb8(hexes)
+    lab = colors.rgb8_to_lab_d65(rgb)
+    oklab = colors.rgb8_to_oklab(rgb)
+    assert np.abs(lab - np.array([Color(h).convert("lab-d65").coords() for h in hexes])).max() < 1e-11
+    assert np.abs(oklab - np.array([colors.hex_to_oklab(h) for h in hexes])).max() < 1e-13
+
+
+def test_vectorised_delta_e2000_matches_coloraide():
+    a, b = _random_hexes(2000, 22), _random_hexes(2000, 23)
+    b[:len(_EDGE_HEXES)] = list(reversed(_EDGE_HEXES))  # achromatic pairs: the zero-chroma branches
+    got = colors.delta_e2000_lab(colors.rgb8_to_lab_d65(colors.hexes_to_rgb8(a)),
+                                 colors.rgb8_to_lab_d65(colors.hexes_to_rgb8(b)))
+    want = np.array([colors.delta_e2000(x, y) for x, y in zip(a, b)])
+    assert np.abs(got - want).max() < 1e-10
+    same = colors.delta_e2000_lab(colors.rgb8_to_lab_d65(colors.hexes_to_rgb8(a)),
+                                  colors.rgb8_to_lab_d65(colors.hexes_to_rgb8(a)))
+    assert (same == 0).all()
+
+
+def test_vectorised_names_match_nearest_color_name():
+    hexes = _random_hexes(3000, 24)
+    named = colors.load_named_colors()
+    hexes += list(named.hexes[::500])  # exact hits on the table
+    got = colors.nearest_color_names(colors.rgb8_to_oklab(colors.hexes_to_rgb8(hexes)))
+    assert got == [colors.nearest_color_name(h) for h in hexes]
+    assert colors.nearest_color_names(colors.rgb8_to_oklab(colors.hexes_to_rgb8([]))) == []

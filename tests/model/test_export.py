@@ -42,7 +42,7 @@ def test_metadata_carries_version_and_table_hashes(proto):
 @pytest.mark.parametrize(("batch", "seq"), [(1, 3), (5, 40), (33, 128)])
 def test_runs_at_any_batch_and_sequence_length(batch, seq):
     session = ort.InferenceSession(str(onnx_path("fp32")), providers=["CPUExecutionProvider"])
-    from pipeline.features import FEATURE_DIM
+    from pipeline.feature_layout import FEATURE_DIM
 
     ids = np.full((batch, seq), 2000, dtype=np.int64)
     outputs = dict(zip(OUTPUT_NAMES, session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),

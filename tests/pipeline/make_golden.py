@@ -39,7 +39,7 @@ def main() -> None:
     from contract.brief import Brief
     from inference.onnxruntime_backend import OnnxRuntimeBackend
     from pipeline.features import encode_brief
-    from pipeline.postprocess import assemble_schemes
+    from benchmarks.frozen_postprocess import assemble_schemes  # the per-brief code, frozen
     from pipeline.reference_image import reference_colors
     from pipeline.tokenization import pad_batch
 

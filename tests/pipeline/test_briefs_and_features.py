@@ -3,7 +3,8 @@ import numpy as np
 from contract.brief import Brief
 from knowledge.taxonomy import Audience, PackageFormat, ProductCategory, Tone
 from model.briefs import generate_briefs, in_language, read_jsonl, write_jsonl
-from pipeline.features import FEATURE_DIM, encode_brief, feature_slice, structured_features
+from pipeline.feature_layout import FEATURE_DIM, feature_slice
+from pipeline.features import encode_brief, structured_features
 
 
 def test_splits_are_disjoint_deterministic_and_cover_every_id():

@@ -1,15 +1,25 @@
-"""Post-processing on real model outputs (the assembled ONNX model through ONNX Runtime)."""
+"""Post-processing on real model outputs (the assembled ONNX model through ONNX Runtime), through the batch API
+(`schemes_batch` -> `pipeline.answer` bytes -> contract models)."""
+
+import sys
 
 import numpy as np
+import orjson
 import pytest
 from coloraide import Color
 
 from contract.brief import Brief
+from contract.scheme import Scheme
 from inference.onnxruntime_backend import OnnxRuntimeBackend
+from knowledge.colors import delta_e2000, hexes_to_rgb8, rgb8_to_lab_d65
 from knowledge.fonts import load_fonts
-from pipeline.features import encode_brief
-from pipeline.postprocess import assemble_schemes, honour_brand_colors
-from pipeline.tokenization import pad_batch
+from knowledge.palettes import load_palettes
+from knowledge.taxonomy import PaletteRole
+from pipeline.answer import schemes_json
+from pipeline.features import encode_batch
+from pipeline.postprocess import BRAND_ROLES, brand_positions, schemes_batch, warm
+
+BASE = {"product_category": "snacks", "package_format": "bag"}
 
 
 @pytest.fixture(scope="module")
@@ -17,12 +27,19 @@ def backend():
     return OnnxRuntimeBackend()
 
 
-def answer(backend, **fields):
-    brief = Brief(**({"product_category": "snacks", "package_format": "bag"} | fields))
-    encoded = encode_brief(brief)
-    ids, mask = pad_batch([encoded.token_ids])
-    outputs = backend.infer(ids, mask, encoded.features[None])
-    return assemble_schemes(brief, encoded, {k: v[0] for k, v in outputs.items()})
+def batch(backend, briefs: list[Brief]):
+    encoded = encode_batch(briefs, max_image_bytes=5 * 1024 * 1024)
+    return encoded, backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
+
+
+def parsed(schemes: list[dict]) -> list[Scheme]:
+    return [Scheme.model_validate(s) for s in orjson.loads(schemes_json(schemes, "grid"))]
+
+
+def answer(backend, **fields) -> list[Scheme]:
+    brief = Brief(**(BASE | fields))
+    encoded, outputs = batch(backend, [brief])
+    return parsed(schemes_batch([brief], encoded, outputs)[0])
 
 
 def test_schemes_are_distinct_and_valid(backend):
@@ -57,14 +74,92 @@ def test_zh_briefs_get_cjk_pairs(backend):
         assert any("\u4e00" <= ch <= "\u9fff" for ch in s.rationale)
 
 
-def test_brand_colour_replaces_the_nearest_non_text_role():
-    colors = [{"hex": "#ffffff", "role": "background", "name": "white"},
-              {"hex": "#111111", "role": "text", "name": "black"},
-              {"hex": "#cc0000", "role": "primary", "name": "red"},
-              {"hex": "#0000cc", "role": "accent", "name": "blue"}]
-    out = honour_brand_colors(colors, ["#1010dd"])
-    assert out[3]["hex"] == "#1010dd" and out[2]["hex"] == "#cc0000"
-    assert out[0]["hex"] == "#ffffff" and out[1]["hex"] == "#111111"
+def _reference_brand_positions(palette, brands: list[str]) -> list[int]:
+    """The rule in plain Python over coloraide's deltaE 2000 (as the per-brief code applied it)."""
+    hexes = [c.hex for c in palette.colors]
+    free = [i for i, c in enumerate(palette.colors) if c.role in BRAND_ROLES]
+    out = []
+    for brand in brands:
+        if not free:
+            free = [i for i, c in enumerate(palette.colors) if c.role == PaletteRole.accent]
+        target = min(free, key=lambda i: delta_e2000(hexes[i], brand))
+        hexes[target] = brand
+        free.remove(target)
+        out.append(target)
+    return out
+
+
+def test_brand_colours_replace_the_nearest_brandable_role():
+    rng = np.random.default_rng(3)
+    palettes = load_palettes()
+    picks = rng.choice(len(palettes), 300, replace=False)
+    brands = [[f"#{v:06x}" for v in rng.integers(0, 1 << 24, rng.integers(1, 4))] for _ in picks]
+    # A brand colour equal to a palette colour must land on it.
+    brands[0] = [palettes[picks[0]].color("accent").hex]
+    most = max(len(b) for b in brands)
+    lab = np.zeros((len(picks), most, 3))
+    for row, colors in enumerate(brands):
+        lab[row, :len(colors)] = rgb8_to_lab_d65(hexes_to_rgb8(colors))
+    got = brand_positions(picks, lab, np.array([len(b) for b in brands]))
+    for row, (p, colors) in enumerate(zip(picks, brands)):
+        assert got[row, :len(colors)].tolist() == _reference_brand_positions(palettes[p], colors)
+        assert (got[row, len(colors):] == -1).all()
+    accent = [i for i, c in enumerate(palettes[picks[0]].colors) if c.role == "accent"]
+    assert got[0, 0] == accent[0]
+
+
+def test_batch_answers_do_not_depend_on_the_batch(backend):
+    briefs = [Brief(**(BASE | f)) for f in (
+        {"tone": ["vivid"], "num_schemes": 6},
+        {"keywords": "国潮 中秋 礼盒", "locale": "zh", "brand_colors": ["#c41e3a"], "num_schemes": 2},
+        {"product_category": "skincare", "package_format": "jar", "brand_colors": ["#00ff00", "#ff00ff", "#0000ff"]},
+        {"num_schemes": 1},
+    )]
+    encoded, outputs = batch(backend, briefs)
+    together = schemes_batch(briefs, encoded, outputs)
+    for i, brief in enumerate(briefs):
+        alone_encoded, alone_outputs = batch(backend, [brief])
+        # Same model rows, so only the batching differs.
+        alone = schemes_batch([brief], alone_encoded, {k: v[i:i + 1] for k, v in outputs.items()})[0]
+        assert schemes_json(alone, "grid") == schemes_json(together[i], "grid")
+        assert schemes_json(alone) == schemes_json(together[i])
+
+
+def test_rejected_briefs_get_none(backend):
+    briefs = [Brief(**BASE), Brief(**BASE)]
+    encoded, outputs = batch(backend, briefs)
+    from pipeline.features import BriefRejection
+
+    encoded.rejected[0] = BriefRejection("reference_image", "not an image")
+    out = schemes_batch(briefs, encoded, outputs)
+    assert out[0] is None and len(out[1]) == 3
+
+
+def _cache_sizes() -> dict[str, int]:
+    sizes = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in ("knowledge", "contract", "pipeline"):
+            continue
+        for attr, value in list(vars(module).items()):
+            info = getattr(value, "cache_info", None)
+            if callable(info):
+                sizes[f"{name}.{attr}"] = info().currsize
+    return sizes
+
+
+def test_after_warm_no_cache_fills_on_the_request_path(backend):
+    warm()
+    rng = np.random.default_rng(11)
+    briefs = [Brief(**(BASE | {"brand_colors": [f"#{v:06x}" for v in rng.integers(0, 1 << 24, 3)],
+                               "keywords": "清爽 国潮 fresh", "locale": locale, "num_schemes": 8}))
+              for locale in ("en", "zh", "zh", "en")]
+    encoded, outputs = batch(backend, briefs)  # encoding has caches of its own; post-processing must not
+    before = _cache_sizes()
+    for schemes in schemes_batch(briefs, encoded, outputs):
+        schemes_json(schemes)
+        schemes_json(schemes, "grid")
+    after = _cache_sizes()
+    assert {k: (before.get(k), v) for k, v in after.items() if before.get(k) != v} == {}
 
 
 def test_layout_boxes_follow_the_heatmaps(backend):

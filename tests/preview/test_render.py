@@ -3,18 +3,20 @@ fonts and box placement."""
 
 import xml.etree.ElementTree as ET
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
 from contract.brief import Brief
 from contract.preview import PreviewRequest
+from contract.scheme import Scheme
 from inference.onnxruntime_backend import OnnxRuntimeBackend
 from knowledge.colors import contrast_ratio
 from knowledge.layouts import boxes_overlap
 from knowledge.taxonomy import LayoutElement, PackageFormat
-from pipeline.features import encode_brief
-from pipeline.postprocess import assemble_schemes
-from pipeline.tokenization import pad_batch
+from pipeline.answer import schemes_json
+from pipeline.features import encode_batch
+from pipeline.postprocess import schemes_batch
 from preview import SILHOUETTES, render_preview, render_svg
 from preview.render import GLASS, HEATMAP_COLORS
 
@@ -23,10 +25,10 @@ NS = {"s": "http://www.w3.org/2000/svg"}
 
 def schemes_for(backend, **fields):
     brief = Brief(**fields)
-    encoded = encode_brief(brief)
-    ids, mask = pad_batch([encoded.token_ids])
-    outputs = backend.infer(ids, mask, encoded.features[None])
-    return assemble_schemes(brief, encoded, {k: v[0] for k, v in outputs.items()})
+    encoded = encode_batch([brief], max_image_bytes=5 * 1024 * 1024)
+    outputs = backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
+    wire = schemes_json(schemes_batch([brief], encoded, outputs)[0], "grid")
+    return [Scheme.model_validate(s) for s in orjson.loads(wire)]
 
 
 @pytest.fixture(scope="module")
