@@ -302,9 +302,18 @@ async def _drive(job: Job, bodies: list[bytes], out: dict, ready: Callable[[], f
     out.update(status=status, latency_ms=latency, lag_ms=lag * 1000.0, details=details)
 
 
+def pin(cpus: list[int]) -> bool:
+    """Pin this process to `cpus`; False where the kernel refuses (a sandbox may not implement it)."""
+    try:
+        os.sched_setaffinity(0, cpus)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 def _job_worker(job: Job, ready: Callable[[], float]) -> dict:
     if job.cpus:
-        os.sched_setaffinity(0, job.cpus)
+        pin(job.cpus)  # what it got is reported ("cpus" below), whether or not pinning worked
     prepared = time.perf_counter()
     # Bodies first, all of them, before the clock: encoding is not part of any request's latency.
     if job.unique:

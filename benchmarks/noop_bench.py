@@ -73,7 +73,8 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.serve_cpus:
-        os.sched_setaffinity(0, loadgen.parse_cpus(args.serve_cpus))
+        if not loadgen.pin(loadgen.parse_cpus(args.serve_cpus)):
+            print(f"could not pin to {args.serve_cpus}; Ray runs on every core", flush=True)
     from benchmarks.workload import brief_mix
 
     payloads = brief_mix(500)

@@ -90,8 +90,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=1, help="aiohttp processes")
     args = parser.parse_args()
     if args.cpus:
-        from benchmarks.loadgen import parse_cpus
-        os.sched_setaffinity(0, parse_cpus(args.cpus))  # inherited by the processes started below
+        from benchmarks.loadgen import parse_cpus, pin
+        pin(parse_cpus(args.cpus))  # inherited by the processes started below
     if not args.aiohttp:
         serve_haproxy(args.port, args.threads)
     children = [subprocess.Popen([sys.executable, "-c", f"from benchmarks.trivial_server import serve_aiohttp; "
