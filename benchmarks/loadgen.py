@@ -435,6 +435,8 @@ def summarize_procs(parts: list[dict], duration_s: float) -> dict:
     summary["procs"] = [{"pid": p["pid"], "cpus": p["cpus"], "connections": p["connections"],
                          "requests": p["requests"], "offered_qps": round(p["requests"] / duration_s, 1),
                          "cpu_s": round(p["cpu_s"], 2), "prepare_s": round(p["prepare_s"], 2),
+                         # CPU per request (sends, answers, pool, loop): 1e6 / this = what one core offers
+                         "cpu_us_per_request": round(1e6 * p["cpu_s"] / max(1, p["requests"]), 1),
                          "send_lag_p99_ms": round(float(np.nanpercentile(p["lag_ms"], 99)), 2)} for p in parts]
     return summary
 
