@@ -12,6 +12,7 @@ back to torch FP16 + CUDA graphs when no engine is importable).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -22,7 +23,9 @@ import time
 from pathlib import Path
 
 from benchmarks import scenarios
-from benchmarks.servers import Server
+from benchmarks.cpu_by_process import CPUProbe
+from benchmarks.loadgen import parse_cpus
+from benchmarks.servers import VARIANT_NAMES, Server, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
 from serve_app.local_cluster import ROOT, Cluster, inline_encoder
 
@@ -30,7 +33,7 @@ GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 
-def overrides(gpus: int, cpus: int, backend: str, encoder: str):
+def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
@@ -39,14 +42,13 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str):
         deployments = {d["name"]: d for d in app["deployments"]}
         recommender = deployments["Recommender"]
         recommender["ray_actor_options"]["num_gpus"] = 1.0 / REPLICAS_PER_GPU
-        # Start from one replica so the spike shows the autoscaler adding GPU replicas.
-        recommender["autoscaling_config"].update(min_replicas=1, initial_replicas=1,
-                                                 max_replicas=REPLICAS_PER_GPU * gpus)
-        # CPU deployments (1 CPU each) share the node with the load generator: a quarter of the cores each.
-        for name in ("Ingress", "BriefEncoder"):
-            if name in deployments:
-                share = cpus // 4 if encoder == "deployment" else cpus // 2
-                deployments[name]["autoscaling_config"].update(max_replicas=max(2, share))
+        recommender["autoscaling_config"].update(max_replicas=REPLICAS_PER_GPU * max(1, gpus))
+        if ingress_replicas:
+            deployments["Ingress"]["autoscaling_config"].update(max_replicas=ingress_replicas)
+        for deployment in deployments.values():
+            # Benchmark only: scale down within seconds, so the spike after the sweep starts from the replicas
+            # its 10 % base load needs (the shipped config keeps minutes).
+            deployment["autoscaling_config"].update(downscale_delay_s=8, look_back_period_s=12)
     return apply
 
 
@@ -79,18 +81,28 @@ def gpu_of_replicas(cluster: Cluster) -> dict:
         return {"error": str(exc)[-300:]}
 
 
+def _cpus(text: str | None) -> list[int] | None:
+    return parse_cpus(text) if text else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench")
-    parser.add_argument("--rates", type=float, nargs="+", default=[100, 200, 400, 800, 1600])
+    parser.add_argument("--server", choices=["serve", "baseline"], default="serve")
+    parser.add_argument("--variant", choices=["default", "throughput", "haproxy"], default="haproxy",
+                        help="Serve's HTTP path: its proxy; RAY_SERVE_THROUGHPUT_OPTIMIZED=1; HAProxy + direct ingress")
+    parser.add_argument("--rates", type=float, nargs="+", default=[500, 1000, 2000, 4000, 8000])
     parser.add_argument("--step-seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=6, help="load generator processes")
+    parser.add_argument("--procs", type=int, default=4, help="load generator processes")
+    parser.add_argument("--load-cpus", help="cores for the load generator, e.g. 12-15 (Ray gets the others)")
     parser.add_argument("--slo-ms", type=float, default=50.0)
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--encoder", choices=["deployment", "inline"], default="deployment")
-    parser.add_argument("--spike-hold", type=float, default=40.0)
-    parser.add_argument("--peak", type=float, default=150.0, help="spike peak rate (req/s)")
-    parser.add_argument("--logical-cpus", type=int, help="CPUs Ray may schedule (default: the machine's cores)")
+    parser.add_argument("--ingress-replicas", type=int, help="max Ingress replicas (default: the config's)")
+    parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
+    parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
+    parser.add_argument("--spike-hold", type=float, default=30.0)
+    parser.add_argument("--logical-cpus", type=int, help="CPUs Ray may schedule (default: cores minus --load-cpus)")
     parser.add_argument("--logical-gpus", type=int, default=0,
                         help="on a machine without CUDA: pretend this many GPUs to Ray (placement dry run; "
                              "use --backend onnxruntime)")
@@ -99,46 +111,66 @@ def main() -> None:
     import torch
 
     gpus = torch.cuda.device_count() or args.logical_gpus
-    cpus = args.logical_cpus or os.cpu_count() or 1
+    load_cpus = _cpus(args.load_cpus)
+    cpus = args.logical_cpus or max(1, (os.cpu_count() or 1) - len(load_cpus or []))
     os.environ.setdefault("RAY_metrics_report_interval_ms", "2000")
     scenarios.METRICS_SETTLE_S = 3.0
+    scenarios.LOAD.update(cpus=load_cpus, unique=True)  # pinned generator, no body twice in a run
     args.out.mkdir(parents=True, exist_ok=True)
     payloads = brief_mix(2000)
+    name = f"{args.server}-{args.variant}" if args.server == "serve" else f"baseline-{args.workers}w"
     smi = None if not torch.cuda.is_available() else subprocess.Popen(
         ["nvidia-smi", "--query-gpu=timestamp,index,utilization.gpu,memory.used", "--format=csv,noheader,nounits",
-         "-lms", "500"], stdout=(args.out / "gpu-e2e-smi.csv").open("w"), stderr=subprocess.DEVNULL)
-    report = {"machine": {"platform": platform.platform(), "cpu_count": cpus, "gpus": gpus,
-                          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "logical (no CUDA)", "torch": torch.__version__,
-                          "date": time.strftime("%Y-%m-%d")},
-              "workload": describe(payloads), "clients": args.clients, "started": time.time()}
-    cluster = Cluster(Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp")), config_path=GPU_CONFIG,
-                      config_overrides=overrides(gpus, cpus, args.backend, args.encoder), num_cpus=cpus, num_gpus=gpus)
+         "-lms", "500"], stdout=(args.out / f"smi-{name}.csv").open("w"), stderr=subprocess.DEVNULL)
+    report = {"machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "ray_cpus": cpus,
+                          "load_cpus": load_cpus, "gpus": gpus,
+                          "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "logical (no CUDA)",
+                          "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
+              "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time()}
+    out = args.out / f"gpu-{name}.json"
+    tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
+    cluster = None
     try:
         t0 = time.monotonic()
-        cluster.start()
-        report["startup_s"] = round(time.monotonic() - t0, 1)
-        print(f"cluster up in {report['startup_s']} s", flush=True)
-        server = Server("serve-gpu", cluster.base_url, cluster)
-        scenarios.measure(server, payloads, scenarios.constant(50), 5, processes=1)  # warm every path
-        # The spike first, on the fresh deployment (one recommender replica), so scale-up is visible; then the
-        # sweep (its replicas stay up: downscale_delay_s is minutes).
-        report["spike"] = scenarios.spike(server, payloads, args.peak, processes=args.clients, before_s=10.0,
-                                          hold_s=args.spike_hold, after_s=15.0)
-        report["replica_gpus_after_spike"] = gpu_of_replicas(cluster)
-        (args.out / "gpu-e2e.json").write_text(json.dumps(report, indent=2) + "\n")
-        report["sweep"] = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds, slo_ms=args.slo_ms,
-                                               processes=args.clients)
-        report["replica_gpus"] = gpu_of_replicas(cluster)
+        if args.server == "baseline":
+            context = baseline(tmp, workers=args.workers, backend=args.backend)
+        else:
+            cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
+                              config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas),
+                              num_cpus=cpus, num_gpus=gpus)
+            cluster.start()
+            context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))
+        with context as server:
+            report["startup_s"] = round(time.monotonic() - t0, 1)
+            print(f"{name} up in {report['startup_s']} s", flush=True)
+            scenarios.measure(server, payloads, scenarios.constant(100), 4, processes=1)  # warm every path
+            report["sweep"] = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds,
+                                                   slo_ms=args.slo_ms, processes=args.procs, cpu_probe=CPUProbe())
+            out.write_text(json.dumps(report, indent=2) + "\n")
+            if args.spike and cluster is not None:
+                peak = report["sweep"]["max_rate_at_slo"] or args.rates[0]
+                report["spike"] = scenarios.spike(server, payloads, peak, processes=args.procs, before_s=25.0,
+                                                  hold_s=args.spike_hold, after_s=10.0)
+                report["replica_gpus"] = gpu_of_replicas(cluster)
     finally:
-        (args.out / "gpu-e2e-serve-errors.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
-        cluster.stop()
+        if cluster is not None:
+            (args.out / f"serve-errors-{name}.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
+            cluster.stop()
         if smi:
             smi.terminate()
-    (args.out / "gpu-e2e.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in report.items() if k != "spike"}, indent=1)[:6000])
-    spike = report["spike"]
-    print("spike:", json.dumps({k: spike[k] for k in ("summary", "p99_during_peak_ms", "scale_up_after_s",
-                                                      "max_replicas")}))
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    rows = report.get("sweep", {}).get("rows", [])
+    for row in rows:
+        cpu = row.get("cpu", {})
+        print(f"[{name}] rate {row['rate']:>7.0f} ok {row['statuses'].get('200', 0):>6} 503 "
+              f"{row['statuses'].get('503', 0):>5} lost {row['lost']:>4} p50 {row['p50_ms']:>8.1f} p99 {row['p99_ms']:>8.1f}"
+              f" batch {row.get('batch_sizes', {}).get('mean', '-')} server CPU ms/req {cpu.get('server_cpu_ms_per_request')}"
+              f" {cpu.get('cpu_ms_per_request')}", flush=True)
+    print(f"[{name}] max rate at p99 <= {args.slo_ms} ms: {report.get('sweep', {}).get('max_rate_at_slo')}")
+    if "spike" in report:
+        spike = report["spike"]
+        print("spike:", json.dumps({k: spike[k] for k in ("shape", "summary", "p99_during_peak_ms", "scale_up_after_s",
+                                                          "max_replicas")})[:3000])
 
 
 if __name__ == "__main__":

@@ -442,12 +442,14 @@ def summarize_procs(parts: list[dict], duration_s: float) -> dict:
 
 
 def run_parallel(url: str, payloads: list[dict], rate: PiecewiseRate, duration_s: float, processes: int = 1,
-                 timeout_s: float = 30.0) -> list[Result]:
+                 timeout_s: float = 30.0, cpus: list[int] | None = None, unique: bool = False) -> list[Result]:
     """The same open-loop schedule spread over several processes (one Python client tops out at a few
-    thousand requests/s); the payloads cycle as before (request i sends payloads[i mod len])."""
-    if processes <= 1:
+    thousand requests/s); the payloads cycle (request i sends payloads[i mod len]) unless `unique`, which
+    makes every body distinct; `cpus` pins the processes."""
+    if processes <= 1 and not unique and not cpus:
         return asyncio.run(run(url, payloads, rate, duration_s, timeout_s))
-    return to_results(run_procs(url, payloads, rate, duration_s, processes, unique=False, timeout_s=timeout_s))
+    return to_results(run_procs(url, payloads, rate, duration_s, processes, cpus=cpus, unique=unique,
+                                timeout_s=timeout_s))
 
 
 def lost_breakdown(results: list[Result]) -> tuple[int, dict[str, int]]:

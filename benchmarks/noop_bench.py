@@ -24,10 +24,9 @@ from pathlib import Path
 
 from benchmarks import loadgen
 from benchmarks.noop_app import noop_config
-from benchmarks.servers import _kill_strays, _variant_env
+from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
 from serve_app.local_cluster import ROOT, Cluster
 
-VARIANT_NAMES = {"default": "serve-default", "throughput": "serve-throughput", "haproxy": "serve-haproxy"}
 
 
 def fixed_replicas(counts: dict[str, int]):
@@ -96,7 +95,7 @@ def main() -> None:
 
         config_path.write_text(yaml.safe_dump(noop_config(args.config, args.ingress_batch, args.ingress_wait_s,
                                                           args.grpc)))
-        env = _variant_env(VARIANT_NAMES[variant], tmp)
+        env = variant_env(VARIANT_NAMES[variant], tmp)
         cluster = Cluster(tmp, config_overrides=fixed_replicas(counts) if counts else None, env=env,
                           config_path=config_path, num_cpus=args.num_cpus)
         rows = []

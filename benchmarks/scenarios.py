@@ -20,11 +20,19 @@ SLO_P99_MS = 100.0
 METRICS_SETTLE_S = 6.0  # Ray's metrics agent exports every few seconds (RAY_metrics_report_interval_ms)
 
 
+# How the load generator runs (set once by a runner): pinned cores and distinct bodies on the GPU node.
+LOAD: dict = {"cpus": None, "unique": False}
+
+
 def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_s: float, timeout_s: float = 30.0,
-            processes: int = 1) -> tuple[list[Result], dict]:
+            processes: int = 1, cpu_probe=None) -> tuple[list[Result], dict]:
     before = batch_size_counters(server.cluster)
-    results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s)
+    if cpu_probe is not None:
+        cpu_probe.start()
+    results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s, **LOAD)
     summary = summarize(results, duration_s)
+    if cpu_probe is not None:  # the window includes the generator's start-up, so it over-counts slightly
+        summary["cpu"] = cpu_probe.stop(sum(1 for r in results if r.status == 200))
     if server.cluster is not None and before is not None:
         time.sleep(METRICS_SETTLE_S)
         summary["batch_sizes"] = batch_size_summary(before, batch_size_counters(server.cluster))
@@ -33,13 +41,13 @@ def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_
 
 
 def rate_sweep(server: Server, payloads: list[dict], rates: list[float], duration_s: float,
-               slo_ms: float = SLO_P99_MS, past_slo: int = 1, processes: int = 1) -> dict:
+               slo_ms: float = SLO_P99_MS, past_slo: int = 1, processes: int = 1, cpu_probe=None) -> dict:
     """Ascending constant rates; stops once `past_slo` + 1 rates in a row were far past the SLO."""
     # A few seconds at the first rate first, unrecorded: the first step otherwise carries start-up effects.
     measure(server, payloads, constant(rates[0]), 4.0, processes=processes)
     rows, misses = [], 0
     for rate in rates:
-        _, summary = measure(server, payloads, constant(rate), duration_s, processes=processes)
+        _, summary = measure(server, payloads, constant(rate), duration_s, processes=processes, cpu_probe=cpu_probe)
         summary["rate"] = rate
         summary["meets_slo"] = bool(summary["p99_ms"] <= slo_ms and summary["errors"] == 0)
         rows.append(summary)

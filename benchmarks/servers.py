@@ -40,7 +40,12 @@ class Server:
     notes: dict = field(default_factory=dict)
 
 
-def _variant_env(name: str, tmp: Path) -> dict:
+# Serve's HTTP path variants by their short names (the benchmarks' --variant options).
+VARIANT_NAMES = {"default": "serve-default", "throughput": "serve-throughput", "haproxy": "serve-haproxy"}
+
+
+def variant_env(name: str, tmp: Path) -> dict:
+    """Environment for `ray start` that selects a variant (these settings are read by the proxy and replicas)."""
     if name == "serve-haproxy":
         # HAProxy's files default to /tmp/haproxy-serve: private paths keep concurrent clusters apart. Short
         # ones: Ray adds a 56-character node directory, and a Unix socket path must stay under 108 bytes.
@@ -85,7 +90,7 @@ def start(name: str, payloads: list[dict], config_overrides: Callable[[dict], No
         return
     if name not in VARIANTS:
         raise ValueError(f"unknown server variant {name!r}; one of {VARIANTS}")
-    cluster = Cluster(tmp, config_overrides=config_overrides, env=_variant_env(name, tmp))
+    cluster = Cluster(tmp, config_overrides=config_overrides, env=variant_env(name, tmp))
     try:
         cluster.start()
         _warm(cluster.base_url, payloads)

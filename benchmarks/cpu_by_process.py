@@ -1,0 +1,68 @@
+"""CPU time by process role over a window, from /proc (no tracer attached, so nothing slows the server):
+Serve proxy or HAProxy, ingress, encoder and recommender replicas, Ray's own daemons, the load generator,
+baseline workers. `CPUProbe.stop(answered)` reports cores used and ms of CPU per answered request per role.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+ROLES = (  # first match wins: (role, substrings of the command line)
+    ("ingress", ("ServeReplica:packdesign:Ingress", "ServeReplica:noop:Ingress")),
+    ("encoder", ("ServeReplica:packdesign:BriefEncoder", "ServeReplica:noop:BriefEncoder")),
+    ("recommender", ("ServeReplica:packdesign:Recommender", "ServeReplica:noop:Recommender")),
+    ("proxy", ("ray::ProxyActor", "haproxy")),
+    ("serve_controller", ("ray::ServeController",)),
+    ("baseline_workers", ("benchmarks.baseline_server", "multiprocessing.spawn import spawn_main; spawn_main(tracker")),
+    ("load_generator", ("benchmarks.loadgen", "_process_main")),
+    ("ray_daemons", ("raylet", "gcs_server", "dashboard", "ray/_private", "log_monitor", "runtime_env")),
+)
+
+
+def _role(cmdline: str) -> str:
+    for role, needles in ROLES:
+        if any(n in cmdline for n in needles):
+            return role
+    return "other"
+
+
+def snapshot() -> dict[int, tuple[float, str]]:
+    """pid -> (CPU seconds so far, command line)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, cmd)
+    return out
+
+
+class CPUProbe:
+    def start(self) -> None:
+        self.t0, self.before = time.monotonic(), snapshot()
+
+    def stop(self, answered: int) -> dict:
+        elapsed, after = time.monotonic() - self.t0, snapshot()
+        roles: dict[str, float] = {}
+        processes: dict[str, int] = {}
+        for pid, (cpu, cmd) in after.items():
+            used = cpu - self.before.get(pid, (0.0, ""))[0]
+            if used <= 0:
+                continue
+            role = _role(cmd)
+            roles[role] = roles.get(role, 0.0) + used
+            processes[role] = processes.get(role, 0) + 1
+        per_request = {r: round(1000.0 * s / answered, 3) for r, s in roles.items()} if answered else {}
+        server = sum(v for r, v in per_request.items() if r not in ("load_generator", "other"))
+        return {"window_s": round(elapsed, 1), "cores": {r: round(s / elapsed, 2) for r, s in roles.items()},
+                "processes": processes, "cpu_ms_per_request": per_request,
+                "server_cpu_ms_per_request": round(server, 3)}
