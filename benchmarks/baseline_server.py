@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from contract.brief import MAX_IMAGE_BYTES
 from contract.scheme import HeatmapEncoding
-from inference.base import select_backend
+from inference.base import select_backend, warm_for_serving
 from pipeline import postprocess
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, encode_batch
@@ -81,7 +81,7 @@ class Baseline:
                                    "intra_op_threads": int(os.environ.get(ENV + "THREADS", "1"))},
                    "torch": {"cuda_graphs": True}, "tensorrt": {"engine_dir": "artifacts/engines"}}
         self.backend = select_backend(os.environ.get(ENV + "BACKEND", "onnxruntime"), options)
-        self.backend.warmup((1, 8, 64))
+        warm_for_serving(self.backend)
         self.version = self.backend.info.detail.get("model_version") or "unknown"
         tokenizer()
         postprocess.warm()

@@ -14,8 +14,10 @@ ROLES = (  # first match wins: (role, substrings of the command line)
     ("recommender", ("ServeReplica:packdesign:Recommender", "ServeReplica:noop:Recommender")),
     ("proxy", ("ray::ProxyActor", "haproxy")),
     ("serve_controller", ("ray::ServeController",)),
-    ("baseline_workers", ("benchmarks.baseline_server", "multiprocessing.spawn import spawn_main; spawn_main(tracker")),
-    ("load_generator", ("benchmarks.loadgen", "_process_main")),
+    ("baseline_workers", ("benchmarks.baseline_server",)),
+    # The runner and its spawned client processes (a spawned child's command line names no module, so
+    # processes that match nothing take the role of their nearest ancestor that does).
+    ("load_generator", ("benchmarks.loadgen", "benchmarks.gpu_serve", "benchmarks.noop_bench")),
     ("ray_daemons", ("raylet", "gcs_server", "dashboard", "ray/_private", "log_monitor", "runtime_env")),
 )
 
@@ -28,7 +30,7 @@ def _role(cmdline: str) -> str:
 
 
 def snapshot() -> dict[int, tuple[float, str]]:
-    """pid -> (CPU seconds so far, command line)."""
+    """pid -> (CPU seconds so far, role)."""
     tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for entry in os.listdir("/proc"):
@@ -42,8 +44,19 @@ def snapshot() -> dict[int, tuple[float, str]]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        out[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, cmd)
-    return out
+        out[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[1]), cmd)
+    roles = {}
+
+    def role_of(pid: int, depth: int = 0) -> str:
+        if pid not in roles:
+            _, parent, cmd = out.get(pid, (0.0, 0, ""))
+            role = _role(cmd)
+            if role == "other" and parent in out and depth < 4:
+                role = role_of(parent, depth + 1)
+            roles[pid] = role
+        return roles[pid]
+
+    return {pid: (cpu, role_of(pid)) for pid, (cpu, _, _) in out.items()}
 
 
 class CPUProbe:
@@ -54,11 +67,10 @@ class CPUProbe:
         elapsed, after = time.monotonic() - self.t0, snapshot()
         roles: dict[str, float] = {}
         processes: dict[str, int] = {}
-        for pid, (cpu, cmd) in after.items():
+        for pid, (cpu, role) in after.items():
             used = cpu - self.before.get(pid, (0.0, ""))[0]
             if used <= 0:
                 continue
-            role = _role(cmd)
             roles[role] = roles.get(role, 0.0) + used
             processes[role] = processes.get(role, 0) + 1
         per_request = {r: round(1000.0 * s / answered, 3) for r, s in roles.items()} if answered else {}

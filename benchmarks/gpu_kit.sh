@@ -11,7 +11,17 @@
 set -euo pipefail
 KIT=${KIT:-/tmp/kit}
 SITE=${SITE:-/tmp/site}
-mode=${1:?usage: gpu_kit.sh stash DIR | run DIR -- COMMAND}
+mode=${1:?usage: gpu_kit.sh stash DIR | run DIR -- COMMAND | again -- COMMAND}
+if [ "$mode" = again ]; then
+  # A later call on the same warm machine: the kit is installed; just run COMMAND in its environment.
+  [ -d "$SITE/ray" ] || { echo "kit: nothing installed in $SITE (fresh machine?): stash and run again" >&2; exit 3; }
+  shift
+  [ "${1:-}" = "--" ] && shift
+  export PYTHONPATH="$SITE:$PWD:$PWD/build${PYTHONPATH:+:$PYTHONPATH}" PATH="$SITE/bin:$PATH" PYTHONUNBUFFERED=1
+  [ -d "$KIT/minilm" ] && export PACKDESIGN_MINILM_DIR="$KIT/minilm"
+  mkdir -p artifacts/cache && cp -n "$KIT"/design_tensors-*.npz artifacts/cache/ 2>/dev/null || true
+  exec bash -c "${1:?no command after --}"
+fi
 dir=${2:?folder to stash}
 mkdir -p "$KIT"
 cp -r "$dir"/. "$KIT"/
@@ -33,6 +43,10 @@ for first in "$KIT"/*.part-00; do
   fi
   cat "$whole".part-* > "$whole" && rm "$whole".part-*
 done
+# MiniLM weights (FP16, split like ray) go where PACKDESIGN_MINILM_DIR points; the knowledge tables the model
+# reads (built from MiniLM embeddings) go to the project's cache, so the GPU run uses the same ones as here.
+if [ -e "$KIT/minilm-model.safetensors" ]; then mkdir -p "$KIT/minilm" && mv "$KIT/minilm-model.safetensors" "$KIT/minilm/model.safetensors"; fi
+mkdir -p artifacts/cache && cp -n "$KIT"/design_tensors-*.npz artifacts/cache/ 2>/dev/null || true
 if ! ls "$KIT"/ray-*.whl >/dev/null 2>&1; then
   echo "kit: no ray wheel in $KIT (call 1's stash is missing: run call 1 again, then call 2)" >&2
   exit 3

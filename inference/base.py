@@ -65,6 +65,16 @@ class InferenceBackend(ABC):
         self.close()
 
 
+def warm_for_serving(backend: InferenceBackend) -> None:
+    """Before taking traffic. On a GPU every (batch, length) bucket is its own CUDA graph / engine shape,
+    captured on first use: capture them all now (briefs are 16-32 tokens), not on a live batch."""
+    if backend.info.device.startswith("cuda"):
+        for seq_len in SEQ_BUCKETS[:2]:
+            backend.warmup(BATCH_BUCKETS, seq_len=seq_len)
+    else:
+        backend.warmup((1, 8, 64))
+
+
 def create_backend(name: str, **options) -> InferenceBackend:
     """Instantiate one named backend; raises BackendUnavailable when it cannot run here."""
     if name == "onnxruntime":

@@ -22,7 +22,7 @@ from ray import serve
 from ray.serve.metrics import Counter as MetricCounter
 from ray.serve.metrics import Histogram
 
-from inference.base import BATCH_BUCKETS, SEQ_BUCKETS, select_backend
+from inference.base import select_backend, warm_for_serving
 from pipeline.feature_layout import FEATURE_DIM
 from pipeline.tokenization import MAX_TOKENS, pad_batch
 
@@ -75,13 +75,7 @@ def _briefs(items: list[ModelInputs]) -> int:
 class Recommender:
     def __init__(self, backend: str = "auto", backend_options: dict | None = None) -> None:
         self.backend = select_backend(backend, backend_options or {})
-        # Warm before taking traffic. On a GPU every (batch, length) bucket is its own CUDA graph / engine
-        # shape, captured on first use: capture them all now (briefs are 16-32 tokens), not on a live batch.
-        if self.backend.info.device.startswith("cuda"):
-            for seq_len in SEQ_BUCKETS[:2]:
-                self.backend.warmup(BATCH_BUCKETS, seq_len=seq_len)
-        else:
-            self.backend.warmup((1, 8, 64))
+        warm_for_serving(self.backend)
         # One thread: backends keep per-replica state (CUDA stream/graphs) that is not meant for sharing.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="infer")
         self.pad_to_multiple = 1
