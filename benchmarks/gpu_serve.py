@@ -25,6 +25,7 @@ from pathlib import Path
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import parse_cpus
+from benchmarks.noop_bench import fixed_replicas
 from benchmarks.servers import VARIANT_NAMES, Server, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
 from serve_app.local_cluster import ROOT, Cluster, inline_encoder
@@ -33,7 +34,8 @@ GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 
-def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None):
+def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
+              fixed: dict[str, int] | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
@@ -49,6 +51,8 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
             # Benchmark only: scale down within seconds, so the spike after the sweep starts from the replicas
             # its 10 % base load needs (the shipped config keeps minutes).
             deployment["autoscaling_config"].update(downscale_delay_s=8, look_back_period_s=12)
+        if fixed:  # capacity runs without the autoscaler: replica counts chosen from measured CPU per request
+            fixed_replicas(fixed)(config)
     return apply
 
 
@@ -81,6 +85,10 @@ def gpu_of_replicas(cluster: Cluster) -> dict:
         return {"error": str(exc)[-300:]}
 
 
+def parse_replicas(text: str | None) -> dict[str, int] | None:
+    return {k: int(v) for k, v in (item.split("=") for item in text.split(","))} if text else None
+
+
 def _cpus(text: str | None) -> list[int] | None:
     return parse_cpus(text) if text else None
 
@@ -100,6 +108,7 @@ def main() -> None:
     parser.add_argument("--encoder", choices=["deployment", "inline"], default="deployment")
     parser.add_argument("--ingress-replicas", type=int, help="max Ingress replicas (default: the config's)")
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
+    parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
     parser.add_argument("--spike-hold", type=float, default=30.0)
     parser.add_argument("--logical-cpus", type=int, help="CPUs Ray may schedule (default: cores minus --load-cpus)")
@@ -136,7 +145,8 @@ def main() -> None:
             context = baseline(tmp, workers=args.workers, backend=args.backend)
         else:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
-                              config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas),
+                              config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
+                                                                 parse_replicas(args.replicas)),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))
