@@ -23,9 +23,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Rebuilt from committed heads weights + MiniLM (pip package) + knowledge/, offline, ~1 minute.
+# Rebuilt from committed heads weights + MiniLM (pip package) + knowledge/, offline, ~1 minute; then the CPU
+# variants (fused FP32, INT8), their accuracy gates and artifacts/model/cpu_manifest.json naming the fastest that
+# passed (~2 minutes on 2 idle cores; skipped while up to date). Replicas with precision "auto" serve it.
 model: $(STAMP)
 	$(BIN)/python -c "from model.export import ensure_model; print(ensure_model())"
+	$(BIN)/python -m calibration.cpu_variants
 
 serve: model
 	$(BIN)/serve run serve_config.yaml

@@ -4,6 +4,9 @@ with FP32, and GPU memory per configuration.
 
     python -m benchmarks.model_bench prepare           # inputs from held-out briefs -> artifacts/bench/inputs.npz
     python -m benchmarks.model_bench run --out docs/bench/model-cpu.json
+    # the CPU variants side by side (docs/precision.md): same threads, interleaved rounds, one run
+    python -m benchmarks.model_bench run --cpu-variants --threads 2 --rounds 5 --batches 1,8,32,64 --kinds typical \
+        --out docs/bench/model-cpu-variants.json
 
 Runs on a machine with only torch + onnxruntime + numpy (the GPU machine): `run` needs no tokenizer,
 pydantic or coloraide, since `prepare` stores token ids and features.
@@ -69,7 +72,8 @@ def time_backend(backend, inputs, kind: str, batch: int, seconds: float, sync=No
             break
     lat = np.array(latencies)
     return {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
-            "throughput_per_s": float(batch * 1000.0 / lat.mean()), "iterations": len(lat)}
+            "throughput_per_s": float(batch * 1000.0 / lat.mean()), "iterations": len(lat),
+            "latencies": latencies}
 
 
 def configurations(device: str) -> list[tuple[str, dict]]:
@@ -90,7 +94,18 @@ def configurations(device: str) -> list[tuple[str, dict]]:
     return configs
 
 
-def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, ...], only: list[str] | None) -> dict:
+def cpu_variant_configurations(threads: int | None) -> list[tuple[str, dict]]:
+    """Every ONNX Runtime variant (the reference, the TensorRT-oriented FP16 / Q/DQ INT8, the CPU ones)."""
+    from model.artifacts import CPU_VARIANTS
+
+    return [(f"onnxruntime-cpu-{p}", {"backend": "onnxruntime", "precision": p, "intra_op_threads": threads or 0})
+            for p in ("fp32", "fp16", "int8", *CPU_VARIANTS)]
+
+
+def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, ...], only: list[str] | None,
+        cpu_variants: bool = False, threads: int | None = None, rounds: int = 1) -> dict:
+    """rounds > 1: every backend stays loaded and each (kind, batch) is timed round-robin across them, `seconds`
+    split over the rounds, so a shared machine's noise falls on every configuration alike."""
     import torch
 
     from inference.base import BackendUnavailable, create_backend
@@ -100,11 +115,13 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
     report = {
         "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count(),
                     "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
-                    "torch": torch.__version__},
+                    "torch": torch.__version__, "ort_threads": threads, "rounds": rounds,
+                    "cpu_variants": cpu_variants},
         "results": [], "skipped": {},
     }
     reference_outputs: dict[str, dict] = {}
-    for name, options in configurations(device):
+    loaded: list[tuple[str, object, dict]] = []
+    for name, options in (cpu_variant_configurations(threads) if cpu_variants else configurations(device)):
         if only and name not in only:
             continue
         kind_of_backend = options.pop("backend")
@@ -129,9 +146,13 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
         reference_key = "cuda" if "cuda" in name or "tensorrt" in name else "cpu"
         reference_outputs.setdefault(reference_key, outputs)
         agree = agreement(reference_outputs[reference_key], outputs)
+        if rounds > 1:
+            loaded.append((name, backend, agree))
+            continue
         for kind in kinds:
             for batch in batches:
                 timing = time_backend(backend, inputs, kind, batch, seconds)
+                timing.pop("latencies")
                 row = {"config": name, "kind": kind, "batch": batch, **timing, **agree}
                 if device == "cuda" and reference_key == "cuda":
                     row["gpu_peak_mb"] = round((torch.cuda.max_memory_allocated() - base_memory) / 2**20, 1)
@@ -139,18 +160,50 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
                 print(json.dumps(row), flush=True)
         backend.close()
         del backend
-    # Speed-up vs torch eager FP32 of the same device, same kind and batch, from this very run.
+    for kind in kinds if loaded else ():
+        for batch in batches:
+            timings: dict[str, list] = {name: [] for name, _, _ in loaded}
+            for _ in range(rounds):
+                for name, backend, _ in loaded:
+                    timings[name] += time_backend(backend, inputs, kind, batch, seconds / rounds)["latencies"]
+            for name, _, agree in loaded:
+                lat = np.array(timings[name])
+                row = {"config": name, "kind": kind, "batch": batch, "p50_ms": float(np.percentile(lat, 50)),
+                       "p99_ms": float(np.percentile(lat, 99)), "throughput_per_s": float(batch * 1000.0 / lat.mean()),
+                       # from the median call: a shared machine's stalls move the mean, not the median
+                       "briefs_per_s_p50": float(batch * 1000.0 / np.percentile(lat, 50)),
+                       "iterations": len(lat), **agree}
+                report["results"].append(row)
+                print(json.dumps(row), flush=True)
+    for _, backend, _ in loaded:
+        backend.close()
+    # Speed-up vs torch eager FP32 of the same device, same kind and batch, from this very run; and vs ONNX
+    # Runtime FP32 (what the embedded default served before the CPU variants).
     for row in report["results"]:
         base_name = "torch-cuda-eager-fp32" if row["config"].startswith(("torch-cuda", "tensorrt")) else "torch-cpu-fp32"
         base = next((r for r in report["results"] if r["config"] == base_name and r["kind"] == row["kind"]
                      and r["batch"] == row["batch"]), None)
         row["speedup_vs_eager_fp32"] = round(base["p50_ms"] / row["p50_ms"], 2) if base else None
+        base = next((r for r in report["results"] if r["config"] == "onnxruntime-cpu-fp32" and r["kind"] == row["kind"]
+                     and r["batch"] == row["batch"]), None)
+        key = "briefs_per_s_p50" if "briefs_per_s_p50" in row else "throughput_per_s"
+        row["speedup_vs_ort_fp32"] = round(row[key] / base[key], 2) if base else None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
 def markdown(report: dict) -> str:
+    if report["machine"].get("cpu_variants"):
+        lines = ["| config | kind | batch | p50 ms | p99 ms | briefs/s (median call) | × ORT FP32 | style top-1 | palette top-5 | "
+                 "font top-5 |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in report["results"]:
+            lines.append(f"| {r['config']} | {r['kind']} | {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+                         f"{r.get('briefs_per_s_p50', r['throughput_per_s']):.0f} | {r.get('speedup_vs_ort_fp32') or ''} | "
+                         f"{r['style_top1']:.3f} | "
+                         f"{r['palette_top5']:.3f} | {r['font_top5']:.3f} |")
+        lines += [f"- not run: `{k}`: {v}" for k, v in report.get("skipped", {}).items()]
+        return "\n".join(lines)
     lines = ["| config | kind | batch | p50 ms | p99 ms | items/s | speed-up vs eager FP32 | style top-1 | palette top-5 | GPU MB |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in report["results"]:
@@ -193,6 +246,9 @@ def main() -> None:
     run_p.add_argument("--batches", default=",".join(map(str, BATCHES)))
     run_p.add_argument("--kinds", default="typical,long")
     run_p.add_argument("--only", help="comma-separated config names")
+    run_p.add_argument("--cpu-variants", action="store_true", help="every ONNX Runtime variant, nothing else")
+    run_p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: all cores)")
+    run_p.add_argument("--rounds", type=int, default=1, help=">1: time the configurations round-robin")
     show = sub.add_parser("table")
     show.add_argument("report", type=Path)
     show.add_argument("--plot", type=Path)
@@ -201,7 +257,8 @@ def main() -> None:
         prepare()
     elif args.command == "run":
         report = run(args.out, args.seconds, tuple(int(b) for b in args.batches.split(",")),
-                     tuple(args.kinds.split(",")), args.only.split(",") if args.only else None)
+                     tuple(args.kinds.split(",")), args.only.split(",") if args.only else None,
+                     args.cpu_variants, args.threads, args.rounds)
         print(markdown(report))
     else:
         report = json.loads(args.report.read_text())

@@ -1,20 +1,7 @@
-"""How closely one model variant's outputs follow another's (numpy only: runs on bare GPU machines too)."""
+"""How closely one model variant's outputs follow another's (numpy only: runs on bare GPU machines too).
 
-from __future__ import annotations
+The implementation lives in calibration.gates (the CPU build gates with it); this name stays for callers."""
 
-import numpy as np
+from calibration.gates import agreement
 
-
-def agreement(reference: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> dict[str, float]:
-    def overlap(name: str, k: int = 5) -> float:
-        return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(reference[name], other[name])]))
-
-    return {
-        "style_top1": float(np.mean(reference["style_probs"].argmax(1) == other["style_probs"].argmax(1))),
-        "palette_top5": overlap("palette_ids"),
-        "font_top5": overlap("font_ids"),
-        "palette_top1": float(np.mean(reference["palette_ids"][:, 0] == other["palette_ids"][:, 0])),
-        "style_prob_mae": float(np.abs(reference["style_probs"] - other["style_probs"]).mean()),
-        "palette_score_mae": float(np.abs(reference["palette_scores"][:, :5] - other["palette_scores"][:, :5]).mean()),
-        "layout_mae": float(np.abs(reference["layout"] - other["layout"]).mean()),
-    }
+__all__ = ["agreement"]

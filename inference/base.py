@@ -105,10 +105,13 @@ def select_backend(preference: str = "auto", options: dict[str, dict] | None = N
              (BACKENDS if preference == "auto" else BACKENDS[BACKENDS.index(preference):])]
     ort = options.get("onnxruntime", {})
     if ort.get("precision", "fp32") != "fp32" or ort.get("model_path"):
-        # Last resort: the FP32 reference model, when a quantised/other ONNX file is missing or corrupt.
-        chain.append(("onnxruntime", {**ort, "precision": "fp32", "model_path": None}))
+        # Last resort: the FP32 reference model, when a quantised/fused/other ONNX file is missing or corrupt.
+        chain.append(("onnxruntime", {**ort, "precision": "fp32", "model_path": None, "_last_resort": True}))
     reasons = []
     for name, kwargs in chain:
+        if kwargs.pop("_last_resort", False):
+            log.warning("ONNX Runtime model variant %r unusable (%s); falling back to the FP32 reference",
+                        ort.get("model_path") or ort.get("precision"), reasons[-1] if reasons else "?")
         try:
             backend = create_backend(name, **kwargs)
         except BackendUnavailable as exc:

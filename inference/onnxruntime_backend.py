@@ -1,15 +1,20 @@
-"""ONNX Runtime backend: the embedded CPU default (FP32, or the FP16/INT8 ONNX variants)."""
+"""ONNX Runtime backend: the embedded CPU default (FP32, the fused/INT8 CPU variants, or the FP16/INT8 ONNX
+variants made for TensorRT). Precision "auto" serves what the build's CPU manifest names (FP32 without one)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
 from inference.base import BackendInfo, BackendUnavailable, InferenceBackend
-from model.artifacts import ModelMismatch, check_model_metadata, onnx_path
+from model.artifacts import (DISABLED_OPTIMIZERS, ModelMismatch, check_model_metadata, file_sha256, onnx_path,
+                             resolve_auto)
 from model.net import OUTPUT_NAMES
+
+log = logging.getLogger("packdesign.inference")
 
 
 class OnnxRuntimeBackend(InferenceBackend):
@@ -19,16 +24,27 @@ class OnnxRuntimeBackend(InferenceBackend):
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise BackendUnavailable(f"onnxruntime not importable: {exc}") from exc
+        requested, expected_sha = precision, None
+        if precision == "auto":
+            precision, entry, reason = resolve_auto()
+            if reason:
+                log.warning("precision auto: %s", reason)
+            expected_sha = entry["sha256"] if entry and not model_path else None
         path = Path(model_path) if model_path else onnx_path(precision)
         if not path.exists():
-            raise BackendUnavailable(f"no ONNX model at {path} (run `python -m model.export`)")
+            how = "python -m calibration.quantize" if precision in ("fp16", "int8") else "make model"
+            raise BackendUnavailable(f"no ONNX model at {path} (run `{how}`)")
+        if expected_sha and file_sha256(path) != expected_sha:
+            # Rebuilt, truncated or replaced since the gates passed it: not what was measured.
+            raise BackendUnavailable(f"{path} differs from the file the CPU manifest's gates passed (sha256)")
         options = ort.SessionOptions()
         # 0 lets ORT use every core; Serve replicas sharing a node should set it from num_cpus.
         options.intra_op_num_threads = intra_op_threads or int(os.environ.get("PACKDESIGN_ORT_THREADS", 0))
         options.inter_op_num_threads = inter_op_threads
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"],
+                                                disabled_optimizers=list(DISABLED_OPTIMIZERS.get(precision, ())))
         except Exception as exc:  # a corrupt/truncated file must not crash-loop the replica
             raise BackendUnavailable(f"cannot load {path}: {exc}") from exc
         metadata = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -41,7 +57,10 @@ class OnnxRuntimeBackend(InferenceBackend):
             name="onnxruntime",
             precision=precision,
             device="cpu",
-            detail={"model_path": str(path), "model_version": metadata.get("model_version"),
+            # The variant rides on the version, so answers and /healthz say which graph served them.
+            detail={"model_path": str(path), "requested_precision": requested,
+                    "model_version": metadata.get("model_version") if precision == "fp32"
+                    else f"{metadata.get('model_version')}+{precision}",
                     "providers": self.session.get_providers(),
                     "intra_op_threads": options.intra_op_num_threads},
         )

@@ -76,8 +76,9 @@ class MiniLMEncoder(nn.Module):
         # Single-segment input: token type 0 everywhere, so add its embedding once.
         x = self.embed_norm(x + self.token_type_embeddings.weight[0])
         mask = attention_mask.to(x.dtype)
-        # -1e4 rather than -inf/finfo.min: stays finite in FP16 and INT8 engines.
-        additive = (1.0 - mask)[:, None, None, :] * -10000.0
+        # -1e4 rather than -inf/finfo.min: stays finite in FP16 and INT8 engines. Unsqueeze -> Cast -> Sub -> Mul,
+        # in that order, is the mask path ONNX Runtime's BERT optimiser matches to fuse Attention.
+        additive = (1.0 - attention_mask.unsqueeze(1).unsqueeze(2).to(x.dtype)) * -10000.0
         for layer in self.layers:
             x = layer(x, additive)
         summed = (x * mask.unsqueeze(-1)).sum(dim=1)

@@ -17,8 +17,10 @@ class AppArgs(BaseModel):
         default="auto",
         description="auto: TensorRT if importable with a matching engine, else torch on CUDA, else ONNX Runtime CPU.",
     )
-    precision: Literal["fp32", "fp16", "int8"] = Field(
-        default="fp32", description="ONNX Runtime model variant (TensorRT/torch pick theirs from the engine/GPU)."
+    precision: Literal["auto", "fp32", "fp32_fused", "fp32_fused_ln", "int8_cpu", "fp16", "int8"] = Field(
+        default="auto",
+        description="ONNX Runtime model variant; auto: the one artifacts/model/cpu_manifest.json names (the fastest "
+                    "that passed the build's accuracy gates; FP32 without a manifest). TensorRT/torch pick theirs.",
     )
     ort_intra_op_threads: int = Field(default=0, ge=0, description="0 = ONNX Runtime's default (all cores).")
     engine_dir: str = Field(default="artifacts/engines", description="Where TensorRT engines + sidecars live.")

@@ -1,14 +1,16 @@
-"""One CLI for the offline pipeline: train -> export -> quantise -> build (each step skippable).
+"""One CLI for the offline pipeline: train -> export -> quantise -> cpu -> build (each step skippable).
 
     python -m trt_build                                   # everything (build needs TensorRT + a GPU)
     python -m trt_build --skip train                      # reuse the committed heads weights
-    python -m trt_build --skip train build                # up to the FP16/INT8 ONNX files (any CPU machine)
+    python -m trt_build --skip train build                # up to the FP16/INT8 ONNX files + CPU variants (any CPU)
+    python -m trt_build --skip train export quantise build    # only the CPU variants, their gates and manifest
     python -m trt_build --skip train export quantise --precisions fp16
 
 Artefacts (docs/pipeline.md):
     model/weights/heads.safetensors, manifest.json   train      (committed)
     artifacts/model/recommender.onnx (+ .json)        export
     artifacts/model/recommender.{fp16,int8}.onnx      quantise
+    artifacts/model/recommender.cpu-*.onnx, cpu_manifest.json   cpu (fused FP32 / INT8 for ONNX Runtime, gated)
     artifacts/engines/recommender.<precision>.sm<cc>.engine (+ .json sidecar), artifacts/engines/timing.cache  build
 """
 
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = ("train", "export", "quantise", "build")
+STEPS = ("train", "export", "quantise", "cpu", "build")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,6 +57,10 @@ def main(argv: list[str] | None = None) -> None:
                 print(to_fp16(onnx_path("fp32"), onnx_path("fp16")))
             if "int8" in args.precisions:
                 print(to_int8(onnx_path("fp32"), onnx_path("int8")))
+        elif step == "cpu":
+            from calibration.cpu_variants import build as build_cpu_variants, summary
+
+            print(summary(build_cpu_variants(force=True)))
         elif step == "build":
             from model.artifacts import onnx_path
             from trt_build.builder import build_engine
