@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MODEL := artifacts/model/recommender.onnx
 
-.PHONY: serve test setup model eval bench clean
+.PHONY: serve test setup model eval bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,8 +15,6 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch (the machine's local wheel); a plain `torch` would pull the CUDA build.
 	$(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q torch
 	$(BIN)/python -m pip install -q -e ".[train,dev]"
-	# Headless Chromium for the browser tests: Debian's package, driven by Playwright (which never downloads one).
-	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
 	# CJK web fonts for the designer page (npm @fontsource, ~40 MB, not committed); without them it uses system fonts.
 	$(BIN)/python knowledge/tools/fetch_web_fonts.py cjk || echo "warning: CJK web fonts not fetched"
 	touch $(STAMP)
@@ -33,11 +31,16 @@ model: $(STAMP)
 serve: model
 	$(BIN)/serve run serve_config.yaml
 
-test: model
+# Headless Chromium for the browser tests only (Debian's package, driven by Playwright, which never downloads
+# one): `make serve` does not need it.
+browser:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends chromium)
+
+test: model browser
 	$(BIN)/python -m pytest -q
 
 eval: model
-	$(BIN)/python -m model.evaluate
+	$(BIN)/python -m evaluation
 
 # Every CPU benchmark (model level, rate sweeps of four servers, tuning, two spikes) -> docs/benchmarks.md (~35 min).
 bench: model

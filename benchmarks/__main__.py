@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import report, scenarios, servers
 from benchmarks.workload import brief_mix, describe
-from serve_app.local_cluster import inline_encoder, one_replica_each
+from benchmarks.local_cluster import inline_encoder, one_replica_each
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "bench"

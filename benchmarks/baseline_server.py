@@ -23,7 +23,8 @@ from pydantic import ValidationError
 
 from contract.brief import MAX_IMAGE_BYTES
 from contract.scheme import HeatmapEncoding
-from inference.base import select_backend, warm_for_serving
+from inference.base import warm_for_serving
+from inference.registry import select_backend
 from pipeline import postprocess
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, encode_batch

@@ -28,7 +28,7 @@ from benchmarks.loadgen import parse_cpus
 from benchmarks.noop_bench import fixed_replicas
 from benchmarks.servers import VARIANT_NAMES, Server, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
-from serve_app.local_cluster import ROOT, Cluster, inline_encoder
+from benchmarks.local_cluster import ROOT, Cluster, inline_encoder
 
 GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica

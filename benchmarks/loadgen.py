@@ -528,7 +528,7 @@ def main() -> None:
     options = dict(procs=args.procs, cpus=parse_cpus(args.cpus), unique=not args.cycle, pool_s=args.pool_s,
                    path=args.path, warm_path=args.warm_path, timeout_s=args.timeout)
     if args.local_cluster:
-        from serve_app.local_cluster import Cluster
+        from benchmarks.local_cluster import Cluster
 
         with Cluster(Path(tempfile.mkdtemp(prefix="loadgen"))) as cluster:
             import httpx

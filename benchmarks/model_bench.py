@@ -108,7 +108,8 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
     split over the rounds, so a shared machine's noise falls on every configuration alike."""
     import torch
 
-    from inference.base import BackendUnavailable, create_backend
+    from inference.base import BackendUnavailable
+    from inference.registry import create_backend
 
     inputs = dict(np.load(INPUTS))
     device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -110,7 +110,7 @@ class NoopIngress:
 
 def build_app(args: dict) -> serve.Application:
     """`import_path: benchmarks.noop_app:build_app`; args: ingress_batch, ingress_wait_s, grpc (others ignored,
-    e.g. the feedback_db that serve_app.local_cluster sets for the real app)."""
+    e.g. the feedback_db that benchmarks.local_cluster sets for the real app)."""
     ingress = NoopIngress.options()
     return ingress.bind(NoopEncoder.bind(), NoopRecommender.bind(),
                         max_batch_size=int(args.get("ingress_batch", 64)),

@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks import loadgen
 from benchmarks.noop_app import noop_config
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
-from serve_app.local_cluster import ROOT, Cluster
+from benchmarks.local_cluster import ROOT, Cluster
 
 
 

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 
 from benchmarks.workload import brief_mix
-from serve_app.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster
 
 
 def sequential(client: httpx.Client, briefs: list[dict]) -> dict:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from serve_app.local_cluster import APP, ROOT, Cluster, free_port
+from benchmarks.local_cluster import APP, ROOT, Cluster, free_port
 
 VARIANTS = ("serve-default", "serve-haproxy", "serve-throughput", "baseline")
 

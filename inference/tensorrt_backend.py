@@ -97,7 +97,7 @@ class TensorRTBackend(InferenceBackend):
         try:
             from cuda.bindings import runtime as cudart
 
-            from inference.cuda_memory import CudaError
+            from trt_build.cuda_memory import CudaError
         except ImportError as exc:
             raise BackendUnavailable(f"cuda-python (cuda.bindings) not importable: {exc}") from exc
         self.trt, self.cudart, self.device_index = trt, cudart, device
@@ -114,7 +114,7 @@ class TensorRTBackend(InferenceBackend):
             raise BackendUnavailable(f"TensorRT backend failed to start: {exc.__class__.__name__}: {exc}") from exc
 
     def _load(self, engine_dir: Path, precision: str, cuda_graphs: bool) -> None:
-        from inference.cuda_memory import CudaStream, DeviceBuffer, PinnedBuffer, cuda_call, device_properties
+        from trt_build.cuda_memory import CudaStream, DeviceBuffer, PinnedBuffer, cuda_call, device_properties
         from trt_build.sidecar import EngineMismatch, EngineSidecar, check_compatible, engine_path
 
         trt = self.trt
@@ -189,7 +189,7 @@ class TensorRTBackend(InferenceBackend):
     def _graph_for(self, shapes: dict[str, tuple[int, ...]]):
         """One execution context + CUDA graph per bucketed shape: a graph is only valid for the shapes it was
         captured with, and re-setting shapes on a shared context would invalidate the others."""
-        from inference.cuda_memory import CudaError, CudaGraph
+        from trt_build.cuda_memory import CudaError, CudaGraph
 
         key = shapes["input_ids"]
         if key not in self.graphs:
@@ -208,7 +208,7 @@ class TensorRTBackend(InferenceBackend):
         return self.graphs[key], self.contexts[key]
 
     def _run(self, input_ids, attention_mask, features) -> dict[str, np.ndarray]:
-        from inference.cuda_memory import cuda_call
+        from trt_build.cuda_memory import cuda_call
 
         cuda_call(self.cudart.cudaSetDevice(self.device_index))  # per thread: Serve calls from worker threads
         batch, seq = input_ids.shape

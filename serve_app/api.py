@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from contract.brief import Brief, Feedback
 from contract.scheme import HeatmapEncoding, Recommendation
 from knowledge.labels import all_options
-from serve_app import errors, http_metrics, security, web
+from serve_app import designer, errors, http_metrics, security
 from serve_app.config import AppArgs
 from serve_app.feedback import UnknownAnswer
 
@@ -117,6 +117,6 @@ def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
         return await _ingress(request).health()
 
     # The designer page, its assets and POST /v1/preview.
-    web.install(app)
+    designer.install(app)
     _with_brief_schema(app)
     return app

@@ -22,7 +22,8 @@ from ray import serve
 from ray.serve.metrics import Counter as MetricCounter
 from ray.serve.metrics import Histogram
 
-from inference.base import select_backend, warm_for_serving
+from inference.base import warm_for_serving
+from inference.registry import select_backend
 from pipeline.feature_layout import FEATURE_DIM
 from pipeline.tokenization import MAX_TOKENS, pad_batch
 

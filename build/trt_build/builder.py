@@ -54,7 +54,7 @@ def build_engine(onnx_path: Path, engine_dir: Path, precision: str, profile: Pro
                  workspace_mb: int = 4096, timing_cache: Path | None = None) -> Path:
     import tensorrt as trt
 
-    from inference.cuda_memory import device_properties
+    from trt_build.cuda_memory import device_properties
 
     started = time.perf_counter()
     gpu = device_properties()

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from inference.base import BackendUnavailable, create_backend, select_backend
+from inference.base import BackendUnavailable
+from inference.registry import create_backend, select_backend
 from pipeline.feature_layout import FEATURE_DIM
 from pipeline.tokenization import encode_texts
 

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 import model.artifacts as artifacts
-from inference.base import select_backend
+from inference.registry import select_backend
 from model.artifacts import file_sha256, onnx_path, reference_sha256
 
 AUTO = {"onnxruntime": {"precision": "auto", "intra_op_threads": 1}}

@@ -10,7 +10,8 @@ import shutil
 
 import pytest
 
-from inference.base import BackendUnavailable, create_backend, select_backend
+from inference.base import BackendUnavailable
+from inference.registry import create_backend, select_backend
 from model.artifacts import label_tables, onnx_path
 
 

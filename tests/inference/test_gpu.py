@@ -75,7 +75,7 @@ def test_two_replicas_share_a_gpu_on_their_own_streams(inputs, reference):
 
 def test_cuda_python_buffers_round_trip_and_graph_replay():
     pytest.importorskip("cuda.bindings")
-    from inference.cuda_memory import CudaGraph, CudaStream, DeviceBuffer, PinnedBuffer, device_properties
+    from trt_build.cuda_memory import CudaGraph, CudaStream, DeviceBuffer, PinnedBuffer, device_properties
 
     props = device_properties()
     assert props["compute_capability"].count(".") == 1 and props["total_memory_mb"] > 1000

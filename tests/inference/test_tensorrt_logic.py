@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inference.base import BackendUnavailable, select_backend
+from inference.base import BackendUnavailable
+from inference.registry import select_backend
 from inference.tensorrt_backend import EngineIO, ShapeOutOfProfile, TensorSpec
 from model.artifacts import label_tables
 from pipeline.feature_layout import FEATURE_DIM

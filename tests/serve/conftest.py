@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from serve_app.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster
 
 
 @pytest.fixture(scope="session")

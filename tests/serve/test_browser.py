@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from knowledge.fonts import load_fonts
 from knowledge.labels import all_options
-from serve_app.local_cluster import ROOT
+from benchmarks.local_cluster import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -284,7 +284,7 @@ def test_web_routes_under_serve(client):
     woff2 = client.get(f"/static/fonts/latin/{first['files'][0]}")
     assert woff2.status_code == 200 and woff2.content[:4] == b"wOF2"
     assert client.get("/static/nope.js").status_code == 404
-    assert client.get("/static/../serve_app/web.py").status_code == 404
+    assert client.get("/static/../serve_app/designer.py").status_code == 404
     assert client.get("/fonts/cjk/nope.woff2").status_code == 404
 
 

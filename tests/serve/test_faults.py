@@ -19,7 +19,7 @@ import pytest
 
 from benchmarks.loadgen import run, summarize
 from benchmarks.serve_latency import brief_mix
-from serve_app.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster
 
 RATE_QPS, DURATION_S, KILL_AT_S = 8.0, 30.0, 10.0
 

@@ -10,7 +10,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from serve_app.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks.loadgen import run, summarize
 from benchmarks.serve_latency import brief_mix
-from serve_app.local_cluster import Cluster, one_replica_each
+from benchmarks.local_cluster import Cluster, one_replica_each
 
 OVERLOAD_QPS = 60.0
 DURATION_S = 15.0

@@ -21,7 +21,7 @@ from PIL import Image
 
 from serve_app.api import build_api
 from serve_app.config import AppArgs
-from serve_app.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster
 from serve_app.security import SecuritySettings, hash_api_key
 
 KEY, OTHER_KEY = "k3y-Alpha_0123456789abcdefXYZ", "second-key-9876543210"
