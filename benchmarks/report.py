@@ -244,6 +244,10 @@ def write(bench: Path, target: Path) -> None:
              "generator from each request's *scheduled* send time (no coordinated omission); the generator runs "
              "on the same cores as the server (aiohttp, bodies encoded up front: ~0.07 cores at 60 req/s, where "
              "the httpx client used before took 0.56 cores and starved the server it measured).", ""]
+    # Hand-written findings of runs this report does not make (kept verbatim, newest first).
+    kept = bench / "batch-first" / "FINDINGS.md"
+    if kept.is_file():
+        parts += [kept.read_text(encoding="utf-8").rstrip(), ""]
     sweeps = (sweep or {}).get("sweeps", [])
     parts += ["## Goals", ""] + [f"- {v}" for v in verdicts(sweeps, spike, model_gpu, gpu_e2e, spike_over)] + [""]
     parts += ["## What the numbers say", ""] + [f"- {f}" for f in FINDINGS] + [""]
