@@ -38,7 +38,7 @@ def main_batch() -> list[bytes]:
     the JSON bytes the HTTP API would send (compact heatmaps), or {"error": {...}} for a rejected brief."""
     ray.init(address=os.environ.get("RAY_ADDRESS", "auto"), log_to_driver=False)
     handle = serve.get_app_handle("packdesign")
-    briefs = [{"product_category": category, "tone": ["luxury"], "keywords": "gift, 中秋", "package_format": "box"}
+    briefs = [{"product_category": category, "tone": ["elegant"], "keywords": "gift, 中秋", "package_format": "box"}
               for category in ("coffee_tea", "confectionery", "alcohol", "bakery")]
     return handle.recommend_batch.remote(briefs).result(timeout_s=60)
 
