@@ -2,8 +2,8 @@
 
 Post-processing builds each scheme as the JSON the contract (`contract.scheme.Scheme`) describes, except that
 `layout.heatmaps` is still a float array (4, rows, cols) in `LAYOUT_ELEMENTS` order; here it becomes either the
-compact form (u8_base64, the default: ~1 KB a scheme) or the full grid form (rows of 0-1 numbers, three
-decimals, as every answer carried before: ~5.5 KB a scheme). Tests validate these bytes against the contract.
+compact form (u8_base64, the default: ~1 KB of heatmaps a scheme, ~2.6 KB a whole scheme) or the full grid form (rows of 0-1 numbers, three
+decimals, as every answer carried before: ~6.3 KB a whole scheme). Tests validate these bytes against the contract.
 """
 
 from __future__ import annotations
