@@ -103,9 +103,8 @@ class Baseline:
             self.version, self.backend.info.name,
             {"encode": (encoded_at - started) * 1000, "infer": (inferred_at - encoded_at) * 1000},
             [t for _, _, _, t in items], time.perf_counter)
-        records = [AnswerRecord.from_schemes(rid, DEFAULT_TENANT, brief.model_dump_json(exclude={"reference_image"}),
-                                             self.version, schemes)
-                   for (brief, _, rid, _), schemes in zip(items, batch_schemes) if schemes is not None]
+        records = AnswerRecord.for_batch([rid for _, _, rid, _ in items], [DEFAULT_TENANT] * len(items), briefs,
+                                         self.version, batch_schemes)
         return answers, records
 
     async def _batch(self, items):

@@ -17,7 +17,6 @@ from contract.scheme import HEATMAP_LEVELS, HeatmapEncoding
 from knowledge.taxonomy import LayoutElement
 
 LAYOUT_ELEMENTS = [e.value for e in LayoutElement]
-HEATMAP_ENCODINGS: tuple[HeatmapEncoding, ...] = ("u8_base64", "grid")
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 

@@ -35,7 +35,7 @@ def brief_text(keywords: str, normalize_chinese: bool = True) -> tuple[str, list
     """Keywords as MiniLM should read them, and the recognised cue terms.
 
     MiniLM's vocabulary is English; Chinese design terms are mapped to their English equivalents through
-    the bilingual lexicon (measured against raw Chinese input in `model.evaluate`).
+    the bilingual lexicon (measured against raw Chinese input by `python -m evaluation`).
     """
     text, entries = _normalised(keywords, normalize_chinese)
     return text, [e.en for e in entries]

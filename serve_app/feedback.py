@@ -65,6 +65,16 @@ class AnswerRecord:
                     "template": s["layout"]["template_id"]} for s in schemes]
         return cls(request_id, tenant, brief_json, model_version, orjson.dumps(choices).decode())
 
+    @classmethod
+    def for_batch(cls, request_ids: list[str], tenants: list[str], briefs: list, model_version: str,
+                  batch_schemes: list[list[dict] | None]) -> list["AnswerRecord"]:
+        """A micro-batch's records (briefs are `contract.brief.Brief`); rejected briefs (None) get none.
+        Reference images are never kept."""
+        return [cls.from_schemes(rid, tenant, brief.model_dump_json(exclude={"reference_image"}), model_version,
+                                 schemes)
+                for rid, tenant, brief, schemes in zip(request_ids, tenants, briefs, batch_schemes)
+                if schemes is not None]
+
     def row(self) -> tuple:
         return (self.request_id, time.time(), self.tenant, self.brief_json, self.model_version, self.choices_json)
 

@@ -212,12 +212,8 @@ class Ingress:
             [item.encoding for item in items], result.model_version, result.backend,
             {"encode": (encoded_at - started) * 1000, "infer": (inferred_at - encoded_at) * 1000},
             [item.started for item in items], time.perf_counter)
-        records = [
-            AnswerRecord.from_schemes(item.request_id, item.tenant,
-                                      item.brief.model_dump_json(exclude={"reference_image"}),  # images not kept
-                                      result.model_version, schemes)
-            for item, schemes in zip(items, batch_schemes) if schemes is not None
-        ]
+        records = AnswerRecord.for_batch([item.request_id for item in items], [item.tenant for item in items],
+                                         [item.brief for item in items], result.model_version, batch_schemes)
         return answers, records
 
     # --- feedback and health ------------------------------------------------------------------------------
