@@ -6,6 +6,7 @@ baseline workers. `CPUProbe.stop(answered)` reports cores used and ms of CPU per
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 ROLES = (  # first match wins: (role, substrings of the command line)
@@ -60,21 +61,46 @@ def snapshot() -> dict[int, tuple[float, str]]:
 
 
 class CPUProbe:
-    def start(self) -> None:
-        self.t0, self.before = time.monotonic(), snapshot()
+    """Samples /proc twice a second in a thread; `stop(results)` counts CPU only over the load's sending window
+    (from the generator's shared t = 0 to the end of its schedule), so neither the generator's preparation nor
+    the drain after it inflates ms per request. Without a window: from start() to stop()."""
 
-    def stop(self, answered: int) -> dict:
-        elapsed, after = time.monotonic() - self.t0, snapshot()
+    INTERVAL_S = 0.5
+
+    def start(self) -> None:
+        self.samples: list[tuple[float, dict]] = [(time.time(), snapshot())]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            self.samples.append((time.time(), snapshot()))
+
+    def stop(self, answered: int, window: tuple[float, float] | None = None, answered_in=None) -> dict:
+        """`answered`: 200s over the whole run; with `window` (epoch seconds) and `answered_in(t0, t1)` (200s whose
+        scheduled send falls in [t0, t1)), CPU and answers are both counted over the samples inside the window."""
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.time(), snapshot()))
+        (t0, before), (t1, after) = self.samples[0], self.samples[-1]
+        if window is not None and answered_in is not None:
+            inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
+            if len(inside) >= 2:
+                (t0, before), (t1, after) = inside[0], inside[-1]
+                answered = answered_in(t0, t1)
+        elapsed = t1 - t0
         roles: dict[str, float] = {}
         processes: dict[str, int] = {}
         for pid, (cpu, role) in after.items():
-            used = cpu - self.before.get(pid, (0.0, ""))[0]
+            used = cpu - before.get(pid, (0.0, ""))[0]
             if used <= 0:
                 continue
             roles[role] = roles.get(role, 0.0) + used
             processes[role] = processes.get(role, 0) + 1
         per_request = {r: round(1000.0 * s / answered, 3) for r, s in roles.items()} if answered else {}
         server = sum(v for r, v in per_request.items() if r not in ("load_generator", "other"))
-        return {"window_s": round(elapsed, 1), "cores": {r: round(s / elapsed, 2) for r, s in roles.items()},
+        return {"window_s": round(elapsed, 1), "answered_in_window": answered,
+                "cores": {r: round(s / elapsed, 2) for r, s in roles.items()},
                 "processes": processes, "cpu_ms_per_request": per_request,
                 "server_cpu_ms_per_request": round(server, 3)}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run here (with registry access), in the checkout the device tool sends: downloads every cp312 manylinux
 # wheel Ray Serve and this project need on the GPU image (Python 3.12, no registry) into two carry folders,
-# .whl1 and .whl2, each small enough to travel with the repo in one device call (64 MiB per call in all).
+# .whl1 and .whl2 (and the FP16 MiniLM weights and knowledge tables into .kit3 and .kit4), each small enough to travel with the repo in one device call (64 MiB per call in all).
 # Then benchmarks/gpu_kit.sh, run there, stashes .whl1 (call 1) and installs everything (call 2).
 #   benchmarks/gpu_kit_prepare.sh            # -> .whl1/ .whl2/ (git-ignored via .git/info/exclude)
 # Packages the image already has (KINDS.md: aiohttp's own deps, numpy, onnxruntime, tokenizers, safetensors,
@@ -72,8 +72,24 @@ for w in $(cd "$dl" && ls -S *.whl); do
   if [ "$(size .whl1)" -le "$(size .whl2)" ]; then mv "$dl/$w" .whl1/; else mv "$dl/$w" .whl2/; fi
 done
 
+# .kit3/.kit4: the MiniLM weights as FP16 (87 -> 44 MiB; the GPU path runs the encoder in FP16 anyway), split
+# in two parts, and the knowledge tables built here (artifacts/cache/design_tensors-*.npz, from `make model`),
+# so the GPU run reads the same tables as this machine. Stash .kit3, then `run .kit4`.
+for d in /.kit3/ /.kit4/; do grep -qxF "$d" "$exclude" || echo "$d" >> "$exclude"; done
+rm -rf .kit3 .kit4 && mkdir -p .kit3 .kit4
+if [ -n "$minilm" ]; then
+  "$PY" - "$minilm/model.safetensors" "$dl/minilm-model.safetensors" <<'EOF2'
+import sys
+from safetensors.torch import load_file, save_file
+save_file({k: v.half().contiguous() for k, v in load_file(sys.argv[1]).items()}, sys.argv[2])
+EOF2
+  split -n 2 -d "$dl/minilm-model.safetensors" "$dl/minilm-model.safetensors.part-"
+  mv "$dl/minilm-model.safetensors.part-00" .kit3/ && mv "$dl/minilm-model.safetensors.part-01" .kit4/
+fi
+cp artifacts/cache/design_tensors-*.npz .kit3/ 2>/dev/null || echo "no artifacts/cache/design_tensors-*.npz: run make model first" >&2
+
 repo=$(git ls-files -z | xargs -0 stat -c %s | awk '{s+=$1} END {print s}')
-for d in .whl1 .whl2; do
+for d in .whl1 .whl2 .kit3 .kit4; do
   total=$(( repo + $(size $d) ))
   printf '%s: %s files, %.1f MiB; with the repo'"'"'s tracked files %.1f MiB\n' "$d" "$(ls $d | wc -l)" \
     "$(echo "$(size $d) / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)"

@@ -26,11 +26,13 @@ from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import parse_cpus
 from benchmarks.noop_bench import fixed_replicas
+from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
 from benchmarks.local_cluster import ROOT, Cluster, inline_encoder
 
 GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
+PROFILED_ROLES = ["ingress", "encoder", "recommender", "baseline_workers"]
 REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 
@@ -77,6 +79,20 @@ def serve_errors(cluster: Cluster) -> dict[str, int]:
     return dict(sorted(kinds.items(), key=lambda kv: -kv[1]))
 
 
+def autoscaler_lines(cluster: Cluster) -> list[str]:
+    """The controller's scaling decisions (what it saw and did), to read beside the replica timeline."""
+    lines = []
+    for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if re.search(r"[Uu]pscal|[Dd]ownscal|target_num_replicas|Adding \d+ replica|Removing \d+ replica", line):
+                try:
+                    record = json.loads(line)
+                    lines.append(f"{record.get('asctime', '')} {record.get('message', '')[:300]}")
+                except json.JSONDecodeError:
+                    lines.append(line[:300])
+    return lines
+
+
 def gpu_of_replicas(cluster: Cluster) -> dict:
     """Which GPU each recommender replica holds (informative: a failure is recorded, not raised)."""
     try:
@@ -99,7 +115,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["serve", "baseline"], default="serve")
     parser.add_argument("--variant", choices=["default", "throughput", "haproxy"], default="haproxy",
                         help="Serve's HTTP path: its proxy; RAY_SERVE_THROUGHPUT_OPTIMIZED=1; HAProxy + direct ingress")
-    parser.add_argument("--rates", type=float, nargs="+", default=[500, 1000, 2000, 4000, 8000])
+    parser.add_argument("--rates", type=float, nargs="*", default=[500, 1000, 2000, 4000, 8000],
+                        help="constant rates of the sweep (none: no sweep, e.g. a spike at --spike-peak alone)")
     parser.add_argument("--step-seconds", type=float, default=10.0)
     parser.add_argument("--procs", type=int, default=4, help="load generator processes")
     parser.add_argument("--load-cpus", help="cores for the load generator, e.g. 12-15 (Ray gets the others)")
@@ -111,6 +128,9 @@ def main() -> None:
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
     parser.add_argument("--spike-hold", type=float, default=30.0)
+    parser.add_argument("--spike-peak", type=float, help="the spike's 100 %% in req/s (default: the sweep's capacity)")
+    parser.add_argument("--profile-rate", type=float,
+                        help="after the sweep: py-spy on the busiest replicas of each role under this rate (12 s)")
     parser.add_argument("--logical-cpus", type=int, help="CPUs Ray may schedule (default: cores minus --load-cpus)")
     parser.add_argument("--logical-gpus", type=int, default=0,
                         help="on a machine without CUDA: pretend this many GPUs to Ray (placement dry run; "
@@ -154,17 +174,26 @@ def main() -> None:
             report["startup_s"] = round(time.monotonic() - t0, 1)
             print(f"{name} up in {report['startup_s']} s", flush=True)
             scenarios.measure(server, payloads, scenarios.constant(100), 4, processes=1)  # warm every path
-            report["sweep"] = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds,
-                                                   slo_ms=args.slo_ms, processes=args.procs, cpu_probe=CPUProbe())
-            out.write_text(json.dumps(report, indent=2) + "\n")
+            if args.rates:
+                report["sweep"] = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds,
+                                                       slo_ms=args.slo_ms, processes=args.procs, cpu_probe=CPUProbe())
+                out.write_text(json.dumps(report, indent=2) + "\n")
+            if args.profile_rate:
+                with Profiler(PROFILED_ROLES, 12, args.out / f"pyspy-{name}") as profiler:
+                    _, summary = scenarios.measure(server, payloads, scenarios.constant(args.profile_rate), 12.0,
+                                                   processes=args.procs, cpu_probe=CPUProbe())
+                report["profile"] = {"rate": args.profile_rate, "summary": summary, "functions": profiler.summary()}
+                print_summary(report["profile"]["functions"], top=12)
+                out.write_text(json.dumps(report, indent=2) + "\n")
             if args.spike and cluster is not None:
-                peak = report["sweep"]["max_rate_at_slo"] or args.rates[0]
+                peak = args.spike_peak or report.get("sweep", {}).get("max_rate_at_slo") or args.rates[0]
                 report["spike"] = scenarios.spike(server, payloads, peak, processes=args.procs, before_s=25.0,
                                                   hold_s=args.spike_hold, after_s=10.0)
                 report["replica_gpus"] = gpu_of_replicas(cluster)
     finally:
         if cluster is not None:
             (args.out / f"serve-errors-{name}.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
+            (args.out / f"autoscaler-{name}.txt").write_text("\n".join(autoscaler_lines(cluster)) + "\n")
             cluster.stop()
         if smi:
             smi.terminate()
@@ -174,8 +203,9 @@ def main() -> None:
         cpu = row.get("cpu", {})
         print(f"[{name}] rate {row['rate']:>7.0f} ok {row['statuses'].get('200', 0):>6} 503 "
               f"{row['statuses'].get('503', 0):>5} lost {row['lost']:>4} p50 {row['p50_ms']:>8.1f} p99 {row['p99_ms']:>8.1f}"
-              f" batch {row.get('batch_sizes', {}).get('mean', '-')} server CPU ms/req {cpu.get('server_cpu_ms_per_request')}"
-              f" {cpu.get('cpu_ms_per_request')}", flush=True)
+              f" batch {(row.get('batch_sizes') or {}).get('mean', '-')} server CPU ms/req {cpu.get('server_cpu_ms_per_request')}"
+              f" {cpu.get('cpu_ms_per_request')} cores {cpu.get('cores')} stages mean ms "
+              f"{ {k: v['mean_ms'] for k, v in (row.get('stages') or {}).items()} }", flush=True)
     print(f"[{name}] max rate at p99 <= {args.slo_ms} ms: {report.get('sweep', {}).get('max_rate_at_slo')}")
     if "spike" in report:
         spike = report["spike"]

@@ -405,6 +405,7 @@ def run_procs(url: str, base: list[dict], rate: Callable[[float], float], durati
     for result in results:
         if isinstance(result, BaseException):
             raise result
+        result["start_at"] = start_value.value
     return results
 
 
@@ -447,9 +448,20 @@ def run_parallel(url: str, payloads: list[dict], rate: PiecewiseRate, duration_s
     thousand requests/s); the payloads cycle (request i sends payloads[i mod len]) unless `unique`, which
     makes every body distinct; `cpus` pins the processes."""
     if processes <= 1 and not unique and not cpus:
-        return asyncio.run(run(url, payloads, rate, duration_s, timeout_s))
-    return to_results(run_procs(url, payloads, rate, duration_s, processes, cpus=cpus, unique=unique,
-                                timeout_s=timeout_s))
+        started = time.time()
+        return Results(asyncio.run(run(url, payloads, rate, duration_s, timeout_s)), started)
+    parts = run_procs(url, payloads, rate, duration_s, processes, cpus=cpus, unique=unique, timeout_s=timeout_s)
+    return Results(to_results(parts), parts[0]["start_at"] if parts else time.time())
+
+
+class Results(list):
+    """Results, plus `start_at`: the epoch time of the schedule's t = 0 (so a CPU probe can count exactly the
+    sending window, not the generator's preparation)."""
+
+    def __init__(self, items, start_at: float) -> None:
+        super().__init__(items)
+        self.start_at = start_at
+
 
 
 def lost_breakdown(results: list[Result]) -> tuple[int, dict[str, int]]:

@@ -14,7 +14,8 @@ import time
 import numpy as np
 
 from benchmarks.loadgen import PiecewiseRate, Result, constant, run_parallel, summarize
-from benchmarks.servers import ReplicaMonitor, Server, batch_size_counters, batch_size_summary
+from benchmarks.servers import (ReplicaMonitor, Server, batch_size_counters, batch_size_summary, stage_counters,
+                               stage_summary)
 
 SLO_P99_MS = 100.0
 METRICS_SETTLE_S = 6.0  # Ray's metrics agent exports every few seconds (RAY_metrics_report_interval_ms)
@@ -26,16 +27,25 @@ LOAD: dict = {"cpus": None, "unique": False}
 
 def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_s: float, timeout_s: float = 30.0,
             processes: int = 1, cpu_probe=None) -> tuple[list[Result], dict]:
-    before = batch_size_counters(server.cluster)
+    before, stages_before = batch_size_counters(server.cluster), stage_counters(server.cluster)
     if cpu_probe is not None:
         cpu_probe.start()
     results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s, **LOAD)
     summary = summarize(results, duration_s)
-    if cpu_probe is not None:  # the window includes the generator's start-up, so it over-counts slightly
-        summary["cpu"] = cpu_probe.stop(sum(1 for r in results if r.status == 200))
+    if cpu_probe is not None:  # counted over the sending window only (the schedule's t = 0 to its end)
+        start_at = getattr(results, "start_at", None)
+
+        def answered_in(t0: float, t1: float) -> int:
+            return sum(1 for r in results if r.status == 200 and t0 <= start_at + r.scheduled_s < t1)
+
+        summary["cpu"] = cpu_probe.stop(sum(1 for r in results if r.status == 200),
+                                        None if start_at is None else (start_at, start_at + duration_s), answered_in)
+    if getattr(results, "start_at", None) is not None:  # epoch seconds: to match server logs to this run
+        summary["window"] = [round(results.start_at, 3), round(results.start_at + duration_s, 3)]
     if server.cluster is not None and before is not None:
         time.sleep(METRICS_SETTLE_S)
         summary["batch_sizes"] = batch_size_summary(before, batch_size_counters(server.cluster))
+        summary["stages"] = stage_summary(stages_before, stage_counters(server.cluster))
     # summarize() counts `lost` (neither a 200 nor a 503 with Retry-After) and `lost_kinds` (what they got).
     return results, summary
 

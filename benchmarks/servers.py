@@ -207,6 +207,49 @@ def batch_size_counters(cluster: Cluster | None) -> dict | None:
     return counters or None
 
 
+_STAGE = re.compile(r'^(?:ray_)?packdesign_ingress_stage_ms_(?P<kind>bucket|count|sum)\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
+
+
+def stage_counters(cluster: Cluster | None) -> dict | None:
+    """The ingress's micro-batch stage histograms (serve_app/ingress.py), summed over replicas, by stage."""
+    port = getattr(cluster, "metrics_port", None)
+    if not port:
+        return None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    counters: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        if not (match := _STAGE.match(line)):
+            continue
+        stage = re.search(r'stage="([^"]+)"', match["labels"])
+        if stage is None:
+            continue
+        key = match["kind"] if match["kind"] != "bucket" else "le=" + re.search(r'le="([^"]+)"', match["labels"])[1]
+        per = counters.setdefault(stage[1], {})
+        per[key] = per.get(key, 0.0) + float(match["value"])
+    return counters or None
+
+
+def stage_summary(before: dict | None, after: dict | None) -> dict | None:
+    """Per stage between two snapshots: mean ms and the bucket bound under which 50 % / 90 % / 99 % fell."""
+    if not after:
+        return None
+    out = {}
+    for stage, counts in after.items():
+        delta = {k: v - (before or {}).get(stage, {}).get(k, 0.0) for k, v in counts.items()}
+        n = delta.get("count", 0.0)
+        if n <= 0:
+            continue
+        bounds = sorted((k for k in delta if k.startswith("le=")), key=lambda k: float(k[3:].replace("+Inf", "inf")))
+        row = {"batches": int(n), "mean_ms": round(delta.get("sum", 0.0) / n, 2)}
+        for q in (50, 90, 99):
+            row[f"p{q}_le_ms"] = next((k[3:] for k in bounds if delta[k] >= n * q / 100), "+Inf")
+        out[stage] = row
+    return out
+
+
 def batch_size_summary(before: dict | None, after: dict | None) -> dict | None:
     """Batches formed between two snapshots: count, mean size, and how many fell in each size bucket."""
     if not after:
