@@ -4,8 +4,12 @@ its answers have the properties a designer expects.
     python -m evaluation                       # ONNX Runtime, FP32, 1,000 held-out briefs
     python -m evaluation --precision int8      # the INT8 variant
     python -m evaluation --model some.onnx     # any ONNX export of the model
+    python -m evaluation --fit-only            # only the fit-to-the-brief tables (issue 15 goals)
 
-Prints a table; exits 1 if any metric misses its threshold (so a broken model fails loudly).
+Prints a table; exits 1 if any metric misses its threshold (so a broken model fails loudly). Then grades every
+scheme against the frozen definitions of what a brief asks (`evaluation.fit`, docs/teacher.md "Measurable
+definitions") on held-out briefs written in en and in zh, and exits 2 if only one of those GOALS is missed
+(`--no-goals`: report them, exit on THRESHOLDS alone).
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
+from evaluation.fit import TONES, Grade, grade, library_ceiling
 from evaluation.metrics import layout_alignment, layout_overlap, ndcg_at_k, palette_distance
 from inference.base import InferenceBackend
+from knowledge.attributes import load_attributes
 from knowledge.colors import contrast_ratio, hex_to_oklch
+from knowledge.fonts import load_font_pairs
 from knowledge.taxonomy import Locale
 from model.briefs import BriefSample, generate_briefs, in_language
 from model.dataset import brief_arrays
@@ -48,6 +55,18 @@ THRESHOLDS = {
 }
 EARTHY_HUES = [(40.0, 95.0), (105.0, 160.0)]  # OKLCH browns/ochres and greens
 BATCH = 64
+# Issue 15's "Done when", graded by evaluation.fit. Kept apart from THRESHOLDS: those say the model works (tests
+# rely on them); these say the answers fit their briefs, and today's model misses them.
+GOALS = {
+    "fit_all_en": (">=", 0.95),
+    "fit_all_zh": (">=", 0.95),
+    "font_suits_style_en": (">=", 0.95),  # not a number of the issue: its 95 % bar applied to "type that suits"
+    "font_suits_style_zh": (">=", 0.95),
+    "text_contrast_all": (">=", 1.0),
+    "pairs_distinct": (">=", 1.0),
+    "zh_en_parity": (">=", 0.95),
+}
+FIT_BRIEFS = 300
 
 
 def run_model(backend: InferenceBackend, samples: list[BriefSample], normalize_chinese: bool = True):
@@ -186,8 +205,192 @@ def evaluate(backend: InferenceBackend, n_briefs: int = 1000, n_tone: int = 60, 
     return metrics
 
 
-def verdicts(metrics: dict) -> dict[str, bool]:
-    return {k: (metrics[k] >= v if op == ">=" else metrics[k] <= v) for k, (op, v) in THRESHOLDS.items() if k in metrics}
+def verdicts(metrics: dict, thresholds: dict | None = None) -> dict[str, bool]:
+    thresholds = THRESHOLDS if thresholds is None else thresholds
+    return {k: (metrics[k] >= v if op == ">=" else metrics[k] <= v) for k, (op, v) in thresholds.items() if k in metrics}
+
+
+# --- fit to the brief (issue 15) ---------------------------------------------------------------------------------
+
+
+def model_alone_schemes(samples: list[BriefSample], encoded, outputs: dict[str, np.ndarray]) -> list[list[dict]]:
+    """The answers with the post-processing's choices taken away: each brief gets the model's top-n palettes and
+    top-n font pairs (CJK-capable ones first for zh, as the contract needs) under the model's top style, so
+    `schemes_batch` has nothing left to choose; brand colours, the text-contrast fix and layout boxes still apply.
+    Briefs run in groups of one scheme count because the candidate arrays must be rectangular."""
+    pair_zh = np.array([p.zh for p in load_font_pairs()])
+    out: list[list[dict] | None] = [None] * len(samples)
+    counts = np.array([s.brief.num_schemes for s in samples])
+    for n in np.unique(counts):
+        rows = np.flatnonzero(counts == n)
+        font_ids = outputs["font_ids"][rows].astype(np.int64)
+        font_scores = outputs["font_scores"][rows]
+        zh = np.array([samples[i].brief.locale == Locale.zh for i in rows])
+        order = np.argsort(~(pair_zh[font_ids] | ~zh[:, None]), axis=1, kind="stable")  # usable pairs first
+        font_ids = np.take_along_axis(font_ids, order, 1)[:, :n]
+        font_scores = np.take_along_axis(font_scores, order, 1)[:, :n]
+        style = outputs["style_probs"][rows]
+        picked = {
+            "palette_ids": outputs["palette_ids"][rows, :n], "palette_scores": outputs["palette_scores"][rows, :n],
+            "font_ids": font_ids, "font_scores": font_scores,
+            "style_probs": np.eye(style.shape[1], dtype=style.dtype)[style.argmax(1)],
+            "layout": outputs["layout"][rows],
+        }
+        answers = schemes_batch([samples[i].brief for i in rows], EncodedBatch.from_rows([encoded[i] for i in rows]),
+                                picked)
+        for i, schemes in zip(rows, answers):
+            out[i] = schemes
+    return out
+
+
+def _share(values: np.ndarray) -> float:
+    return float(np.mean(values)) if len(values) else float("nan")
+
+
+def fit_metrics(g: Grade, suffix: str) -> dict[str, float]:
+    named = g.named_any
+    answers = np.unique(g.table.answer)
+    return {
+        f"fit_all_{suffix}": _share(g.all_met[named]),
+        f"fit_tones_{suffix}": _share((g.tone_met | ~g.tone_named).all(1)[g.tone_named.any(1)]),
+        f"fit_cues_{suffix}": _share((g.cue_met | ~g.cue_named).all(1)[g.cue_named.any(1)]),
+        f"font_suits_style_{suffix}": _share(g.font_ok),
+        f"heading_suits_style_{suffix}": _share(g.style_heading),
+        f"body_suits_style_{suffix}": _share(g.style_body),
+        f"palette_suits_style_{suffix}": _share(g.style_palette),
+        f"answers_heading_repeated_{suffix}": _share(np.isin(answers, g.table.answer[g.heading_repeat])),
+        f"text_contrast_{suffix}": _share(g.contrast >= load_attributes().rules.min_text_contrast),
+        f"pairs_distinct_{suffix}": _share(g.pair_distinct),
+        f"schemes_{suffix}": float(len(g.table.answer)),
+        f"schemes_named_{suffix}": float(named.sum()),
+    }
+
+
+def parity_metrics(en_answers, zh_answers, out_en, out_zh) -> dict[str, float]:
+    """Same brief in en and in zh (each with its own locale, as a user would send it): the styles of the schemes
+    (Jaccard) and the model's top-5 palettes (overlap)."""
+    jaccard = []
+    for a, b in zip(en_answers, zh_answers):
+        sa, sb = {s["style"]["id"] for s in a}, {s["style"]["id"] for s in b}
+        jaccard.append(len(sa & sb) / len(sa | sb))
+    rules = load_attributes().rules
+    styles_ok = np.array(jaccard) >= rules.parity_style_jaccard
+    overlap = np.array([len(set(a[:5]) & set(b[:5])) / 5.0
+                        for a, b in zip(out_en["palette_ids"], out_zh["palette_ids"])])
+    palettes_ok = overlap >= rules.parity_palette_top5 - 1e-9
+    return {
+        "zh_en_style_jaccard_ok": _share(styles_ok),
+        "zh_en_palette_top5_ok": _share(palettes_ok),
+        "zh_en_parity": _share(styles_ok & palettes_ok),
+    }
+
+
+def attribute_rows(g: Grade) -> dict[str, tuple[int, float, float, float]]:
+    """attribute -> (schemes whose brief names it, share met, share palette part met, share type part met)."""
+    rows = {}
+    for k, tone in enumerate(TONES):
+        sel = g.tone_named[:, k]
+        if sel.any():
+            rows[f"tone {tone}"] = (int(sel.sum()), _share(g.tone_met[sel, k]), _share(g.tone_palette[sel, k]),
+                                    _share(g.tone_type[sel, k]))
+    for k, cue in enumerate(g.cue_ids):
+        sel = g.cue_named[:, k]
+        if sel.any():
+            rows[f"cue {cue}"] = (int(sel.sum()), _share(g.cue_met[sel, k]), float("nan"), float("nan"))
+    return rows
+
+
+def evaluate_fit(backend: InferenceBackend, n_briefs: int = FIT_BRIEFS) -> tuple[dict, dict]:
+    """Issue 15's measurement: held-out briefs, each written in en and in zh (keywords from the same lexicon terms,
+    locale = language), answered by the full pipeline and by the model alone, graded by `evaluation.fit`.
+    -> (metrics, per-attribute rows by column)."""
+    started = time.perf_counter()
+    base = generate_briefs(n_briefs, "heldout")
+    runs, metrics, rows = {}, {}, {}
+    for language in ("en", "zh"):
+        samples = [in_language(s, language) for s in base]
+        encoded, outputs = run_model(backend, samples)
+        runs[language] = (samples, outputs, answer_schemes(samples, encoded, outputs))
+        briefs = [s.brief for s in samples]
+        alone = model_alone_schemes(samples, encoded, outputs)
+        for mode, answers in (("", runs[language][2]), ("_model_alone", alone)):
+            g = grade(briefs, answers)
+            metrics |= fit_metrics(g, language + mode)
+            rows[language + mode] = attribute_rows(g)
+        palette_ok, type_ok = library_ceiling(briefs)
+        metrics[f"library_palette_can_{language}"] = _share(palette_ok)
+        metrics[f"library_type_can_{language}"] = _share(type_ok)
+        metrics[f"library_can_{language}"] = _share(palette_ok & type_ok)
+    (_, out_en, en_answers), (_, out_zh, zh_answers) = runs["en"], runs["zh"]
+    metrics |= parity_metrics(en_answers, zh_answers, out_en, out_zh)
+    metrics["text_contrast_all"] = min(metrics["text_contrast_en"], metrics["text_contrast_zh"])
+    pairs = metrics["pairs_distinct_en"], metrics["pairs_distinct_zh"]
+    metrics["pairs_distinct"] = min(pairs)
+    metrics["fit_briefs"] = float(n_briefs)
+    metrics["fit_seconds"] = round(time.perf_counter() - started, 1)
+    return metrics, rows
+
+
+def format_fit(metrics: dict, rows: dict) -> str:
+    """The per-tone/per-cue table and the summary table, as markdown."""
+    def cell(r):
+        if r is None:
+            return ""
+        n, met, palette, type_ = r
+        return f"{met:.3f}" if np.isnan(palette) else f"{met:.3f} ({palette:.2f} / {type_:.2f})"
+
+    columns = ["en", "en_model_alone", "zh", "zh_model_alone"]
+    names = list(dict.fromkeys(k for c in columns for k in rows[c]))
+    names.sort(key=lambda k: (not k.startswith("tone"), k))
+    lines = ["| attribute | schemes en | en | en, model alone | schemes zh | zh | zh, model alone |",
+             "|---|---:|---|---|---:|---|---|"]
+    for name in names:
+        n_en = rows["en"].get(name, (0,))[0]
+        n_zh = rows["zh"].get(name, (0,))[0]
+        lines.append(f"| {name} | {n_en} | {cell(rows['en'].get(name))} | {cell(rows['en_model_alone'].get(name))} "
+                     f"| {n_zh} | {cell(rows['zh'].get(name))} | {cell(rows['zh_model_alone'].get(name))} |")
+    table = "\n".join(lines)
+
+    summary = [
+        ("every tone and cue named (schemes naming any)", "fit_all"),
+        ("tones named (schemes naming a tone)", "fit_tones"),
+        ("cues named (schemes naming a cue)", "fit_cues"),
+        ("type suits the scheme's style (heading and body)", "font_suits_style"),
+        ("heading suits the style", "heading_suits_style"),
+        ("body legible and suits the style", "body_suits_style"),
+        ("palette suits the scheme's own style", "palette_suits_style"),
+        ("answers repeating a heading face", "answers_heading_repeated"),
+        ("text contrast >= 4.5", "text_contrast"),
+        ("scheme pairs distinct", "pairs_distinct"),
+        ("schemes (naming any attribute)", "schemes"),
+    ]
+    out = ["| metric | goal | en | zh | en, model alone | zh, model alone |", "|---|---|---|---|---|---|"]
+    for label, key in summary:
+        goal = GOALS.get(f"{key}_en")
+        goal_text = " ".join(str(x) for x in goal) if goal else ""
+        cells = []
+        for col in ("en", "zh", "en_model_alone", "zh_model_alone"):
+            value = metrics[f"{key}_{col}"]
+            if key == "schemes":
+                cells.append(f"{value:.0f} ({metrics[f'schemes_named_{col}']:.0f})")
+                continue
+            ok = verdicts({f"{key}_{col}": value}, GOALS).get(f"{key}_{col}")
+            cells.append(f"{value:.3f}" + ("" if ok is None else (" ✓" if ok else " ✗")))
+        out.append(f"| {label} | {goal_text} | " + " | ".join(cells) + " |")
+    for label, key in (("briefs one library palette could serve (every tone and cue named)", "library_palette_can"),
+                       ("briefs one font pair could serve (every tone named, first scheme)", "library_type_can"),
+                       ("briefs both could serve (ceiling for the first row)", "library_can")):
+        out.append(f"| {label} | | {metrics[key + '_en']:.3f} | {metrics[key + '_zh']:.3f} | | |")
+    ok = verdicts(metrics, GOALS)
+    for label, key in (("text contrast >= 4.5, all schemes", "text_contrast_all"),
+                       ("scheme pairs distinct, all answers", "pairs_distinct"),
+                       ("zh/en: style sets Jaccard >= 0.5", "zh_en_style_jaccard_ok"),
+                       ("zh/en: palette top-5 overlap >= 0.8", "zh_en_palette_top5_ok"),
+                       ("zh/en parity (both)", "zh_en_parity")):
+        goal = " ".join(str(x) for x in GOALS[key]) if key in GOALS else ""
+        mark = "" if key not in ok else (" ✓" if ok[key] else " ✗")
+        out.append(f"| {label} | {goal} | {metrics[key]:.3f}{mark} | | | |")
+    return table + "\n\n" + "\n".join(out)
 
 
 def format_table(columns: dict[str, dict]) -> str:
@@ -215,18 +418,34 @@ def main() -> None:
     parser.add_argument("--tone-briefs", type=int, default=60)
     parser.add_argument("--raw-chinese", action="store_true", help="feed Chinese keywords un-normalised")
     parser.add_argument("--json", type=Path, help="also write the metrics here")
+    parser.add_argument("--fit-briefs", type=int, default=FIT_BRIEFS,
+                        help="held-out briefs for the fit-to-the-brief tables, each run in en and zh (0: skip)")
+    parser.add_argument("--fit-only", action="store_true", help="only the fit-to-the-brief tables")
+    parser.add_argument("--no-goals", action="store_true",
+                        help="report the issue-15 GOALS but exit on THRESHOLDS alone")
     args = parser.parse_args()
 
     from inference.onnxruntime_backend import OnnxRuntimeBackend
 
     backend = OnnxRuntimeBackend(precision=args.precision, model_path=str(args.model) if args.model else None)
-    metrics = evaluate(backend, args.briefs, args.tone_briefs, not args.raw_chinese)
-    name = f"onnxruntime-{args.precision}" + ("-raw-zh" if args.raw_chinese else "")
-    print(format_table({name: metrics}))
-    print(f"({args.briefs} held-out briefs, {metrics['seconds']} s)")
+    metrics: dict = {}
+    if not args.fit_only:
+        metrics = evaluate(backend, args.briefs, args.tone_briefs, not args.raw_chinese)
+        name = f"onnxruntime-{args.precision}" + ("-raw-zh" if args.raw_chinese else "")
+        print(format_table({name: metrics}))
+        print(f"({args.briefs} held-out briefs, {metrics['seconds']} s)")
+    thresholds_ok = all(verdicts(metrics).values())
+    goals_ok = True
+    if args.fit_briefs > 0 or args.fit_only:
+        fit, rows = evaluate_fit(backend, args.fit_briefs or FIT_BRIEFS)
+        print(f"\nFit to the brief: {fit['fit_briefs']:.0f} held-out briefs, each in en and in zh "
+              f"(cells: share met (palette part / type part)); {fit['fit_seconds']} s")
+        print(format_fit(fit, rows))
+        metrics |= fit
+        goals_ok = all(verdicts(fit, GOALS).values())
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2) + "\n")
-    sys.exit(0 if all(verdicts(metrics).values()) else 1)
+    sys.exit(0 if thresholds_ok and (goals_ok or args.no_goals) else (1 if not thresholds_ok else 2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ FONT_PAIRS_PATH = DATA_DIR / "font_pairs.json"
 TAGS_CSV_PATH = DATA_DIR / "google_fonts_tags" / "families.csv"
 
 EXPRESSIVE_PREFIX = "/Expressive/"
+SCRIPT_PREFIX = "/Script/"  # Formal, Handwritten, Informal, Upright Script: connected or brush lettering
 ZH_SUBSET = "chinese-simplified"
 
 
@@ -74,6 +75,22 @@ def _expressive_tags() -> dict[str, dict[str, float]]:
 
 
 @cache
+def script_tags() -> dict[str, dict[str, float]]:
+    """family -> {/Script/* tag name (e.g. "Formal") -> 0-1}, for families google/fonts tags as script faces.
+
+    Read where a definition says whether a script face may head a scheme (``knowledge.attributes``).
+    """
+    tags: dict[str, dict[str, float]] = {}
+    with TAGS_CSV_PATH.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for family, group_tag, weight in reader:
+            if group_tag.startswith(SCRIPT_PREFIX):
+                tags.setdefault(family, {})[group_tag[len(SCRIPT_PREFIX):]] = round(float(weight) / 100.0, 4)
+    return tags
+
+
+@cache
 def expressive_tag_names() -> list[str]:
     """All expressive tag names in a fixed (sorted) order: a model feature axis."""
     return sorted({name for by_tag in _expressive_tags().values() for name in by_tag})
@@ -106,5 +123,5 @@ def load_font_pairs() -> list[FontPair]:
 
 def clear_caches() -> None:
     """Forget everything loaded (tests use it to time a fresh load)."""
-    for fn in (_expressive_tags, expressive_tag_names, load_fonts, load_font_pairs):
+    for fn in (_expressive_tags, script_tags, expressive_tag_names, load_fonts, load_font_pairs):
         fn.cache_clear()
