@@ -144,7 +144,10 @@ class Cluster:
 
     def driver(self, code: str) -> str:
         """Run Python in a separate Ray driver attached to this cluster; returns its stdout."""
-        result = subprocess.run([sys.executable, "-c", code], env=self.env, cwd=ROOT, capture_output=True,
+        # A plain synchronous driver, as a client job would be: throughput mode (read at import in every Serve
+        # process) puts the handle's router on the caller's event loop, which a sync driver does not have.
+        env = {k: v for k, v in self.env.items() if k != "RAY_SERVE_THROUGHPUT_OPTIMIZED"}
+        result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
                                 text=True, timeout=180)
         if result.returncode:
             raise RuntimeError(result.stderr[-3000:])

@@ -3,6 +3,7 @@ batch sizes the recommender forms under concurrent clients.
 
     python -m benchmarks.serve_latency                      # starts a private local cluster from serve_config.yaml
     python -m benchmarks.serve_latency --requests 300 --clients 32
+    python -m benchmarks.serve_latency --variant haproxy     # HAProxy ingress + throughput mode
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from benchmarks.workload import brief_mix
 from benchmarks.local_cluster import Cluster
+from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
 
 
 def sequential(client: httpx.Client, briefs: list[dict]) -> dict:
@@ -56,10 +58,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--variant", choices=sorted(VARIANT_NAMES), default="default",
+                        help="Serve's HTTP path: its proxy, throughput mode, or HAProxy + throughput mode")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     briefs = brief_mix(args.requests)
-    with Cluster(Path(tempfile.mkdtemp(prefix="latency"))) as cluster, \
+    tmp = Path(tempfile.mkdtemp(prefix="latency"))
+    with Cluster(tmp, env=variant_env(VARIANT_NAMES[args.variant], tmp)) as cluster, \
             httpx.Client(base_url=cluster.base_url, timeout=60) as client:
         for brief in briefs[:20]:  # warm-up: first calls load tables in every replica
             client.post("/v1/recommend", json=brief)
@@ -71,6 +76,8 @@ def main() -> None:
         report["batch_sizes"] = dict(sorted(sizes.items()))
         report["mean_batch"] = round(sum(k * v for k, v in sizes.items()) / max(1, sum(sizes.values())), 2)
         report["backend"] = stats["backend"]
+    _kill_strays(tmp)  # HAProxy runs outside the cluster's process group
+    report["variant"] = VARIANT_NAMES[args.variant]
     print(json.dumps(report, indent=2))
     if args.out:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
