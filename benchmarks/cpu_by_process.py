@@ -83,24 +83,31 @@ class CPUProbe:
         self._stop.set()
         self._thread.join()
         self.samples.append((time.time(), snapshot()))
-        (t0, before), (t1, after) = self.samples[0], self.samples[-1]
-        if window is not None and answered_in is not None:
-            inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
-            if len(inside) >= 2:
-                (t0, before), (t1, after) = inside[0], inside[-1]
-                answered = answered_in(t0, t1)
-        elapsed = t1 - t0
-        roles: dict[str, float] = {}
-        processes: dict[str, int] = {}
-        for pid, (cpu, role) in after.items():
-            used = cpu - before.get(pid, (0.0, ""))[0]
-            if used <= 0:
-                continue
-            roles[role] = roles.get(role, 0.0) + used
-            processes[role] = processes.get(role, 0) + 1
-        per_request = {r: round(1000.0 * s / answered, 3) for r, s in roles.items()} if answered else {}
-        server = sum(v for r, v in per_request.items() if r not in ("load_generator", "other"))
-        return {"window_s": round(elapsed, 1), "answered_in_window": answered,
-                "cores": {r: round(s / elapsed, 2) for r, s in roles.items()},
-                "processes": processes, "cpu_ms_per_request": per_request,
-                "server_cpu_ms_per_request": round(server, 3)}
+        return usage(self.samples, answered, window, answered_in)
+
+
+def usage(samples: list[tuple[float, dict]], answered: int, window: tuple[float, float] | None = None,
+          answered_in=None) -> dict:
+    """CPU by role between the first and last sample, or between the first and last sample inside `window`
+    where at least two fall in it (then answers are counted over the same span by `answered_in`)."""
+    (t0, before), (t1, after) = samples[0], samples[-1]
+    if window is not None and answered_in is not None:
+        inside = [s for s in samples if window[0] <= s[0] <= window[1]]
+        if len(inside) >= 2:
+            (t0, before), (t1, after) = inside[0], inside[-1]
+            answered = answered_in(t0, t1)
+    elapsed = t1 - t0
+    roles: dict[str, float] = {}
+    processes: dict[str, int] = {}
+    for pid, (cpu, role) in after.items():
+        used = cpu - before.get(pid, (0.0, ""))[0]
+        if used <= 0:
+            continue
+        roles[role] = roles.get(role, 0.0) + used
+        processes[role] = processes.get(role, 0) + 1
+    per_request = {r: round(1000.0 * s / answered, 3) for r, s in roles.items()} if answered else {}
+    server = sum(v for r, v in per_request.items() if r not in ("load_generator", "other"))
+    return {"window_s": round(elapsed, 1), "answered_in_window": answered,
+            "cores": {r: round(s / elapsed, 2) for r, s in roles.items()},
+            "processes": processes, "cpu_ms_per_request": per_request,
+            "server_cpu_ms_per_request": round(server, 3)}

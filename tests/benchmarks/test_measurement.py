@@ -3,9 +3,7 @@ from Prometheus text, and CPU counted over the sending window only."""
 
 from __future__ import annotations
 
-import time
-
-from benchmarks.cpu_by_process import CPUProbe
+from benchmarks.cpu_by_process import usage
 from benchmarks.pyspy import fold
 from benchmarks.servers import stage_summary
 
@@ -33,18 +31,26 @@ def test_stage_summary_is_the_difference_between_snapshots():
     assert summary["wait"] == {"batches": 4, "mean_ms": 0.5, "p50_le_ms": "1", "p90_le_ms": "1", "p99_le_ms": "1"}
 
 
-def test_cpu_probe_counts_only_the_window():
-    probe = CPUProbe()
-    probe.start()
-    time.sleep(0.6)  # idle before the window
-    window_start = time.time()
-    deadline = window_start + 1.2
-    while time.time() < deadline:  # this process burns CPU inside the window only
-        sum(i * i for i in range(1000))
-    window_end = time.time()
-    time.sleep(0.6)
-    result = probe.stop(answered=1000, window=(window_start, window_end), answered_in=lambda t0, t1: 100)
-    assert result["answered_in_window"] == 100
-    assert result["window_s"] <= 1.3
-    # The busy loop ran in this process, inside the window: its role holds about one core there.
-    assert max(result["cores"].values()) > 0.5
+def test_cpu_usage_counts_only_the_window():
+    # /proc snapshots as CPUProbe takes them (pid -> (CPU seconds so far, role)), twice a second: the ingress
+    # burns 1 core only from t = 1.0 to 2.0; the generator's preparation (t < 1) costs the loader 2 cores.
+    samples = [
+        (0.0, {1: (0.0, "ingress"), 2: (0.0, "load_generator")}),
+        (0.5, {1: (0.0, "ingress"), 2: (1.0, "load_generator")}),
+        (1.0, {1: (0.0, "ingress"), 2: (2.0, "load_generator")}),
+        (1.5, {1: (0.5, "ingress"), 2: (2.1, "load_generator")}),
+        (2.0, {1: (1.0, "ingress"), 2: (2.2, "load_generator")}),
+        (2.5, {1: (1.0, "ingress"), 2: (2.2, "load_generator")}),
+    ]
+    scheduled = [1.0 + i / 100 for i in range(100)]  # 100 answers sent in [1, 2)
+
+    def answered_in(t0, t1):
+        return sum(1 for t in scheduled if t0 <= t < t1)
+
+    windowed = usage(samples, answered=300, window=(1.0, 2.0), answered_in=answered_in)
+    assert windowed["answered_in_window"] == 100
+    assert windowed["cores"]["ingress"] == 1.0
+    assert windowed["cpu_ms_per_request"]["ingress"] == 10.0  # 1 CPU second over 100 answers
+    assert windowed["cores"]["load_generator"] == 0.2  # its preparation lies outside the window
+    whole = usage(samples, answered=300)
+    assert whole["cores"]["load_generator"] == 0.88  # 2.2 s over 2.5 s: what the window keeps out
