@@ -37,10 +37,12 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
-              fixed: dict[str, int] | None = None):
+              fixed: dict[str, int] | None = None, batch_wait_s: float | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
+        if batch_wait_s is not None:
+            app["args"]["ingress_batch_wait_s"] = batch_wait_s
         if encoder == "inline":
             inline_encoder(config)
         deployments = {d["name"]: d for d in app["deployments"]}
@@ -50,9 +52,9 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
         if ingress_replicas:
             deployments["Ingress"]["autoscaling_config"].update(max_replicas=ingress_replicas)
         for deployment in deployments.values():
-            # Benchmark only: scale down within seconds, so the spike after the sweep starts from the replicas
-            # its 10 % base load needs (the shipped config keeps minutes).
-            deployment["autoscaling_config"].update(downscale_delay_s=8, look_back_period_s=12)
+            # Benchmark only: scale down within seconds, so a spike after a sweep starts from the replicas its
+            # 10 % base load needs (the shipped config keeps minutes). Upscaling stays as shipped.
+            deployment["autoscaling_config"].update(downscale_delay_s=8)
         if fixed:  # capacity runs without the autoscaler: replica counts chosen from measured CPU per request
             fixed_replicas(fixed)(config)
     return apply
@@ -126,6 +128,8 @@ def main() -> None:
     parser.add_argument("--ingress-replicas", type=int, help="max Ingress replicas (default: the config's)")
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
+    parser.add_argument("--batch-wait", type=float, help="the ingress micro-batch wait in s (default: the config's)")
+    parser.add_argument("--tag", default="", help="appended to output file names (several variants in one folder)")
     parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
     parser.add_argument("--spike-hold", type=float, default=30.0)
     parser.add_argument("--spike-peak", type=float, help="the spike's 100 %% in req/s (default: the sweep's capacity)")
@@ -148,6 +152,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     payloads = brief_mix(2000)
     name = f"{args.server}-{args.variant}" if args.server == "serve" else f"baseline-{args.workers}w"
+    name += f"-{args.tag}" if args.tag else ""
     smi = None if not torch.cuda.is_available() else subprocess.Popen(
         ["nvidia-smi", "--query-gpu=timestamp,index,utilization.gpu,memory.used", "--format=csv,noheader,nounits",
          "-lms", "500"], stdout=(args.out / f"smi-{name}.csv").open("w"), stderr=subprocess.DEVNULL)
@@ -155,7 +160,9 @@ def main() -> None:
                           "load_cpus": load_cpus, "gpus": gpus,
                           "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "logical (no CUDA)",
                           "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
-              "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time()}
+              "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time(),
+              "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
+              "ingress_batch_wait_s": args.batch_wait}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None
@@ -166,7 +173,7 @@ def main() -> None:
         else:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
-                                                                 parse_replicas(args.replicas)),
+                                                                 parse_replicas(args.replicas), args.batch_wait),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))

@@ -1,49 +1,56 @@
 #!/usr/bin/env bash
-# The whole serving measurement on one GPU node (16 cores: Ray on 0-10, the load generator on 11-15), run
+# The whole serving measurement on one GPU node (16 cores: Ray on 0-11, the load generator on 12-15), run
 # through benchmarks/gpu_kit.sh after its stash calls, in two device calls of under 10 minutes each:
 #   bash benchmarks/gpu_kit.sh run .kit4 -- "bash benchmarks/gpu_serving_run.sh capacity \$OUT"
-#   bash benchmarks/gpu_kit.sh again -- "bash benchmarks/gpu_serving_run.sh loadgen \$OUT"
-# capacity (~9 min): (1) the real app, rate sweep to p99 <= 50 ms with CPU by process and each micro-batch
-# stage's time (PROFILE_RATE=R adds py-spy at R), (2) the no-op Serve app of this project's shape with the same
-# replica counts and Serve settings (HAProxy + throughput mode), (3) the plain multi-process baseline with the
-# same batch functions and GPU backend, (4) a spike, 10 % -> 100 % of the capacity (1) found in 5 s, with the
-# shipped autoscaling config. loadgen: what the generator itself offers against a C target.
-# spike: (4) alone at PEAK.
-# Every step has its own timeout, so one that hangs leaves the others' results.
+#   bash benchmarks/gpu_kit.sh again -- "bash benchmarks/gpu_serving_run.sh more \$OUT"
+# capacity (~9 min), one setting throughout (HAProxy + throughput mode, REPLICAS fixed): (1) the real app, a
+# rate sweep to p99 <= 50 ms with CPU by process and each micro-batch stage's time, (2) the no-op Serve app of
+# this project's shape with the same replica counts and settings (the framework's ceiling here), (3) the plain
+# multi-process baseline with the same batch functions and GPU backend, (4) a spike, 10 % -> 100 % of the
+# capacity (1) found in 5 s, starting from the shipped config's initial replicas and autoscaling.
+# more: what the generator itself offers against a C target; the app with a longer micro-batch wait
+# (BATCH_WAIT); py-spy of every role at PROFILE_RATE.
+# Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
+# JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | spike}; OUT=${2:?output folder}; PEAK=${3:-2000}
-REPLICAS=${REPLICAS:-Ingress=4,BriefEncoder=2,Recommender=1}
-RATES=${RATES:-250 500 750 1000 1500}
-LOAD_CPUS=${LOAD_CPUS:-11-15}; PROCS=${PROCS:-5}
+stage=${1:?capacity | more | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
+RATES=${RATES:-500 1000 1500 2000 2500 3000}
+LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
 mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 stray() { pkill -9 -f "ray::|raylet|gcs_server|haproxy|benchmarks.baseline_server|benchmarks.trivial_server" 2>/dev/null; sleep 1; }
 step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T))"; timeout "$seconds" "$@" 2>&1 \
-  | grep -v '^\[serve-[a-z]*\] {' | cut -c1-900 | tee "$OUT/log-$name.txt"; stray; }
+  | cut -c1-20000 | tee "$OUT/log-$name.txt" | cut -c1-400; stray; }
+sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
+  --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
 
 case "$stage" in
-loadgen)  # what the generator itself offers against a C target (HAProxy answering 200 at once)
-  python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
-  sleep 2
-  step 45 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 6 \
-    --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
-  ;;
 capacity)
-  step 170 serve python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy --replicas "$REPLICAS" \
-    --rates $RATES --step-seconds 8 --procs "$PROCS" --load-cpus "$LOAD_CPUS" ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
-  step 130 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-500 1000 1500 2000 3000} \
-    --duration 8 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-10 --num-cpus 11 --replicas "$REPLICAS" \
+  sweep 170 serve --tag fixed
+  step 110 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
+    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
+    --ingress-batch 128 --ingress-wait-s 0.003 \
     --out "$OUT/noop.json"
-  step 130 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-10}" \
-    --rates $RATES --step-seconds 8 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  step 110 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
+    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   # The spike at the capacity the sweep found (p99 <= 50 ms), or PEAK where none held.
-  found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
+  found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
-  step 135 spike python3 -m benchmarks.gpu_serve --out "$OUT/spike" --server serve --variant haproxy --rates \
+  echo "spike peak: $PEAK req/s"
+  step 140 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
+more)
+  python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
+  sleep 2
+  step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
+    --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
+  sweep 170 serve-wait --tag "wait${BATCH_WAIT:-0.008}" --batch-wait "${BATCH_WAIT:-0.008}" \
+    ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
+  ;;
 spike)
-  step 300 spike python3 -m benchmarks.gpu_serve --out "$OUT/spike" --server serve --variant haproxy --rates \
+  step 300 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;

@@ -9,6 +9,7 @@ from ray.serve.schema import ServeDeploySchema
 from serve_app.config import AppArgs
 
 ROOT = Path(__file__).resolve().parents[2]
+PUSH_INTERVALS = ("RAY_SERVE_REPLICA_AUTOSCALING_METRIC_PUSH_INTERVAL_S", "RAY_SERVE_HANDLE_AUTOSCALING_METRIC_PUSH_INTERVAL_S")
 
 
 def configs():
@@ -16,7 +17,15 @@ def configs():
     yield "deploy/serve_config.gpu.yaml", yaml.safe_load((ROOT / "deploy/serve_config.gpu.yaml").read_text())
     service = yaml.safe_load((ROOT / "deploy/kuberay/rayservice.yaml").read_text())
     assert service["apiVersion"] == "ray.io/v1" and service["kind"] == "RayService"
-    yield "rayservice serveConfigV2", yaml.safe_load(service["spec"]["serveConfigV2"])
+    config = yaml.safe_load(service["spec"]["serveConfigV2"])
+    # On KubeRay the push intervals are set in every pod's environment (read by Ray at start), not per app.
+    pods = [service["spec"]["rayClusterConfig"]["headGroupSpec"],
+            *service["spec"]["rayClusterConfig"]["workerGroupSpecs"]]
+    pod_env = [{e["name"]: e["value"] for c in pod["template"]["spec"]["containers"] for e in c.get("env", [])}
+               for pod in pods]
+    env = {k: max(float(e.get(k, 10.0)) for e in pod_env) for k in PUSH_INTERVALS}
+    config["applications"][0].setdefault("runtime_env", {}).setdefault("env_vars", env)
+    yield "rayservice serveConfigV2", config
 
 
 @pytest.mark.parametrize(("name", "config"), list(configs()))
@@ -31,9 +40,13 @@ def test_config_is_valid_and_batching_can_fill(name, config):
     # The recommender's batch is counted in briefs (batch_size_fn): a whole ingress micro-batch must fit, or
     # Serve refuses it ("Size of item is greater than max_batch_size").
     assert recommender["user_config"]["max_batch_size"] >= args.ingress_max_batch_size
+    env = app.get("runtime_env", {}).get("env_vars", {})
+    push_s = max(float(env.get(k, 10.0)) for k in PUSH_INTERVALS)
     for deployment in deployments.values():
         scaling = deployment.get("autoscaling_config")
         if scaling:
-            assert scaling["look_back_period_s"] > 10  # must exceed the metrics push interval
+            # The look-back averages pushed metrics: it must span at least two pushes (Serve's default push
+            # interval is 10 s where the config does not set one).
+            assert scaling["look_back_period_s"] >= 2 * push_s
             assert scaling["upscale_delay_s"] < scaling["downscale_delay_s"]  # spikes: up fast, down slowly
             assert scaling["max_replicas"] >= scaling["min_replicas"]
