@@ -17,7 +17,9 @@ import json
 import os
 import platform
 import re
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -140,6 +142,8 @@ def main() -> None:
                         help="on a machine without CUDA: pretend this many GPUs to Ray (placement dry run; "
                              "use --backend onnxruntime)")
     args = parser.parse_args()
+    # A step timeout's SIGTERM unwinds like Ctrl-C, so the report and the logs below are still written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     import torch
 

@@ -13,15 +13,18 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | more | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | more | rest | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
 mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 stray() { pkill -9 -f "ray::|raylet|gcs_server|haproxy|benchmarks.baseline_server|benchmarks.trivial_server" 2>/dev/null; sleep 1; }
-step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T))"; timeout "$seconds" "$@" 2>&1 \
-  | cut -c1-20000 | tee "$OUT/log-$name.txt" | cut -c1-400; stray; }
+# Output to a file, not a pipe: a server's worker processes inherit stdout and would hold a pipe (and the step)
+# open past its timeout. SIGTERM first (gpu_serve writes what it has), SIGKILL 10 s later.
+step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T))"
+  timeout -k 10 "$seconds" "$@" > "$OUT/log-$name.txt" 2>&1; echo "rc $? ($(date +%T))"; stray
+  cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
 
@@ -48,6 +51,16 @@ more)
     --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
   sweep 170 serve-wait --tag "wait${BATCH_WAIT:-0.008}" --batch-wait "${BATCH_WAIT:-0.008}" \
     ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
+  ;;
+rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
+  step 200 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
+    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  step 150 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
+    --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
+  sleep 2
+  step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
+    --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
   ;;
 spike)
   step 300 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
