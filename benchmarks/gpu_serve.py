@@ -202,13 +202,13 @@ def main() -> None:
                                                   hold_s=args.spike_hold, after_s=10.0)
                 report["replica_gpus"] = gpu_of_replicas(cluster)
     finally:
+        out.write_text(json.dumps(report, indent=2) + "\n")  # first: stopping the cluster can outlast a timeout
         if cluster is not None:
             (args.out / f"serve-errors-{name}.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
             (args.out / f"autoscaler-{name}.txt").write_text("\n".join(autoscaler_lines(cluster)) + "\n")
             cluster.stop()
         if smi:
             smi.terminate()
-        out.write_text(json.dumps(report, indent=2) + "\n")
     rows = report.get("sweep", {}).get("rows", [])
     for row in rows:
         cpu = row.get("cpu", {})

@@ -41,7 +41,7 @@ capacity)
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
   echo "spike peak: $PEAK req/s"
-  step 140 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
+  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
 more)
@@ -55,15 +55,15 @@ more)
 rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   step 200 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
     --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
-  step 150 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
+  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
   sleep 2
   step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
     --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
   ;;
-spike)
-  step 300 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
+spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s
+  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
