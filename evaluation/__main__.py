@@ -23,6 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from evaluation.fit import TONES, Grade, grade, library_ceiling
+from evaluation.keyword_probe import (
+    LANGUAGES as PROBE_LANGUAGES, honoured, library_chance, load_probe, probe_briefs, probe_metrics,
+)
 from evaluation.metrics import layout_alignment, layout_overlap, ndcg_at_k, palette_distance
 from inference.base import InferenceBackend
 from knowledge.attributes import load_attributes
@@ -65,6 +68,7 @@ GOALS = {
     "text_contrast_all": (">=", 1.0),
     "pairs_distinct": (">=", 1.0),
     "zh_en_parity": (">=", 0.95),
+    "probe": (">=", 0.90),  # keyword probe (evaluation/probe): keywords no shipped list holds, en and zh together
 }
 FIT_BRIEFS = 300
 
@@ -393,6 +397,46 @@ def format_fit(metrics: dict, rows: dict) -> str:
     return table + "\n\n" + "\n".join(out)
 
 
+# --- keyword probe (issue 15) ------------------------------------------------------------------------------------
+
+
+def evaluate_probe(backend: InferenceBackend) -> dict:
+    """The probe keywords (`evaluation.keyword_probe`) answered by the full pipeline and by the model alone, the same
+    request path as the held-out briefs."""
+    started = time.perf_counter()
+    briefs, owner = probe_briefs()
+    samples = [BriefSample(brief=b, language=b.locale.value) for b in briefs]
+    encoded, outputs = run_model(backend, samples)
+    metrics = {}
+    for suffix, answers in (("", answer_schemes(samples, encoded, outputs)),
+                            ("_model_alone", model_alone_schemes(samples, encoded, outputs))):
+        hit, keyword = honoured(briefs, answers, owner)
+        metrics |= probe_metrics(hit, keyword, suffix=suffix)
+    metrics |= library_chance()
+    metrics["probe_seconds"] = round(time.perf_counter() - started, 1)
+    return metrics
+
+
+def format_probe(metrics: dict) -> str:
+    ok = verdicts(metrics, GOALS)
+    lines = ["| probe | goal | " + " | ".join(PROBE_LANGUAGES) + " | all | "
+             + " | ".join(f"{x}, model alone" for x in PROBE_LANGUAGES) + " | all, model alone |",
+             "|---|---|" + "---|" * (2 * len(PROBE_LANGUAGES) + 2)]
+    goal = " ".join(str(x) for x in GOALS["probe"])
+    for label, key in (("schemes with a visible colour in the keyword's region", "probe"),
+                       ("keywords honoured by every scheme of every context", "probe_keywords_all")):
+        cells = []
+        for suffix in ("", "_model_alone"):
+            cells += [f"{metrics[f'{key}_{lang}{suffix}']:.3f}" for lang in PROBE_LANGUAGES]
+            total = metrics.get(f"{key}{suffix}")
+            mark = "" if f"{key}{suffix}" not in ok else (" ✓" if ok[f"{key}{suffix}"] else " ✗")
+            cells.append("" if total is None else f"{total:.3f}{mark}")
+        lines.append(f"| {label} | {goal if key == 'probe' else ''} | " + " | ".join(cells) + " |")
+    chance = [f"{metrics[f'probe_chance_{lang}']:.3f}" for lang in PROBE_LANGUAGES] + [f"{metrics['probe_chance']:.3f}"]
+    lines.append("| a library palette drawn blind (chance) | | " + " | ".join(chance) + " | | | |")
+    return "\n".join(lines)
+
+
 def format_table(columns: dict[str, dict]) -> str:
     names = list(columns)
     keys = [k for k in next(iter(columns.values())) if k != "seconds"]
@@ -442,7 +486,13 @@ def main() -> None:
               f"(cells: share met (palette part / type part)); {fit['fit_seconds']} s")
         print(format_fit(fit, rows))
         metrics |= fit
-        goals_ok = all(verdicts(fit, GOALS).values())
+        probe = evaluate_probe(backend)
+        print(f"\nKeyword probe: {len(load_probe())} keywords in no shipped list "
+              f"({probe['probe_keywords_en']:.0f} en, {probe['probe_keywords_zh']:.0f} zh), each in "
+              f"{len(probe_briefs()[0]) // len(load_probe())} contexts; {probe['probe_seconds']} s")
+        print(format_probe(probe))
+        metrics |= probe
+        goals_ok = all(verdicts(fit | probe, GOALS).values())
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2) + "\n")
     sys.exit(0 if thresholds_ok and (goals_ok or args.no_goals) else (1 if not thresholds_ok else 2))
