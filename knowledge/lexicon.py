@@ -96,8 +96,28 @@ def _is_ascii_word_char(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
+def _term_spans(folded: str, root: dict) -> list[tuple[int, int, LexiconEntry]]:
+    """The longest term starting at each position, minus those inside another one: (start, end, entry) in text
+    order. Overlapping terms both stay (中秋节日礼盒 -> 中秋节 and 节日礼盒), as `knowledge.attributes.find_cues`
+    reads them; a greedy left-to-right longest match would consume 节 and lose 节日礼盒."""
+    spans = []
+    for i, ch in enumerate(folded):
+        # Terms that start with a Latin letter/digit ("ins风", "Z世代") must not start inside an English word.
+        if ch in root and not (_is_ascii_word_char(ch) and i > 0 and _is_ascii_word_char(folded[i - 1])):
+            hit = _longest_match(folded, i, root)
+            if hit is not None:
+                spans.append((i, hit[0], hit[1]))
+    kept, furthest = [], -1
+    for start, end, entry in spans:  # starts increase, so a span is inside another iff an earlier one reaches it
+        if end > furthest:
+            kept.append((start, end, entry))
+            furthest = end
+    return kept
+
+
 def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
-    """Replace zh terms by their en phrases (greedy longest match), keep English, report uncovered CJK.
+    """Replace zh terms by their en phrases (longest match at each position; overlapping terms all kept, a term
+    inside a longer one dropped), keep English, report uncovered CJK.
 
     NFKC folds full-width letters/punctuation/spaces; adjacent translated terms are separated by ", "
     (Chinese briefs often run keywords together or separate them only by spaces).
@@ -106,27 +126,17 @@ def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
     folded = text.casefold()
     if len(folded) != len(text):  # casefold can change length (ß -> ss); match on the text itself then
         folded = text
-    root = _trie()
     pieces: list[tuple[bool, str]] = []  # (is_phrase, text)
     entries: list[LexiconEntry] = []
-    literal_start = i = 0
-    n = len(text)
-    while i < n:
-        ch = folded[i]
-        # Terms that start with a Latin letter/digit ("ins风", "Z世代") must not start inside an English word.
-        if ch in root and not (_is_ascii_word_char(ch) and i > 0 and _is_ascii_word_char(folded[i - 1])):
-            hit = _longest_match(folded, i, root)
-            if hit is not None:
-                end, entry = hit
-                if literal_start < i:
-                    pieces.append((False, text[literal_start:i]))
-                pieces.append((True, entry.en))
-                entries.append(entry)
-                i = literal_start = end
-                continue
-        i += 1
-    if literal_start < n:
-        pieces.append((False, text[literal_start:]))
+    covered = 0  # text before this index is translated or already kept as literal
+    for start, end, entry in _term_spans(folded, _trie()):
+        if covered < start:
+            pieces.append((False, text[covered:start]))
+        pieces.append((True, entry.en))
+        entries.append(entry)
+        covered = end
+    if covered < len(text):
+        pieces.append((False, text[covered:]))
 
     uncovered: list[str] = []
     out: list[str] = []

@@ -56,6 +56,18 @@ def test_longest_match_over_shared_prefix() -> None:
     assert [e.zh for e in entries] == ["红茶", "酒红"]
 
 
+def test_overlapping_terms_both_kept() -> None:
+    """中秋节日礼盒 is 中秋节 + 节日礼盒 (sharing 节): both reach the model, as `find_cues` grades them. Greedy
+    left-to-right longest match took 中秋节, then 礼盒, and lost the festive gift box."""
+    result = normalize_keywords_detailed("中秋节日礼盒")
+    assert [e.zh for e in result.entries] == ["中秋节", "节日礼盒"]
+    assert result.text == "mid autumn festival, festive gift box"
+    assert result.uncovered == []
+    # A term inside a longer one still gives way to it, wherever the longer one starts.
+    assert [e.zh for e in normalize_keywords("夏季限定")[1]] == ["夏季限定"]
+    assert [e.zh for e in normalize_keywords("喝红茶")[1]] == ["红茶"]
+
+
 def test_mixed_text_keeps_english_and_reports_uncovered() -> None:
     result = normalize_keywords_detailed("Summer vibe, 清爽的感觉 with 莫兰迪色")
     assert result.text.startswith("Summer vibe")
