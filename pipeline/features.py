@@ -16,6 +16,7 @@ from knowledge.lexicon import normalize_keywords
 from knowledge.taxonomy import Locale
 from pipeline.feature_layout import AB_SCALE, COLOR_SLOT, INDEX, MAX_COLORS, OFFSETS
 from pipeline.feature_layout import FEATURE_DIM
+from pipeline.keyword_colours import KeywordColour, find_keyword_colours, keyword_colours_batch
 from pipeline.reference_image import ReferenceImageError, reference_colors as image_colors
 from pipeline.tokenization import pad_batch, token_ids, tokenizer
 
@@ -29,6 +30,8 @@ class EncodedBrief:
     text: str  # what MiniLM reads (keywords, Chinese normalised to English design terms)
     cues: list[str] = field(default_factory=list)  # brief terms the lexicon recognised, for rationales
     reference_colors: list[str] = field(default_factory=list)
+    # Free keywords that evoke a colour (pipeline/keyword_colours.py), for post-processing and rationales.
+    keyword_colours: list[KeywordColour] = field(default_factory=list)
 
 
 def brief_text(keywords: str, normalize_chinese: bool = True) -> tuple[str, list[str]]:
@@ -81,6 +84,7 @@ def encode_brief(
         text=text,
         cues=cues,
         reference_colors=list(reference_colors)[:MAX_COLORS],
+        keyword_colours=find_keyword_colours(brief.keywords),
     )
 
 
@@ -114,6 +118,9 @@ class EncodedBatch:
     # The Chinese form of each brief's first cue terms (zh rationales), kept from the one lexicon pass;
     # None where not known (post-processing then runs the lexicon itself).
     cues_zh: list[list[str] | None] | None = None
+    # Per brief: the free keywords that evoke a colour, with that colour and its OKLCH region; looked up once here
+    # (the CPU encoder deployment) so post-processing only reads it.
+    keyword_colours: list[list[KeywordColour]] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -123,13 +130,15 @@ class EncodedBatch:
         """Briefs encoded one at a time (evaluation, per-brief callers) as one batch."""
         input_ids, attention_mask = pad_batch([r.token_ids for r in rows], pad_to_multiple)
         return cls(input_ids, attention_mask, np.stack([r.features for r in rows]), [r.text for r in rows],
-                   [list(r.cues) for r in rows], [list(r.reference_colors) for r in rows])
+                   [list(r.cues) for r in rows], [list(r.reference_colors) for r in rows],
+                   keyword_colours=[list(r.keyword_colours) for r in rows])
 
     def row(self, i: int) -> EncodedBrief:
         """One brief's encoding (per-brief callers: tests, previews)."""
         ids = self.input_ids[i][self.attention_mask[i] > 0]
         return EncodedBrief(token_ids=[int(t) for t in ids], features=self.features[i], text=self.texts[i],
-                            cues=self.cues[i], reference_colors=self.reference_colors[i])
+                            cues=self.cues[i], reference_colors=self.reference_colors[i],
+                            keyword_colours=list(self.keyword_colours[i]) if self.keyword_colours else [])
 
 
 def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int = 1,
@@ -155,4 +164,5 @@ def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int
     sequences = [e.ids for e in tokenizer().encode_batch(texts)] if texts else []
     input_ids, attention_mask = pad_batch(sequences, pad_to_multiple) if sequences else (
         np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
-    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected, cues_zh)
+    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected, cues_zh,
+                        keyword_colours_batch([brief.keywords for brief in briefs]))
