@@ -64,6 +64,19 @@ class Boxes:
                    c=np.array([b.c for b in boxes], float).reshape(-1, 2),
                    hue=hue, any_hue=np.array([not b.hues for b in boxes], bool))
 
+    def contains_each(self, lch: np.ndarray, box: np.ndarray, hue_needs_chroma: float | None = None) -> np.ndarray:
+        """(N, R, 3) OKLCH, (N,) a box per row -> (N, R) inside that row's box (rule 2's hue exemption as in
+        `contains`)."""
+        light, chroma, hue = lch[..., 0], lch[..., 1], lch[..., 2]
+        l, c = self.l[box][:, None], self.c[box][:, None]
+        ok = (light >= l[..., 0]) & (light <= l[..., 1]) & (chroma >= c[..., 0]) & (chroma <= c[..., 1])
+        ranges = self.hue[box][:, None]  # (N, 1, H, 2)
+        in_hue = ((hue[..., None] >= ranges[..., 0]) & (hue[..., None] <= ranges[..., 1])).any(axis=-1)
+        in_hue |= self.any_hue[box][:, None]
+        if hue_needs_chroma is not None:
+            in_hue |= chroma < hue_needs_chroma
+        return ok & in_hue
+
     def contains(self, lch: np.ndarray, hue_needs_chroma: float | None = None) -> np.ndarray:
         """(..., 3) OKLCH -> (..., M) inside each box. With `hue_needs_chroma`, colours below that chroma pass the
         hue test (a grey has no hue to be wrong about; rule 2)."""
@@ -90,6 +103,10 @@ class PaletteRules:
     max_hue_spread: np.ndarray  # (A,) degrees, inf where none
     anchor_boxes: Boxes  # (G_box) every box an anchor group names, flattened
     box_in_group: np.ndarray  # (G_box, G) int32: 1 where the box is one of the group's
+    # The same anchors rule by rule, for `meets_each`: rule a's boxes are anchor_boxes[box_start[a]:box_start[a+1]],
+    # each tagged with its group (global group number, ascending within the rule).
+    box_start: np.ndarray  # (A + 1,)
+    box_group: np.ndarray  # (G_box,)
     group_of_rule: np.ndarray  # (A, G) bool: the rule needs that group
 
     @classmethod
@@ -118,6 +135,9 @@ class PaletteRules:
             anchor_boxes=Boxes.of(boxes),
             box_in_group=(np.array(group_of_box, np.int64)[:, None]
                           == np.arange(len(group_of_rule))).astype(np.int32),
+            box_start=np.searchsorted(np.array(group_of_rule, np.int64)[np.array(group_of_box, np.int64)]
+                                      if boxes else np.zeros(0, np.int64), np.arange(len(rules) + 1)),
+            box_group=np.array(group_of_box, np.int64),
             group_of_rule=needs,
         )
 
@@ -160,6 +180,42 @@ class PaletteRules:
         return ok
 
 
+    def meets_each(self, lch: np.ndarray, present: np.ndarray, brand: np.ndarray, rule: np.ndarray) -> np.ndarray:
+        """`meets` for one rule per palette: (N, 6, 3), (N, 6), (N, 6), (N,) rule index -> (N,) bool.
+
+        Costs one rule per palette instead of all A, for a request that checks only the attributes its brief names.
+        """
+        r = load_attributes().rules
+        visible = present & ~np.isin(ROLES, r.exempt_roles)
+        counted = visible & ~brand
+        inside = self.ranges.contains_each(lch, rule, hue_needs_chroma=r.chromatic_chroma)
+        bg = lch[:, BACKGROUND]
+        neutral = (bg[:, 1] <= r.ground_max_chroma) & (bg[:, 1] <= self.ranges.c[rule, 1])
+        ground = ((bg[:, 0] >= r.ground_light_min_l) & self.light_ground[rule]) | (
+            (bg[:, 0] <= r.ground_dark_max_l) & self.dark_ground[rule])
+        inside[:, BACKGROUND] |= neutral & ground
+        n = counted.sum(axis=1)
+        share = (inside & counted).sum(axis=1) / np.maximum(n, 1)
+        ok = (share >= self.share[rule] - 1e-9) | (n == 0) | ~self.has_share[rule]
+        ok &= ~(self.primary_inside[rule] & self.has_share[rule]) | inside[:, PRIMARY] | ~counted[:, PRIMARY]
+        spread_rows = np.flatnonzero(np.isfinite(self.max_hue_spread[rule]))
+        if len(spread_rows):
+            chromatic = counted[spread_rows] & (lch[spread_rows, :, 1] >= r.chromatic_chroma)
+            ok[spread_rows] &= hue_spread(lch[spread_rows, :, 2], chromatic) <= self.max_hue_spread[rule[spread_rows]]
+        count = self.box_start[rule + 1] - self.box_start[rule]
+        if count.any():  # every (palette, anchor box) of its rule, back to back
+            row = np.repeat(np.arange(len(rule)), count)
+            box = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + self.box_start[rule][row]
+            hit = (self.anchor_boxes.contains_each(lch[row], box) & visible[row]).any(axis=1)
+            # A group is met when one of its boxes is hit; a palette when all its groups are.
+            key = row * (self.box_group.max() + 1) + self.box_group[box]  # non-decreasing
+            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+            group_met = np.logical_or.reduceat(hit, starts)
+            missed = np.bincount(row[starts], weights=~group_met, minlength=len(rule))
+            ok &= missed == 0
+        return ok
+
+
 def hue_spread(hue: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(N, 6) hues in degrees, (N, 6) which count -> (N,) smallest arc holding them all (0 for fewer than two)."""
     offsets = (hue[:, None, :] - hue[:, :, None]) % 360.0  # [n, from j, to k]
@@ -187,6 +243,14 @@ def style_rules() -> PaletteRules:
     """The 14 styles' palette rules, in Style order ("palette suits its own style", reported only)."""
     defs = load_attributes()
     return PaletteRules.of(STYLES, [defs.styles[s].palette for s in STYLES])
+
+
+@cache
+def attribute_rules() -> PaletteRules:
+    """The tones (Tone order) then the colour cues (file order): the columns of a brief's named attributes."""
+    defs = load_attributes()
+    return PaletteRules.of(TONES + list(defs.cues), [defs.tones[t].palette for t in TONES]
+                           + [a.palette for a in defs.cues.values()])
 
 
 def meets_tones(lch: np.ndarray, present: np.ndarray, brand: np.ndarray) -> np.ndarray:
