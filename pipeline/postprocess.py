@@ -53,8 +53,8 @@ ELEMENTS = [e.value for e in LayoutElement]
 LOCALES = [loc.value for loc in Locale]
 TOP_STYLES = 5  # style_scores length, and the styles a scheme may take
 MAX_PALETTE_COLORS = 6
-ROLE_ZH = {"background": "背景色", "text": "文字色", "primary": "主色", "accent": "强调色", "secondary": "辅助色",
-           "highlight": "点缀色"}
+ROLE_ZH = {"background": "背景色", "text": "文字色", "primary": "主色", "accent": "强调色",
+           "secondary": "辅助色", "highlight": "点缀色"}
 TEMPLATE_BLEND = 0.5  # weight of the format template in every scheme's heatmaps but the first
 
 
@@ -578,31 +578,35 @@ def _brand_arrays(brand_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray,
 
 def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, style_probs: np.ndarray,
                        brand_lab: np.ndarray, brand_oklab: np.ndarray, n_brands: np.ndarray) -> Candidates:
-    """The model's top MODEL_CANDIDATES palettes, then the best library palette of each primary-colour bucket
-    (hue sector x lightness band, greys apart: other directions even where the model's ranking holds one colour
-    family only, as rule 9 needs distinct primaries), each with the brief's brand colours put where
-    `brand_positions` puts them, and what each meets.
+    """Each brief's candidate palettes, each with the brief's brand colours put where `brand_positions` puts them,
+    and what each meets: the model's top MODEL_CANDIDATES; then LIBRARY_BEST more: the model's next ones, or,
+    where its top ones hold fewer than MIN_FITTING that meet everything named (as they stand), the library's best;
+    then the library's best of each primary-colour bucket (hue sector x lightness band, greys apart: other
+    directions even where the model's ranking holds one colour family only, as rule 9 needs distinct primaries).
 
     "Best" in the library: fewest named tones and cues missed as the palette stands, then the mean soft OKLCH fit
     (`oklch_fit`, what the teacher scores) to the named tones, or, where no tone is named, to the brief's likely
     styles; its relevance is LIBRARY_RELEVANCE x that fit, below the model's own candidates.
     """
     f = _fit_tables()
-    model = ids[:, :MODEL_CANDIDATES]
+    model, ranked = ids[:, :MODEL_CANDIDATES], ids[:, :MODEL_CANDIDATES + LIBRARY_BEST]
     tones = named[:, :N_TONES].astype(np.float32)
     fallback = np.where(tones.any(axis=1, keepdims=True),
                         tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
                         style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
     columns = np.flatnonzero(named.any(axis=0))
     order = fallback - named[:, columns].astype(np.float32) @ f.fails_sorted[columns]  # a miss outweighs any fit
-    order[np.arange(len(ids))[:, None], f.bucket_rank[model]] = -np.inf  # already a candidate
+    order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
     spread = np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
-    # Briefs whose model candidates hold few that meet everything named (as they stand) also get the best of the
-    # whole library; the others the model's next ones.
     fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
-    best = ids[:, MODEL_CANDIDATES:MODEL_CANDIDATES + LIBRARY_BEST]
-    best_relevance = _normalise(scores)[:, MODEL_CANDIDATES:MODEL_CANDIDATES + LIBRARY_BEST]
-    short = np.flatnonzero(fitting < MIN_FITTING)
+    best = np.zeros((len(ids), LIBRARY_BEST), np.int64)
+    best_relevance = np.zeros((len(ids), LIBRARY_BEST))
+    if ranked.shape[1] == best.shape[1] + MODEL_CANDIDATES:
+        best[:] = ranked[:, MODEL_CANDIDATES:]
+        best_relevance[:] = _normalise(scores)[:, MODEL_CANDIDATES:ranked.shape[1]]
+        short = np.flatnonzero(fitting < MIN_FITTING)
+    else:  # a short ranking: the library fills in for every brief
+        short = np.arange(len(ids))
     if len(short):
         rest = order[short]
         rest[np.arange(len(short))[:, None], spread[short]] = -np.inf
@@ -657,18 +661,17 @@ def _fixable(cand: Candidates, named: np.ndarray) -> np.ndarray:
     return np.minimum(missing, free.sum(axis=-1))
 
 
-def _clashes(cand: Candidates, rows: np.ndarray, picked: np.ndarray) -> np.ndarray:
-    """(len(rows), C) which candidates of briefs `rows` fail rule 9 against the candidate `picked` of each: primary
-    deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too."""
+def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """(N,) whether candidate `cols` of brief `rows` fails rule 9 against that brief's candidate `picked`:
+    primary deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too.
+    """
     limit = load_attributes().rules.min_delta_e2000
-    lab = cand.lab[rows]  # (R, C, 6, 3)
-    other = lab[np.arange(len(rows)), picked][:, None]  # (R, 1, 6, 3)
-    clash = delta_e2000_lab(lab[:, :, R_PRIMARY], other[:, :, R_PRIMARY]) < limit
-    brand_primary = cand.brand[rows, :, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY][:, None]
-    r, c = np.nonzero(clash & brand_primary)  # only there do ground and accent count
-    if len(r):
-        a, b = lab[r, c], other[r, 0]
-        clash[r, c] = ((delta_e2000_lab(a[:, R_BACKGROUND], b[:, R_BACKGROUND]) < limit)
+    lab, other = cand.lab[rows, cols], cand.lab[rows, picked]  # (N, 6, 3)
+    clash = delta_e2000_lab(lab[:, R_PRIMARY], other[:, R_PRIMARY]) < limit
+    both = np.flatnonzero(clash & (cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY]))
+    if len(both):  # only there do ground and accent count
+        a, b = lab[both], other[both]
+        clash[both] = ((delta_e2000_lab(a[:, R_BACKGROUND], b[:, R_BACKGROUND]) < limit)
                        & (delta_e2000_lab(a[:, R_ACCENT], b[:, R_ACCENT]) < limit))
     return clash
 
@@ -677,11 +680,12 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
                             ) -> tuple[np.ndarray, np.ndarray]:
     """MMR over each brief's candidates under the brief's rules -> (candidate index, relevance), (B, max n); -1/0 pad.
 
-    Order of choice, strongest first: (0) has a role for every brand colour (the client's colours all survive;
-    fewer brand-able roles would put two on the accent); (1) differs per rule 9 from every scheme already chosen (a hard constraint;
-    only when no candidate left differs is the rest taken); (2) meets more of the brief's named tones and cues
-    (a missed colour cue that a free role could take counts half; where no candidate meets all, contradictory
-    tones, this maximises the number met); (3) the MMR value: relevance vs OKLab distance to the chosen ones.
+    Order of choice, strongest first: (1) differs per rule 9 from every scheme already chosen (a hard constraint:
+    only when no candidate left differs is the rest taken); (2) has a role for every brand colour (the client's
+    colours all survive; fewer brand-able roles would put two on the accent); (3) meets more of the brief's named
+    tones and cues (a missed colour cue that a free role could take counts half; where no candidate meets all,
+    contradictory tones, this maximises the number met, ties going to (4)); (4) the MMR value: relevance vs OKLab
+    distance to the schemes chosen.
     """
     batch, c = cand.palette.shape
     rows = np.arange(batch)
@@ -705,8 +709,9 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
         best = np.where(active, best, 0)
         chosen[:, r] = np.where(active, best, -1)
         taken[rows[active], best[active]] = True
-        later = np.flatnonzero(n > r + 1)  # briefs that still choose after this round
-        clash[later] |= _clashes(cand, later, best[later])
+        # Only candidates still open, of briefs that choose again after this round.
+        open_rows, open_cols = np.nonzero(~taken & ~clash & (n > r + 1)[:, None])
+        clash[open_rows, open_cols] = _clashes(cand, open_rows, open_cols, best[open_rows])
         step = np.sqrt(((signature - signature[rows, best][:, None, :]) ** 2).sum(-1)) / np.sqrt(3)
         nearest = np.minimum(nearest, step)
     picked = chosen >= 0
@@ -1000,8 +1005,9 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         style_label = t.style_label[locale][style_l[s]]
         harmony = t.harmony_label[locale][t.palette_harmony[p]]
         if locale == "zh":
+            category = t.category_label[locale][brief.product_category]
             rationale = (f"{style_label}方向：{harmony}配色，{heading[0]}标题配{body[0]}正文，"
-                         f"依据{t.category_label[locale][brief.product_category]}品类与{cue_text_of[b]}。{put_in}")
+                         f"依据{category}品类与{cue_text_of[b]}。{put_in}")
         else:
             rationale = (f"{style_label} direction with a {harmony} palette and {heading[0]} over "
                          f"{body[0]}, driven by {cue_text_of[b]}.{put_in}")

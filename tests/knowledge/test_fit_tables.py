@@ -12,7 +12,7 @@ import pytest
 from evaluation import fit
 from knowledge.attributes import Box, load_attributes
 from knowledge.fit_tables import (
-    ROLES, PaletteRules, library_colours, meets_cues, meets_tones, pair_passes, palette_passes,
+    ROLES, PaletteRules, attribute_rules, library_colours, meets_cues, meets_tones, pair_passes, palette_passes,
 )
 from knowledge.fonts import load_font_pairs
 
@@ -64,6 +64,11 @@ def test_changed_colours_with_brand_masks_agree_with_the_grader(library):
     brand = present & (rng.random(present.shape) < 0.25)
     np.testing.assert_array_equal(meets_tones(lch, present, brand), grader(tone_rules_list(), lch, present, brand))
     np.testing.assert_array_equal(meets_cues(lch, present, brand), grader(cue_rules_list(), lch, present, brand))
+    # One rule per palette (what a request checks: only the attributes its brief names), every rule many times.
+    rules = attribute_rules()
+    everything = grader(tone_rules_list() + cue_rules_list(), lch, present, brand)
+    rule = rng.integers(0, len(rules.ids), len(lch))
+    np.testing.assert_array_equal(rules.meets_each(lch, present, brand, rule), everything[np.arange(len(lch)), rule])
 
 
 def test_the_comparison_sees_a_moved_range(library):
