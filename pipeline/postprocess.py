@@ -661,24 +661,40 @@ def _fixable(cand: Candidates, named: np.ndarray) -> np.ndarray:
     return np.minimum(missing, free.sum(axis=-1))
 
 
+# CIEDE2000 is at least |delta L| / S_L (its chroma-hue part is a positive semi-definite form, |R_T| <= 2), and
+# S_L <= 1 + 0.015 * 50**2 / sqrt(20 + 50**2) < 1.75: colours this far apart in L are surely >= 10 apart.
+MAX_LIGHTNESS_WEIGHT = 1.75
+
+
+def _closer_than(lab1: np.ndarray, lab2: np.ndarray, limit: float) -> np.ndarray:
+    """deltaE 2000 < limit for broadcastable (..., 3) CIELAB arrays, computed only where the lightness gap leaves
+    it possible (the costly formula runs on a fraction of the pairs)."""
+    lab1, lab2 = np.broadcast_arrays(lab1, lab2)
+    out = np.zeros(lab1.shape[:-1], bool)
+    maybe = np.abs(lab1[..., 0] - lab2[..., 0]) < MAX_LIGHTNESS_WEIGHT * limit
+    out[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
+    return out
+
+
 def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.ndarray) -> np.ndarray:
     """(N,) whether candidate `cols` of brief `rows` fails rule 9 against that brief's candidate `picked`:
     primary deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too.
     """
     limit = load_attributes().rules.min_delta_e2000
     lab, other = cand.lab[rows, cols], cand.lab[rows, picked]  # (N, 6, 3)
-    clash = delta_e2000_lab(lab[:, R_PRIMARY], other[:, R_PRIMARY]) < limit
+    clash = _closer_than(lab[:, R_PRIMARY], other[:, R_PRIMARY], limit)
     both = np.flatnonzero(clash & (cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY]))
     if len(both):  # only there do ground and accent count
         a, b = lab[both], other[both]
-        clash[both] = ((delta_e2000_lab(a[:, R_BACKGROUND], b[:, R_BACKGROUND]) < limit)
-                       & (delta_e2000_lab(a[:, R_ACCENT], b[:, R_ACCENT]) < limit))
+        clash[both] = (_closer_than(a[:, R_BACKGROUND], b[:, R_BACKGROUND], limit)
+                       & _closer_than(a[:, R_ACCENT], b[:, R_ACCENT], limit))
     return clash
 
 
 def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, n_brands: np.ndarray
-                            ) -> tuple[np.ndarray, np.ndarray]:
-    """MMR over each brief's candidates under the brief's rules -> (candidate index, relevance), (B, max n); -1/0 pad.
+                            ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """MMR over each brief's candidates under the brief's rules -> (candidate index, relevance), (B, max n), -1/0
+    pad, and the colours varied where nothing left differed (`_vary_to_differ`).
 
     Order of choice, strongest first: (1) differs per rule 9 from every scheme already chosen (a hard constraint:
     only when no candidate left differs is the rest taken); (2) has a role for every brand colour (the client's
@@ -697,6 +713,7 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     taken = np.zeros((batch, c), bool)
     clash = np.zeros((batch, c), bool)
     nearest = np.full((batch, c), np.inf)
+    varied: list[tuple[int, int, int, int]] = []
     for r in range(rounds):
         active = n > r
         diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
@@ -708,6 +725,9 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
         best[stuck] = np.argmax(value[stuck], axis=1)
         best = np.where(active, best, 0)
         chosen[:, r] = np.where(active, best, -1)
+        stuck_rows = np.flatnonzero(stuck & active)
+        if len(stuck_rows):
+            varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
         taken[rows[active], best[active]] = True
         # Only candidates still open, of briefs that choose again after this round.
         open_rows, open_cols = np.nonzero(~taken & ~clash & (n > r + 1)[:, None])
@@ -716,7 +736,34 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
         nearest = np.minimum(nearest, step)
     picked = chosen >= 0
     where = np.maximum(chosen, 0)
-    return chosen, np.where(picked, cand.relevance[rows[:, None], where], 0.0)
+    return chosen, np.where(picked, cand.relevance[rows[:, None], where], 0.0), varied
+
+
+def _vary_to_differ(cand: Candidates, named: np.ndarray, rows: np.ndarray, picks: np.ndarray, earlier: np.ndarray
+                    ) -> list[tuple[int, int, int, int]]:
+    """Where no candidate left differs per rule 9, vary the pick as a designer would: a new primary (or, where the
+    primary is a brand colour, a new accent) at least deltaE 2000 10 from that role in every earlier scheme, the
+    nearest in OKLab among the colour grid, preferring colours inside every named tone. Changes `cand` in place
+    -> (brief row, candidate, role, grid colour) for each change made (none where the role is a brand colour)."""
+    f = _fit_tables()
+    limit = load_attributes().rules.min_delta_e2000
+    role = np.where(cand.brand[rows, picks, R_PRIMARY], R_ACCENT, R_PRIMARY)
+    ok = ~cand.brand[rows, picks, role] & f.present[cand.palette[rows, picks], role]
+    rows, picks, role, earlier = rows[ok], picks[ok], role[ok], earlier[ok]
+    if not len(rows):
+        return []
+    before = cand.lab[rows[:, None], earlier, role[:, None]]  # (R, r, 3)
+    close = _closer_than(before[:, :, None, :], f.grid_lab[None, None], limit).any(axis=1)  # (R, G)
+    outside = (named[rows, :N_TONES].astype(np.float32) @ (~f.grid_in_tone).T.astype(np.float32)) > 0
+    current = cand.oklab[rows, picks, role]
+    cost = np.sqrt(((f.grid_oklab[None] - current[:, None]) ** 2).sum(-1)) + outside + np.where(close, np.inf, 0.0)
+    color = np.argmin(cost, axis=1)
+    found = np.isfinite(cost[np.arange(len(rows)), color])
+    rows, picks, role, color = rows[found], picks[found], role[found], color[found]
+    cand.lch[rows, picks, role] = f.grid_lch[color]
+    cand.oklab[rows, picks, role] = f.grid_oklab[color]
+    cand.lab[rows, picks, role] = f.grid_lab[color]
+    return list(zip(rows.tolist(), picks.tolist(), role.tolist(), color.tolist()))
 
 
 @dataclass
@@ -731,39 +778,69 @@ class Injection:
 
 
 def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
-                    named: np.ndarray, met: np.ndarray) -> list[Injection]:
+                    named: np.ndarray, met: np.ndarray, locked: np.ndarray, answer: np.ndarray, rank: np.ndarray
+                    ) -> list[Injection]:
     """Where a scheme misses a colour cue its brief names (or a tone's anchor colour: metallic luxury's gold,
     champagne or silver), put that colour in, as a designer would.
 
     For each missed group of colour regions: among the scheme's free secondary / highlight / accent colours (not a
     brand colour, not already given a cue colour) and the in-gamut colours of the regions, the pair nearest in
-    OKLab, preferring colours inside every tone the brief names (so the tones stay met). The arrays (S, 6, ...)
-    change in place; a scheme that then meets fewer attributes than before keeps its own colours. Background and
-    text are never touched, so text contrast stays as it was.
+    OKLab, preferring colours inside every tone the brief names (so the tones stay met). Where a brand colour is
+    the primary of a scheme of the answer, the accents tell schemes apart (rule 9), so an accent is not set within
+    deltaE 2000 10 of another scheme's accent (schemes are done in rank order). The arrays (S, 6, ...) change in
+    place; a scheme that then meets fewer attributes than before keeps its own colours. Background and text are
+    never touched, so text contrast stays as it was; nor is a `locked` (S, 6) role (varied for rule 9).
+    `answer` (S,) and `rank` (S,): each scheme's brief and place in it.
     """
     f = _fit_tables()
-    free = present & ~brand & np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])
+    limit = load_attributes().rules.min_delta_e2000
+    free = present & ~brand & ~locked & np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])
     visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
     before = (met & named).sum(axis=1)
     saved = lch.copy(), oklab.copy(), lab.copy()
     done: list[Injection] = []
     tones = named[:, :N_TONES].astype(np.float32)
+    # The other schemes of each scheme's answer, (S, most - 1) scheme rows, -1 padded.
+    first = np.searchsorted(answer, answer)
+    size = np.bincount(answer)[answer]
+    most = int(size.max()) if len(size) else 1
+    offset = np.arange(most)
+    members = np.where(offset < size[:, None], first[:, None] + offset, -1)
+    others = np.where(members != np.arange(len(answer))[:, None], members, -1)
+    brand_primary = brand[:, R_PRIMARY]
+    accents_matter = np.bincount(answer, weights=brand_primary, minlength=answer.max() + 1)[answer] > 0 \
+        if len(answer) else np.zeros(0, bool)
     for k in np.flatnonzero((named & ~met).any(axis=0) & f.anchored):
         for group, boxes in zip(f.groups[k], f.group_boxes[k]):
             held = (boxes.contains(lch).any(axis=-1) & visible).any(axis=1)  # a colour already in the group
-            rows = np.flatnonzero(named[:, k] & ~met[:, k] & ~held & free.any(axis=1))
-            if not len(rows):
-                continue
-            outside_tones = (tones[rows] @ (~f.grid_in_tone[group]).T.astype(np.float32)) > 0  # (R, g)
-            distance = np.sqrt(((oklab[rows][:, :, None, :] - f.grid_oklab[group]) ** 2).sum(-1))  # (R, 6, g)
-            cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
-            best = np.argmin(cost.reshape(len(rows), -1), axis=1)
-            role, point = np.divmod(best, len(group))
-            color = group[point]
-            lch[rows, role], oklab[rows, role], lab[rows, role] = f.grid_lch[color], f.grid_oklab[color], \
-                f.grid_lab[color]
-            free[rows, role] = False
-            done += [Injection(int(s), int(r), int(g), int(k)) for s, r, g in zip(rows, role, color)]
+            needing = named[:, k] & ~met[:, k] & ~held & free.any(axis=1)
+            # Schemes of answers where accents tell schemes apart go rank by rank; the rest all at once.
+            steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r)
+                                                  for r in np.unique(rank[needing & accents_matter])]
+            for step in steps:
+                rows = np.flatnonzero(step)
+                if not len(rows):
+                    continue
+                outside_tones = (tones[rows] @ (~f.grid_in_tone[group]).T.astype(np.float32)) > 0  # (R, g)
+                distance = np.sqrt(((oklab[rows][:, :, None, :] - f.grid_oklab[group]) ** 2).sum(-1))  # (R, 6, g)
+                cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
+                peers = others[rows]
+                relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
+                          & free[rows, R_ACCENT][:, None])
+                i, j = np.nonzero(relies)
+                if len(i):
+                    near = _closer_than(lab[peers[i, j], R_ACCENT][:, None], f.grid_lab[group], limit)  # (N, g)
+                    blocked = np.zeros((len(rows), len(group)), bool)
+                    np.logical_or.at(blocked, i, near)
+                    cost[:, R_ACCENT] += np.where(blocked, np.inf, 0.0)
+                best = np.argmin(cost.reshape(len(rows), -1), axis=1)
+                found = np.isfinite(cost.reshape(len(rows), -1)[np.arange(len(rows)), best])
+                role, point = np.divmod(best[found], len(group))
+                rows, color = rows[found], group[point]
+                lch[rows, role], oklab[rows, role], lab[rows, role] = f.grid_lch[color], f.grid_oklab[color], \
+                    f.grid_lab[color]
+                free[rows, role] = False
+                done += [Injection(int(s), int(r), int(g), int(k)) for s, r, g in zip(rows, role, color)]
     if done:
         touched = np.unique([d.scheme for d in done])
         after = _met_named(lch[touched], present[touched], brand[touched], named[touched])
@@ -791,16 +868,25 @@ def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarra
 
 def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray]
                           ) -> np.ndarray:
-    """`assign_styles` where a style counts only if some font pair of the brief's pool meets its type rule and
-    every named tone's (rule 4, first-scheme policy for the first scheme): the brief's top styles first, then the
-    next likeliest style that has such a pair; where none has, the old choice stands."""
+    """`assign_styles` where a style counts only if some font pair meets its type rule and every named tone's
+    (rule 4, first-scheme policy for the first scheme): the brief's top styles first, then the next likeliest
+    style that has such a pair; where none has, the old choice stands.
+
+    The pairs asked are the CJK-capable ones for every brief, en too (they are part of the en pool), so that a
+    brief and its translation take the same directions (zh/en parity); only where no style has a CJK pair does an
+    en brief fall back to its whole pool."""
     f = _fit_tables()
     batch, rounds = palettes.shape
     rows = np.arange(batch)
     n_styles = style_probs.shape[1]
-    feasible = {when: ((types[f"tones_{when}"] & types["pool"]).astype(np.float32)
-                       @ getattr(f, f"pair_{when}")[:, N_TONES:].astype(np.float32)) > 0
-                for when in ("first", "later")}  # (B, n_styles)
+    cjk = _tables().pair_zh.astype(np.float32)
+    feasible = {}
+    for when in ("first", "later"):
+        rules = getattr(f, f"pair_{when}")[:, N_TONES:].astype(np.float32)
+        tones_ok = types[f"tones_{when}"].astype(np.float32)
+        in_cjk = (tones_ok * cjk) @ rules > 0  # (B, n_styles)
+        in_pool = (tones_ok * types["pool"]) @ rules > 0
+        feasible[when] = np.where(in_cjk.any(axis=1, keepdims=True), in_cjk, in_pool)
     top = np.zeros((batch, n_styles), bool)
     top[rows[:, None], np.argsort(-style_probs, axis=1)[:, :TOP_STYLES]] = True
     likely = np.sqrt(style_probs)
@@ -915,7 +1001,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         named = named_attributes(briefs_live, cue_ids)
         brand_lab, brand_oklab, n_brands = _brand_arrays(brand_lists)
         cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands)
-        picked, palette_rel = select_fitting_palettes(cand, named, n, n_brands)
+        picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands)
         rows = np.arange(len(briefs_live))[:, None]
         palettes = np.where(picked >= 0, cand.palette[rows, np.maximum(picked, 0)], -1)
         types = _type_tables(named[:, :N_TONES], zh)
@@ -945,8 +1031,14 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         f = _fit_tables()
         chosen = picked[brief_of, rank]
         lch, oklab, lab = (a[brief_of, chosen].copy() for a in (cand.lch, cand.oklab, cand.lab))
+        scheme_of = {(b, c): s for s, (b, c) in enumerate(zip(brief_of.tolist(), chosen.tolist()))}
+        locked = np.zeros((len(brief_of), len(ROLE_ORDER)), bool)
+        for b, c, role, color in varied:  # colours varied to differ per rule 9 (attribute -1)
+            s = scheme_of[b, c]
+            locked[s, role] = True
+            injected.setdefault(s, []).append(Injection(s, role, color, -1))
         for d in put_cue_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen],
-                                 named[brief_of], cand.met[brief_of, chosen].copy()):
+                                 named[brief_of], cand.met[brief_of, chosen].copy(), locked, brief_of, rank):
             injected.setdefault(d.scheme, []).append(d)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette.
@@ -994,6 +1086,11 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             position = int(f.position_of_role[p, d.role])
             colors[position] = {"hex": f.grid_hex[d.color], "role": colors[position]["role"],
                                 "name": f.grid_name[d.color]}
+            if d.attribute < 0:
+                role, name = t.role_label[locale][d.role], f.grid_name[d.color]
+                put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
+                           else f" {role} set to {name} to differ from the other schemes.")
+                continue
             term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
                     else cue_terms[b][cue_ids[b].index(f.cue_ids[d.attribute - N_TONES])])
             if locale == "zh":
