@@ -1,14 +1,16 @@
 """Raw model outputs -> `num_schemes` distinct, contract-valid design schemes (shared by every backend).
 
-Per brief: pick palettes by maximal marginal relevance (relevance from the model, diversity in OKLab),
-give each a style that suits it, pick a font pair per scheme (CJK-capable for zh briefs), honour brand
-colours, force text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale.
+Per brief: pick palettes by maximal marginal relevance under the brief's named tones and colour cues (the frozen
+definitions of docs/teacher.md, as `knowledge.fit_tables` tables) with rule 9's distinctness as a hard constraint,
+put a cue's colour in where no palette holds it, give each scheme a style whose type rule some font pair can meet
+with the named tones', pick such a font pair per scheme (CJK-capable for zh), honour brand colours, force
+text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale. `honour_brief=False`
+keeps the earlier choices on the model's ranking alone (the evaluation's "model alone").
 
 Batch-first: `schemes_batch` does each step for every brief of a batch at once in numpy (the greedy choices
 run one round per scheme over the whole batch), reading fixed tables that `warm()` builds once per process,
 and writes plain dicts in the contract's shape (no pydantic on the request path; `pipeline.answer` turns them
-into bytes). The answers are those of the per-brief code it replaced (tests/pipeline/test_golden.py; that code
-is frozen in benchmarks/frozen_postprocess.py): same float operations in the same order, so the same choices.
+into bytes). tests/pipeline/test_golden.py holds the answers to frozen ones (re-frozen on purpose for issue 15).
 """
 
 from __future__ import annotations
@@ -406,10 +408,10 @@ def build_layouts(heatmaps: np.ndarray, formats: list[str], styles: np.ndarray, 
 
 # --- fit to the brief (issue 15): the frozen rules of knowledge.attributes as hard choices ---------------------
 
-LIBRARY_BEST = 12  # then the model's next ones, or, where those hold too few that fit, the library's best
+MODEL_CANDIDATES = 16  # the model's ranked palettes every brief considers
+LIBRARY_BEST = 12  # then the model's next ones, or, where its top ones hold too few that fit, the library's best
 MIN_FITTING = 8  # "too few": of the model's top MODEL_CANDIDATES, meeting every named tone and cue as they stand
-HUE_SECTORS = 8  # fallback candidates: the best of each hue sector x 2 lightness bands, greys apart
-MODEL_CANDIDATES = 16  # the model's ranked palettes every brief considers (then the library's, by bucket)
+HUE_SECTORS = 8  # and the library's best of each hue sector x 2 lightness bands, greys apart
 LIBRARY_RELEVANCE = 0.25  # relevance of a library palette (x its fallback score): below the model's own picks
 INJECT_ROLES = (PaletteRole.secondary, PaletteRole.highlight, PaletteRole.accent)  # may take a cue's colour
 ROLE_AXIS = [r.value for r in ROLE_ORDER]
