@@ -46,6 +46,7 @@ from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, PaletteRole, ProductCategory, Style, Tone
 from pipeline.answer import answer_json, schemes_json
 from pipeline.features import EncodedBatch, colour_cues
+from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -855,6 +856,77 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
     return done
 
 
+@dataclass
+class KeywordPut:
+    """A colour-evoking keyword's own colour put into a scheme: scheme row, role (ROLE_ORDER), the colour, and the
+    keyword (for the rationale)."""
+
+    scheme: int
+    role: int
+    hex: str
+    name: str
+    keyword: str
+
+
+@cache
+def _keyword_colour(l: float, c: float, h: float) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """A keyword's OKLCH as the sRGB hex a palette can hold (gamut-mapped), with its OKLab, CIELAB and colour name
+    (cached: a table colour recurs across briefs)."""
+    hex_ = oklch_to_hex(l, c, h)
+    rgb = hexes_to_rgb8([hex_])
+    oklab = rgb8_to_oklab(rgb)
+    return hex_, oklab[0], rgb8_to_lab_d65(rgb)[0], nearest_color_names(oklab)[0]
+
+
+def put_keyword_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
+                        taken: np.ndarray, named: np.ndarray, keywords: list[list[KeywordColour]]
+                        ) -> list[KeywordPut]:
+    """Where a scheme holds no visible colour in the region of a colour-evoking keyword of its brief
+    (`EncodedBatch.keyword_colours`: free keywords no cue names, "pomegranate", 石榴), put the keyword's own colour
+    into the free secondary / highlight / accent role nearest to it in OKLab (the least change), as
+    `put_cue_colours` does for a cue. `taken` (S, 6): roles already given a colour (a cue's, or varied for rule 9)
+    stay; brand colours, background and text are never touched. Keywords go slot by slot (first keyword of every
+    scheme at once, then the second), so two keywords take two roles. The arrays (S, 6, ...) change in place; a
+    scheme that then meets fewer of its named tones and cues than before keeps its own colours."""
+    most = max(map(len, keywords), default=0)
+    if not most:
+        return []
+    regions = list(dict.fromkeys(k.region for ks in keywords for k in ks))
+    boxes = Boxes.of(regions)
+    box_of = {r: i for i, r in enumerate(regions)}
+    free = present & ~brand & ~taken & np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])
+    visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
+    saved = lch.copy(), oklab.copy(), lab.copy()
+    done: list[KeywordPut] = []
+    for slot in range(most):
+        rows = np.array([s for s, ks in enumerate(keywords) if len(ks) > slot], dtype=np.int64)
+        kws = [keywords[s][slot] for s in rows.tolist()]
+        held = (boxes.contains_each(lch[rows], np.array([box_of[k.region] for k in kws])) & visible[rows]).any(1)
+        need = ~held & free[rows].any(axis=1)
+        rows, kws = rows[need], [k for k, n in zip(kws, need.tolist()) if n]
+        if not len(rows):
+            continue
+        colours = [_keyword_colour(*k.oklch) for k in kws]
+        new_oklab = np.array([c[1] for c in colours])
+        cost = np.sqrt(((oklab[rows] - new_oklab[:, None]) ** 2).sum(-1)) + np.where(free[rows], 0.0, np.inf)
+        role = np.argmin(cost, axis=1)
+        oklab[rows, role], lab[rows, role] = new_oklab, np.array([c[2] for c in colours])
+        lch[rows, role] = oklab_to_oklch(new_oklab)
+        free[rows, role] = False
+        done += [KeywordPut(int(s), int(r), c[0], c[3], k.keyword)
+                 for s, r, c, k in zip(rows.tolist(), role.tolist(), colours, kws)]
+    if done:
+        touched = np.unique([d.scheme for d in done])
+        touched = touched[named[touched].any(axis=1)]  # with no tone or cue named there is nothing to lose
+        before = _met_named(saved[0][touched], present[touched], brand[touched], named[touched]).sum(axis=1)
+        worse = _met_named(lch[touched], present[touched], brand[touched], named[touched]).sum(axis=1) < before
+        for array, original in zip((lch, oklab, lab), saved):
+            array[touched[worse]] = original[touched[worse]]
+        reverted = set(touched[worse].tolist())
+        done = [d for d in done if d.scheme not in reverted]
+    return done
+
+
 def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarray]:
     """Per brief and font pair (B, F): in the brief's pool (CJK pairs for zh), and how it stands with the named
     tones' type rules as a first and as a later scheme (all met; how many met)."""
@@ -998,6 +1070,8 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         cue_terms = [encoded.cue_terms[i] for i in live]
     else:  # encoded elsewhere without them: read them here
         cue_ids, cue_terms = (list(x) for x in zip(*[colour_cues(b.keywords) for b in briefs_live]))
+    keyword_colours = ([encoded.keyword_colours[i] for i in live] if encoded.keyword_colours is not None
+                       else keyword_colours_batch([b.keywords for b in briefs_live]))
 
     if honour_brief:
         named = named_attributes(briefs_live, cue_ids)
@@ -1029,6 +1103,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
 
     # Colour cues no chosen palette holds: the cue's colour put into a free role (after brand colours).
     injected: dict[int, list[Injection]] = {}
+    keyword_put: dict[int, list[KeywordPut]] = {}
     if honour_brief:
         f = _fit_tables()
         chosen = picked[brief_of, rank]
@@ -1042,6 +1117,13 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         for d in put_cue_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen],
                                  named[brief_of], cand.met[brief_of, chosen].copy(), locked, brief_of, rank):
             injected.setdefault(d.scheme, []).append(d)
+        # Then the colours free keywords evoke, into the roles still free.
+        taken = locked.copy()
+        for d in [d for ds in injected.values() for d in ds]:
+            taken[d.scheme, d.role] = True
+        for k in put_keyword_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
+                                     named[brief_of], [keyword_colours[b] for b in brief_of.tolist()]):
+            keyword_put.setdefault(k.scheme, []).append(k)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette.
     distinct = list(dict.fromkeys(c for colors in brand_lists for c in colors))
@@ -1077,7 +1159,8 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                                   zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())]
             cue_text_of[b] = _cue_text(brief, encoded.cues[live[b]],
                                        encoded.cues_zh[live[b]] if encoded.cues_zh is not None else None,
-                                       encoded.reference_colors[live[b]], locale, cue_terms[b])
+                                       encoded.reference_colors[live[b]], locale,
+                                       [*cue_terms[b], *(k.keyword for k in keyword_colours[b])])
             out[live[b]] = []
         p = palette_l[s]
         colors = [{"hex": h, "role": role, "name": name} for h, role, name in t.palette_colors[p]]
@@ -1099,6 +1182,13 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                 put_in += f"{t.role_label[locale][d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
             else:
                 put_in += f" {t.role_label[locale][d.role]} set to {f.grid_name[d.color]} for “{term}”."
+        for k in keyword_put.get(s, ()):
+            position = int(f.position_of_role[p, k.role])
+            colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
+            if locale == "zh":
+                put_in += f"{t.role_label[locale][k.role]}取{k.name}，呼应“{k.keyword}”。"
+            else:
+                put_in += f" {t.role_label[locale][k.role]} set to {k.name} for “{k.keyword}”."
         pair_id, heading, body = t.typography[font_l[s]]
         style = STYLES[style_l[s]]
         style_label = t.style_label[locale][style_l[s]]

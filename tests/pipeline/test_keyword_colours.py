@@ -100,3 +100,71 @@ def test_encode_batch_carries_keyword_colours():
     rows = [encode_brief(b) for b in briefs]
     assert EncodedBatch.from_rows(rows).keyword_colours == encoded.keyword_colours
     assert encoded.row(0).keyword_colours == encoded.keyword_colours[0]
+
+
+# --- post-processing holds every scheme to the keyword colours (real model outputs, ONNX Runtime) ---------------
+
+
+@pytest.fixture(scope="module")
+def backend():
+    from inference.onnxruntime_backend import OnnxRuntimeBackend
+
+    return OnnxRuntimeBackend()
+
+
+def _answers(backend, briefs):
+    from pipeline.postprocess import schemes_batch
+
+    encoded = encode_batch(briefs, max_image_bytes=1024)
+    outputs = backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
+    return encoded, schemes_batch(briefs, encoded, outputs)
+
+
+def _lch(hex_: str) -> tuple[float, float, float]:
+    from knowledge.colors import hexes_to_rgb8, rgb8_to_oklab
+
+    l, a, b = rgb8_to_oklab(hexes_to_rgb8([hex_]))[0]
+    return float(l), float(np.hypot(a, b)), float(np.degrees(np.arctan2(b, a)) % 360)
+
+
+def test_every_scheme_holds_the_keyword_colour_and_says_so(backend):
+    briefs = [Brief(product_category="beverage", package_format="can", keywords="sapphire soda", num_schemes=4),
+              Brief(product_category="gift_box", package_format="box", keywords="翡翠礼盒", locale=Locale.zh,
+                    num_schemes=3),
+              Brief(product_category="snacks", package_format="bag", keywords="ruby, sapphire", num_schemes=4)]
+    encoded, answers = _answers(backend, briefs)
+    assert [len(a) for a in answers] == [4, 3, 4]
+    for brief, keywords, schemes in zip(briefs, encoded.keyword_colours, answers):
+        held = np.array([[any(_inside(k.region, _lch(c["hex"])) for c in scheme["palette"]["colors"]
+                              if c["role"] != "text") for k in keywords] for scheme in schemes])
+        # The first keyword's colour is in every scheme; a second one where a free role is left for it (a
+        # four-colour palette has one), so in most.
+        assert held[:, 0].all(), (brief.keywords, [s["palette"]["colors"] for s in schemes])
+        assert held.mean() >= 0.75
+        for scheme, row in zip(schemes, held):
+            for k, h in zip(keywords, row):
+                assert not h or f"“{k.keyword}”" in scheme["rationale"]  # the rationale names the keyword
+
+
+def test_a_keyword_colour_never_costs_a_named_tone(backend):
+    # Pastel asks for light, soft colours; a saturated keyword colour put into a pastel scheme could fail it, and
+    # then the scheme keeps its own colours: as many schemes meet the tone with the keyword colours as without.
+    from evaluation.fit import grade
+    from knowledge.taxonomy import Tone
+    from pipeline.postprocess import schemes_batch
+
+    briefs = [Brief(product_category="snacks", package_format="bag", tone=[tone], keywords="sapphire, ruby",
+                    num_schemes=4) for tone in ("pastel", "morandi", "vivid")]
+    encoded = encode_batch(briefs, max_image_bytes=1024)
+    outputs = backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
+    with_colours = schemes_batch(briefs, encoded, outputs)
+    encoded.keyword_colours = [[] for _ in briefs]
+    without = schemes_batch(briefs, encoded, outputs)
+    column = [[list(Tone).index(Tone(t)) for t in b.tone][0] for b in briefs]
+    for answers in (with_colours, without):
+        assert all(len(a) == 4 for a in answers)
+    met = [grade(briefs, answers).tone_palette for answers in (with_colours, without)]
+    rows = np.repeat(np.arange(len(briefs)), 4)
+    assert (met[0][np.arange(len(rows)), np.array(column)[rows]].sum()
+            >= met[1][np.arange(len(rows)), np.array(column)[rows]].sum())
+    assert with_colours != without  # the keyword colours did change some scheme
