@@ -25,9 +25,10 @@ Blockers (`write_table`): every lexicon term, cue term and neutral phrase is wri
 CC-CEDICT word that holds a coloured word but has none itself (蓝牙 "Bluetooth" holds 蓝): the longest match at a
 position wins, so those keywords stay the cue mechanism's and no colour fires inside a longer word.
 
-Dev set (tuning only; `evaluation/probe/` is never read): the cue terms of `brief_attributes.json`, each with the
-union of its cue's colour regions (a hit = the colour lies in one of them), the cues graded as a whole-palette
-quality left out, and NEUTRAL_DEV words that name no colour (any colour for them is a false positive).
+Dev set (tuning only; the evaluation's keyword probe is never read): the cue terms of `brief_attributes.json`,
+each with the union of its cue's colour regions (a hit = the colour lies in one of them), the cues graded as a
+whole-palette quality left out, and NEUTRAL_DEV words that name no colour (any colour for them is a false
+positive).
 
 Usage (repository root; the two sources unpacked outside the repository, see PROVENANCE.md):
 
