@@ -145,9 +145,12 @@ NOUN_SENSES_READ = 1  # WordNet 3.1 color.n.01, "a visual attribute of things ..
 
 
 def read_wordnet(dict_dir: Path):
-    """-> (lemma -> [(pos, offset)] in sense order, offset -> (gloss, hypernym offsets)) for nouns and adjectives."""
+    """-> (lemma -> [(pos, offset)] in sense order, (pos, offset) -> (gloss, hypernym offsets, lemmas, lexicographer
+    file), the lemmas written in lower case somewhere) for nouns and adjectives. WordNet's index is lower case; its
+    data keeps the case, so a lemma only ever capitalised is a name or symbol ("Na", "Afrikaans")."""
     senses: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    synsets: dict[tuple[str, str], tuple[str, list[str], list[str]]] = {}
+    synsets: dict[tuple[str, str], tuple[str, list[str], list[str], int]] = {}
+    lower_case: set[str] = set()
     for pos, name in (("n", "noun"), ("a", "adj")):
         for line in (dict_dir / f"index.{name}").read_text(encoding="utf-8").splitlines():
             if line.startswith(" "):
@@ -165,10 +168,12 @@ def read_wordnet(dict_dir: Path):
             p = 4 + 2 * words
             pointers = int(fields[p])
             hypernyms = [fields[p + 1 + 4 * k + 1] for k in range(pointers) if fields[p + 1 + 4 * k] in ("@", "@i")]
-            lemmas = [" ".join(fields[4 + 2 * k].replace("_", " ").replace("-", " ").lower().split())
-                      for k in range(words)]
-            synsets[(pos, fields[0])] = (gloss.split('; "')[0].strip(), hypernyms, lemmas, int(fields[1]))
-    return dict(senses), synsets
+            forms = [" ".join(re.sub(r"\(\w+\)$", "", fields[4 + 2 * k]).replace("_", " ").replace("-", " ").split())
+                     for k in range(words)]
+            lower_case.update(f for f in forms if f == f.lower())
+            synsets[(pos, fields[0])] = (gloss.split('; "')[0].strip(), hypernyms, [f.lower() for f in forms],
+                                         int(fields[1]))
+    return dict(senses), synsets, lower_case
 
 
 def gloss_colour(gloss: str, xkcd: dict[str, np.ndarray]) -> np.ndarray | None:
@@ -211,7 +216,7 @@ def gloss_colour(gloss: str, xkcd: dict[str, np.ndarray]) -> np.ndarray | None:
 def wordnet_colours(dict_dir: Path, xkcd: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """lemma -> OKLab: from its first noun sense that is a colour (a hyponym of color.n.01), else from the colour words
     of its first noun sense's gloss, else of its first adjective sense's gloss."""
-    senses, synsets = read_wordnet(dict_dir)
+    senses, synsets, lower_case = read_wordnet(dict_dir)
     is_colour: dict[tuple[str, str], bool] = {}
 
     def names_colour(key, depth=0) -> bool:
@@ -222,8 +227,8 @@ def wordnet_colours(dict_dir: Path, xkcd: dict[str, np.ndarray]) -> dict[str, np
 
     out = {}
     for lemma, refs in senses.items():
-        if not _GLOSS.match(lemma) or len(lemma.split()) > 3:
-            continue
+        if not _GLOSS.match(lemma) or len(lemma) < 3 or len(lemma.split()) > 3 or lemma not in lower_case:
+            continue  # names and symbols ("Na: a soft silver-white metallic element") are no keyword colours
         colour = None
         for pos, off in refs:
             if pos == "n" and names_colour((pos, off)):
