@@ -210,7 +210,7 @@ def warm() -> None:
     rng = np.random.default_rng(0)
     formats = list(PackageFormat)
     briefs = [Brief(product_category=ProductCategory.snacks, package_format=formats[i % len(formats)],
-                    tone=[Tone.fresh], num_schemes=1 + i % 8, locale=LOCALES[i % 2], keywords="ocean, gold",
+                    tone=[Tone.fresh], num_schemes=1 + i % 8, locale=LOCALES[i % 2], keywords="ocean, gold, sapphire",
                     brand_colors=[f"#{v:06x}" for v in rng.integers(0, 1 << 24, i % 4)]) for i in range(size)]
     encoded = EncodedBatch(np.zeros((size, 1), np.int64), np.ones((size, 1), np.int64),
                            np.zeros((size, 1), np.float32), [""] * size, [["fresh"]] * size, [[]] * size,
