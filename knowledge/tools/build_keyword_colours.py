@@ -108,6 +108,9 @@ def read_cedict(path: Path) -> dict[str, list[str | None]]:
             simplified = m.group(2)
             if not any("\u4e00" <= ch <= "\u9fff" for ch in simplified):
                 continue
+            if "(idiom" in m.group(3):  # 一刻千金 "a moment is worth a thousand in gold": a saying, no colour
+                entries[simplified].append(None)
+                continue
             for sense in m.group(3).split("/"):
                 if sense.lower().startswith(_SKIP_SENSE):
                     continue
