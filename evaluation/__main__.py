@@ -225,8 +225,9 @@ def verdicts(metrics: dict, thresholds: dict | None = None) -> dict[str, bool]:
 
 def model_alone_schemes(samples: list[BriefSample], encoded, outputs: dict[str, np.ndarray]) -> list[list[dict]]:
     """The answers with the post-processing's choices taken away: each brief gets the model's top-n palettes and
-    top-n font pairs (CJK-capable ones first for zh, as the contract needs) under the model's top style, so
-    `schemes_batch` has nothing left to choose; brand colours, the text-contrast fix and layout boxes still apply.
+    top-n font pairs (CJK-capable ones first for zh, as the contract needs) under the model's top style, with the
+    brief's rules off (`honour_brief=False`), so `schemes_batch` has nothing left to choose; brand colours, the
+    text-contrast fix and layout boxes still apply.
     Briefs run in groups of one scheme count because the candidate arrays must be rectangular."""
     pair_zh = np.array([p.zh for p in load_font_pairs()])
     out: list[list[dict] | None] = [None] * len(samples)
@@ -247,7 +248,7 @@ def model_alone_schemes(samples: list[BriefSample], encoded, outputs: dict[str, 
             "layout": outputs["layout"][rows],
         }
         answers = schemes_batch([samples[i].brief for i in rows], EncodedBatch.from_rows([encoded[i] for i in rows]),
-                                picked)
+                                picked, honour_brief=False)
         for i, schemes in zip(rows, answers):
             out[i] = schemes
     return out

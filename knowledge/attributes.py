@@ -226,10 +226,17 @@ def find_cues(keywords: str) -> list[str]:
     A term inside a longer term is dropped ("black" in "black tea", 红 in 网红), but overlapping terms both count:
     中秋节日礼盒 names 中秋节 and 节日礼盒 (greedy longest match would lose the second).
     """
-    spans = _spans(_fold(keywords))
-    found: dict[str, None] = {}
+    return list(dict.fromkeys(cue for cue, _ in find_cue_terms(keywords)))
+
+
+def find_cue_terms(keywords: str) -> list[tuple[str, str]]:
+    """(cue id, term as found, casefolded) for every cue term the keywords name, in order of mention, by the same
+    reading as `find_cues` (a rationale quotes the terms)."""
+    text = _fold(keywords)
+    spans = _spans(text)
+    found = []
     for s, e, cue in sorted(spans):
         inside = any(s2 <= s and e <= e2 and (s2, e2) != (s, e) for s2, e2, _ in spans)
         if cue is not None and not inside:
-            found[cue] = None
-    return list(found)
+            found.append((cue, text[s:e]))
+    return found

@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from contract.brief import Brief
+from knowledge.attributes import find_cue_terms
 from knowledge.colors import hex_to_oklab
 from knowledge.lexicon import normalize_keywords
 from knowledge.taxonomy import Locale
 from pipeline.feature_layout import AB_SCALE, COLOR_SLOT, INDEX, MAX_COLORS, OFFSETS
 from pipeline.feature_layout import FEATURE_DIM
+from pipeline.keyword_colours import KeywordColour, find_keyword_colours, keyword_colours_batch
 from pipeline.reference_image import ReferenceImageError, reference_colors as image_colors
 from pipeline.tokenization import pad_batch, token_ids, tokenizer
 
@@ -29,6 +31,21 @@ class EncodedBrief:
     text: str  # what MiniLM reads (keywords, Chinese normalised to English design terms)
     cues: list[str] = field(default_factory=list)  # brief terms the lexicon recognised, for rationales
     reference_colors: list[str] = field(default_factory=list)
+    # Colour cues the raw keywords name (knowledge.attributes.find_cue_terms), read once here so that
+    # post-processing can hold every scheme to them: the cue ids, and the term that first named each.
+    cue_ids: list[str] = field(default_factory=list)
+    cue_terms: list[str] = field(default_factory=list)
+    # Free keywords that evoke a colour (pipeline/keyword_colours.py), for post-processing and rationales.
+    keyword_colours: list[KeywordColour] = field(default_factory=list)
+
+
+def colour_cues(keywords: str) -> tuple[list[str], list[str]]:
+    """The colour cue ids the keywords name, in order of first mention, and for each the term that first named
+    it (what a rationale quotes)."""
+    first: dict[str, str] = {}
+    for cue, term in find_cue_terms(keywords):
+        first.setdefault(cue, term)
+    return list(first), list(first.values())
 
 
 def brief_text(keywords: str, normalize_chinese: bool = True) -> tuple[str, list[str]]:
@@ -75,12 +92,16 @@ def encode_brief(
     brief: Brief, reference_colors: list[str] | tuple[str, ...] = (), normalize_chinese: bool = True
 ) -> EncodedBrief:
     text, cues = brief_text(brief.keywords, normalize_chinese)
+    cue_ids, cue_terms = colour_cues(brief.keywords)
     return EncodedBrief(
         token_ids=token_ids(text),
         features=structured_features(brief, reference_colors),
         text=text,
         cues=cues,
         reference_colors=list(reference_colors)[:MAX_COLORS],
+        cue_ids=cue_ids,
+        cue_terms=cue_terms,
+        keyword_colours=find_keyword_colours(brief.keywords),
     )
 
 
@@ -114,6 +135,13 @@ class EncodedBatch:
     # The Chinese form of each brief's first cue terms (zh rationales), kept from the one lexicon pass;
     # None where not known (post-processing then runs the lexicon itself).
     cues_zh: list[list[str] | None] | None = None
+    # Colour cues of each brief's raw keywords (`colour_cues`); None where not known (post-processing then
+    # reads them itself).
+    cue_ids: list[list[str]] | None = None
+    cue_terms: list[list[str]] | None = None
+    # Per brief: the free keywords that evoke a colour, with that colour and its OKLCH region; looked up once here
+    # (the CPU encoder deployment) so post-processing only reads it.
+    keyword_colours: list[list[KeywordColour]] | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -123,20 +151,25 @@ class EncodedBatch:
         """Briefs encoded one at a time (evaluation, per-brief callers) as one batch."""
         input_ids, attention_mask = pad_batch([r.token_ids for r in rows], pad_to_multiple)
         return cls(input_ids, attention_mask, np.stack([r.features for r in rows]), [r.text for r in rows],
-                   [list(r.cues) for r in rows], [list(r.reference_colors) for r in rows])
+                   [list(r.cues) for r in rows], [list(r.reference_colors) for r in rows],
+                   cue_ids=[list(r.cue_ids) for r in rows], cue_terms=[list(r.cue_terms) for r in rows],
+                   keyword_colours=[list(r.keyword_colours) for r in rows])
 
     def row(self, i: int) -> EncodedBrief:
         """One brief's encoding (per-brief callers: tests, previews)."""
         ids = self.input_ids[i][self.attention_mask[i] > 0]
         return EncodedBrief(token_ids=[int(t) for t in ids], features=self.features[i], text=self.texts[i],
-                            cues=self.cues[i], reference_colors=self.reference_colors[i])
+                            cues=self.cues[i], reference_colors=self.reference_colors[i],
+                            cue_ids=self.cue_ids[i] if self.cue_ids is not None else [],
+                            cue_terms=self.cue_terms[i] if self.cue_terms is not None else [],
+                            keyword_colours=list(self.keyword_colours[i]) if self.keyword_colours else [])
 
 
 def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int = 1,
                  normalize_chinese: bool = True) -> EncodedBatch:
     """Briefs -> padded model inputs in one pass: one tokenizer call for the batch (the Rust tokenizer
     parallelises it), features into one preallocated array, reference images decoded only where sent."""
-    texts, cues, cues_zh, colors = [], [], [], []
+    texts, cues, cues_zh, colors, cue_ids, cue_terms = [], [], [], [], [], []
     rejected: dict[int, BriefRejection] = {}
     features = np.empty((len(briefs), FEATURE_DIM), dtype=np.float32)
     for i, brief in enumerate(briefs):
@@ -151,8 +184,12 @@ def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int
         cues.append([e.en for e in entries])
         cues_zh.append([e.zh for e in entries[:3]] if normalize_chinese else None)
         colors.append(found[:MAX_COLORS])
+        ids, terms = colour_cues(brief.keywords)
+        cue_ids.append(ids)
+        cue_terms.append(terms)
         features[i] = structured_features(brief, found)
     sequences = [e.ids for e in tokenizer().encode_batch(texts)] if texts else []
     input_ids, attention_mask = pad_batch(sequences, pad_to_multiple) if sequences else (
         np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
-    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected, cues_zh)
+    return EncodedBatch(input_ids, attention_mask, features, texts, cues, colors, rejected, cues_zh, cue_ids, cue_terms,
+                        keyword_colours_batch([brief.keywords for brief in briefs]))

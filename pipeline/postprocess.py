@@ -1,14 +1,17 @@
 """Raw model outputs -> `num_schemes` distinct, contract-valid design schemes (shared by every backend).
 
-Per brief: pick palettes by maximal marginal relevance (relevance from the model, diversity in OKLab),
-give each a style that suits it, pick a font pair per scheme (CJK-capable for zh briefs), honour brand
-colours, force text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale.
+Per brief: pick palettes by maximal marginal relevance under the brief's named tones and colour cues (the frozen
+definitions of docs/teacher.md, as `knowledge.fit_tables` tables) with rule 9's distinctness as a hard constraint,
+put a cue's colour in where no palette holds it (then the colour a free keyword evokes, `pipeline.keyword_colours`,
+where a free role is left), give each scheme a style whose type rule some font pair can meet
+with the named tones', pick such a font pair per scheme (CJK-capable for zh), honour brand colours, force
+text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale. `honour_brief=False`
+keeps the earlier choices on the model's ranking alone (the evaluation's "model alone").
 
 Batch-first: `schemes_batch` does each step for every brief of a batch at once in numpy (the greedy choices
 run one round per scheme over the whole batch), reading fixed tables that `warm()` builds once per process,
 and writes plain dicts in the contract's shape (no pydantic on the request path; `pipeline.answer` turns them
-into bytes). The answers are those of the per-brief code it replaced (tests/pipeline/test_golden.py; that code
-is frozen in benchmarks/frozen_postprocess.py): same float operations in the same order, so the same choices.
+into bytes). tests/pipeline/test_golden.py holds the answers to frozen ones (re-frozen on purpose for issue 15).
 """
 
 from __future__ import annotations
@@ -27,10 +30,15 @@ from knowledge.colors import (
     hexes_to_rgb8,
     nearest_color_name,
     nearest_color_names,
+    oklch_to_hex,
     rgb8_to_lab_d65,
     rgb8_to_oklab,
 )
-from knowledge.design_tables import GRID, oklch_fit, palette_role_lab
+from knowledge.attributes import load_attributes
+from knowledge.design_tables import GRID, ROLE_ORDER, oklch_fit, palette_role_lab
+from knowledge.fit_tables import (
+    Boxes, attribute_rules, library_colours, oklab_to_oklch, pair_faces, pair_passes, palette_passes, tone_rules,
+)
 from knowledge.fonts import load_font_pairs, load_fonts
 from knowledge.labels import label, profile
 from knowledge.layouts import load_layout_templates, render_heatmaps
@@ -38,7 +46,8 @@ from knowledge.lexicon import normalize_keywords
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, PaletteRole, ProductCategory, Style, Tone
 from pipeline.answer import answer_json, schemes_json
-from pipeline.features import EncodedBatch
+from pipeline.features import EncodedBatch, colour_cues
+from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -48,6 +57,8 @@ ELEMENTS = [e.value for e in LayoutElement]
 LOCALES = [loc.value for loc in Locale]
 TOP_STYLES = 5  # style_scores length, and the styles a scheme may take
 MAX_PALETTE_COLORS = 6
+ROLE_ZH = {"background": "背景色", "text": "文字色", "primary": "主色", "accent": "强调色",
+           "secondary": "辅助色", "highlight": "点缀色"}
 TEMPLATE_BLEND = 0.5  # weight of the format template in every scheme's heatmaps but the first
 
 
@@ -79,6 +90,7 @@ class _Tables:
     style_label: dict[str, list[str]]
     harmony_label: dict[str, dict[str, str]]  # en: lower-cased, as the sentence uses it
     tone_label: dict[str, dict[str, str]]
+    role_label: dict[str, list[str]]  # by ROLE_ORDER position, as a rationale names a colour role
     category_label: dict[str, dict[str, str]]
     # layout
     template_for: dict[str, np.ndarray]  # format -> (n_styles,) template number, -1 when the format has none
@@ -169,6 +181,8 @@ def _tables() -> _Tables:
         harmony_label={loc: {h.value: label("harmony", h.value, loc) if loc == "zh" else
                              label("harmony", h.value, loc).lower() for h in Harmony} for loc in LOCALES},
         tone_label={loc: {t.value: label("tone", t.value, loc) for t in Tone} for loc in LOCALES},
+        role_label={"en": [r.value.capitalize() for r in ROLE_ORDER],
+                    "zh": [ROLE_ZH[r.value] for r in ROLE_ORDER]},
         category_label={loc: {c.value: label("product_category", c.value, loc) for c in ProductCategory}
                         for loc in LOCALES},
         template_for=template_for,
@@ -186,6 +200,7 @@ def warm() -> None:
     reads (tests/pipeline/test_postprocess.py checks that no cache grows).
     """
     t = _tables()
+    _fit_tables()
     # The lexicon trie (zh rationales) and the named-colour grid and sRGB levels (brand colour names).
     normalize_keywords("清爽")
     nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(["#808080"])))
@@ -195,7 +210,7 @@ def warm() -> None:
     rng = np.random.default_rng(0)
     formats = list(PackageFormat)
     briefs = [Brief(product_category=ProductCategory.snacks, package_format=formats[i % len(formats)],
-                    tone=[Tone.fresh], num_schemes=1 + i % 8, locale=LOCALES[i % 2],
+                    tone=[Tone.fresh], num_schemes=1 + i % 8, locale=LOCALES[i % 2], keywords="ocean, gold, sapphire",
                     brand_colors=[f"#{v:06x}" for v in rng.integers(0, 1 << 24, i % 4)]) for i in range(size)]
     encoded = EncodedBatch(np.zeros((size, 1), np.int64), np.ones((size, 1), np.int64),
                            np.zeros((size, 1), np.float32), [""] * size, [["fresh"]] * size, [[]] * size,
@@ -339,7 +354,11 @@ def brand_positions(palettes: np.ndarray, brand_lab: np.ndarray, n_brands: np.nd
     accent = t.accent[palettes]
     # Against the library colours, every brand colour at once; recomputed below only where a landed brand
     # colour is a candidate again (the accent fallback with several accents, which the library never has).
-    distance = delta_e2000_lab(current[:, None, :, :], brand_lab[:, :, None, :])  # (S, brands, 6)
+    # Only where a brand colour can land (a real brand slot, a brand-able or accent position); inf elsewhere.
+    where = (np.arange(most) < n_brands[:, None])[:, :, None] & (free | accent)[:, None, :]
+    s_, k_, j_ = np.nonzero(where)
+    distance = np.full(where.shape, np.inf)  # (S, brands, 6)
+    distance[s_, k_, j_] = delta_e2000_lab(current[s_, j_], brand_lab[s_, k_])
     out = np.full((schemes, most), -1, dtype=np.int64)
     landed = np.zeros_like(free)
     for k in range(most):
@@ -389,16 +408,630 @@ def build_layouts(heatmaps: np.ndarray, formats: list[str], styles: np.ndarray, 
     return np.round(maps, 3).astype(np.float32), ids, boxes
 
 
+# --- fit to the brief (issue 15): the frozen rules of knowledge.attributes as hard choices ---------------------
+
+MODEL_CANDIDATES = 16  # the model's ranked palettes every brief considers
+LIBRARY_BEST = 12  # then the model's next ones, or, where its top ones hold too few that fit, the library's best
+MIN_FITTING = 8  # "too few": of the model's top MODEL_CANDIDATES, meeting every named tone and cue as they stand
+HUE_SECTORS = 8  # and the library's best of each hue sector x 2 lightness bands, greys apart
+LIBRARY_RELEVANCE = 0.25  # relevance of a library palette (x its fallback score): below the model's own picks
+INJECT_ROLES = (PaletteRole.secondary, PaletteRole.highlight, PaletteRole.accent)  # may take a cue's colour
+ROLE_AXIS = [r.value for r in ROLE_ORDER]
+R_BACKGROUND, R_TEXT, R_PRIMARY, R_ACCENT = (ROLE_AXIS.index(r) for r in ("background", "text", "primary", "accent"))
+N_TONES = len(Tone)
+TONES = [t.value for t in Tone]
+
+
+@dataclass(frozen=True)
+class _FitTables:
+    """What choosing to the brief reads; built once by `warm()`. Colour arrays are by role (ROLE_ORDER)."""
+
+    lch: np.ndarray  # (P, 6, 3) library colours, OKLCH
+    oklab: np.ndarray  # (P, 6, 3)
+    lab: np.ndarray  # (P, 6, 3) CIELAB D65
+    present: np.ndarray  # (P, 6) bool
+    position_of_role: np.ndarray  # (P, 6) the role's position in the palette's own colour order, -1 when absent
+    role_of_position: np.ndarray  # (P, 6) the position's role, -1 past the palette's colours
+    # The library sorted by primary-colour bucket (hue sector and lightness band, greys apart), for the
+    # fallback candidates: bucket_order[j] = palette at sorted position j, bucket_rank its inverse,
+    # bucket_bounds the (start, stop) of each bucket; then the tables the fallback reads, in that order.
+    bucket_order: np.ndarray
+    bucket_rank: np.ndarray
+    bucket_bounds: list[tuple[int, int]]
+    fails_sorted: np.ndarray  # (n_tones + n_cues, P) float32
+    tone_fit_sorted: np.ndarray  # (n_tones, P) float32: soft OKLCH fit to each tone (design_tables.oklch_fit)
+    style_fit_sorted: np.ndarray  # (n_styles, P) float32
+    passes: np.ndarray  # (P, n_tones + n_cues) bool: the palette as it stands meets the attribute
+    cue_index: dict[str, int]  # cue id -> column after the tones
+    cue_ids: list[str]
+    anchor_cue: np.ndarray  # (n_cues,) bool: met by holding a colour (so a colour can be put in)
+    anchored: np.ndarray  # (n_tones + n_cues,) bool: needs a colour in named regions (a tone's anchor, a cue)
+    groups: list[list[np.ndarray]]  # per attribute, per colour group: indices into the colour grid
+    group_boxes: list[list[Boxes]]  # per attribute, per colour group: its regions
+    grid_lch: np.ndarray  # (G, 3): in-gamut colours inside each colour region, as 8-bit hex reads back
+    grid_oklab: np.ndarray
+    grid_lab: np.ndarray
+    grid_hex: list[str]
+    grid_name: list[str]
+    grid_in_tone: np.ndarray  # (G, n_tones) bool: inside the tone's ranges (rule 2)
+    pair_first: np.ndarray  # (F, n_tones + n_styles) bool (knowledge.fit_tables.pair_passes)
+    pair_later: np.ndarray
+    heading_script: np.ndarray  # (F,) bool
+
+
+def _region_grid(box) -> list[str]:
+    """Colours spread over an OKLCH region, gamut-mapped to sRGB hex (what a cue's colour can be set to)."""
+    margin_l, margin_c = 0.02, 0.01
+    lights = np.linspace(box.l[0] + margin_l, box.l[1] - margin_l, 4)
+    chromas = np.linspace(box.c[0] + margin_c * (box.c[0] > 0), min(box.c[1], 0.3) - margin_c, 3)
+    if box.hues:
+        hues = np.concatenate([np.linspace(lo + 2, hi - 2, max(2, int(np.ceil((hi - lo) / 15))))
+                               for lo, hi in box.hues])
+    else:
+        hues = np.arange(0.0, 360.0, 30.0)
+    return list(dict.fromkeys(oklch_to_hex(float(l), float(c), float(h))
+                              for l in lights for c in chromas for h in hues))
+
+
+@cache
+def _fit_tables() -> _FitTables:
+    defs = load_attributes()
+    palettes = load_palettes()
+    library = library_colours()
+    lab_ok, mask = palette_role_lab()
+    position_of_role = np.full((len(palettes), len(ROLE_ORDER)), -1, dtype=np.int64)
+    role_of_position = np.full((len(palettes), MAX_PALETTE_COLORS), -1, dtype=np.int64)
+    hexes = ["#000000"] * (len(palettes) * len(ROLE_ORDER))
+    for i, palette in enumerate(palettes):
+        for j, color in enumerate(palette.colors):
+            k = ROLE_AXIS.index(PaletteRole(color.role).value)
+            position_of_role[i, k], role_of_position[i, j] = j, k
+            hexes[i * len(ROLE_ORDER) + k] = color.hex
+    rgb = hexes_to_rgb8(hexes).reshape(len(palettes), len(ROLE_ORDER), 3)
+    passes = palette_passes()
+    tone_fit = np.stack([oklch_fit(lab_ok, mask, profile("tone", tone.value)) for tone in Tone], 1)
+
+    # Every named colour region as a grid of in-gamut colours that stay inside it once written as hex.
+    boxes = list(defs.boxes)
+    grid_hex, grid_box = [], []
+    for b, name in enumerate(boxes):
+        grid_hex += _region_grid(defs.boxes[name])
+        grid_box += [b] * (len(grid_hex) - len(grid_box))
+    grid_oklab = rgb8_to_oklab(hexes_to_rgb8(grid_hex))
+    grid_lch = oklab_to_oklch(grid_oklab)
+    region = Boxes.of([defs.boxes[n] for n in boxes]).contains(grid_lch)[np.arange(len(grid_hex)), grid_box]
+    keep = np.flatnonzero(region)
+    grid_box = np.array(grid_box)[keep]
+    grid_hex = [grid_hex[k] for k in keep]
+    grid_lch, grid_oklab = grid_lch[keep], grid_oklab[keep]
+    by_box = {defs.boxes[name]: np.flatnonzero(grid_box == b) for b, name in enumerate(boxes)}
+
+    groups, group_boxes = [], []
+    rules = [defs.tones[tone.value].palette for tone in Tone] + [a.palette for a in defs.cues.values()]
+    for rule in rules:
+        groups.append([np.concatenate([by_box[box] for box in group]) for group in rule.anchors])
+        group_boxes.append([Boxes.of(list(group)) for group in rule.anchors])
+    anchor = [rule.ranges is None and bool(rule.anchors) for rule in rules[N_TONES:]]
+    primary = library.lch[:, R_PRIMARY]
+    sector = np.where(primary[:, 1] < 0.04, HUE_SECTORS, (primary[:, 2] // (360 / HUE_SECTORS)).astype(np.int64))
+    bucket = sector * 2 + (primary[:, 0] >= 0.6)
+    bucket_order = np.argsort(bucket, kind="stable")
+    edges = np.searchsorted(bucket[bucket_order], np.arange(bucket.max() + 2))
+    bucket_bounds = [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
+    pairs = pair_passes()
+    return _FitTables(
+        lch=library.lch, oklab=rgb8_to_oklab(rgb), lab=rgb8_to_lab_d65(rgb), present=library.present,
+        position_of_role=position_of_role, role_of_position=role_of_position,
+        passes=np.concatenate([passes.tone, passes.cue], axis=1),
+        bucket_order=bucket_order, bucket_rank=np.argsort(bucket_order), bucket_bounds=bucket_bounds,
+        fails_sorted=np.ascontiguousarray((~np.concatenate([passes.tone, passes.cue], axis=1))[bucket_order].T
+                                          .astype(np.float32)),
+        tone_fit_sorted=np.ascontiguousarray(tone_fit[bucket_order].T.astype(np.float32)),
+        style_fit_sorted=np.ascontiguousarray(_tables().style_fit[bucket_order].T.astype(np.float32)),
+        cue_index={c: k for k, c in enumerate(passes.cue_ids)},
+        cue_ids=list(passes.cue_ids),
+        anchor_cue=np.array(anchor, bool),
+        anchored=np.array([bool(rule.anchors) for rule in rules]),
+        groups=groups,
+        group_boxes=group_boxes,
+        grid_lch=grid_lch, grid_oklab=grid_oklab, grid_lab=rgb8_to_lab_d65(hexes_to_rgb8(grid_hex)),
+        grid_hex=grid_hex, grid_name=nearest_color_names(grid_oklab),
+        grid_in_tone=tone_rules().ranges.contains(grid_lch, load_attributes().rules.chromatic_chroma),
+        pair_first=pairs.first, pair_later=pairs.later, heading_script=pair_faces().heading_script,
+    )
+
+
+@dataclass
+class Candidates:
+    """Each brief's candidate palettes with brand colours substituted, by role: (B, C, ...)."""
+
+    palette: np.ndarray  # (B, C) library index
+    relevance: np.ndarray  # (B, C) 0-1
+    lch: np.ndarray  # (B, C, 6, 3)
+    oklab: np.ndarray
+    lab: np.ndarray
+    brand: np.ndarray  # (B, C, 6) bool: the colour is a brand colour
+    met: np.ndarray  # (B, C, A) bool: meets each tone / cue (A = n_tones + n_cues)
+
+
+def named_attributes(briefs: list[Brief], cue_ids: list[list[str]]) -> np.ndarray:
+    """(B, n_tones + n_cues) bool: the tones each brief chose and the colour cues its keywords name."""
+    f = _fit_tables()
+    named = np.zeros((len(briefs), N_TONES + len(f.cue_index)), bool)
+    tone_index = {t.value: k for k, t in enumerate(Tone)}
+    for b, (brief, cues) in enumerate(zip(briefs, cue_ids)):
+        named[b, [tone_index[t] for t in brief.tone]] = True
+        named[b, [N_TONES + f.cue_index[c] for c in cues]] = True
+    return named
+
+
+def _brand_arrays(brand_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Brand colours -> (B, most, 3) CIELAB, (B, most, 3) OKLab, (B,) count."""
+    most = max((len(c) for c in brand_lists), default=0)
+    lab = np.zeros((len(brand_lists), most, 3))
+    oklab = np.zeros_like(lab)
+    count = np.array([len(c) for c in brand_lists], dtype=np.int64)
+    flat = [c for colors in brand_lists for c in colors]
+    if flat:
+        rgb = hexes_to_rgb8(flat)
+        rows = np.repeat(np.arange(len(brand_lists)), count)
+        slots = np.concatenate([np.arange(k) for k in count])
+        lab[rows, slots], oklab[rows, slots] = rgb8_to_lab_d65(rgb), rgb8_to_oklab(rgb)
+    return lab, oklab, count
+
+
+def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, style_probs: np.ndarray,
+                       brand_lab: np.ndarray, brand_oklab: np.ndarray, n_brands: np.ndarray) -> Candidates:
+    """Each brief's candidate palettes, each with the brief's brand colours put where `brand_positions` puts them,
+    and what each meets: the model's top MODEL_CANDIDATES; then LIBRARY_BEST more: the model's next ones, or,
+    where its top ones hold fewer than MIN_FITTING that meet everything named (as they stand), the library's best;
+    then the library's best of each primary-colour bucket (hue sector x lightness band, greys apart: other
+    directions even where the model's ranking holds one colour family only, as rule 9 needs distinct primaries).
+
+    "Best" in the library: fewest named tones and cues missed as the palette stands, then the mean soft OKLCH fit
+    (`oklch_fit`, what the teacher scores) to the named tones, or, where no tone is named, to the brief's likely
+    styles; its relevance is LIBRARY_RELEVANCE x that fit, below the model's own candidates.
+    """
+    f = _fit_tables()
+    model, ranked = ids[:, :MODEL_CANDIDATES], ids[:, :MODEL_CANDIDATES + LIBRARY_BEST]
+    tones = named[:, :N_TONES].astype(np.float32)
+    fallback = np.where(tones.any(axis=1, keepdims=True),
+                        tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
+                        style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
+    columns = np.flatnonzero(named.any(axis=0))
+    order = fallback - named[:, columns].astype(np.float32) @ f.fails_sorted[columns]  # a miss outweighs any fit
+    order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
+    spread = np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
+    fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
+    best = np.zeros((len(ids), LIBRARY_BEST), np.int64)
+    best_relevance = np.zeros((len(ids), LIBRARY_BEST))
+    if ranked.shape[1] == best.shape[1] + MODEL_CANDIDATES:
+        best[:] = ranked[:, MODEL_CANDIDATES:]
+        best_relevance[:] = _normalise(scores)[:, MODEL_CANDIDATES:ranked.shape[1]]
+        short = np.flatnonzero(fitting < MIN_FITTING)
+    else:  # a short ranking: the library fills in for every brief
+        short = np.arange(len(ids))
+    if len(short):
+        rest = order[short]
+        rest[np.arange(len(short))[:, None], spread[short]] = -np.inf
+        top = np.argpartition(-rest, LIBRARY_BEST, axis=1)[:, :LIBRARY_BEST]
+        best[short] = f.bucket_order[top]
+        best_relevance[short] = LIBRARY_RELEVANCE * np.take_along_axis(fallback[short], top, axis=1)
+    palette = np.concatenate([model, best, f.bucket_order[spread]], axis=1)
+    relevance = np.concatenate([_normalise(scores)[:, :MODEL_CANDIDATES], best_relevance,
+                                LIBRARY_RELEVANCE * np.take_along_axis(fallback, spread, axis=1)], axis=1)
+
+    lch, oklab, lab = f.lch[palette], f.oklab[palette], f.lab[palette]
+    brand = np.zeros(palette.shape + (len(ROLE_ORDER),), bool)
+    met = f.passes[palette]
+    branded = np.flatnonzero(n_brands > 0)
+    if len(branded):
+        c = palette.shape[1]
+        flat = palette[branded].reshape(-1)
+        where = brand_positions(flat, np.repeat(brand_lab[branded], c, axis=0), np.repeat(n_brands[branded], c))
+        role = np.where(where >= 0, f.role_of_position[flat[:, None], np.maximum(where, 0)], -1)  # (S, most)
+        s, slot = np.nonzero(role >= 0)
+        b_of = np.repeat(branded, c)[s]
+        cand = s % c
+        lab[b_of, cand, role[s, slot]] = brand_lab[b_of, slot]
+        oklab[b_of, cand, role[s, slot]] = brand_oklab[b_of, slot]
+        lch[b_of, cand, role[s, slot]] = oklab_to_oklch(brand_oklab[b_of, slot])
+        brand[b_of, cand, role[s, slot]] = True
+        # Only the attributes each brief names, each checked against all its candidates.
+        pair_brief, attribute = np.nonzero(named[branded])
+        b_of = np.repeat(branded[pair_brief], c)
+        cand = np.tile(np.arange(c), len(pair_brief))
+        attribute = np.repeat(attribute, c)
+        met[b_of, cand, attribute] = attribute_rules().meets_each(
+            lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
+    return Candidates(palette, relevance, lch, oklab, lab, brand, met)
+
+
+def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray) -> np.ndarray:
+    """(S, 6, 3) colours by role, (S, 6), (S, 6), (S, A) named -> (S, A): each named attribute met (rules 1-3, 5);
+    False where not named."""
+    row, attribute = np.nonzero(named)
+    met = np.zeros(named.shape, bool)
+    met[row, attribute] = attribute_rules().meets_each(lch[row], present[row], brand[row], attribute)
+    return met
+
+
+def _fixable(cand: Candidates, named: np.ndarray) -> np.ndarray:
+    """(B, C) named colour cues a candidate misses that a colour put into a free role could meet (at most as many
+    as it has free roles)."""
+    f = _fit_tables()
+    free = (f.present[cand.palette] & ~cand.brand)[..., [ROLE_AXIS.index(r.value) for r in INJECT_ROLES]]
+    missing = (~cand.met[..., N_TONES:] & named[:, None, N_TONES:] & f.anchor_cue).sum(axis=-1)
+    return np.minimum(missing, free.sum(axis=-1))
+
+
+# CIEDE2000 is at least |delta L| / S_L (its chroma-hue part is a positive semi-definite form, |R_T| <= 2), and
+# S_L <= 1 + 0.015 * 50**2 / sqrt(20 + 50**2) < 1.75: colours this far apart in L are surely >= 10 apart.
+MAX_LIGHTNESS_WEIGHT = 1.75
+
+
+def _closer_than(lab1: np.ndarray, lab2: np.ndarray, limit: float) -> np.ndarray:
+    """deltaE 2000 < limit for broadcastable (..., 3) CIELAB arrays, computed only where the lightness gap leaves
+    it possible (the costly formula runs on a fraction of the pairs)."""
+    lab1, lab2 = np.broadcast_arrays(lab1, lab2)
+    out = np.zeros(lab1.shape[:-1], bool)
+    maybe = np.abs(lab1[..., 0] - lab2[..., 0]) < MAX_LIGHTNESS_WEIGHT * limit
+    out[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
+    return out
+
+
+def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.ndarray) -> np.ndarray:
+    """(N,) whether candidate `cols` of brief `rows` fails rule 9 against that brief's candidate `picked`:
+    primary deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too.
+    """
+    limit = load_attributes().rules.min_delta_e2000
+    lab, other = cand.lab[rows, cols], cand.lab[rows, picked]  # (N, 6, 3)
+    clash = _closer_than(lab[:, R_PRIMARY], other[:, R_PRIMARY], limit)
+    both = np.flatnonzero(clash & (cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY]))
+    if len(both):  # only there do ground and accent count
+        a, b = lab[both], other[both]
+        clash[both] = (_closer_than(a[:, R_BACKGROUND], b[:, R_BACKGROUND], limit)
+                       & _closer_than(a[:, R_ACCENT], b[:, R_ACCENT], limit))
+    return clash
+
+
+def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, n_brands: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """MMR over each brief's candidates under the brief's rules -> (candidate index, relevance), (B, max n), -1/0
+    pad, and the colours varied where nothing left differed (`_vary_to_differ`).
+
+    Order of choice, strongest first: (1) differs per rule 9 from every scheme already chosen (a hard constraint:
+    only when no candidate left differs is the rest taken); (2) has a role for every brand colour (the client's
+    colours all survive; fewer brand-able roles would put two on the accent); (3) meets more of the brief's named
+    tones and cues (a missed colour cue that a free role could take counts half; where no candidate meets all,
+    contradictory tones, this maximises the number met, ties going to (4)); (4) the MMR value: relevance vs OKLab
+    distance to the schemes chosen.
+    """
+    batch, c = cand.palette.shape
+    rows = np.arange(batch)
+    fit = (cand.met & named[:, None, :]).sum(axis=-1) + 0.5 * _fixable(cand, named)
+    fit -= 1000.0 * (_tables().brandable[cand.palette].sum(axis=-1) < n_brands[:, None])
+    signature = cand.oklab[:, :, [R_BACKGROUND, R_PRIMARY, R_ACCENT]].reshape(batch, c, -1)
+    rounds = int(n.max()) if batch else 0
+    chosen = np.full((batch, rounds), -1, dtype=np.int64)
+    taken = np.zeros((batch, c), bool)
+    clash = np.zeros((batch, c), bool)
+    nearest = np.full((batch, c), np.inf)
+    varied: list[tuple[int, int, int, int]] = []
+    for r in range(rounds):
+        active = n > r
+        diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
+        value = 10.0 * fit + MMR_LAMBDA * cand.relevance + (1 - MMR_LAMBDA) * diversity
+        value[taken] = -np.inf
+        allowed = np.where(clash, -np.inf, value)
+        best = np.argmax(allowed, axis=1)
+        stuck = np.isneginf(allowed[rows, best])  # nothing left that differs: take the best of the rest
+        best[stuck] = np.argmax(value[stuck], axis=1)
+        best = np.where(active, best, 0)
+        chosen[:, r] = np.where(active, best, -1)
+        stuck_rows = np.flatnonzero(stuck & active)
+        if len(stuck_rows):
+            varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
+        taken[rows[active], best[active]] = True
+        # Only candidates still open, of briefs that choose again after this round.
+        open_rows, open_cols = np.nonzero(~taken & ~clash & (n > r + 1)[:, None])
+        clash[open_rows, open_cols] = _clashes(cand, open_rows, open_cols, best[open_rows])
+        step = np.sqrt(((signature - signature[rows, best][:, None, :]) ** 2).sum(-1)) / np.sqrt(3)
+        nearest = np.minimum(nearest, step)
+    picked = chosen >= 0
+    where = np.maximum(chosen, 0)
+    return chosen, np.where(picked, cand.relevance[rows[:, None], where], 0.0), varied
+
+
+def _vary_to_differ(cand: Candidates, named: np.ndarray, rows: np.ndarray, picks: np.ndarray, earlier: np.ndarray
+                    ) -> list[tuple[int, int, int, int]]:
+    """Where no candidate left differs per rule 9, vary the pick as a designer would: a new primary (or, where the
+    primary is a brand colour, a new accent) at least deltaE 2000 10 from that role in every earlier scheme, the
+    nearest in OKLab among the colour grid, preferring colours inside every named tone. Changes `cand` in place
+    -> (brief row, candidate, role, grid colour) for each change made (none where the role is a brand colour)."""
+    f = _fit_tables()
+    limit = load_attributes().rules.min_delta_e2000
+    role = np.where(cand.brand[rows, picks, R_PRIMARY], R_ACCENT, R_PRIMARY)
+    ok = ~cand.brand[rows, picks, role] & f.present[cand.palette[rows, picks], role]
+    rows, picks, role, earlier = rows[ok], picks[ok], role[ok], earlier[ok]
+    if not len(rows):
+        return []
+    before = cand.lab[rows[:, None], earlier, role[:, None]]  # (R, r, 3)
+    close = _closer_than(before[:, :, None, :], f.grid_lab[None, None], limit).any(axis=1)  # (R, G)
+    outside = (named[rows, :N_TONES].astype(np.float32) @ (~f.grid_in_tone).T.astype(np.float32)) > 0
+    current = cand.oklab[rows, picks, role]
+    cost = np.sqrt(((f.grid_oklab[None] - current[:, None]) ** 2).sum(-1)) + outside + np.where(close, np.inf, 0.0)
+    color = np.argmin(cost, axis=1)
+    found = np.isfinite(cost[np.arange(len(rows)), color])
+    rows, picks, role, color = rows[found], picks[found], role[found], color[found]
+    cand.lch[rows, picks, role] = f.grid_lch[color]
+    cand.oklab[rows, picks, role] = f.grid_oklab[color]
+    cand.lab[rows, picks, role] = f.grid_lab[color]
+    return list(zip(rows.tolist(), picks.tolist(), role.tolist(), color.tolist()))
+
+
+@dataclass
+class Injection:
+    """A colour put into a scheme for a named attribute: scheme row, role (ROLE_ORDER), grid colour, attribute
+    column (a tone's, or N_TONES + a cue's)."""
+
+    scheme: int
+    role: int
+    color: int
+    attribute: int
+
+
+def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
+                    named: np.ndarray, met: np.ndarray, locked: np.ndarray, answer: np.ndarray, rank: np.ndarray
+                    ) -> list[Injection]:
+    """Where a scheme misses a colour cue its brief names (or a tone's anchor colour: metallic luxury's gold,
+    champagne or silver), put that colour in, as a designer would.
+
+    For each missed group of colour regions: among the scheme's free secondary / highlight / accent colours (not a
+    brand colour, not already given a cue colour) and the in-gamut colours of the regions, the pair nearest in
+    OKLab, preferring colours inside every tone the brief names (so the tones stay met). Where a brand colour is
+    the primary of a scheme of the answer, the accents tell schemes apart (rule 9), so an accent is not set within
+    deltaE 2000 10 of another scheme's accent (schemes are done in rank order). The arrays (S, 6, ...) change in
+    place; a scheme that then meets fewer attributes than before keeps its own colours. Background and text are
+    never touched, so text contrast stays as it was; nor is a `locked` (S, 6) role (varied for rule 9).
+    `answer` (S,) and `rank` (S,): each scheme's brief and place in it.
+    """
+    f = _fit_tables()
+    limit = load_attributes().rules.min_delta_e2000
+    free = present & ~brand & ~locked & np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])
+    visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
+    before = (met & named).sum(axis=1)
+    saved = lch.copy(), oklab.copy(), lab.copy()
+    done: list[Injection] = []
+    tones = named[:, :N_TONES].astype(np.float32)
+    # The other schemes of each scheme's answer, (S, most - 1) scheme rows, -1 padded.
+    first = np.searchsorted(answer, answer)
+    size = np.bincount(answer)[answer]
+    most = int(size.max()) if len(size) else 1
+    offset = np.arange(most)
+    members = np.where(offset < size[:, None], first[:, None] + offset, -1)
+    others = np.where(members != np.arange(len(answer))[:, None], members, -1)
+    brand_primary = brand[:, R_PRIMARY]
+    accents_matter = np.bincount(answer, weights=brand_primary, minlength=answer.max() + 1)[answer] > 0 \
+        if len(answer) else np.zeros(0, bool)
+    for k in np.flatnonzero((named & ~met).any(axis=0) & f.anchored):
+        for group, boxes in zip(f.groups[k], f.group_boxes[k]):
+            held = (boxes.contains(lch).any(axis=-1) & visible).any(axis=1)  # a colour already in the group
+            needing = named[:, k] & ~met[:, k] & ~held & free.any(axis=1)
+            # Schemes of answers where accents tell schemes apart go rank by rank; the rest all at once.
+            steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r)
+                                                  for r in np.unique(rank[needing & accents_matter])]
+            for step in steps:
+                rows = np.flatnonzero(step)
+                if not len(rows):
+                    continue
+                outside_tones = (tones[rows] @ (~f.grid_in_tone[group]).T.astype(np.float32)) > 0  # (R, g)
+                distance = np.sqrt(((oklab[rows][:, :, None, :] - f.grid_oklab[group]) ** 2).sum(-1))  # (R, 6, g)
+                cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
+                peers = others[rows]
+                relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
+                          & free[rows, R_ACCENT][:, None])
+                i, j = np.nonzero(relies)
+                if len(i):
+                    near = _closer_than(lab[peers[i, j], R_ACCENT][:, None], f.grid_lab[group], limit)  # (N, g)
+                    blocked = np.zeros((len(rows), len(group)), bool)
+                    np.logical_or.at(blocked, i, near)
+                    cost[:, R_ACCENT] += np.where(blocked, np.inf, 0.0)
+                best = np.argmin(cost.reshape(len(rows), -1), axis=1)
+                found = np.isfinite(cost.reshape(len(rows), -1)[np.arange(len(rows)), best])
+                role, point = np.divmod(best[found], len(group))
+                rows, color = rows[found], group[point]
+                lch[rows, role], oklab[rows, role], lab[rows, role] = f.grid_lch[color], f.grid_oklab[color], \
+                    f.grid_lab[color]
+                free[rows, role] = False
+                done += [Injection(int(s), int(r), int(g), int(k)) for s, r, g in zip(rows, role, color)]
+    if done:
+        touched = np.unique([d.scheme for d in done])
+        after = _met_named(lch[touched], present[touched], brand[touched], named[touched])
+        worse = after.sum(axis=1) < before[touched]
+        for array, original in zip((lch, oklab, lab), saved):
+            array[touched[worse]] = original[touched[worse]]
+        met[touched[~worse]] = after[~worse]
+        kept = set(touched[~worse].tolist())
+        done = [d for d in done if d.scheme in kept]
+    return done
+
+
+@dataclass
+class KeywordPut:
+    """A colour-evoking keyword's own colour put into a scheme: scheme row, role (ROLE_ORDER), the colour, and the
+    keyword (for the rationale)."""
+
+    scheme: int
+    role: int
+    hex: str
+    name: str
+    keyword: str
+
+
+@cache
+def _keyword_colour(l: float, c: float, h: float) -> tuple[str, np.ndarray, np.ndarray, str]:
+    """A keyword's OKLCH as the sRGB hex a palette can hold (gamut-mapped), with its OKLab, CIELAB and colour name
+    (cached: a table colour recurs across briefs)."""
+    hex_ = oklch_to_hex(l, c, h)
+    rgb = hexes_to_rgb8([hex_])
+    oklab = rgb8_to_oklab(rgb)
+    return hex_, oklab[0], rgb8_to_lab_d65(rgb)[0], nearest_color_names(oklab)[0]
+
+
+def put_keyword_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
+                        taken: np.ndarray, named: np.ndarray, keywords: list[list[KeywordColour]]
+                        ) -> list[KeywordPut]:
+    """Where a scheme holds no visible colour in the region of a colour-evoking keyword of its brief
+    (`EncodedBatch.keyword_colours`: free keywords no cue names, "pomegranate", 石榴), put the keyword's own colour
+    into the free secondary / highlight / accent role nearest to it in OKLab (the least change), as
+    `put_cue_colours` does for a cue. `taken` (S, 6): roles already given a colour (a cue's, or varied for rule 9)
+    stay; brand colours, background and text are never touched. Keywords go slot by slot (first keyword of every
+    scheme at once, then the second), so two keywords take two roles. The arrays (S, 6, ...) change in place; a
+    scheme that then meets fewer of its named tones and cues than before keeps its own colours."""
+    most = max(map(len, keywords), default=0)
+    if not most:
+        return []
+    regions = list(dict.fromkeys(k.region for ks in keywords for k in ks))
+    boxes = Boxes.of(regions)
+    box_of = {r: i for i, r in enumerate(regions)}
+    free = present & ~brand & ~taken & np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])
+    visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
+    saved = lch.copy(), oklab.copy(), lab.copy()
+    done: list[KeywordPut] = []
+    for slot in range(most):
+        rows = np.array([s for s, ks in enumerate(keywords) if len(ks) > slot], dtype=np.int64)
+        kws = [keywords[s][slot] for s in rows.tolist()]
+        held = (boxes.contains_each(lch[rows], np.array([box_of[k.region] for k in kws])) & visible[rows]).any(1)
+        need = ~held & free[rows].any(axis=1)
+        rows, kws = rows[need], [k for k, n in zip(kws, need.tolist()) if n]
+        if not len(rows):
+            continue
+        colours = [_keyword_colour(*k.oklch) for k in kws]
+        new_oklab = np.array([c[1] for c in colours])
+        cost = np.sqrt(((oklab[rows] - new_oklab[:, None]) ** 2).sum(-1)) + np.where(free[rows], 0.0, np.inf)
+        role = np.argmin(cost, axis=1)
+        oklab[rows, role], lab[rows, role] = new_oklab, np.array([c[2] for c in colours])
+        lch[rows, role] = oklab_to_oklch(new_oklab)
+        free[rows, role] = False
+        done += [KeywordPut(int(s), int(r), c[0], c[3], k.keyword)
+                 for s, r, c, k in zip(rows.tolist(), role.tolist(), colours, kws)]
+    if done:
+        touched = np.unique([d.scheme for d in done])
+        touched = touched[named[touched].any(axis=1)]  # with no tone or cue named there is nothing to lose
+        before = _met_named(saved[0][touched], present[touched], brand[touched], named[touched]).sum(axis=1)
+        worse = _met_named(lch[touched], present[touched], brand[touched], named[touched]).sum(axis=1) < before
+        for array, original in zip((lch, oklab, lab), saved):
+            array[touched[worse]] = original[touched[worse]]
+        reverted = set(touched[worse].tolist())
+        done = [d for d in done if d.scheme not in reverted]
+    return done
+
+
+def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarray]:
+    """Per brief and font pair (B, F): in the brief's pool (CJK pairs for zh), and how it stands with the named
+    tones' type rules as a first and as a later scheme (all met; how many met)."""
+    f = _fit_tables()
+    tones = named_tones.astype(np.float32)
+    out = {"pool": ~zh[:, None] | _tables().pair_zh[None, :]}
+    for when, table in (("first", f.pair_first), ("later", f.pair_later)):
+        met = tones @ table[:, :N_TONES].T.astype(np.float32)  # (B, F)
+        out[f"tones_{when}"] = met >= tones.sum(axis=1, keepdims=True)
+        out[f"count_{when}"] = met
+    return out
+
+
+def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray]
+                          ) -> np.ndarray:
+    """`assign_styles` where a style counts only if some font pair meets its type rule and every named tone's
+    (rule 4, first-scheme policy for the first scheme): the brief's top styles first, then the next likeliest
+    style that has such a pair; where none has, the old choice stands.
+
+    The pairs asked are the CJK-capable ones for every brief, en too (they are part of the en pool), so that a
+    brief and its translation take the same directions (zh/en parity); only where no style has a CJK pair does an
+    en brief fall back to its whole pool."""
+    f = _fit_tables()
+    batch, rounds = palettes.shape
+    rows = np.arange(batch)
+    n_styles = style_probs.shape[1]
+    cjk = _tables().pair_zh.astype(np.float32)
+    feasible = {}
+    for when in ("first", "later"):
+        rules = getattr(f, f"pair_{when}")[:, N_TONES:].astype(np.float32)
+        tones_ok = types[f"tones_{when}"].astype(np.float32)
+        in_cjk = (tones_ok * cjk) @ rules > 0  # (B, n_styles)
+        in_pool = (tones_ok * types["pool"]) @ rules > 0
+        feasible[when] = np.where(in_cjk.any(axis=1, keepdims=True), in_cjk, in_pool)
+    top = np.zeros((batch, n_styles), bool)
+    top[rows[:, None], np.argsort(-style_probs, axis=1)[:, :TOP_STYLES]] = True
+    likely = np.sqrt(style_probs)
+    used = np.zeros((batch, n_styles), dtype=np.int64)
+    fit_table = _tables().style_fit
+    out = np.full((batch, rounds), -1, dtype=np.int64)
+    for r in range(rounds):
+        active = palettes[:, r] >= 0
+        fit = fit_table[np.maximum(palettes[:, r], 0)]
+        value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * feasible["later" if r else "first"]
+        best = np.argmax(value, axis=1)
+        used[rows[active], best[active]] += 1
+        out[:, r] = np.where(active, best, -1)
+    return out
+
+
+def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray]
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """A font pair per scheme from the whole library (the model's ranked pairs first) -> (pair, relevance), (B, n).
+
+    Order of choice, strongest first: meets the scheme's own style's type rule and every named tone's (rule 4;
+    a later scheme may take a script heading under a `secondary` policy while no script heading is ranked above
+    it); a heading family not used yet in the answer (rule 8: where the pool cannot give both, style fit wins
+    and the repeat stays); more of those rules met; ranked by the model; then relevance and mood as before.
+    """
+    f, t = _fit_tables(), _tables()
+    batch, rounds = styles.shape
+    rows = np.arange(batch)
+    n_pairs = len(t.typography)
+    relevance = np.zeros((batch, n_pairs))
+    relevance[rows[:, None], ids] = _normalise(scores)
+    ranked = np.zeros((batch, n_pairs), bool)
+    ranked[rows[:, None], ids] = True
+    used = np.zeros((batch, t.n_headings), bool)
+    script_above = np.zeros(batch, bool)
+    chosen = np.full((batch, rounds), -1, dtype=np.int64)
+    chosen_relevance = np.zeros((batch, rounds))
+    for r in range(rounds):
+        active = styles[:, r] >= 0
+        column = N_TONES + np.maximum(styles[:, r], 0)
+        later = (r > 0) & ~script_above[:, None]
+        style_ok = np.where(later, f.pair_later[:, column].T, f.pair_first[:, column].T)
+        tones_ok = np.where(later, types["tones_later"], types["tones_first"])
+        count = np.where(later, types["count_later"], types["count_first"]) + style_ok
+        repeat = used[:, t.pair_heading]
+        mood = t.mood[:, np.maximum(styles[:, r], 0)].T
+        value = (1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + 5.0 * ranked
+                 + MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * mood)
+        value[~types["pool"]] = -np.inf
+        best = np.argmax(value, axis=1)
+        used[rows[active], t.pair_heading[best][active]] = True
+        script_above |= active & f.heading_script[best]
+        chosen[:, r] = np.where(active, best, -1)
+        chosen_relevance[:, r] = np.where(active, relevance[rows, best], 0.0)
+    return chosen, chosen_relevance
+
+
 def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, reference_colors: list[str],
-              locale: str) -> str:
+              locale: str, colour_terms: list[str] = ()) -> str:
     t = _tables()
     parts = [t.tone_label[locale][tone] for tone in brief.tone]
     if locale == "en":
-        parts += [f"“{c}”" for c in cues[:3]]
+        quoted = cues[:3]
     else:
         if cues_zh is None:  # encoded without the lexicon pass (raw-Chinese evaluation)
             cues_zh = [e.zh for e in normalize_keywords(brief.keywords)[1]]
-        parts += [f"“{c}”" for c in cues_zh[:3]]
+        quoted = cues_zh[:3]
+    # Every keyword that named a colour cue is named too: the schemes were held to it.
+    seen = {c.casefold() for c in quoted}
+    parts += [f"“{c}”" for c in [*quoted, *(term for term in colour_terms if term.casefold() not in seen)]]
     if brief.brand_colors:
         parts.append(("brand colour " if locale == "en" else "品牌色") + ", ".join(brief.brand_colors))
     if reference_colors:
@@ -409,10 +1042,14 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
     return ", ".join(parts) if parts else f"the {category.lower()} category"
 
 
-def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str, np.ndarray]) -> list[list[dict] | None]:
+def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str, np.ndarray],
+                  honour_brief: bool = True) -> list[list[dict] | None]:
     """A batch of model outputs -> each brief's schemes as contract-shaped dicts (None for a rejected brief).
 
-    `layout.heatmaps` stays a (4, rows, cols) float array: `pipeline.answer` encodes it for the wire.
+    `honour_brief`: choose palettes, styles and font pairs under the brief's named tones and colour cues
+    (docs/teacher.md "Measurable definitions"); False gives the choices of the model's ranking alone (the
+    evaluation's "model alone" table). `layout.heatmaps` stays a (4, rows, cols) float array: `pipeline.answer`
+    encodes it for the wire.
     """
     t = _tables()
     out: list[list[dict] | None] = [None] * len(briefs)
@@ -424,12 +1061,33 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     n = np.array([b.num_schemes for b in briefs_live])
     zh = np.array([b.locale == Locale.zh for b in briefs_live])
     style_probs = np.asarray(outputs["style_probs"])[index].astype(np.float64)
+    palette_ids = np.asarray(outputs["palette_ids"])[index].astype(np.int64)
+    palette_scores = np.asarray(outputs["palette_scores"])[index]
+    font_ids = np.asarray(outputs["font_ids"])[index].astype(np.int64)
+    font_scores = np.asarray(outputs["font_scores"])[index]
+    brand_lists = [list(b.brand_colors) for b in briefs_live]
+    if encoded.cue_ids is not None:
+        cue_ids = [encoded.cue_ids[i] for i in live]
+        cue_terms = [encoded.cue_terms[i] for i in live]
+    else:  # encoded elsewhere without them: read them here
+        cue_ids, cue_terms = (list(x) for x in zip(*[colour_cues(b.keywords) for b in briefs_live]))
+    keyword_colours = ([encoded.keyword_colours[i] for i in live] if encoded.keyword_colours is not None
+                       else keyword_colours_batch([b.keywords for b in briefs_live]))
 
-    palettes, palette_rel = select_palettes(np.asarray(outputs["palette_ids"])[index].astype(np.int64),
-                                            np.asarray(outputs["palette_scores"])[index], n)
-    styles = assign_styles(style_probs, palettes)
-    fonts, font_rel = select_fonts(np.asarray(outputs["font_ids"])[index], np.asarray(outputs["font_scores"])[index],
-                                   styles, zh)
+    if honour_brief:
+        named = named_attributes(briefs_live, cue_ids)
+        brand_lab, brand_oklab, n_brands = _brand_arrays(brand_lists)
+        cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands)
+        picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands)
+        rows = np.arange(len(briefs_live))[:, None]
+        palettes = np.where(picked >= 0, cand.palette[rows, np.maximum(picked, 0)], -1)
+        types = _type_tables(named[:, :N_TONES], zh)
+        styles = assign_fitting_styles(style_probs, palettes, types)
+        fonts, font_rel = select_fitting_fonts(font_ids, font_scores, styles, types)
+    else:
+        palettes, palette_rel = select_palettes(palette_ids, palette_scores, n)
+        styles = assign_styles(style_probs, palettes)
+        fonts, font_rel = select_fonts(font_ids, font_scores, styles, zh)
     top_styles = np.argsort(-style_probs, axis=1)[:, :TOP_STYLES]
 
     # Every scheme of the batch, flat, brief by brief.
@@ -444,8 +1102,31 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     heatmaps, template_ids, boxes = build_layouts(np.asarray(outputs["layout"])[index][brief_of], formats,
                                                   s_style, rank)
 
+    # Colour cues no chosen palette holds: the cue's colour put into a free role (after brand colours).
+    injected: dict[int, list[Injection]] = {}
+    keyword_put: dict[int, list[KeywordPut]] = {}
+    if honour_brief:
+        f = _fit_tables()
+        chosen = picked[brief_of, rank]
+        lch, oklab, lab = (a[brief_of, chosen].copy() for a in (cand.lch, cand.oklab, cand.lab))
+        scheme_of = {(b, c): s for s, (b, c) in enumerate(zip(brief_of.tolist(), chosen.tolist()))}
+        locked = np.zeros((len(brief_of), len(ROLE_ORDER)), bool)
+        for b, c, role, color in varied:  # colours varied to differ per rule 9 (attribute -1)
+            s = scheme_of[b, c]
+            locked[s, role] = True
+            injected.setdefault(s, []).append(Injection(s, role, color, -1))
+        for d in put_cue_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen],
+                                 named[brief_of], cand.met[brief_of, chosen].copy(), locked, brief_of, rank):
+            injected.setdefault(d.scheme, []).append(d)
+        # Then the colours free keywords evoke, into the roles still free.
+        taken = locked.copy()
+        for d in [d for ds in injected.values() for d in ds]:
+            taken[d.scheme, d.role] = True
+        for k in put_keyword_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
+                                     named[brief_of], [keyword_colours[b] for b in brief_of.tolist()]):
+            keyword_put.setdefault(k.scheme, []).append(k)
+
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette.
-    brand_lists = [list(b.brand_colors) for b in briefs_live]
     distinct = list(dict.fromkeys(c for colors in brand_lists for c in colors))
     placed: dict[int, list[tuple[int, str]]] = {}
     if distinct:
@@ -479,22 +1160,47 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                                   zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())]
             cue_text_of[b] = _cue_text(brief, encoded.cues[live[b]],
                                        encoded.cues_zh[live[b]] if encoded.cues_zh is not None else None,
-                                       encoded.reference_colors[live[b]], locale)
+                                       encoded.reference_colors[live[b]], locale,
+                                       [*cue_terms[b], *(k.keyword for k in keyword_colours[b])])
             out[live[b]] = []
         p = palette_l[s]
         colors = [{"hex": h, "role": role, "name": name} for h, role, name in t.palette_colors[p]]
         for position, brand in placed.get(s, ()):
             colors[position] = {"hex": brand, "role": colors[position]["role"], "name": names[brand]}
+        put_in = ""
+        for d in injected.get(s, ()):
+            position = int(f.position_of_role[p, d.role])
+            colors[position] = {"hex": f.grid_hex[d.color], "role": colors[position]["role"],
+                                "name": f.grid_name[d.color]}
+            if d.attribute < 0:
+                role, name = t.role_label[locale][d.role], f.grid_name[d.color]
+                put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
+                           else f" {role} set to {name} to differ from the other schemes.")
+                continue
+            term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
+                    else cue_terms[b][cue_ids[b].index(f.cue_ids[d.attribute - N_TONES])])
+            if locale == "zh":
+                put_in += f"{t.role_label[locale][d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
+            else:
+                put_in += f" {t.role_label[locale][d.role]} set to {f.grid_name[d.color]} for “{term}”."
+        for k in keyword_put.get(s, ()):
+            position = int(f.position_of_role[p, k.role])
+            colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
+            if locale == "zh":
+                put_in += f"{t.role_label[locale][k.role]}取{k.name}，呼应“{k.keyword}”。"
+            else:
+                put_in += f" {t.role_label[locale][k.role]} set to {k.name} for “{k.keyword}”."
         pair_id, heading, body = t.typography[font_l[s]]
         style = STYLES[style_l[s]]
         style_label = t.style_label[locale][style_l[s]]
         harmony = t.harmony_label[locale][t.palette_harmony[p]]
         if locale == "zh":
+            category = t.category_label[locale][brief.product_category]
             rationale = (f"{style_label}方向：{harmony}配色，{heading[0]}标题配{body[0]}正文，"
-                         f"依据{t.category_label[locale][brief.product_category]}品类与{cue_text_of[b]}。")
+                         f"依据{category}品类与{cue_text_of[b]}。{put_in}")
         else:
             rationale = (f"{style_label} direction with a {harmony} palette and {heading[0]} over "
-                         f"{body[0]}, driven by {cue_text_of[b]}.")
+                         f"{body[0]}, driven by {cue_text_of[b]}.{put_in}")
         cf, rf = t.col_fraction, t.row_fraction
         out[live[b]].append({
             "style": {"id": style, "label": style_label, "score": prob_l[s]},

@@ -1,8 +1,9 @@
-"""The batch request path against the frozen answers of the per-brief code it replaced (make_golden.py).
+"""The batch request path against frozen answers (make_golden.py): first those of the per-brief code it replaced,
+re-frozen on purpose when post-processing began choosing to the brief (issue 15).
 
-Encoding must match exactly. Post-processing runs on the very model outputs the old code saw, in batches
-of mixed briefs, and its answers (grid heatmaps) must equal the old ones; only float ties may flip a choice,
-in at most 1 % of schemes, and each such scheme is printed.
+Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
+answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
+and each such scheme is printed. Any deliberate change of the answers re-freezes them, with its reason.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def test_encoding_matches(golden):
             row, want = encoded.row(offset), record["encoded"]
             assert row.token_ids == want["token_ids"] and row.text == want["text"]
             assert row.cues == want["cues"] and row.reference_colors == want["reference_colors"]
+            assert row.cue_ids == want["cue_ids"] and row.cue_terms == want["cue_terms"]
             assert [float(x) for x in row.features] == want["features"]
 
 

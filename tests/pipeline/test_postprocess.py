@@ -171,3 +171,48 @@ def test_layout_boxes_follow_the_heatmaps(backend):
         x, y, w, h = box
         assert x - 1 / cols <= (c + 0.5) / cols <= x + w + 1 / cols
         assert y - 1 / rows <= (r + 0.5) / rows <= y + h + 1 / rows
+
+
+# The issue's own examples, graded by the independent grader (evaluation.fit): with the rules every scheme gives
+# the brief what it names; with them off (the model's ranking alone) the same outputs do not.
+ISSUE_BRIEFS = [
+    {"product_category": "beverage", "package_format": "can", "tone": ["fresh"],
+     "keywords": "ocean, cool, refreshing sea breeze", "num_schemes": 3},
+    {"product_category": "alcohol", "package_format": "bottle_label", "tone": ["metallic_luxury", "elegant"],
+     "audience": ["luxury_buyers"], "keywords": "premium whisky, gold, heritage", "num_schemes": 3},
+    {"product_category": "confectionery", "package_format": "bag", "tone": ["cute", "vivid"],
+     "audience": ["kids"], "keywords": "strawberry, candy", "num_schemes": 3},
+    {"product_category": "beverage", "package_format": "can", "tone": ["neon"], "keywords": "energy drink",
+     "num_schemes": 3},
+    {"product_category": "beverage", "package_format": "can", "tone": ["fresh"], "keywords": "海洋 清凉 海风",
+     "locale": "zh", "brand_colors": ["#c41e3a"], "num_schemes": 4},
+]
+
+
+def test_the_issue_s_briefs_get_what_they_name(backend):
+    from evaluation.fit import grade
+
+    briefs = [Brief(**raw) for raw in ISSUE_BRIEFS]
+    encoded, outputs = batch(backend, briefs)
+    for honour, expect in ((True, True), (False, False)):
+        answers = schemes_batch(briefs, encoded, outputs, honour_brief=honour)
+        g = grade(briefs, answers)
+        assert bool(g.all_met.all() and g.font_ok.all() and g.pair_distinct.all()
+                    and not g.heading_repeat.any()) is expect, (honour, g.all_met, g.font_ok, g.pair_distinct)
+    rationales = [s["rationale"] for s in schemes_batch(briefs, encoded, outputs)[0]]
+    assert all("“ocean”" in r for r in rationales)  # the keyword that named the colour cue
+
+
+def test_a_cue_colour_is_put_in_where_no_palette_holds_it(backend):
+    """Morandi with "klein blue" (saturated ultramarine): no greyed library palette holds it, so a free role takes
+    the nearest colour of the cue's region, and the rationale says so."""
+    from evaluation.fit import grade
+
+    brief = Brief(**(BASE | {"tone": ["morandi"], "keywords": "klein blue", "num_schemes": 3}))
+    encoded, outputs = batch(backend, [brief])
+    schemes = schemes_batch([brief], encoded, outputs)[0]
+    g = grade([brief], [schemes])
+    assert g.cue_ids == ["klein_blue"] and g.cue_met.all()
+    assert any("for “klein blue”" in s["rationale"] for s in schemes)
+    for s in parsed(schemes):
+        assert s.palette.text_contrast >= 4.5
