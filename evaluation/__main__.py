@@ -41,7 +41,9 @@ from pipeline.tokenization import pad_batch
 # reach (tests/model/test_evaluation.py checks both sides).
 THRESHOLDS = {
     "ndcg5_style": (">=", 0.80),
-    "ndcg5_palette": (">=", 0.50),
+    # 0.45 since issue 15: the rule terms tie hundreds of palettes that meet a brief, so the order among them (the
+    # soft terms) is what NDCG reads; the retrained model reaches 0.509 on 1,000 briefs (docs/model.md).
+    "ndcg5_palette": (">=", 0.45),
     "ndcg5_font": (">=", 0.50),
     "text_contrast_ok": (">=", 1.0),
     "morandi_low_chroma": (">=", 0.80),
