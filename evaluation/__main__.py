@@ -45,7 +45,9 @@ from pipeline.tokenization import pad_batch
 # reach (tests/model/test_evaluation.py checks both sides).
 THRESHOLDS = {
     "ndcg5_style": (">=", 0.80),
-    "ndcg5_palette": (">=", 0.50),
+    # 0.45 since issue 15: the rule terms tie hundreds of palettes that meet a brief, so the order among them (the
+    # soft terms) is what NDCG reads; the retrained model reaches 0.509 on 1,000 briefs (docs/model.md).
+    "ndcg5_palette": (">=", 0.45),
     "ndcg5_font": (">=", 0.50),
     "text_contrast_ok": (">=", 1.0),
     "morandi_low_chroma": (">=", 0.80),
@@ -77,6 +79,15 @@ FIT_BRIEFS = 300
 # independently of the runtime lexicon"); the lexicon-generated pairs of `in_language` stay as the first row.
 PARITY_PAIRS_PATH = Path(__file__).parent / "parity" / "pairs.json"
 PARITY_SCHEMES = 3
+# The model's own fit (issue 15: "the model, not only post-processing rules, carries it"): floors the retrained
+# model alone clears with margin and random weights do not (tests/model/test_evaluation.py checks both sides).
+# Checked like THRESHOLDS whenever the fit tables run.
+FIT_FLOORS = {
+    "fit_all_en_model_alone": (">=", 0.40),
+    "fit_all_zh_model_alone": (">=", 0.40),
+    "font_suits_style_en_model_alone": (">=", 0.80),
+    "font_suits_style_zh_model_alone": (">=", 0.80),
+}
 
 
 def run_model(backend: InferenceBackend, samples: list[BriefSample], normalize_chinese: bool = True):
@@ -89,6 +100,21 @@ def run_model(backend: InferenceBackend, samples: list[BriefSample], normalize_c
         for name, value in result.items():
             outputs.setdefault(name, []).append(value)
     return encoded, {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def teacher_outputs(samples: list[BriefSample], teacher: Teacher) -> dict[str, np.ndarray]:
+    """The teacher's own rankings shaped like the model's outputs (top-k as the graph cuts them): graded like an
+    answer, they show what distillation could at best reach (`--teacher`)."""
+    import torch
+
+    from model.net import TOP_FONTS, TOP_PALETTES
+
+    target = teacher(*brief_arrays(samples, progress=False).tensors())
+    palette_scores, palette_ids = torch.topk(target.palette_scores, TOP_PALETTES, dim=-1)
+    font_scores, font_ids = torch.topk(target.font_scores, TOP_FONTS, dim=-1)
+    return {"style_probs": target.style_probs.numpy(), "palette_scores": palette_scores.numpy(),
+            "palette_ids": palette_ids.numpy().astype(np.int32), "font_scores": font_scores.numpy(),
+            "font_ids": font_ids.numpy().astype(np.int32), "layout": target.layout.numpy()}
 
 
 def answer_schemes(samples: list[BriefSample], encoded, outputs: dict[str, np.ndarray]) -> list[list[dict]]:
@@ -106,17 +132,25 @@ def _color(scheme: dict, role: str) -> str:
 
 
 def ranking_metrics(samples, outputs) -> dict[str, float]:
+    """NDCG@5 of the model's rankings against the teacher's targets, and (`*_old_teacher`) against the teacher
+    before issue 15's rule terms (`Teacher(rules=False)`), so a retrained model is read against both."""
     arrays = brief_arrays(samples, progress=False)
-    target = Teacher(load_design_tensors())(*arrays.tensors())
-    style_gain = target.style_probs.numpy()
-    palette_gain = target.palette_probs().numpy()
-    font_gain = target.font_probs().numpy()
+    tensors = load_design_tensors()
     n = len(samples)
-    return {
-        "ndcg5_style": float(np.mean([ndcg_at_k(np.argsort(-outputs["style_probs"][i]), style_gain[i]) for i in range(n)])),
-        "ndcg5_palette": float(np.mean([ndcg_at_k(outputs["palette_ids"][i], palette_gain[i]) for i in range(n)])),
-        "ndcg5_font": float(np.mean([ndcg_at_k(outputs["font_ids"][i], font_gain[i]) for i in range(n)])),
-    }
+    metrics = {}
+    for suffix, teacher in (("", Teacher(tensors)), ("_old_teacher", Teacher(tensors, rules=False))):
+        target = teacher(*arrays.tensors())
+        style_gain = target.style_probs.numpy()
+        palette_gain = target.palette_probs().numpy()
+        font_gain = target.font_probs().numpy()
+        metrics |= {
+            f"ndcg5_style{suffix}": float(np.mean([ndcg_at_k(np.argsort(-outputs["style_probs"][i]), style_gain[i])
+                                                   for i in range(n)])),
+            f"ndcg5_palette{suffix}": float(np.mean([ndcg_at_k(outputs["palette_ids"][i], palette_gain[i])
+                                                     for i in range(n)])),
+            f"ndcg5_font{suffix}": float(np.mean([ndcg_at_k(outputs["font_ids"][i], font_gain[i]) for i in range(n)])),
+        }
+    return metrics
 
 
 def _mean_chroma(scheme, exclude=("text",)) -> float:
@@ -333,16 +367,22 @@ def attribute_rows(g: Grade) -> dict[str, tuple[int, float, float, float]]:
     return rows
 
 
-def evaluate_fit(backend: InferenceBackend, n_briefs: int = FIT_BRIEFS) -> tuple[dict, dict]:
+def evaluate_fit(backend: InferenceBackend | None, n_briefs: int = FIT_BRIEFS,
+                 teacher: Teacher | None = None) -> tuple[dict, dict]:
     """Issue 15's measurement: held-out briefs, each written in en and in zh (keywords from the same lexicon terms,
     locale = language), answered by the full pipeline and by the model alone, graded by `evaluation.fit`.
-    -> (metrics, per-attribute rows by column)."""
+    With `teacher`, its rankings stand in for the model's (backend unused). -> (metrics, per-attribute rows by
+    column)."""
     started = time.perf_counter()
     base = generate_briefs(n_briefs, "heldout")
     runs, metrics, rows = {}, {}, {}
     for language in ("en", "zh"):
         samples = [in_language(s, language) for s in base]
-        encoded, outputs = run_model(backend, samples)
+        if teacher is None:
+            encoded, outputs = run_model(backend, samples)
+        else:
+            encoded = [encode_brief(s.brief, s.reference_colors) for s in samples]
+            outputs = teacher_outputs(samples, teacher)
         runs[language] = (samples, outputs, answer_schemes(samples, encoded, outputs))
         briefs = [s.brief for s in samples]
         alone = model_alone_schemes(samples, encoded, outputs)
@@ -501,7 +541,17 @@ def main() -> None:
     parser.add_argument("--fit-only", action="store_true", help="only the fit-to-the-brief tables")
     parser.add_argument("--no-goals", action="store_true",
                         help="report the issue-15 GOALS but exit on THRESHOLDS alone")
+    parser.add_argument("--teacher", choices=["new", "old"],
+                        help="with --fit-only: grade the teacher's own rankings (old: before the rule terms) in "
+                             "place of the model's")
     args = parser.parse_args()
+    if args.teacher:
+        fit, rows = evaluate_fit(None, args.fit_briefs or FIT_BRIEFS,
+                                 Teacher(load_design_tensors(), rules=args.teacher == "new"))
+        print(f"Fit to the brief, the {args.teacher} teacher's rankings as the model's: {fit['fit_briefs']:.0f} "
+              f"held-out briefs in en and zh; {fit['fit_seconds']} s")
+        print(format_fit(fit, rows))
+        sys.exit(0)
 
     from inference.onnxruntime_backend import OnnxRuntimeBackend
 
@@ -519,7 +569,11 @@ def main() -> None:
         print(f"\nFit to the brief: {fit['fit_briefs']:.0f} held-out briefs, each in en and in zh "
               f"(cells: share met (palette part / type part)); {fit['fit_seconds']} s")
         print(format_fit(fit, rows))
+        floors = verdicts(fit, FIT_FLOORS)
+        print("model-alone floors: " + ", ".join(
+            f"{k} {fit[k]:.3f} {' '.join(map(str, FIT_FLOORS[k]))} {'✓' if ok else '✗'}" for k, ok in floors.items()))
         metrics |= fit
+        thresholds_ok = thresholds_ok and all(floors.values())
         probe = evaluate_probe(backend)
         print(f"\nKeyword probe: {len(load_probe())} keywords in no shipped list "
               f"({probe['probe_keywords_en']:.0f} en, {probe['probe_keywords_zh']:.0f} zh), each in "

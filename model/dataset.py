@@ -1,5 +1,8 @@
 """Brief samples -> the arrays training and evaluation consume (features, MiniLM embeddings, teacher cues).
 
+The teacher's cues are of two kinds: the runtime lexicon's tone/style cues, and the frozen colour cues
+(`knowledge.attributes.find_cues`, read from the raw keywords in en and zh alike, as the evaluation reads them).
+
 MiniLM is frozen, so each distinct brief text is embedded once and cached; the heads then train on the
 cached embeddings, which keeps a full training run on a 2-core CPU within minutes.
 """
@@ -13,9 +16,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from knowledge.attributes import find_cues
 from knowledge.lexicon import normalize_keywords
 from model.briefs import BriefSample
-from model.design_tensors import CACHE_DIR
+from model.design_tensors import CACHE_DIR, cue_ids
 from pipeline.features import brief_text, structured_features
 from model.teacher import cue_vectors
 from model.text_encoder import MiniLMEncoder
@@ -28,11 +32,14 @@ class BriefArrays:
     text_emb: np.ndarray  # (n, 384)
     tone_cues: np.ndarray  # (n, 18)
     style_cues: np.ndarray  # (n, 14)
+    color_cues: np.ndarray  # (n, K) the frozen colour cues the keywords name, `cue_ids()` order
     texts: list[str]
 
     def tensors(self, index=slice(None)) -> tuple[torch.Tensor, ...]:
+        """(features, text_emb, tone_cues, style_cues, color_cues): the teacher's arguments, in order."""
         return tuple(
-            torch.from_numpy(a[index]) for a in (self.features, self.text_emb, self.tone_cues, self.style_cues)
+            torch.from_numpy(a[index])
+            for a in (self.features, self.text_emb, self.tone_cues, self.style_cues, self.color_cues)
         )
 
     def __len__(self) -> int:
@@ -63,6 +70,15 @@ def embed_texts(texts: list[str], batch_size: int = 128, progress: bool = True) 
     return table[[index[t] for t in texts]]
 
 
+def color_cue_hot(keywords: list[str]) -> np.ndarray:
+    """(n, K) multi-hot of the colour cues each keyword string names (`knowledge.attributes.find_cues`)."""
+    column = {c: k for k, c in enumerate(cue_ids())}
+    out = np.zeros((len(keywords), len(column)), dtype=np.float32)
+    for i, text in enumerate(keywords):
+        out[i, [column[c] for c in find_cues(text)]] = 1.0
+    return out
+
+
 def brief_arrays(samples: list[BriefSample], normalize_chinese: bool = True, progress: bool = True) -> BriefArrays:
     features, tone_cues, style_cues, texts = [], [], [], []
     for sample in samples:
@@ -77,5 +93,6 @@ def brief_arrays(samples: list[BriefSample], normalize_chinese: bool = True, pro
         text_emb=embed_texts(texts, progress=progress),
         tone_cues=np.stack(tone_cues),
         style_cues=np.stack(style_cues),
+        color_cues=color_cue_hot([s.brief.keywords for s in samples]),
         texts=texts,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from knowledge.fit_tables import pair_passes, palette_passes
 from knowledge.fonts import expressive_tag_names, load_font_pairs, load_fonts
 from knowledge.labels import profile
 from knowledge.layouts import load_layout_templates, render_heatmaps
@@ -23,7 +24,7 @@ from knowledge.taxonomy import Audience, LayoutElement, PackageFormat, PaletteRo
 
 FONT_CATEGORIES = ["sans-serif", "serif", "display", "handwriting", "monospace"]
 KNOWLEDGE_DATA = Path(__file__).resolve().parent.parent / "knowledge" / "data"
-CACHE_VERSION = 2  # bump when the way tensors are derived changes (the knowledge hash covers the data)
+CACHE_VERSION = 3  # bump when the way tensors are derived changes (the knowledge hash covers the data)
 CACHE_DIR = Path(__file__).resolve().parent.parent / "artifacts" / "cache"
 
 
@@ -38,12 +39,19 @@ class DesignTensors:
     tone_palette_fit: np.ndarray  # (18, N) 0-1 fit of each palette's colours to each tone's OKLCH profile
     palette_mood: np.ndarray  # (18, N) 1 where the library generated the palette for that tone
     style_palette_fit: np.ndarray  # (14, N)
+    # the frozen rules (docs/teacher.md "Measurable definitions", knowledge.fit_tables), 1 where met
+    tone_palette_pass: np.ndarray  # (18, N) the palette, as it stands, meets the tone's palette rule
+    cue_palette_pass: np.ndarray  # (K, N) meets the colour cue's rule, cues in knowledge.attributes order
     # font pairs (M)
     font_mood: np.ndarray  # (M, T) expressive-tag profile
     font_heading_cat: np.ndarray  # (M, 5)
     font_body_cat: np.ndarray  # (M, 5)
     font_zh: np.ndarray  # (M,)
     font_text_emb: np.ndarray  # (M, 384)
+    # 1 where the pair meets the type rule as an answer's first scheme, 0.5 where only as a later one (a /Script/*
+    # heading under a 'secondary' policy), 0 otherwise
+    tone_pair_pass: np.ndarray  # (18, M)
+    style_pair_pass: np.ndarray  # (14, M)
     # styles and priors
     style_emb: np.ndarray  # (14, 384) embedding of each style's English description
     tone_styles: np.ndarray  # (18, 14)
@@ -64,14 +72,21 @@ class DesignTensors:
     def palette_features(self) -> np.ndarray:
         """Per-palette input of the network's palette tower."""
         lab = (self.palette_lab * np.array([1.0, 3.0, 3.0])).reshape(len(self.palette_lab), -1)
-        return np.concatenate([self.palette_attrs, lab, self.palette_lab_mask, self.palette_name_emb], 1).astype(
-            np.float32
-        )
+        # The rule bits are the knowledge base's own facts about each palette; with them the tower need not
+        # rediscover hard OKLCH thresholds from the colours to rank what meets a tone or cue.
+        return np.concatenate([self.palette_attrs, lab, self.palette_lab_mask, self.palette_name_emb,
+                               self.tone_palette_pass.T, self.cue_palette_pass.T], 1).astype(np.float32)
 
     def font_features(self) -> np.ndarray:
         return np.concatenate(
-            [self.font_mood, self.font_heading_cat, self.font_body_cat, self.font_zh[:, None], self.font_text_emb], 1
+            [self.font_mood, self.font_heading_cat, self.font_body_cat, self.font_zh[:, None], self.font_text_emb,
+             self.tone_pair_pass.T, self.style_pair_pass.T], 1
         ).astype(np.float32)
+
+
+def cue_ids() -> list[str]:
+    """The colour cues in the order of `DesignTensors.cue_palette_pass` rows and of a brief's cue multi-hot."""
+    return palette_passes().cue_ids
 
 
 def knowledge_hash() -> str:
@@ -155,6 +170,9 @@ def build_design_tensors() -> DesignTensors:
     palette_mood = np.stack([(moods == t).astype(np.float32) for t in tones])
     style_fit = np.stack([oklch_fit(lab, mask, profile("style", s)) for s in styles])
 
+    passes, pair_rules = palette_passes(), pair_passes()
+    pair_fit = (0.5 * (pair_rules.first.astype(np.float32) + pair_rules.later.astype(np.float32))).T  # (32, M)
+
     templates = load_layout_templates()
     elements = [e.value for e in LayoutElement]
     heatmaps = np.zeros((len(templates), len(elements), *GRID), dtype=np.float32)
@@ -177,11 +195,15 @@ def build_design_tensors() -> DesignTensors:
         tone_palette_fit=tone_fit,
         palette_mood=palette_mood,
         style_palette_fit=style_fit,
+        tone_palette_pass=passes.tone.T.astype(np.float32),
+        cue_palette_pass=passes.cue.T.astype(np.float32),
         font_mood=font_mood,
         font_heading_cat=head_cat,
         font_body_cat=body_cat,
         font_zh=np.array([float(p.zh) for p in pairs], dtype=np.float32),
         font_text_emb=_embed(font_text),
+        tone_pair_pass=pair_fit[: len(tones)],
+        style_pair_pass=pair_fit[len(tones) :],
         style_emb=_embed(style_text),
         tone_styles=_profile_matrix("tone", tones, "styles", styles),
         tone_font_tags=_profile_matrix("tone", tones, "font_tags", tags),

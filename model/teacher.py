@@ -1,7 +1,7 @@
 """The knowledge-based teacher: scores (brief, style), (brief, palette), (brief, font pair) and the layout.
 
 The network is trained to reproduce these scores from the brief alone (it does not see the lexicon cue
-ids below, only the text MiniLM reads), so the teacher is the definition of a good answer. Its rules are
+ids nor the colour cue ids below, only the text MiniLM reads), so the teacher is the definition of a good answer. Its rules are
 documented in docs/teacher.md; the weights here are the ones that doc lists.
 
 All functions work on batches of torch tensors so targets are computed on the fly during training.
@@ -34,6 +34,12 @@ W_PAL_MOOD = 0.4
 PALETTE_TEMPERATURE = 0.2
 # Font-pair score terms.
 W_FONT_MOOD, W_FONT_CATEGORY, W_FONT_SEMANTIC, W_FONT_ZH, W_FONT_LATIN_IN_ZH = 2.0, 0.8, 6.0, 3.0, 0.6
+# The frozen rules (docs/teacher.md "Measurable definitions", issue 15), per rule met: each named tone and colour
+# cue a palette meets; each named tone whose type rule a pair meets, and the likely styles' type rules. Strong next
+# to the soft terms (one rule is worth the whole soft tone-fit term), so what meets the brief ranks first and the
+# soft terms order the palettes and pairs within it.
+W_PAL_RULE = 6.0
+W_FONT_RULE_TONE, W_FONT_RULE_STYLE = 4.0, 4.0
 FONT_TEMPERATURE = 0.2
 TEMPLATE_TEMPERATURE = 0.15
 
@@ -67,10 +73,13 @@ def cue_vectors(entries: list[LexiconEntry]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Teacher:
-    def __init__(self, tensors: DesignTensors) -> None:
+    """`rules=False` is the teacher before issue 15 (no rule terms): the evaluation reports NDCG against both."""
+
+    def __init__(self, tensors: DesignTensors, rules: bool = True) -> None:
         t = {name: torch.from_numpy(np.asarray(value)) for name, value in vars(tensors).items() if name != "knowledge_hash"}
         self.t = t
         self.tag_norm = F.normalize(t["font_mood"], dim=-1)
+        self.rules = rules
 
     def _blocks(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         return {
@@ -115,10 +124,32 @@ class Teacher:
     def color_match(self, slots: torch.Tensor) -> torch.Tensor:
         return color_match(slots, self.t["palette_lab"], self.t["palette_lab_mask"], compact=True)
 
-    def palette_scores(self, blocks, tone_w, style_p, text_emb) -> torch.Tensor:
+    def palette_rule_fit(self, blocks, tone_w, color_cues) -> torch.Tensor:
+        """(B, N) how many of the tones the brief chose and the colour cues its keywords name each library palette
+        meets (the frozen rules, graded alike). A count, not a share: every named attribute missed costs a whole
+        W_PAL_RULE however many the brief names (with a share, missing one of six cost too little to outweigh the
+        soft terms). Chosen tones rather than tone_w because the grade asks for exactly those (with priors in, a
+        palette meeting the category's prior tones would score nearly as well); a brief naming neither: its tone
+        weights (priors, summing to 1) stand in."""
+        chosen = blocks["tone"]
+        named = chosen.sum(1, keepdim=True) + color_cues.sum(1, keepdim=True)
+        met = chosen @ self.t["tone_palette_pass"] + color_cues @ self.t["cue_palette_pass"]
+        return torch.where(named > 0, met, tone_w @ self.t["tone_palette_pass"])
+
+    def font_rule_fit(self, blocks, tone_w, style_p) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, M) how many of the chosen tones' type rules each pair meets (else the tone weights' share), and the
+        likely styles' type rules (style_p-weighted); a pair meeting a rule only below the first scheme counts
+        half."""
+        chosen = blocks["tone"]
+        named = chosen.sum(1, keepdim=True)
+        tones = torch.where(named > 0, chosen @ self.t["tone_pair_pass"], tone_w @ self.t["tone_pair_pass"])
+        return tones, style_p @ self.t["style_pair_pass"]
+
+    def palette_scores(self, blocks, tone_w, style_p, text_emb, color_cues) -> torch.Tensor:
         semantic = text_emb @ self.t["palette_name_emb"].T
         semantic = (semantic - semantic.mean(1, keepdim=True)) * blocks["has_keywords"]
-        return (
+        rule = W_PAL_RULE * self.palette_rule_fit(blocks, tone_w, color_cues) if self.rules else 0.0
+        return rule + (
             W_PAL_TONE * tone_w @ ((1 - W_PAL_MOOD) * self.t["tone_palette_fit"] + W_PAL_MOOD * self.t["palette_mood"])
             + W_PAL_STYLE * style_p @ self.t["style_palette_fit"]
             + W_PAL_SEMANTIC * semantic
@@ -143,7 +174,11 @@ class Teacher:
         font_zh = self.t["font_zh"][None, :]
         # zh answers need CJK-capable pairs; en answers prefer Latin-first pairs but may use CJK ones.
         script = W_FONT_ZH * (zh * (2.0 * font_zh - 1.0)) - W_FONT_LATIN_IN_ZH * (1.0 - zh) * font_zh
-        return W_FONT_MOOD * mood + W_FONT_CATEGORY * category + W_FONT_SEMANTIC * semantic + script
+        score = W_FONT_MOOD * mood + W_FONT_CATEGORY * category + W_FONT_SEMANTIC * semantic + script
+        if self.rules:
+            tones, styles = self.font_rule_fit(blocks, tone_w, style_p)
+            score = score + W_FONT_RULE_TONE * tones + W_FONT_RULE_STYLE * styles
+        return score
 
     def layout(self, blocks, style_p) -> torch.Tensor:
         fmt = blocks["package_format"].argmax(1)  # (B,)
@@ -155,14 +190,16 @@ class Teacher:
 
     @torch.no_grad()
     def __call__(
-        self, features: torch.Tensor, text_emb: torch.Tensor, tone_cues: torch.Tensor, style_cues: torch.Tensor
+        self, features: torch.Tensor, text_emb: torch.Tensor, tone_cues: torch.Tensor, style_cues: torch.Tensor,
+        color_cues: torch.Tensor,
     ) -> TeacherTargets:
+        """`color_cues`: (B, K) the frozen colour cues the raw keywords name (`model.dataset.color_cue_hot`)."""
         blocks = self._blocks(features)
         tone_w = self.tone_weights(blocks, tone_cues)
         style_p = self.style_probs(blocks, tone_w, style_cues, text_emb)
         return TeacherTargets(
             style_probs=style_p,
-            palette_scores=self.palette_scores(blocks, tone_w, style_p, text_emb),
+            palette_scores=self.palette_scores(blocks, tone_w, style_p, text_emb, color_cues),
             font_scores=self.font_scores(blocks, tone_w, style_p, text_emb),
             layout=self.layout(blocks, style_p),
         )

@@ -38,8 +38,8 @@ def seed_everything(seed: int) -> None:
 
 
 def distill_loss(heads: RecommenderHeads, batch, teacher: Teacher) -> tuple[torch.Tensor, dict[str, float]]:
-    features, text_emb, tone_cues, style_cues = batch
-    target = teacher(features, text_emb, tone_cues, style_cues)
+    features, text_emb = batch[:2]
+    target = teacher(*batch)
     style_logits, palette_scores, font_scores, layout_logits = heads(text_emb, features)
     parts = {
         "style": F.kl_div(F.log_softmax(style_logits, -1), target.style_probs, reduction="batchmean"),

@@ -1,22 +1,19 @@
-"""The held-out eval passes for the trained model and fails for random weights (so it can fail)."""
+"""The held-out eval passes for the trained model and fails for random weights (so it can fail); likewise the
+model's own fit to the brief (issue 15's "model alone" columns) clears its floors only with trained weights."""
 
 import pytest
 import torch
 
-from evaluation.__main__ import evaluate, verdicts
+from evaluation.__main__ import FIT_FLOORS, evaluate, evaluate_fit, verdicts
 from inference.onnxruntime_backend import OnnxRuntimeBackend
 
 pytestmark = pytest.mark.slow
 SMALL = {"n_briefs": 200, "n_tone": 20}
+FIT_BRIEFS = 100
 
 
 @pytest.fixture(scope="module")
-def trained():
-    return evaluate(OnnxRuntimeBackend(), **SMALL)
-
-
-@pytest.fixture(scope="module")
-def random_weights(tmp_path_factory):
+def random_model(tmp_path_factory) -> str:
     from safetensors.torch import save_file
 
     from model.design_tensors import load_design_tensors
@@ -27,7 +24,17 @@ def random_weights(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("random")
     save_file(trainable_state(build_heads(load_design_tensors()).eval()), str(tmp / "heads.safetensors"))
     export(tmp / "random.onnx", heads_path=tmp / "heads.safetensors")
-    return evaluate(OnnxRuntimeBackend(model_path=str(tmp / "random.onnx")), **SMALL)
+    return str(tmp / "random.onnx")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return evaluate(OnnxRuntimeBackend(), **SMALL)
+
+
+@pytest.fixture(scope="module")
+def random_weights(random_model):
+    return evaluate(OnnxRuntimeBackend(model_path=random_model), **SMALL)
 
 
 def test_trained_model_passes_the_ranking_and_answer_checks(trained):
@@ -43,3 +50,11 @@ def test_random_weights_fail_the_eval(trained, random_weights):
     assert not all(ok.values())
     for key in ("ndcg5_palette", "ndcg5_font", "ndcg5_style"):
         assert random_weights[key] < trained[key] - 0.15, (key, random_weights[key], trained[key])
+
+
+def test_model_alone_fit_floor_trained_passes_random_fails(random_model):
+    trained_fit, _ = evaluate_fit(OnnxRuntimeBackend(), FIT_BRIEFS)
+    random_fit, _ = evaluate_fit(OnnxRuntimeBackend(model_path=random_model), FIT_BRIEFS)
+    assert all(verdicts(trained_fit, FIT_FLOORS).values()), {k: trained_fit[k] for k in FIT_FLOORS}
+    for key in ("fit_all_en_model_alone", "fit_all_zh_model_alone"):
+        assert not verdicts(random_fit, FIT_FLOORS)[key], (key, random_fit[key])
