@@ -168,8 +168,10 @@ def render_svg(scheme: Scheme, package_format: PackageFormat | str | None = None
 
     package = _sub(root, "g", class_="package")
     for tag, attrs, role in shape.parts:
+        # A palette without a secondary colour draws caps and lids in primary; the role says which was used.
+        shown = "primary" if role == "secondary" and PaletteRole.secondary not in palette else role
         part = _sub(package, tag, fill=fills[role], stroke=text, stroke_opacity="0.35", stroke_width="2",
-                    data_role=role)
+                    data_role=shown)
         for key, value in attrs.items():
             part.set(key, value)
 
