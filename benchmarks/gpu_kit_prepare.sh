@@ -86,7 +86,10 @@ EOF2
   split -n 2 -d "$dl/minilm-model.safetensors" "$dl/minilm-model.safetensors.part-"
   mv "$dl/minilm-model.safetensors.part-00" .kit3/ && mv "$dl/minilm-model.safetensors.part-01" .kit4/
 fi
-cp artifacts/cache/design_tensors-*.npz .kit3/ 2>/dev/null || echo "no artifacts/cache/design_tensors-*.npz: run make model first" >&2
+# Only the tables the current knowledge data hashes to (older ones linger in the cache), into the lighter .kit4.
+tables=$("$PY" -c "from model.design_tensors import CACHE_DIR, CACHE_VERSION; from model.design_tensors import knowledge_hash; \
+print(CACHE_DIR / f'design_tensors-v{CACHE_VERSION}-{knowledge_hash()}.npz')" 2>/dev/null || true)
+if [ -n "$tables" ] && [ -e "$tables" ]; then cp "$tables" .kit4/; else echo "no current design_tensors npz: run make model first" >&2; fi
 
 repo=$(git ls-files -z | xargs -0 stat -c %s | awk '{s+=$1} END {print s}')
 for d in .whl1 .whl2 .kit3 .kit4; do

@@ -10,10 +10,11 @@
 # capacity (1) found in 5 s, starting from the shipped config's initial replicas and autoscaling.
 # more: what the generator itself offers against a C target; the app with a longer micro-batch wait
 # (BATCH_WAIT); py-spy of every role at PROFILE_RATE.
+# profile: py-spy of every role at PROFILE_RATE after a two-rate sweep, then the spike at PEAK.
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | more | rest | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -61,6 +62,11 @@ rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   sleep 2
   step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
     --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
+  ;;
+profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short sweep, then the spike at PEAK
+  RATES=${RATES_PROFILE:-2000 2500} sweep 150 serve-profile --tag profile --profile-rate "${PROFILE_RATE:-2000}"
+  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
+    --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
 spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \

@@ -23,14 +23,15 @@ METRICS_SETTLE_S = 6.0  # Ray's metrics agent exports every few seconds (RAY_met
 
 # How the load generator runs (set once by a runner): pinned cores and distinct bodies on the GPU node.
 LOAD: dict = {"cpus": None, "unique": False}
+SPIKE_POOL_S = 1.5
 
 
 def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_s: float, timeout_s: float = 30.0,
-            processes: int = 1, cpu_probe=None) -> tuple[list[Result], dict]:
+            processes: int = 1, cpu_probe=None, pool_s: float = 0.25) -> tuple[list[Result], dict]:
     before, stages_before = batch_size_counters(server.cluster), stage_counters(server.cluster)
     if cpu_probe is not None:
         cpu_probe.start()
-    results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s, **LOAD)
+    results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s, pool_s=pool_s, **LOAD)
     summary = summarize(results, duration_s)
     if cpu_probe is not None:  # counted over the sending window only (the schedule's t = 0 to its end)
         start_at = getattr(results, "start_at", None)
@@ -89,7 +90,9 @@ def spike(server: Server, payloads: list[dict], peak: float, processes: int = 1,
     monitor.wait_ready()
     # The schedule's t = 0 is when the workers start sending (run_parallel starts them 3 s out).
     started = time.time() + (3.0 if processes > 1 else 0.0)
-    results, summary = measure(server, payloads, rate, duration_s, processes=processes)
+    # Connections for 1.5 s of the peak: many clients at once, as in a real promotion, so what the replicas
+    # cannot take reaches their admission (fast 503 + Retry-After) instead of queueing in the generator.
+    results, summary = measure(server, payloads, rate, duration_s, processes=processes, pool_s=SPIKE_POOL_S)
     samples = monitor.stop()
     timeline = [{"t": round(s["t"] - started, 2),
                  "running": {d: states.get("RUNNING", 0) for d, states in s["replicas"].items()},
