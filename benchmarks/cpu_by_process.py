@@ -13,12 +13,15 @@ ROLES = (  # first match wins: (role, substrings of the command line)
     ("ingress", ("ServeReplica:packdesign:Ingress", "ServeReplica:noop:Ingress")),
     ("encoder", ("ServeReplica:packdesign:BriefEncoder", "ServeReplica:noop:BriefEncoder")),
     ("recommender", ("ServeReplica:packdesign:Recommender", "ServeReplica:noop:Recommender")),
-    ("proxy", ("ray::ProxyActor", "haproxy")),
-    ("serve_controller", ("ray::ServeController",)),
     ("baseline_workers", ("benchmarks.baseline_server",)),
     # The runner and its spawned client processes (a spawned child's command line names no module, so
-    # processes that match nothing take the role of their nearest ancestor that does).
-    ("load_generator", ("benchmarks.loadgen", "benchmarks.gpu_serve", "benchmarks.noop_bench")),
+    # processes that match nothing take the role of their nearest ancestor that does). Before "proxy": a
+    # runner's arguments name the variant ("--variant haproxy"), which once counted the runner and its load
+    # generator processes as HAProxy.
+    ("load_generator", ("benchmarks.loadgen", "benchmarks.gpu_serve", "benchmarks.noop_bench",
+                        "benchmarks.profile_serve", "benchmarks.serve_latency")),
+    ("proxy", ("ray::ProxyActor", "haproxy")),
+    ("serve_controller", ("ray::ServeController",)),
     ("ray_daemons", ("raylet", "gcs_server", "dashboard", "ray/_private", "log_monitor", "runtime_env")),
 )
 

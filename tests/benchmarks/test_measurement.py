@@ -54,3 +54,13 @@ def test_cpu_usage_counts_only_the_window():
     assert windowed["cores"]["load_generator"] == 0.2  # its preparation lies outside the window
     whole = usage(samples, answered=300)
     assert whole["cores"]["load_generator"] == 0.88  # 2.2 s over 2.5 s: what the window keeps out
+
+
+def test_runner_arguments_naming_haproxy_do_not_make_it_the_proxy():
+    from benchmarks.cpu_by_process import _role
+
+    assert _role("python3 -m benchmarks.gpu_serve --out o --server serve --variant haproxy") == "load_generator"
+    assert _role("python -m benchmarks.profile_serve --variant haproxy --rate 60") == "load_generator"
+    assert _role("/tmp/site/bin/haproxy -f /tmp/haproxy-serve/haproxy.cfg -W") == "proxy"
+    assert _role("ray::ServeReplica:packdesign:Ingress") == "ingress"
+    assert _role("python -m benchmarks.baseline_server --workers 4") == "baseline_workers"
