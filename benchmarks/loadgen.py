@@ -220,6 +220,14 @@ def parse_cpus(text: str | None) -> list[int]:
     return cpus
 
 
+def busiest_second(schedule: np.ndarray) -> int:
+    """Sends scheduled in the schedule's busiest whole second. Pools are sized on it, not on the mean rate: sized
+    on a spike's mean the pools held the spike's excess inside the generator (259 connections for a 200 -> 2,000
+    req/s spike), so the server never saw the overload its admission answers with 503s, and the queue showed up
+    as seconds of client-side wait."""
+    return int(np.bincount(np.asarray(schedule).astype(np.int64)).max()) if len(schedule) else 0
+
+
 def pool_size(rate_per_proc: float, pool_s: float) -> int:
     """Connections one process keeps: its rate times `pool_s` seconds of latency (Little's law), at least 8.
     Past that, requests wait for a connection inside the process, still timed from their schedule."""
@@ -373,11 +381,7 @@ def run_procs(url: str, base: list[dict], rate: Callable[[float], float], durati
     schedule = np.asarray(arrival_times(rate, duration_s))
     parts = split_schedule(schedule, procs)
     cpus = cpus if cpus is not None else parse_cpus(None)
-    # Pools are sized on the busiest second, not the mean: sized on a spike's mean rate the pools held the
-    # spike's excess inside the generator (259 connections for a 200 -> 2,000 req/s spike), so the server never
-    # saw the overload its admission answers with 503s, and the queue showed up as seconds of client-side wait.
-    busiest = int(np.bincount(schedule.astype(np.int64)).max()) if len(schedule) else 0
-    per_proc_rate = busiest / procs
+    per_proc_rate = busiest_second(schedule) / procs
     jobs = [Job(url, path, schedule[idx], idx, base, unique, seed, [cpus[k % len(cpus)]] if cpus else [],
                 pool_size(per_proc_rate, pool_s), timeout_s, warm_path) for k, idx in enumerate(parts)]
     # Separate processes even for one: pinning applies to them, never to the caller.

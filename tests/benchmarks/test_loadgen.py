@@ -59,3 +59,17 @@ def test_overload_shows_as_latency_not_as_lower_offered_load(slow_server):
     late = [r.latency_ms for r in results if r.scheduled_s > 1.5]
     early = [r.latency_ms for r in results if r.scheduled_s < 0.5]
     assert min(late) > max(early)
+
+
+def test_pools_are_sized_on_a_spikes_peak_not_its_mean():
+    from benchmarks.loadgen import PiecewiseRate, busiest_second, pool_size
+    from benchmarks.scenarios import spike_profile
+
+    rate, duration_s, shape = spike_profile(2000.0, before_s=5.0, hold_s=5.0, after_s=5.0)
+    schedule = arrival_times(rate, duration_s)
+    mean = len(schedule) / duration_s
+    assert mean < 0.7 * shape["peak"]
+    assert busiest_second(schedule) == pytest.approx(shape["peak"], rel=0.02)
+    assert pool_size(busiest_second(schedule) / 4, 0.25) == pytest.approx(2000 * 0.25 / 4, rel=0.02)
+    flat = arrival_times(PiecewiseRate(((0.0, 300.0), (10.0, 300.0))), 10.0)
+    assert busiest_second(flat) == pytest.approx(300, rel=0.02)
