@@ -4,6 +4,13 @@ batch sizes the recommender forms under concurrent clients.
     python -m benchmarks.serve_latency                      # starts a private local cluster from serve_config.yaml
     python -m benchmarks.serve_latency --requests 300 --clients 32
     python -m benchmarks.serve_latency --variant haproxy     # HAProxy ingress + throughput mode
+    python -m benchmarks.serve_latency --variant haproxy --settings shipped no-timers baseline --requests 200
+                                                             # several settings, one after another, one report
+
+Settings (`--settings`, one run each, in the order given): `shipped` (serve_config.yaml as is); `no-timers` (no
+micro-batch wait in the ingress or the recommender: batches form only from what queued while the previous ones
+ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads); `baseline`
+(the plain single-process server, the same batch functions and model variant, 1 thread).
 """
 
 from __future__ import annotations
@@ -20,7 +27,25 @@ import numpy as np
 
 from benchmarks.workload import brief_mix
 from benchmarks.local_cluster import Cluster
-from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
+from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
+
+SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "baseline")
+
+
+def setting_overrides(name: str):
+    """The serve_config.yaml change a setting makes (None: as shipped)."""
+    if name == "shipped":
+        return None
+
+    def apply(config: dict) -> None:
+        app = config["applications"][0]
+        app["args"]["ingress_batch_wait_s"] = 0.0
+        for deployment in app["deployments"]:
+            if deployment["name"] == "Recommender":
+                deployment["user_config"]["batch_wait_timeout_s"] = 0.0
+        if name == "no-timers-ort2":
+            app["args"]["ort_intra_op_threads"] = 2
+    return apply
 
 
 def sequential(client: httpx.Client, briefs: list[dict]) -> dict:
@@ -60,27 +85,41 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--variant", choices=sorted(VARIANT_NAMES), default="default",
                         help="Serve's HTTP path: its proxy, throughput mode, or HAProxy + throughput mode")
+    parser.add_argument("--settings", nargs="+", choices=SETTINGS, default=["shipped"])
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     briefs = brief_mix(args.requests)
+    report = {"variant": VARIANT_NAMES[args.variant], "settings": {}}
+    for name in args.settings:
+        report["settings"][name] = measure_setting(name, args.variant, briefs, args.clients)
+        print(json.dumps({name: report["settings"][name]}), flush=True)
+    print(json.dumps(report, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def measure_setting(name: str, variant: str, briefs: list[dict], clients: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="latency"))
-    with Cluster(tmp, env=variant_env(VARIANT_NAMES[args.variant], tmp)) as cluster, \
-            httpx.Client(base_url=cluster.base_url, timeout=60) as client:
+    if name == "baseline":
+        with baseline(tmp) as server, httpx.Client(base_url=server.base_url, timeout=60) as client:
+            for brief in briefs[:20]:
+                client.post("/v1/recommend", json=brief)
+            return {"sequential": sequential(client, briefs), "concurrent": concurrent(client, briefs * 2, clients)}
+    report = {}
+    with Cluster(tmp, config_overrides=setting_overrides(name), env=variant_env(VARIANT_NAMES[variant], tmp)) \
+            as cluster, httpx.Client(base_url=cluster.base_url, timeout=60) as client:
         for brief in briefs[:20]:  # warm-up: first calls load tables in every replica
             client.post("/v1/recommend", json=brief)
-        report = {"sequential": sequential(client, briefs)}
+        report["sequential"] = sequential(client, briefs)
         cluster.recommender("reset_stats")
-        report["concurrent"] = concurrent(client, briefs * 2, args.clients)
+        report["concurrent"] = concurrent(client, briefs * 2, clients)
         stats = cluster.recommender("stats")
         sizes = {int(k): v for k, v in stats["batch_sizes"].items()}
         report["batch_sizes"] = dict(sorted(sizes.items()))
         report["mean_batch"] = round(sum(k * v for k, v in sizes.items()) / max(1, sum(sizes.values())), 2)
         report["backend"] = stats["backend"]
     _kill_strays(tmp)  # HAProxy runs outside the cluster's process group
-    report["variant"] = VARIANT_NAMES[args.variant]
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from ray import serve
 from contract.brief import Brief
 from pipeline.features import EncodedBatch, encode_batch
 from pipeline.tokenization import tokenizer
+from serve_app.heap import freeze_startup_heap
 
 log = logging.getLogger("ray.serve")
 
@@ -27,6 +28,7 @@ class BriefEncoder:
     def __init__(self, max_image_bytes: int) -> None:
         self.max_image_bytes = max_image_bytes
         tokenizer()  # load once per replica, not on the first request
+        freeze_startup_heap()
 
     def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:
         # A sync method: Serve runs it in its thread pool, so this replica's event loop keeps taking calls.

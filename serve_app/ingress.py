@@ -32,6 +32,7 @@ from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs
 from serve_app.errors import field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
+from serve_app.heap import freeze_startup_heap
 from serve_app.recommender import ModelInputs, ModelOutputs
 
 log = logging.getLogger("ray.serve")
@@ -115,6 +116,7 @@ class Ingress:
         if encoder is None:
             tokenizer()
         postprocess.warm()
+        freeze_startup_heap()
 
     def __serve_build_asgi_app__(self):
         from serve_app.api import build_api  # the routes import this module's types; built once per replica

@@ -26,6 +26,7 @@ from inference.base import warm_for_serving
 from inference.registry import select_backend
 from pipeline.feature_layout import FEATURE_DIM
 from pipeline.tokenization import MAX_TOKENS, pad_batch
+from serve_app.heap import freeze_startup_heap
 
 log = logging.getLogger("ray.serve")
 
@@ -94,6 +95,7 @@ class Recommender:
         self.failures = MetricCounter("packdesign_backend_failures", description="Failed model calls.")
         self.last_error: str | None = None
         self.version = self.backend.info.detail.get("model_version") or "unknown"
+        self.frozen_objects = freeze_startup_heap()
         log.info("recommender ready: backend=%s detail=%s", self.backend.info.name, self.backend.info.detail)
 
     def reconfigure(self, config: dict) -> None:
@@ -145,6 +147,7 @@ class Recommender:
             # Which replica answered and which GPUs Ray gave it (placement checks, per-GPU reports).
             "replica": serve.get_replica_context().replica_id.unique_id,
             "gpu_ids": [str(g) for g in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])],
+            "gc_frozen_objects": self.frozen_objects,
         }
 
     def reset_stats(self) -> None:
