@@ -68,12 +68,30 @@ def test_overlapping_terms_both_kept() -> None:
     assert [e.zh for e in normalize_keywords("喝红茶")[1]] == ["红茶"]
 
 
-def test_mixed_text_keeps_english_and_reports_uncovered() -> None:
-    result = normalize_keywords_detailed("Summer vibe, 清爽的感觉 with 莫兰迪色")
+def test_mixed_text_keeps_english_glosses_the_rest_and_reports_uncovered() -> None:
+    # 的感觉 is no lexicon term: the dictionary reads it (的 a grammatical word, 感觉 "feeling"); the Hangul run is
+    # in no dictionary and is reported, not sent.
+    result = normalize_keywords_detailed("Summer vibe, 清爽的感觉 with 莫兰迪色 사랑")
     assert result.text.startswith("Summer vibe")
     assert "with" in result.text and "refreshing" in result.text and "morandi" in result.text
-    assert result.uncovered == ["的感觉"]
-    assert not CJK.search(result.text)
+    assert "feeling" in result.text
+    assert result.glossed == [("的", ""), ("感觉", "feeling")]
+    assert result.uncovered == ["사랑"]
+    assert not CJK.search(result.text) and "사" not in result.text
+
+
+def test_chinese_outside_the_lexicon_reaches_the_text_as_english() -> None:
+    """冰川泉源 (glacier spring) and 榛果 (hazelnut) are no lexicon terms; before the gloss they were dropped, so MiniLM
+    read a zh brief without them. The lexicon's own terms still come first and keep their cue entries."""
+    lexicon_zh = {e.zh for e in load_lexicon()}
+    assert not {"冰川", "泉源", "榛果"} & lexicon_zh
+    result = normalize_keywords_detailed("冰川泉源高端矿泉水，纯净")
+    assert result.text == "glacier springhead, high end premium, mineral water, pure"
+    assert [e.zh for e in result.entries] == ["高端", "矿泉水", "纯净"]
+    assert result.uncovered == []
+    text, entries = normalize_keywords("冬日的榛果拿铁")
+    assert "filbert" in text and "latte" in text and not CJK.search(text)
+    assert [e.zh for e in entries] == ["拿铁"]
 
 
 def test_nfkc_and_cjk_punctuation_and_whitespace() -> None:
