@@ -66,3 +66,13 @@ def gloss_run(run: str) -> GlossedRun:
             words.append((word, gloss))
         after_unknown = gloss is None
     return GlossedRun(tuple(words), tuple(unknown))
+
+
+@lru_cache(maxsize=8192)
+def word_spans(run: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each word of `segment(run)` in the run, in order."""
+    spans, start = [], 0
+    for word in segment(run):
+        spans.append((start, start + len(word)))
+        start += len(word)
+    return tuple(spans)

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-from knowledge.gloss import gloss_run
+from knowledge.gloss import gloss_run, word_spans
 
 LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.json"
 
@@ -113,10 +113,22 @@ def _term_spans(folded: str, root: dict) -> list[tuple[int, int, LexiconEntry]]:
                 spans.append((i, hit[0], hit[1]))
     kept, furthest = [], -1
     for start, end, entry in spans:  # starts increase, so a span is inside another iff an earlier one reaches it
-        if end > furthest:
+        if end > furthest and not (end - start == 1 and _inside_a_longer_word(folded, start)):
             kept.append((start, end, entry))
             furthest = end
     return kept
+
+
+def _inside_a_longer_word(folded: str, position: int) -> bool:
+    """Whether the character at `position` belongs to a longer word when its CJK run is split over the dictionary
+    (`knowledge.gloss.segment`). A one-character term is ambiguous inside a word: 红 "red" is no colour in 红薯
+    "sweet potato", 茶 "tea" only part of 茶树 "tea tree"; the word is glossed whole there, as the keyword colours
+    block 红 inside 红薯."""
+    for match in _CJK_RUN.finditer(folded):
+        if match.start() <= position < match.end():
+            offset = position - match.start()
+            return any(s <= offset < e and e - s > 1 for s, e in word_spans(match.group()))
+    return False
 
 
 def _glossed_pieces(literal: str, glossed: list[tuple[str, str]], uncovered: list[str]) -> list[tuple[bool, str]]:

@@ -141,3 +141,14 @@ def test_speed_report() -> None:
         normalize_keywords(brief)
     per_call_ms = (time.perf_counter() - start) / n * 1e3
     print(f"\nnormalize_keywords: {len(brief)} chars in {per_call_ms:.3f} ms")  # reported, not asserted
+
+
+def test_one_character_terms_give_way_to_a_dictionary_word_around_them() -> None:
+    """红 (red) and 茶 (tea) are lexicon terms, but inside 红薯 (sweet potato) and 茶树 (tea tree) they are part of a word:
+    the word is glossed whole and no "red" cue is read from a sweet potato. Alone, or next to other terms, they
+    keep their entry."""
+    result = normalize_keywords_detailed("农家风红薯脆片")
+    assert result.entries == [] and "sweet potato" in result.text and "red" not in result.text
+    assert normalize_keywords("茶树精油")[0] == "tea tree essential oil"
+    assert [e.zh for e in normalize_keywords("红 茶")[1]] == ["红", "茶"]
+    assert [e.zh for e in normalize_keywords("红茶 酒红")[1]] == ["红茶", "酒红"]
