@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,7 +54,7 @@ class NormalizedKeywords(NamedTuple):
     text: str  # English-only keyword text
     entries: list[LexiconEntry]  # matched entries, in text order (repeats kept)
     uncovered: list[str]  # CJK that neither a lexicon term nor a dictionary word covered; dropped from ``text``
-    glossed: list[tuple[str, str]] = []  # (Chinese word, English gloss) the dictionary gave, in text order
+    glossed: list[tuple[str, str]]  # (Chinese word, English gloss) the dictionary gave, in text order
 
 
 @cache
@@ -101,9 +102,10 @@ def _is_ascii_word_char(ch: str) -> bool:
 
 
 def _term_spans(folded: str, root: dict) -> list[tuple[int, int, LexiconEntry]]:
-    """The longest term starting at each position, minus those inside another one: (start, end, entry) in text
-    order. Overlapping terms both stay (中秋节日礼盒 -> 中秋节 and 节日礼盒), as `knowledge.attributes.find_cues`
-    reads them; a greedy left-to-right longest match would consume 节 and lose 节日礼盒."""
+    """The longest term starting at each position, minus those inside another one or inside a longer dictionary
+    word (`_inside_a_longer_word`): (start, end, entry) in text order. Overlapping terms both stay (中秋节日礼盒 ->
+    中秋节 and 节日礼盒), as `knowledge.attributes.find_cues` reads them; a greedy left-to-right longest match would
+    consume 节 and lose 节日礼盒."""
     spans = []
     for i, ch in enumerate(folded):
         # Terms that start with a Latin letter/digit ("ins风", "Z世代") must not start inside an English word.
@@ -111,24 +113,28 @@ def _term_spans(folded: str, root: dict) -> list[tuple[int, int, LexiconEntry]]:
             hit = _longest_match(folded, i, root)
             if hit is not None:
                 spans.append((i, hit[0], hit[1]))
+    runs = [(m.start(), m.end()) for m in _CJK_RUN.finditer(folded)] if spans else []
     kept, furthest = [], -1
     for start, end, entry in spans:  # starts increase, so a span is inside another iff an earlier one reaches it
-        if end > furthest and not (end - start == 1 and _inside_a_longer_word(folded, start)):
+        if end > furthest and not _inside_a_longer_word(folded, runs, start, end):
             kept.append((start, end, entry))
             furthest = end
     return kept
 
 
-def _inside_a_longer_word(folded: str, position: int) -> bool:
-    """Whether the character at `position` belongs to a longer word when its CJK run is split over the dictionary
-    (`knowledge.gloss.segment`). A one-character term is ambiguous inside a word: 红 "red" is no colour in 红薯
-    "sweet potato", 茶 "tea" only part of 茶树 "tea tree"; the word is glossed whole there, as the keyword colours
-    block 红 inside 红薯."""
-    for match in _CJK_RUN.finditer(folded):
-        if match.start() <= position < match.end():
-            offset = position - match.start()
-            return any(s <= offset < e and e - s > 1 for s, e in word_spans(match.group()))
-    return False
+def _inside_a_longer_word(folded: str, runs: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether the term at [start, end) lies inside one longer word when its CJK run (`runs`: (start, end) of each
+    run of `folded`) is split over the dictionary (`knowledge.gloss.segment`): 红 "red" is no colour in 红薯 "sweet
+    potato", 运动 "sports" only part of 运动员 "athlete". The word is glossed whole there, as the keyword colours block
+    红 inside 红薯."""
+    k = bisect_right(runs, (start, len(folded))) - 1
+    if k < 0 or not runs[k][0] <= start < runs[k][1]:
+        return False  # the term starts in Latin text ("ins风")
+    run_start, run_end = runs[k]
+    if end > run_end or (start, end) == (run_start, run_end):
+        return False  # a term that runs on into Latin text, or is its whole run (nothing around it to join)
+    a, b = start - run_start, end - run_start
+    return any(s <= a and b <= e and e - s > b - a for s, e in word_spans(folded[run_start:run_end]))
 
 
 def _glossed_pieces(literal: str, glossed: list[tuple[str, str]], uncovered: list[str]) -> list[tuple[bool, str]]:
@@ -153,8 +159,8 @@ def _glossed_pieces(literal: str, glossed: list[tuple[str, str]], uncovered: lis
 
 def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
     """Replace zh terms by their en phrases (longest match at each position; overlapping terms all kept, a term
-    inside a longer one dropped), gloss the Chinese no term covers (`knowledge.gloss`), keep English, report the
-    CJK neither covers.
+    inside a longer term or dictionary word dropped), gloss the Chinese no term covers (`knowledge.gloss`), keep
+    English, report the CJK neither covers.
 
     NFKC folds full-width letters/punctuation/spaces; adjacent translated terms are separated by ", "
     (Chinese briefs often run keywords together or separate them only by spaces).

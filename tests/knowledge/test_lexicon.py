@@ -143,12 +143,15 @@ def test_speed_report() -> None:
     print(f"\nnormalize_keywords: {len(brief)} chars in {per_call_ms:.3f} ms")  # reported, not asserted
 
 
-def test_one_character_terms_give_way_to_a_dictionary_word_around_them() -> None:
-    """红 (red) and 茶 (tea) are lexicon terms, but inside 红薯 (sweet potato) and 茶树 (tea tree) they are part of a word:
-    the word is glossed whole and no "red" cue is read from a sweet potato. Alone, or next to other terms, they
-    keep their entry."""
+def test_terms_give_way_to_a_dictionary_word_around_them() -> None:
+    """红 (red), 茶 (tea) and 运动 (sports) are lexicon terms, but inside 红薯 (sweet potato), 茶树 (tea tree) and 运动员
+    (athlete) they are part of a word: the word is glossed whole and no "red" cue is read from a sweet potato. Alone,
+    next to other terms, or spanning two dictionary words (夏季限定), a term keeps its entry."""
     result = normalize_keywords_detailed("农家风红薯脆片")
     assert result.entries == [] and "sweet potato" in result.text and "red" not in result.text
     assert normalize_keywords("茶树精油")[0] == "tea tree essential oil"
+    text, entries = normalize_keywords("运动员蛋白")
+    assert text.startswith("athlete") and "运动" not in [e.zh for e in entries]
+    assert [e.zh for e in normalize_keywords("清爽夏季限定")[1]] == ["清爽", "夏季限定"]
     assert [e.zh for e in normalize_keywords("红 茶")[1]] == ["红", "茶"]
     assert [e.zh for e in normalize_keywords("红茶 酒红")[1]] == ["红茶", "酒红"]
