@@ -3,7 +3,7 @@
 ``normalize_keywords`` turns "清爽 夏季限定, pastel" into "refreshing, summer limited edition, pastel" so an
 English sentence embedder sees one language, and returns the lexicon entries it matched, whose taxonomy
 cue ids (``cue_ids``) the teacher uses as extra evidence. Chinese the lexicon does not know is glossed word by word
-from CC-CEDICT (`knowledge.gloss`: "冰川泉源" -> "glacier, springhead"); the lexicon's terms come first.
+from CC-CEDICT (`knowledge.gloss`: "冰川泉源" -> "glacier springhead"); the lexicon's terms come first.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _inside_a_longer_word(folded: str, runs: list[tuple[int, int]], start: int, 
 
 def _glossed_pieces(literal: str, glossed: list[tuple[str, str]], uncovered: list[str]) -> list[tuple[bool, str]]:
     """Text between lexicon terms -> pieces with each CJK run replaced by its dictionary glosses, one phrase per run
-    (Chinese writes a phrase without spaces: 农家风红薯脆片 -> "peasant family style sweet potato crisp"); grammatical
+    (Chinese writes a phrase without spaces: 农家风红薯脆片 -> "peasant family style sweet potato chip"); grammatical
     words (的) and characters no word covers leave a space."""
     pieces: list[tuple[bool, str]] = []
     start = 0
