@@ -2,7 +2,8 @@
 
 ``normalize_keywords`` turns "清爽 夏季限定, pastel" into "refreshing, summer limited edition, pastel" so an
 English sentence embedder sees one language, and returns the lexicon entries it matched, whose taxonomy
-cue ids (``cue_ids``) the teacher uses as extra evidence.
+cue ids (``cue_ids``) the teacher uses as extra evidence. Chinese the lexicon does not know is glossed word by word
+from CC-CEDICT (`knowledge.gloss`: "冰川泉源" -> "glacier springhead"); the lexicon's terms come first.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
+
+from knowledge.gloss import gloss_run, word_spans
 
 LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.json"
 
@@ -49,7 +53,8 @@ class LexiconEntry:
 class NormalizedKeywords(NamedTuple):
     text: str  # English-only keyword text
     entries: list[LexiconEntry]  # matched entries, in text order (repeats kept)
-    uncovered: list[str]  # CJK runs no lexicon term covered; dropped from ``text``
+    uncovered: list[str]  # CJK that neither a lexicon term nor a dictionary word covered; dropped from ``text``
+    glossed: list[tuple[str, str]]  # (Chinese word, English gloss) the dictionary gave, in text order
 
 
 @cache
@@ -97,9 +102,10 @@ def _is_ascii_word_char(ch: str) -> bool:
 
 
 def _term_spans(folded: str, root: dict) -> list[tuple[int, int, LexiconEntry]]:
-    """The longest term starting at each position, minus those inside another one: (start, end, entry) in text
-    order. Overlapping terms both stay (中秋节日礼盒 -> 中秋节 and 节日礼盒), as `knowledge.attributes.find_cues`
-    reads them; a greedy left-to-right longest match would consume 节 and lose 节日礼盒."""
+    """The longest term starting at each position, minus those inside another one or inside a longer dictionary
+    word (`_inside_a_longer_word`): (start, end, entry) in text order. Overlapping terms both stay (中秋节日礼盒 ->
+    中秋节 and 节日礼盒), as `knowledge.attributes.find_cues` reads them; a greedy left-to-right longest match would
+    consume 节 and lose 节日礼盒."""
     spans = []
     for i, ch in enumerate(folded):
         # Terms that start with a Latin letter/digit ("ins风", "Z世代") must not start inside an English word.
@@ -107,17 +113,54 @@ def _term_spans(folded: str, root: dict) -> list[tuple[int, int, LexiconEntry]]:
             hit = _longest_match(folded, i, root)
             if hit is not None:
                 spans.append((i, hit[0], hit[1]))
+    runs = [(m.start(), m.end()) for m in _CJK_RUN.finditer(folded)] if spans else []
     kept, furthest = [], -1
     for start, end, entry in spans:  # starts increase, so a span is inside another iff an earlier one reaches it
-        if end > furthest:
+        if end > furthest and not _inside_a_longer_word(folded, runs, start, end):
             kept.append((start, end, entry))
             furthest = end
     return kept
 
 
+def _inside_a_longer_word(folded: str, runs: list[tuple[int, int]], start: int, end: int) -> bool:
+    """Whether the term at [start, end) lies inside one longer word when its CJK run (`runs`: (start, end) of each
+    run of `folded`) is split over the dictionary (`knowledge.gloss.segment`): 红 "red" is no colour in 红薯 "sweet
+    potato", 运动 "sports" only part of 运动员 "athlete". The word is glossed whole there, as the keyword colours block
+    红 inside 红薯."""
+    k = bisect_right(runs, (start, len(folded))) - 1
+    if k < 0 or not runs[k][0] <= start < runs[k][1]:
+        return False  # the term starts in Latin text ("ins风")
+    run_start, run_end = runs[k]
+    if end > run_end or (start, end) == (run_start, run_end):
+        return False  # a term that runs on into Latin text, or is its whole run (nothing around it to join)
+    a, b = start - run_start, end - run_start
+    return any(s <= a and b <= e and e - s > b - a for s, e in word_spans(folded[run_start:run_end]))
+
+
+def _glossed_pieces(literal: str, glossed: list[tuple[str, str]], uncovered: list[str]) -> list[tuple[bool, str]]:
+    """Text between lexicon terms -> pieces with each CJK run replaced by its dictionary glosses, one phrase per run
+    (Chinese writes a phrase without spaces: 农家风红薯脆片 -> "peasant family style sweet potato chip"); grammatical
+    words (的) and characters no word covers leave a space."""
+    pieces: list[tuple[bool, str]] = []
+    start = 0
+    for match in _CJK_RUN.finditer(literal):
+        run = gloss_run(match.group())
+        glossed.extend(run.words)
+        uncovered.extend(run.unknown)
+        phrases = [g for _, g in run.words if g]
+        if match.start() > start:
+            pieces.append((False, literal[start:match.start()]))
+        pieces.append((True, " ".join(phrases)) if phrases else (False, " "))
+        start = match.end()
+    if start < len(literal):
+        pieces.append((False, literal[start:]))
+    return pieces
+
+
 def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
     """Replace zh terms by their en phrases (longest match at each position; overlapping terms all kept, a term
-    inside a longer one dropped), keep English, report uncovered CJK.
+    inside a longer term or dictionary word dropped), gloss the Chinese no term covers (`knowledge.gloss`), keep
+    English, report the CJK neither covers.
 
     NFKC folds full-width letters/punctuation/spaces; adjacent translated terms are separated by ", "
     (Chinese briefs often run keywords together or separate them only by spaces).
@@ -128,17 +171,18 @@ def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
         folded = text
     pieces: list[tuple[bool, str]] = []  # (is_phrase, text)
     entries: list[LexiconEntry] = []
+    glossed: list[tuple[str, str]] = []
+    uncovered: list[str] = []
     covered = 0  # text before this index is translated or already kept as literal
     for start, end, entry in _term_spans(folded, _trie()):
         if covered < start:
-            pieces.append((False, text[covered:start]))
+            pieces.extend(_glossed_pieces(text[covered:start], glossed, uncovered))
         pieces.append((True, entry.en))
         entries.append(entry)
         covered = end
     if covered < len(text):
-        pieces.append((False, text[covered:]))
+        pieces.extend(_glossed_pieces(text[covered:], glossed, uncovered))
 
-    uncovered: list[str] = []
     out: list[str] = []
     prev_phrase = False
     for k, (is_phrase, piece) in enumerate(pieces):
@@ -150,8 +194,6 @@ def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
             out.append(piece)
             prev_phrase = True
             continue
-        uncovered.extend(_CJK_RUN.findall(piece))
-        piece = _CJK_RUN.sub(" ", piece)
         next_is_phrase = k + 1 < len(pieces) and pieces[k + 1][0]
         if prev_phrase and next_is_phrase and _SEPARATORS_ONLY.fullmatch(piece):
             continue  # the ", " added before the next phrase replaces a bare separator
@@ -159,7 +201,7 @@ def normalize_keywords_detailed(text: str) -> NormalizedKeywords:
             out.append(" ")
         out.append(piece)
         prev_phrase = False
-    return NormalizedKeywords(_tidy("".join(out)), entries, uncovered)
+    return NormalizedKeywords(_tidy("".join(out)), entries, uncovered, glossed)
 
 
 def _tidy(text: str) -> str:

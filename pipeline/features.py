@@ -52,7 +52,8 @@ def brief_text(keywords: str, normalize_chinese: bool = True) -> tuple[str, list
     """Keywords as MiniLM should read them, and the recognised cue terms.
 
     MiniLM's vocabulary is English; Chinese design terms are mapped to their English equivalents through
-    the bilingual lexicon (measured against raw Chinese input by `python -m evaluation`).
+    the bilingual lexicon, and the Chinese it does not know is glossed from CC-CEDICT (`knowledge.gloss`) rather
+    than dropped (measured against raw Chinese input by `python -m evaluation`). The cue terms are the lexicon's.
     """
     text, entries = _normalised(keywords, normalize_chinese)
     return text, [e.en for e in entries]

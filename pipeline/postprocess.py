@@ -42,6 +42,7 @@ from knowledge.fit_tables import (
 from knowledge.fonts import load_font_pairs, load_fonts
 from knowledge.labels import label, profile
 from knowledge.layouts import load_layout_templates, render_heatmaps
+from knowledge.gloss import load_gloss
 from knowledge.lexicon import normalize_keywords
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, PaletteRole, ProductCategory, Style, Tone
@@ -201,8 +202,10 @@ def warm() -> None:
     """
     t = _tables()
     _fit_tables()
-    # The lexicon trie (zh rationales) and the named-colour grid and sRGB levels (brand colour names).
+    # The lexicon trie and the Chinese gloss table (zh rationales) and the named-colour grid and sRGB levels (brand
+    # colour names).
     normalize_keywords("清爽")
+    load_gloss()
     nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(["#808080"])))
     # One full batch on made-up outputs: the first real one would otherwise pay for first-touch memory and
     # numpy's first calls (~2 ms a brief once).

@@ -10,6 +10,7 @@ import logging
 from ray import serve
 
 from contract.brief import Brief
+from knowledge.gloss import load_gloss
 from pipeline.features import EncodedBatch, encode_batch
 from pipeline.tokenization import tokenizer
 from serve_app.heap import freeze_startup_heap
@@ -28,6 +29,7 @@ class BriefEncoder:
     def __init__(self, max_image_bytes: int) -> None:
         self.max_image_bytes = max_image_bytes
         tokenizer()  # load once per replica, not on the first request
+        load_gloss()  # the Chinese gloss table (~0.1 s to read), likewise
         freeze_startup_heap()
 
     def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:

@@ -68,12 +68,30 @@ def test_overlapping_terms_both_kept() -> None:
     assert [e.zh for e in normalize_keywords("喝红茶")[1]] == ["红茶"]
 
 
-def test_mixed_text_keeps_english_and_reports_uncovered() -> None:
-    result = normalize_keywords_detailed("Summer vibe, 清爽的感觉 with 莫兰迪色")
+def test_mixed_text_keeps_english_glosses_the_rest_and_reports_uncovered() -> None:
+    # 的感觉 is no lexicon term: the dictionary reads it (的 a grammatical word, 感觉 "feeling"); the Hangul run is
+    # in no dictionary and is reported, not sent.
+    result = normalize_keywords_detailed("Summer vibe, 清爽的感觉 with 莫兰迪色 사랑")
     assert result.text.startswith("Summer vibe")
     assert "with" in result.text and "refreshing" in result.text and "morandi" in result.text
-    assert result.uncovered == ["的感觉"]
-    assert not CJK.search(result.text)
+    assert "feeling" in result.text
+    assert result.glossed == [("的", ""), ("感觉", "feeling")]
+    assert result.uncovered == ["사랑"]
+    assert not CJK.search(result.text) and "사" not in result.text
+
+
+def test_chinese_outside_the_lexicon_reaches_the_text_as_english() -> None:
+    """冰川泉源 (glacier spring) and 榛果 (hazelnut) are no lexicon terms; before the gloss they were dropped, so MiniLM
+    read a zh brief without them. The lexicon's own terms still come first and keep their cue entries."""
+    lexicon_zh = {e.zh for e in load_lexicon()}
+    assert not {"冰川", "泉源", "榛果"} & lexicon_zh
+    result = normalize_keywords_detailed("冰川泉源高端矿泉水，纯净")
+    assert result.text == "glacier springhead, high end premium, mineral water, pure"
+    assert [e.zh for e in result.entries] == ["高端", "矿泉水", "纯净"]
+    assert result.uncovered == []
+    text, entries = normalize_keywords("冬日的榛果拿铁")
+    assert "filbert" in text and "latte" in text and not CJK.search(text)
+    assert [e.zh for e in entries] == ["拿铁"]
 
 
 def test_nfkc_and_cjk_punctuation_and_whitespace() -> None:
@@ -123,3 +141,17 @@ def test_speed_report() -> None:
         normalize_keywords(brief)
     per_call_ms = (time.perf_counter() - start) / n * 1e3
     print(f"\nnormalize_keywords: {len(brief)} chars in {per_call_ms:.3f} ms")  # reported, not asserted
+
+
+def test_terms_give_way_to_a_dictionary_word_around_them() -> None:
+    """红 (red), 茶 (tea) and 运动 (sports) are lexicon terms, but inside 红薯 (sweet potato), 茶树 (tea tree) and 运动员
+    (athlete) they are part of a word: the word is glossed whole and no "red" cue is read from a sweet potato. Alone,
+    next to other terms, or spanning two dictionary words (夏季限定), a term keeps its entry."""
+    result = normalize_keywords_detailed("农家风红薯脆片")
+    assert result.entries == [] and "sweet potato" in result.text and "red" not in result.text
+    assert normalize_keywords("茶树精油")[0] == "tea tree essential oil"
+    text, entries = normalize_keywords("运动员蛋白")
+    assert text.startswith("athlete") and "运动" not in [e.zh for e in entries]
+    assert [e.zh for e in normalize_keywords("清爽夏季限定")[1]] == ["清爽", "夏季限定"]
+    assert [e.zh for e in normalize_keywords("红 茶")[1]] == ["红", "茶"]
+    assert [e.zh for e in normalize_keywords("红茶 酒红")[1]] == ["红茶", "酒红"]

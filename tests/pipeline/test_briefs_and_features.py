@@ -4,7 +4,8 @@ from contract.brief import Brief
 from knowledge.taxonomy import Audience, PackageFormat, ProductCategory, Tone
 from model.briefs import generate_briefs, in_language, read_jsonl, write_jsonl
 from pipeline.feature_layout import FEATURE_DIM, feature_slice
-from pipeline.features import encode_brief, structured_features
+from pipeline.features import encode_batch, encode_brief, structured_features
+from pipeline.tokenization import tokenizer
 
 
 def test_splits_are_disjoint_deterministic_and_cover_every_id():
@@ -51,3 +52,21 @@ def test_chinese_keywords_are_normalised_to_english_cues():
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in encoded.text)
     raw = encode_brief(Brief(product_category="beverage", package_format="can", keywords="清爽"), normalize_chinese=False)
     assert raw.text == "清爽"
+
+
+def test_chinese_outside_the_lexicon_reaches_minilm_as_english_words():
+    """青柠 is a lexicon term; 冰川 (glacier), 泉源 (springhead) and 榛果 (filbert) are not: MiniLM must read them as the
+    English word pieces of their glosses, and no Chinese (which MiniLM's vocabulary reads as [UNK] or lone
+    characters) may reach its input."""
+    briefs = [Brief(product_category="beverage", package_format="bottle_label", locale="zh", keywords=k)
+              for k in ("冰川泉源青柠水", "榛果拿铁")]
+    batch = encode_batch(briefs, max_image_bytes=1 << 20)
+    vocab = tokenizer().get_vocab()
+    for i, words in enumerate(("glacier springhead lime", "filbert latte")):
+        ids = set(batch.input_ids[i][batch.attention_mask[i] > 0].tolist())
+        assert set(tokenizer().encode(words).ids[1:-1]) <= ids, batch.texts[i]
+        assert vocab["[UNK]"] not in ids
+        pieces = tokenizer().decode(sorted(ids))
+        assert not any("\u4e00" <= ch <= "\u9fff" for ch in pieces), pieces
+    assert "glacier springhead" in batch.texts[0] and "filbert" in batch.texts[1]
+    assert batch.cues[0] == ["lime"]  # the glossed words are text, not lexicon cues

@@ -65,6 +65,18 @@ def test_chinese_words_come_through_their_gloss_and_longest_match():
     assert [k.keyword for k in find_keyword_colours("蓝 耳机")] == ["蓝"]
 
 
+def test_the_gloss_minilm_reads_is_the_one_that_gave_the_keyword_colour():
+    """A Chinese word the keyword colours table colours reads to MiniLM as the same CC-CEDICT gloss
+    (knowledge/data/zh_gloss.tsv), so the text and the colour the schemes honour name one thing."""
+    from knowledge.gloss import load_gloss
+
+    glosses = load_gloss().words
+    coloured = {w: row[4] for w, row in json.loads(KEYWORD_COLOURS_PATH.read_text(encoding="utf-8"))["zh"].items()
+                if row is not None and all("\u3400" <= ch <= "\u9fff" for ch in w)}
+    assert len(coloured) > 1000
+    assert {w: (g, glosses.get(w)) for w, g in coloured.items() if glosses.get(w) != g} == {}
+
+
 @pytest.mark.parametrize("keywords", ["limited", "edition", "premium", "limited edition premium quality"])
 def test_neutral_words_name_no_colour(keywords):
     assert find_keyword_colours(keywords) == []
