@@ -48,6 +48,7 @@ from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, Pa
 from pipeline.answer import answer_json, schemes_json
 from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
+from pipeline.taste import TasteBatch
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -695,7 +696,8 @@ def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.nd
     return clash
 
 
-def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, n_brands: np.ndarray
+def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, n_brands: np.ndarray,
+                            taste: TasteBatch | None = None
                             ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
     """MMR over each brief's candidates under the brief's rules -> (candidate index, relevance), (B, max n), -1/0
     pad, and the colours varied where nothing left differed (`_vary_to_differ`).
@@ -705,12 +707,19 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     colours all survive; fewer brand-able roles would put two on the accent); (3) meets more of the brief's named
     tones and cues (a missed colour cue that a free role could take counts half; where no candidate meets all,
     contradictory tones, this maximises the number met, ties going to (4)); (4) the MMR value: relevance vs OKLab
-    distance to the schemes chosen.
+    distance to the schemes chosen, plus the tenant's learned taste (`pipeline.taste`: bounded below one step of
+    (3), so it re-orders only within (1)-(3)).
     """
     batch, c = cand.palette.shape
     rows = np.arange(batch)
     fit = (cand.met & named[:, None, :]).sum(axis=-1) + 0.5 * _fixable(cand, named)
     fit -= 1000.0 * (_tables().brandable[cand.palette].sum(axis=-1) < n_brands[:, None])
+    # The taste only among candidates that meet every named tone and cue (a missed cue a free role can take
+    # counts as met): elsewhere the brief's rules alone decide.
+    learned = 0.0
+    if taste is not None:
+        meets = (cand.met & named[:, None, :]).sum(axis=-1) + _fixable(cand, named) >= named.sum(axis=1)[:, None]
+        learned = np.where(meets, taste.palette_bonus(cand.palette), 0.0)
     signature = cand.oklab[:, :, [R_BACKGROUND, R_PRIMARY, R_ACCENT]].reshape(batch, c, -1)
     rounds = int(n.max()) if batch else 0
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
@@ -721,7 +730,7 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     for r in range(rounds):
         active = n > r
         diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
-        value = 10.0 * fit + MMR_LAMBDA * cand.relevance + (1 - MMR_LAMBDA) * diversity
+        value = 10.0 * fit + MMR_LAMBDA * cand.relevance + (1 - MMR_LAMBDA) * diversity + learned
         value[taken] = -np.inf
         allowed = np.where(clash, -np.inf, value)
         best = np.argmax(allowed, axis=1)
@@ -941,8 +950,8 @@ def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
-def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray]
-                          ) -> np.ndarray:
+def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray],
+                          taste: TasteBatch | None = None) -> np.ndarray:
     """`assign_styles` where a style counts only if some font pair meets its type rule and every named tone's
     (rule 4, first-scheme policy for the first scheme): the brief's top styles first, then the next likeliest
     style that has such a pair; where none has, the old choice stands.
@@ -967,19 +976,22 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     likely = np.sqrt(style_probs)
     used = np.zeros((batch, n_styles), dtype=np.int64)
     fit_table = _tables().style_fit
+    bonus = taste.style_bonus() if taste is not None else None
     out = np.full((batch, rounds), -1, dtype=np.int64)
     for r in range(rounds):
         active = palettes[:, r] >= 0
         fit = fit_table[np.maximum(palettes[:, r], 0)]
         value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * feasible["later" if r else "first"]
+        if bonus is not None:  # the taste only among the top styles some pair can type as asked
+            value = value + np.where(top & feasible["later" if r else "first"], bonus, 0.0)
         best = np.argmax(value, axis=1)
         used[rows[active], best[active]] += 1
         out[:, r] = np.where(active, best, -1)
     return out
 
 
-def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray]
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray],
+                         taste: TasteBatch | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A font pair per scheme from the whole library (the model's ranked pairs first) -> (pair, relevance), (B, n).
 
     Order of choice, strongest first: meets the scheme's own style's type rule and every named tone's (rule 4;
@@ -999,6 +1011,7 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     script_above = np.zeros(batch, bool)
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
     chosen_relevance = np.zeros((batch, rounds))
+    bonus = taste.font_bonus() if taste is not None else None
     for r in range(rounds):
         active = styles[:, r] >= 0
         column = N_TONES + np.maximum(styles[:, r], 0)
@@ -1010,6 +1023,8 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
         mood = t.mood[:, np.maximum(styles[:, r], 0)].T
         value = (1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + 5.0 * ranked
                  + MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * mood)
+        if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
+            value = value + np.where(style_ok & tones_ok, bonus, 0.0)
         value[~types["pool"]] = -np.inf
         best = np.argmax(value, axis=1)
         used[rows[active], t.pair_heading[best][active]] = True
@@ -1043,13 +1058,14 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
 
 
 def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str, np.ndarray],
-                  honour_brief: bool = True) -> list[list[dict] | None]:
+                  honour_brief: bool = True, taste: TasteBatch | None = None) -> list[list[dict] | None]:
     """A batch of model outputs -> each brief's schemes as contract-shaped dicts (None for a rejected brief).
 
     `honour_brief`: choose palettes, styles and font pairs under the brief's named tones and colour cues
     (docs/teacher.md "Measurable definitions"); False gives the choices of the model's ranking alone (the
     evaluation's "model alone" table). `layout.heatmaps` stays a (4, rows, cols) float array: `pipeline.answer`
-    encodes it for the wire.
+    encodes it for the wire. `taste` (rows as `briefs`; `pipeline.taste`): each tenant's learned re-ranking among
+    the candidates that meet the brief (with `honour_brief` only); None, or zero weights, change nothing.
     """
     t = _tables()
     out: list[list[dict] | None] = [None] * len(briefs)
@@ -1075,15 +1091,16 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                        else keyword_colours_batch([b.keywords for b in briefs_live]))
 
     if honour_brief:
+        taste_live = taste.take(index) if taste is not None else None
         named = named_attributes(briefs_live, cue_ids)
         brand_lab, brand_oklab, n_brands = _brand_arrays(brand_lists)
         cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands)
-        picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands)
+        picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands, taste_live)
         rows = np.arange(len(briefs_live))[:, None]
         palettes = np.where(picked >= 0, cand.palette[rows, np.maximum(picked, 0)], -1)
         types = _type_tables(named[:, :N_TONES], zh)
-        styles = assign_fitting_styles(style_probs, palettes, types)
-        fonts, font_rel = select_fitting_fonts(font_ids, font_scores, styles, types)
+        styles = assign_fitting_styles(style_probs, palettes, types, taste_live)
+        fonts, font_rel = select_fitting_fonts(font_ids, font_scores, styles, types, taste_live)
     else:
         palettes, palette_rel = select_palettes(palette_ids, palette_scores, n)
         styles = assign_styles(style_probs, palettes)
@@ -1222,15 +1239,18 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
                  encodings: list[HeatmapEncoding], model_version: str, backend: str, stage_ms: dict[str, float],
-                 started: list[float], now) -> tuple[list, list]:
+                 started: list[float], now, taste: TasteBatch | None = None) -> tuple[list, list]:
     """A post-processed micro-batch -> each brief's answer bytes (or its BriefRejection), plus its schemes (None
     where rejected) for the answer log. Called alike by the Serve ingress and the plain baseline server.
 
     `stage_ms` holds the batch's encode/infer times; post-processing time is measured here, and each answer's
     total runs from its own `started` (time.perf_counter) to when its bytes were written, read from `now()`.
+    `taste`: the tenants' learned re-ranking (`pipeline.taste`); an answer it re-ranked carries `learner_version`,
+    every other answer is the same bytes as without it.
     """
     post_started = now()
-    batch_schemes = schemes_batch(briefs, encoded, outputs)
+    batch_schemes = schemes_batch(briefs, encoded, outputs, taste=taste)
+    learned = taste.applied.tolist() if taste is not None else [False] * len(briefs)
     done = now()
     shared = {**{k: round(v, 2) for k, v in stage_ms.items()}, "post": round((done - post_started) * 1000, 2)}
     answers = []
@@ -1240,5 +1260,5 @@ def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_
             continue
         timings = {**shared, "total": round((done - started[i]) * 1000, 2)}
         answers.append(answer_json(request_ids[i], model_version, backend, timings,
-                                   schemes_json(schemes, encodings[i])))
+                                   schemes_json(schemes, encodings[i]), taste.version if learned[i] else None))
     return answers, batch_schemes
