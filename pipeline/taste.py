@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge.fit_tables import library_colours, pair_faces
+from knowledge.fit_tables import ROLES, library_colours, pair_faces
 from knowledge.fonts import expressive_tag_names, load_font_pairs
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Style
@@ -45,7 +45,7 @@ CHROMATIC = 0.04  # OKLCH chroma below which a colour counts as a neutral (no hu
 # OKLCH hue sectors: reds, oranges, honeyed yellows (and pinks next to red) read warm; cyan to violet cool.
 WARM_HUES = ((0.0, 110.0), (340.0, 360.0))
 COOL_HUES = ((180.0, 300.0),)
-TEXT_ROLE = 1  # ROLE_ORDER: background, text, primary, accent, secondary, highlight
+TEXT_ROLE, PRIMARY_ROLE = ROLES.index("text"), ROLES.index("primary")
 
 
 def _in_sectors(hue: np.ndarray, sectors) -> np.ndarray:
@@ -95,7 +95,7 @@ def _palette_raw() -> tuple[np.ndarray, list[str]]:
     chromatic = visible & (chroma >= CHROMATIC)
     weight = np.where(chromatic, chroma, 0.0)
     total = np.maximum(weight.sum(axis=1), 1e-9)
-    primary = lch[:, 2]
+    primary = lch[:, PRIMARY_ROLE]
     raw = np.stack([
         np.where(visible, light, 0.0).sum(axis=1) / count,
         np.where(visible, chroma, 0.0).sum(axis=1) / count,
