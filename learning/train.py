@@ -16,6 +16,7 @@ from pipeline.taste import TasteModel, feature_tables
 # L2 strength: inverse regularisation as scikit-learn's C. Measured on the replay (docs/learning.md): 1.0 learns
 # the simulated tastes within 25-50 events without swinging on the 20 % off-taste choices.
 REGULARISATION_C = 1.0
+PENALTY = "l2"
 
 
 def scheme_rows(choices: list[dict]) -> np.ndarray:
@@ -48,17 +49,18 @@ def preference_pairs(events: Iterable[dict]) -> tuple[np.ndarray, int]:
     return (np.concatenate(differences) if differences else np.zeros((0, feature_tables().width))), used
 
 
-def fit_weights(differences: np.ndarray, c: float = REGULARISATION_C) -> np.ndarray:
+def fit_weights(differences: np.ndarray, c: float = REGULARISATION_C, penalty: str = PENALTY) -> np.ndarray:
     """Bradley-Terry by logistic regression on differences (both signs, no intercept) -> (d,) weights."""
     x = np.concatenate([differences, -differences])
     y = np.concatenate([np.ones(len(differences)), np.zeros(len(differences))])
-    model = LogisticRegression(C=c, fit_intercept=False, max_iter=1000)
+    model = LogisticRegression(C=c, fit_intercept=False, max_iter=1000, l1_ratio=1.0 if penalty == "l1" else 0.0,
+                               solver="liblinear" if penalty == "l1" else "lbfgs")
     model.fit(x, y)
     return model.coef_[0].astype(np.float64)
 
 
 def train(events: list[dict], progress: Callable[[Iterable], Iterable] = lambda it: it,
-          c: float = REGULARISATION_C) -> TasteModel | None:
+          c: float = REGULARISATION_C, penalty: str = PENALTY) -> TasteModel | None:
     """Events (`FeedbackStore.learning_events` rows) -> every tenant's weights; None when no tenant has a usable
     event. `progress` wraps the per-tenant loop (a progress bar in the command)."""
     by_tenant: dict[str, list[dict]] = defaultdict(list)
@@ -68,7 +70,7 @@ def train(events: list[dict], progress: Callable[[Iterable], Iterable] = lambda 
     for tenant in progress(sorted(by_tenant)):
         differences, used = preference_pairs(by_tenant[tenant])
         if used:
-            weights[tenant], counts[tenant] = fit_weights(differences, c), used
+            weights[tenant], counts[tenant] = fit_weights(differences, c, penalty), used
     if not weights:
         return None
     newest = max(e["created_at"] for e in events)

@@ -982,8 +982,10 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
         active = palettes[:, r] >= 0
         fit = fit_table[np.maximum(palettes[:, r], 0)]
         value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * feasible["later" if r else "first"]
-        if bonus is not None:  # the taste only among the top styles some pair can type as asked
-            value = value + np.where(top & feasible["later" if r else "first"], bonus, 0.0)
+        if bonus is not None:
+            # The taste only among the top styles some pair can type as asked, by the stricter first-scheme
+            # policy even for later schemes: a script heading above one makes the font choice apply it.
+            value = value + np.where(top & feasible["first"], bonus, 0.0)
         best = np.argmax(value, axis=1)
         used[rows[active], best[active]] += 1
         out[:, r] = np.where(active, best, -1)

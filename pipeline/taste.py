@@ -11,6 +11,12 @@ script flag and expressive tags, and the style. Here those weights become bounde
   meets its type rule";
 - font pairs: at most `FONT_REACH`, below the 10.0 of "meets one more type rule".
 
+Each bonus applies only to candidates that meet the brief outright (palettes meeting every named tone and cue,
+styles among the brief's top ones that some pair can type under the first-scheme policy, pairs meeting the style's
+and every named tone's type rule); the others get 0.0. The font features are categories and the script flag, not
+the 20 expressive tags: with tags the replay's learners spread weight over tags the designers never chose by
+(docs/learning.md).
+
 So the learner only re-orders candidates that already meet the brief's constraints. A tenant without weights gets
 bonuses of exactly 0.0 (tanh(0) * reach), and `x + 0.0 == x` for every float including -inf: its answers are the
 same bytes as with the learner off (tests/pipeline/test_taste.py).
@@ -31,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from knowledge.fit_tables import ROLES, library_colours, pair_faces
-from knowledge.fonts import expressive_tag_names, load_font_pairs
+from knowledge.fonts import load_font_pairs
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Style
 
@@ -42,6 +48,7 @@ STYLES = [s.value for s in Style]
 HEADING_CATEGORIES = ("serif", "sans-serif", "display", "handwriting", "monospace")
 BODY_CATEGORIES = ("serif", "sans-serif")
 CHROMATIC = 0.04  # OKLCH chroma below which a colour counts as a neutral (no hue)
+FLUORESCENT = (0.17, 0.6)  # OKLCH chroma and lightness at or above which a colour reads fluorescent
 # OKLCH hue sectors: reds, oranges, honeyed yellows (and pinks next to red) read warm; cyan to violet cool.
 WARM_HUES = ((0.0, 110.0), (340.0, 360.0))
 COOL_HUES = ((180.0, 300.0),)
@@ -103,25 +110,24 @@ def _palette_raw() -> tuple[np.ndarray, list[str]]:
         np.where(visible, light, -np.inf).max(axis=1) - np.where(visible, light, np.inf).min(axis=1),
         (weight * _in_sectors(hue, WARM_HUES)).sum(axis=1) / total,
         (weight * _in_sectors(hue, COOL_HUES)).sum(axis=1) / total,
+        (visible & (chroma >= FLUORESCENT[0]) & (light >= FLUORESCENT[1])).sum(axis=1) / count,
         primary[:, 1] * np.cos(np.radians(primary[:, 2])),
         primary[:, 1] * np.sin(np.radians(primary[:, 2])),
     ], axis=1)
     names = ["palette lightness", "palette chroma", "palette peak chroma", "palette lightness range",
-             "palette warm share", "palette cool share", "primary a (red-green)", "primary b (yellow-blue)"]
+             "palette warm share", "palette cool share", "palette fluorescent share", "primary a (red-green)",
+             "primary b (yellow-blue)"]
     return raw, names
 
 
 def _font_raw() -> tuple[np.ndarray, list[str]]:
     faces = pair_faces()
-    tags = expressive_tag_names()
     raw = np.concatenate([
         (faces.heading_category[:, None] == np.array(HEADING_CATEGORIES)).astype(np.float64),
         faces.heading_script[:, None].astype(np.float64),
         (faces.body_category[:, None] == np.array(BODY_CATEGORIES)).astype(np.float64),
-        faces.heading_tags.astype(np.float64),
     ], axis=1)
-    names = ([f"heading {c}" for c in HEADING_CATEGORIES] + ["heading script"]
-             + [f"body {c}" for c in BODY_CATEGORIES] + [f"heading tag {t}" for t in tags])
+    names = [f"heading {c}" for c in HEADING_CATEGORIES] + ["heading script"] + [f"body {c}" for c in BODY_CATEGORIES]
     return raw, names
 
 
