@@ -48,7 +48,7 @@ from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, Pa
 from pipeline.answer import answer_json, schemes_json
 from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
-from pipeline.taste import TasteBatch
+from pipeline.taste import TasteBatch, feature_tables
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -202,6 +202,7 @@ def warm() -> None:
     """
     t = _tables()
     _fit_tables()
+    _taste_palettes_sorted()
     # The lexicon trie (zh rationales) and the named-colour grid and sRGB levels (brand colour names).
     normalize_keywords("清爽")
     nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(["#808080"])))
@@ -416,6 +417,7 @@ LIBRARY_BEST = 12  # then the model's next ones, or, where its top ones hold too
 MIN_FITTING = 8  # "too few": of the model's top MODEL_CANDIDATES, meeting every named tone and cue as they stand
 HUE_SECTORS = 8  # and the library's best of each hue sector x 2 lightness bands, greys apart
 LIBRARY_RELEVANCE = 0.25  # relevance of a library palette (x its fallback score): below the model's own picks
+TASTE_CANDIDATES = 8  # for a tenant with a learned taste: the library palettes it ranks highest that meet the brief
 INJECT_ROLES = (PaletteRole.secondary, PaletteRole.highlight, PaletteRole.accent)  # may take a cue's colour
 ROLE_AXIS = [r.value for r in ROLE_ORDER]
 R_BACKGROUND, R_TEXT, R_PRIMARY, R_ACCENT = (ROLE_AXIS.index(r) for r in ("background", "text", "primary", "accent"))
@@ -581,8 +583,16 @@ def _brand_arrays(brand_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray,
     return lab, oklab, count
 
 
+@cache
+def _taste_palettes_sorted() -> np.ndarray:
+    """(dp, P) float32: the taste features of the library palettes in primary-bucket order (as `_FitTables`' sorted
+    tables), transposed for the (B, dp) @ (dp, P) product."""
+    return np.ascontiguousarray(feature_tables().palette[_fit_tables().bucket_order].T.astype(np.float32))
+
+
 def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, style_probs: np.ndarray,
-                       brand_lab: np.ndarray, brand_oklab: np.ndarray, n_brands: np.ndarray) -> Candidates:
+                       brand_lab: np.ndarray, brand_oklab: np.ndarray, n_brands: np.ndarray,
+                       taste: TasteBatch | None = None) -> Candidates:
     """Each brief's candidate palettes, each with the brief's brand colours put where `brand_positions` puts them,
     and what each meets: the model's top MODEL_CANDIDATES; then LIBRARY_BEST more: the model's next ones, or,
     where its top ones hold fewer than MIN_FITTING that meet everything named (as they stand), the library's best;
@@ -592,6 +602,11 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     "Best" in the library: fewest named tones and cues missed as the palette stands, then the mean soft OKLCH fit
     (`oklch_fit`, what the teacher scores) to the named tones, or, where no tone is named, to the brief's likely
     styles; its relevance is LIBRARY_RELEVANCE x that fit, below the model's own candidates.
+
+    With `taste`, TASTE_CANDIDATES more for each taught brief: the library palettes its tenant's taste ranks highest
+    among those that meet every named tone and cue as they stand (so the taste can reach palettes the model did not
+    rank); for an untaught brief of the batch those columns have relevance -inf, which no choice ever takes, so its
+    answer stays what it was without them.
     """
     f = _fit_tables()
     model, ranked = ids[:, :MODEL_CANDIDATES], ids[:, :MODEL_CANDIDATES + LIBRARY_BEST]
@@ -600,7 +615,8 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
                         tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
                         style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
     columns = np.flatnonzero(named.any(axis=0))
-    order = fallback - named[:, columns].astype(np.float32) @ f.fails_sorted[columns]  # a miss outweighs any fit
+    misses = named[:, columns].astype(np.float32) @ f.fails_sorted[columns]
+    order = fallback - misses  # a miss outweighs any fit
     order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
     spread = np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
     fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
@@ -621,6 +637,17 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     palette = np.concatenate([model, best, f.bucket_order[spread]], axis=1)
     relevance = np.concatenate([_normalise(scores)[:, :MODEL_CANDIDATES], best_relevance,
                                 LIBRARY_RELEVANCE * np.take_along_axis(fallback, spread, axis=1)], axis=1)
+    if taste is not None:
+        # (B, P) in bucket order, float32 (an order only; tanh keeps it): fewest named tones and cues missed
+        # first (all met, where the library has enough), then the taste; never one that is already a candidate.
+        liked = taste.palette_w.astype(np.float32) @ _taste_palettes_sorted()
+        liked -= 1e4 * misses
+        rows = np.arange(len(ids))[:, None]
+        liked[rows, f.bucket_rank[palette]] = -np.inf
+        top = np.argpartition(-liked, TASTE_CANDIDATES, axis=1)[:, :TASTE_CANDIDATES]
+        palette = np.concatenate([palette, f.bucket_order[top]], axis=1)
+        relevance = np.concatenate([relevance, np.where(
+            taste.applied[:, None], LIBRARY_RELEVANCE * np.take_along_axis(fallback, top, axis=1), -np.inf)], axis=1)
 
     lch, oklab, lab = f.lch[palette], f.oklab[palette], f.lab[palette]
     brand = np.zeros(palette.shape + (len(ROLE_ORDER),), bool)
@@ -714,11 +741,12 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     rows = np.arange(batch)
     fit = (cand.met & named[:, None, :]).sum(axis=-1) + 0.5 * _fixable(cand, named)
     fit -= 1000.0 * (_tables().brandable[cand.palette].sum(axis=-1) < n_brands[:, None])
-    # The taste only among candidates that meet every named tone and cue (a missed cue a free role can take
-    # counts as met): elsewhere the brief's rules alone decide.
+    # The taste only among candidates that meet every named tone and cue as they stand: elsewhere the brief's
+    # rules alone decide. (Not the half-credit of a cue colour a free role could take: putting it in can break a
+    # tone, e.g. monochrome's hue spread, and the taste would then trade a met tone for its liking.)
     learned = 0.0
     if taste is not None:
-        meets = (cand.met & named[:, None, :]).sum(axis=-1) + _fixable(cand, named) >= named.sum(axis=1)[:, None]
+        meets = (cand.met & named[:, None, :]).sum(axis=-1) >= named.sum(axis=1)[:, None]
         learned = np.where(meets, taste.palette_bonus(cand.palette), 0.0)
     signature = cand.oklab[:, :, [R_BACKGROUND, R_PRIMARY, R_ACCENT]].reshape(batch, c, -1)
     rounds = int(n.max()) if batch else 0
@@ -1096,7 +1124,8 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         taste_live = taste.take(index) if taste is not None else None
         named = named_attributes(briefs_live, cue_ids)
         brand_lab, brand_oklab, n_brands = _brand_arrays(brand_lists)
-        cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands)
+        cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands,
+                                  taste_live)
         picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands, taste_live)
         rows = np.arange(len(briefs_live))[:, None]
         palettes = np.where(picked >= 0, cand.palette[rows, np.maximum(picked, 0)], -1)
