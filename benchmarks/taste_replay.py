@@ -6,7 +6,8 @@ Each simulated designer is a tenant with a consistent but noisy taste. Every rou
 briefs (`pipeline.features.encode_batch` -> ONNX Runtime FP32 -> `pipeline.postprocess.schemes_batch` with the
 current learned taste) and reacts with at most one event per answer: 80 % on taste (choose a scheme that
 matches), 20 % off taste (choose one that does not); an answer with no scheme to its taste gets no event (the
-designer moves on; a reject of every scheme would say nothing about which one is better). The events go through the real answer log (`serve_app.feedback.FeedbackStore`, a temporary SQLite file) into the real
+designer moves on; a reject of every scheme would say nothing about which one is better). The events go through
+the real answer log (`serve_app.feedback.FeedbackStore`, a temporary SQLite file) into the real
 trainer (`learning.train`), as `python -m learning` would read them. After N events the share of held-out answers
 whose FIRST scheme matches the designer's taste is measured (N = 0 is the learner off). Next to it, a hand-set taste
 (`ORACLE`: saturated weights on the features nearest each taste) shows what re-ranking can reach at all: the learner

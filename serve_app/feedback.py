@@ -140,8 +140,9 @@ class FeedbackStore:
                     self._db.execute("PRAGMA synchronous=NORMAL")
                     self._db.execute("BEGIN IMMEDIATE")
                     try:
-                        self._db.executemany("INSERT OR REPLACE INTO answer_records (request_id, created_at, tenant, brief, model_version, "
-                                             "choices, learner_version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        self._db.executemany("INSERT OR REPLACE INTO answer_records (request_id, created_at, tenant, "
+                                             "brief, model_version, choices, learner_version) "
+                                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
                                              [row for rows, _ in batch for row in rows])
                         self._db.execute("COMMIT")
                     except BaseException:

@@ -78,7 +78,8 @@ def test_the_command_trains_from_the_log_and_writes_a_versioned_artefact(tmp_pat
     store = FeedbackStore(tmp_path / "feedback.sqlite3")
     try:
         for k in range(6):
-            schemes = [scheme(palettes[k], serif[k], "elegant_classic"), scheme(palettes[k + 1], other[k], "minimalist")]
+            schemes = [scheme(palettes[k], serif[k], "elegant_classic"),
+                       scheme(palettes[k + 1], other[k], "minimalist")]
             store.record_answer(AnswerRecord.from_schemes(f"req-{k:04d}", "acme", "{}", "m", schemes))
             store.record_feedback(f"req-{k:04d}", 0, "chosen", "acme")
     finally:

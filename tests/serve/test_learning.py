@@ -33,11 +33,11 @@ TENANT = {name: hash_api_key(key)[:TENANT_ID_CHARS] for name, key in KEYS.items(
 BRIEFS = [
     {"product_category": "beverage", "audience": ["gen_z"], "tone": ["fresh"], "keywords": "summer limited",
      "package_format": "can", "num_schemes": 3},
-    {"product_category": "snacks", "tone": ["warm", "vintage"], "keywords": "heritage, crispy", "package_format": "pouch",
-     "num_schemes": 4},
+    {"product_category": "snacks", "tone": ["warm", "vintage"], "keywords": "heritage, crispy",
+     "package_format": "pouch", "num_schemes": 4},
     {"product_category": "coffee_tea", "tone": ["elegant"], "keywords": "", "package_format": "box", "num_schemes": 3},
-    {"product_category": "personal_care", "tone": ["minimalist"], "keywords": "gentle", "package_format": "bottle_label",
-     "num_schemes": 3},
+    {"product_category": "personal_care", "tone": ["minimalist"], "keywords": "gentle",
+     "package_format": "bottle_label", "num_schemes": 3},
 ]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
