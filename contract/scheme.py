@@ -148,3 +148,6 @@ class Recommendation(Finite):
     backend: str = Field(description="Inference backend that served this answer: tensorrt | torch | onnxruntime.")
     timings_ms: Timings
     schemes: list[Scheme] = Field(min_length=1, max_length=8)
+    learner_version: str | None = Field(
+        default=None, description="Present only where the tenant's learned taste (feedback) re-ranked the schemes: "
+                                  "the version of the learner artefact that did.")

@@ -59,9 +59,13 @@ def schemes_json(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -
 
 
 def answer_json(request_id: str, model_version: str, backend: str, timings_ms: dict[str, float],
-                schemes: bytes) -> bytes:
-    """The /v1/recommend answer (`contract.scheme.Recommendation`) around an already-serialised scheme array."""
-    head = orjson.dumps({"request_id": request_id, "model_version": model_version, "backend": backend,
-                         "timings_ms": timings_ms})
+                schemes: bytes, learner_version: str | None = None) -> bytes:
+    """The /v1/recommend answer (`contract.scheme.Recommendation`) around an already-serialised scheme array.
+    `learner_version` only where the tenant's learned taste re-ranked the answer (absent otherwise, so answers the
+    learner did not touch keep their bytes)."""
+    head = {"request_id": request_id, "model_version": model_version, "backend": backend, "timings_ms": timings_ms}
+    if learner_version is not None:
+        head["learner_version"] = learner_version
+    head = orjson.dumps(head)
     return head[:-1] + b',"schemes":' + schemes + b"}"
 

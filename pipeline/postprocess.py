@@ -49,6 +49,7 @@ from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, Pa
 from pipeline.answer import answer_json, schemes_json
 from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
+from pipeline.taste import TasteBatch, feature_tables
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -202,6 +203,7 @@ def warm() -> None:
     """
     t = _tables()
     _fit_tables()
+    _taste_palettes_sorted()
     # The lexicon trie and the Chinese gloss table (zh rationales) and the named-colour grid and sRGB levels (brand
     # colour names).
     normalize_keywords("清爽")
@@ -418,6 +420,7 @@ LIBRARY_BEST = 12  # then the model's next ones, or, where its top ones hold too
 MIN_FITTING = 8  # "too few": of the model's top MODEL_CANDIDATES, meeting every named tone and cue as they stand
 HUE_SECTORS = 8  # and the library's best of each hue sector x 2 lightness bands, greys apart
 LIBRARY_RELEVANCE = 0.25  # relevance of a library palette (x its fallback score): below the model's own picks
+TASTE_CANDIDATES = 8  # for a tenant with a learned taste: the library palettes it ranks highest that meet the brief
 INJECT_ROLES = (PaletteRole.secondary, PaletteRole.highlight, PaletteRole.accent)  # may take a cue's colour
 ROLE_AXIS = [r.value for r in ROLE_ORDER]
 R_BACKGROUND, R_TEXT, R_PRIMARY, R_ACCENT = (ROLE_AXIS.index(r) for r in ("background", "text", "primary", "accent"))
@@ -583,8 +586,16 @@ def _brand_arrays(brand_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray,
     return lab, oklab, count
 
 
+@cache
+def _taste_palettes_sorted() -> np.ndarray:
+    """(dp, P) float32: the taste features of the library palettes in primary-bucket order (as `_FitTables`' sorted
+    tables), transposed for the (B, dp) @ (dp, P) product."""
+    return np.ascontiguousarray(feature_tables().palette[_fit_tables().bucket_order].T.astype(np.float32))
+
+
 def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, style_probs: np.ndarray,
-                       brand_lab: np.ndarray, brand_oklab: np.ndarray, n_brands: np.ndarray) -> Candidates:
+                       brand_lab: np.ndarray, brand_oklab: np.ndarray, n_brands: np.ndarray,
+                       taste: TasteBatch | None = None) -> Candidates:
     """Each brief's candidate palettes, each with the brief's brand colours put where `brand_positions` puts them,
     and what each meets: the model's top MODEL_CANDIDATES; then LIBRARY_BEST more: the model's next ones, or,
     where its top ones hold fewer than MIN_FITTING that meet everything named (as they stand), the library's best;
@@ -594,6 +605,11 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     "Best" in the library: fewest named tones and cues missed as the palette stands, then the mean soft OKLCH fit
     (`oklch_fit`, what the teacher scores) to the named tones, or, where no tone is named, to the brief's likely
     styles; its relevance is LIBRARY_RELEVANCE x that fit, below the model's own candidates.
+
+    With `taste`, TASTE_CANDIDATES more for each taught brief: the library palettes its tenant's taste ranks highest
+    among those that meet every named tone and cue as they stand (so the taste can reach palettes the model did not
+    rank); for an untaught brief of the batch those columns have relevance -inf, which no choice ever takes, so its
+    answer stays what it was without them.
     """
     f = _fit_tables()
     model, ranked = ids[:, :MODEL_CANDIDATES], ids[:, :MODEL_CANDIDATES + LIBRARY_BEST]
@@ -602,7 +618,8 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
                         tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
                         style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
     columns = np.flatnonzero(named.any(axis=0))
-    order = fallback - named[:, columns].astype(np.float32) @ f.fails_sorted[columns]  # a miss outweighs any fit
+    misses = named[:, columns].astype(np.float32) @ f.fails_sorted[columns]
+    order = fallback - misses  # a miss outweighs any fit
     order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
     spread = np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
     fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
@@ -623,6 +640,17 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     palette = np.concatenate([model, best, f.bucket_order[spread]], axis=1)
     relevance = np.concatenate([_normalise(scores)[:, :MODEL_CANDIDATES], best_relevance,
                                 LIBRARY_RELEVANCE * np.take_along_axis(fallback, spread, axis=1)], axis=1)
+    if taste is not None:
+        # (B, P) in bucket order, float32 (an order only; tanh keeps it): fewest named tones and cues missed
+        # first (all met, where the library has enough), then the taste; never one that is already a candidate.
+        liked = taste.palette_w.astype(np.float32) @ _taste_palettes_sorted()
+        liked -= 1e4 * misses
+        rows = np.arange(len(ids))[:, None]
+        liked[rows, f.bucket_rank[palette]] = -np.inf
+        top = np.argpartition(-liked, TASTE_CANDIDATES, axis=1)[:, :TASTE_CANDIDATES]
+        palette = np.concatenate([palette, f.bucket_order[top]], axis=1)
+        relevance = np.concatenate([relevance, np.where(
+            taste.applied[:, None], LIBRARY_RELEVANCE * np.take_along_axis(fallback, top, axis=1), -np.inf)], axis=1)
 
     lch, oklab, lab = f.lch[palette], f.oklab[palette], f.lab[palette]
     brand = np.zeros(palette.shape + (len(ROLE_ORDER),), bool)
@@ -698,7 +726,8 @@ def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.nd
     return clash
 
 
-def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, n_brands: np.ndarray
+def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, n_brands: np.ndarray,
+                            taste: TasteBatch | None = None
                             ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
     """MMR over each brief's candidates under the brief's rules -> (candidate index, relevance), (B, max n), -1/0
     pad, and the colours varied where nothing left differed (`_vary_to_differ`).
@@ -708,12 +737,20 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     colours all survive; fewer brand-able roles would put two on the accent); (3) meets more of the brief's named
     tones and cues (a missed colour cue that a free role could take counts half; where no candidate meets all,
     contradictory tones, this maximises the number met, ties going to (4)); (4) the MMR value: relevance vs OKLab
-    distance to the schemes chosen.
+    distance to the schemes chosen, plus the tenant's learned taste (`pipeline.taste`: bounded below one step of
+    (3), so it re-orders only within (1)-(3)).
     """
     batch, c = cand.palette.shape
     rows = np.arange(batch)
     fit = (cand.met & named[:, None, :]).sum(axis=-1) + 0.5 * _fixable(cand, named)
     fit -= 1000.0 * (_tables().brandable[cand.palette].sum(axis=-1) < n_brands[:, None])
+    # The taste only among candidates that meet every named tone and cue as they stand: elsewhere the brief's
+    # rules alone decide. (Not the half-credit of a cue colour a free role could take: putting it in can break a
+    # tone, e.g. monochrome's hue spread, and the taste would then trade a met tone for its liking.)
+    learned = 0.0
+    if taste is not None:
+        meets = (cand.met & named[:, None, :]).sum(axis=-1) >= named.sum(axis=1)[:, None]
+        learned = np.where(meets, taste.palette_bonus(cand.palette), 0.0)
     signature = cand.oklab[:, :, [R_BACKGROUND, R_PRIMARY, R_ACCENT]].reshape(batch, c, -1)
     rounds = int(n.max()) if batch else 0
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
@@ -724,7 +761,7 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     for r in range(rounds):
         active = n > r
         diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
-        value = 10.0 * fit + MMR_LAMBDA * cand.relevance + (1 - MMR_LAMBDA) * diversity
+        value = 10.0 * fit + MMR_LAMBDA * cand.relevance + (1 - MMR_LAMBDA) * diversity + learned
         value[taken] = -np.inf
         allowed = np.where(clash, -np.inf, value)
         best = np.argmax(allowed, axis=1)
@@ -944,8 +981,8 @@ def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
-def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray]
-                          ) -> np.ndarray:
+def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray],
+                          taste: TasteBatch | None = None) -> np.ndarray:
     """`assign_styles` where a style counts only if some font pair meets its type rule and every named tone's
     (rule 4, first-scheme policy for the first scheme): the brief's top styles first, then the next likeliest
     style that has such a pair; where none has, the old choice stands.
@@ -970,19 +1007,24 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     likely = np.sqrt(style_probs)
     used = np.zeros((batch, n_styles), dtype=np.int64)
     fit_table = _tables().style_fit
+    bonus = taste.style_bonus() if taste is not None else None
     out = np.full((batch, rounds), -1, dtype=np.int64)
     for r in range(rounds):
         active = palettes[:, r] >= 0
         fit = fit_table[np.maximum(palettes[:, r], 0)]
         value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * feasible["later" if r else "first"]
+        if bonus is not None:
+            # The taste only among the top styles some pair can type as asked, by the stricter first-scheme
+            # policy even for later schemes: a script heading above one makes the font choice apply it.
+            value = value + np.where(top & feasible["first"], bonus, 0.0)
         best = np.argmax(value, axis=1)
         used[rows[active], best[active]] += 1
         out[:, r] = np.where(active, best, -1)
     return out
 
 
-def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray]
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray],
+                         taste: TasteBatch | None = None) -> tuple[np.ndarray, np.ndarray]:
     """A font pair per scheme from the whole library (the model's ranked pairs first) -> (pair, relevance), (B, n).
 
     Order of choice, strongest first: meets the scheme's own style's type rule and every named tone's (rule 4;
@@ -1002,6 +1044,7 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     script_above = np.zeros(batch, bool)
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
     chosen_relevance = np.zeros((batch, rounds))
+    bonus = taste.font_bonus() if taste is not None else None
     for r in range(rounds):
         active = styles[:, r] >= 0
         column = N_TONES + np.maximum(styles[:, r], 0)
@@ -1013,6 +1056,8 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
         mood = t.mood[:, np.maximum(styles[:, r], 0)].T
         value = (1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + 5.0 * ranked
                  + MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * mood)
+        if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
+            value = value + np.where(style_ok & tones_ok, bonus, 0.0)
         value[~types["pool"]] = -np.inf
         best = np.argmax(value, axis=1)
         used[rows[active], t.pair_heading[best][active]] = True
@@ -1046,13 +1091,14 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
 
 
 def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str, np.ndarray],
-                  honour_brief: bool = True) -> list[list[dict] | None]:
+                  honour_brief: bool = True, taste: TasteBatch | None = None) -> list[list[dict] | None]:
     """A batch of model outputs -> each brief's schemes as contract-shaped dicts (None for a rejected brief).
 
     `honour_brief`: choose palettes, styles and font pairs under the brief's named tones and colour cues
     (docs/teacher.md "Measurable definitions"); False gives the choices of the model's ranking alone (the
     evaluation's "model alone" table). `layout.heatmaps` stays a (4, rows, cols) float array: `pipeline.answer`
-    encodes it for the wire.
+    encodes it for the wire. `taste` (rows as `briefs`; `pipeline.taste`): each tenant's learned re-ranking among
+    the candidates that meet the brief (with `honour_brief` only); None, or zero weights, change nothing.
     """
     t = _tables()
     out: list[list[dict] | None] = [None] * len(briefs)
@@ -1078,15 +1124,17 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                        else keyword_colours_batch([b.keywords for b in briefs_live]))
 
     if honour_brief:
+        taste_live = taste.take(index) if taste is not None else None
         named = named_attributes(briefs_live, cue_ids)
         brand_lab, brand_oklab, n_brands = _brand_arrays(brand_lists)
-        cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands)
-        picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands)
+        cand = fitting_candidates(palette_ids, palette_scores, named, style_probs, brand_lab, brand_oklab, n_brands,
+                                  taste_live)
+        picked, palette_rel, varied = select_fitting_palettes(cand, named, n, n_brands, taste_live)
         rows = np.arange(len(briefs_live))[:, None]
         palettes = np.where(picked >= 0, cand.palette[rows, np.maximum(picked, 0)], -1)
         types = _type_tables(named[:, :N_TONES], zh)
-        styles = assign_fitting_styles(style_probs, palettes, types)
-        fonts, font_rel = select_fitting_fonts(font_ids, font_scores, styles, types)
+        styles = assign_fitting_styles(style_probs, palettes, types, taste_live)
+        fonts, font_rel = select_fitting_fonts(font_ids, font_scores, styles, types, taste_live)
     else:
         palettes, palette_rel = select_palettes(palette_ids, palette_scores, n)
         styles = assign_styles(style_probs, palettes)
@@ -1225,15 +1273,18 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
                  encodings: list[HeatmapEncoding], model_version: str, backend: str, stage_ms: dict[str, float],
-                 started: list[float], now) -> tuple[list, list]:
+                 started: list[float], now, taste: TasteBatch | None = None) -> tuple[list, list]:
     """A post-processed micro-batch -> each brief's answer bytes (or its BriefRejection), plus its schemes (None
     where rejected) for the answer log. Called alike by the Serve ingress and the plain baseline server.
 
     `stage_ms` holds the batch's encode/infer times; post-processing time is measured here, and each answer's
     total runs from its own `started` (time.perf_counter) to when its bytes were written, read from `now()`.
+    `taste`: the tenants' learned re-ranking (`pipeline.taste`); an answer it re-ranked carries `learner_version`,
+    every other answer is the same bytes as without it.
     """
     post_started = now()
-    batch_schemes = schemes_batch(briefs, encoded, outputs)
+    batch_schemes = schemes_batch(briefs, encoded, outputs, taste=taste)
+    learned = taste.applied.tolist() if taste is not None else [False] * len(briefs)
     done = now()
     shared = {**{k: round(v, 2) for k, v in stage_ms.items()}, "post": round((done - post_started) * 1000, 2)}
     answers = []
@@ -1243,5 +1294,5 @@ def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_
             continue
         timings = {**shared, "total": round((done - started[i]) * 1000, 2)}
         answers.append(answer_json(request_ids[i], model_version, backend, timings,
-                                   schemes_json(schemes, encodings[i])))
+                                   schemes_json(schemes, encodings[i]), taste.version if learned[i] else None))
     return answers, batch_schemes

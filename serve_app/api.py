@@ -17,7 +17,7 @@ from contract.scheme import HeatmapEncoding, Recommendation
 from knowledge.labels import all_options
 from serve_app import designer, errors, http_metrics, security
 from serve_app.config import AppArgs
-from serve_app.feedback import UnknownAnswer
+from serve_app.feedback import DEFAULT_TENANT, UnknownAnswer
 
 DESCRIPTION = (
     "Send a packaging brief (category, audience, tone, keywords in English or Chinese, package format, "
@@ -49,6 +49,11 @@ def _ingress(request: Request):
     if ingress is None:  # an app built outside an Ingress replica (in-process tests of the middleware)
         raise HTTPException(status_code=503, detail="ingress not ready", headers={"Retry-After": "1"})
     return ingress
+
+
+def _tenant(request: Request) -> str:
+    """The API key's id (set by the security guard), or the shared default tenant when keys are off."""
+    return getattr(request.state, "tenant", DEFAULT_TENANT)
 
 
 def _with_brief_schema(app: FastAPI) -> None:
@@ -105,12 +110,25 @@ def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
     async def feedback(request: Request, event: Feedback):
         try:
             created = await _ingress(request).record_feedback(event.request_id, event.scheme_index,
-                                                              event.action.value)
+                                                              event.action.value, _tenant(request))
         except UnknownAnswer as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from exc
         except IndexError as exc:
             return errors.field_error("scheme_index", str(exc))
         return {"status": "recorded" if created else "duplicate", "request_id": event.request_id}
+
+    @app.get("/v1/learner/preferences", summary="What the learner has learned of this tenant's taste",
+             description="The tenant is the API key's id (or the shared default tenant when keys are off). "
+                         "Lists the features its choices weigh most, the learner version, and the choose / reject "
+                         "events since its last reset.")
+    async def learned_preferences(request: Request) -> dict:
+        return await _ingress(request).learned_preferences(_tenant(request))
+
+    @app.delete("/v1/learner/preferences", summary="Forget this tenant's learned taste",
+                description="Answers stop being re-ranked for the tenant at once, and its events so far are left "
+                            "out of every later training.")
+    async def reset_preferences(request: Request) -> dict:
+        return await _ingress(request).reset_preferences(_tenant(request))
 
     @app.get("/healthz", summary="Liveness of the whole graph")
     async def healthz(request: Request) -> dict:

@@ -80,4 +80,7 @@ async def recommend_with_previews(
         return [render_svg(s, brief.package_format, product_name=dress.product_name, brand=dress.brand,
                            locale=brief.locale.value, heatmap=True) for s in answer.schemes]
 
-    return {"recommendation": answer.model_dump(mode="json"), "previews": await asyncio.to_thread(draw)}
+    # learner_version only where the learner re-ranked (as in the /v1/recommend bytes).
+    recommendation = answer.model_dump(mode="json", exclude={"learner_version"} if answer.learner_version is None
+                                       else None)
+    return {"recommendation": recommendation, "previews": await asyncio.to_thread(draw)}

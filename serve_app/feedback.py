@@ -4,7 +4,8 @@ Feedback rows are committed with synchronous=FULL (fsync'd before the API answer
 (request_id, scheme_index, action). Every answer is recorded before it is sent, compactly: request id, tenant
 (API key id, or "default"), the brief without its image, model version, and per scheme the chosen palette,
 font pair, style and layout template ids, so feedback can be checked against what was actually served and
-exported later as a training set (what learning from feedback reads):
+exported later as a training set (what learning from feedback reads: `learning_events`, after any reset of
+the tenant's learned taste; each answer also keeps the learner version that re-ranked it, if any):
 
     python -m serve_app.feedback export --db artifacts/feedback.sqlite3 --out feedback.jsonl
     python -m serve_app.feedback count --db artifacts/feedback.sqlite3
@@ -34,6 +35,10 @@ CREATE TABLE IF NOT EXISTS answer_records (
     model_version TEXT NOT NULL,
     choices TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS learner_resets (
+    tenant TEXT PRIMARY KEY,
+    reset_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS feedback (
     request_id TEXT NOT NULL,
     scheme_index INTEGER NOT NULL,
@@ -57,26 +62,30 @@ class AnswerRecord:
     brief_json: str  # the brief without its reference image
     model_version: str
     choices_json: str  # [{"palette", "font_pair", "style", "template"}, ...] per scheme, in answer order
+    learner_version: str | None = None  # the learned taste that re-ranked this answer, if any
 
     @classmethod
     def from_schemes(cls, request_id: str, tenant: str, brief_json: str, model_version: str,
-                     schemes: list[dict]) -> "AnswerRecord":
+                     schemes: list[dict], learner_version: str | None = None) -> "AnswerRecord":
         choices = [{"palette": s["palette"]["id"], "font_pair": s["typography"]["pair_id"], "style": s["style"]["id"],
                     "template": s["layout"]["template_id"]} for s in schemes]
-        return cls(request_id, tenant, brief_json, model_version, orjson.dumps(choices).decode())
+        return cls(request_id, tenant, brief_json, model_version, orjson.dumps(choices).decode(), learner_version)
 
     @classmethod
     def for_batch(cls, request_ids: list[str], tenants: list[str], briefs: list, model_version: str,
-                  batch_schemes: list[list[dict] | None]) -> list["AnswerRecord"]:
+                  batch_schemes: list[list[dict] | None],
+                  learner_versions: list[str | None] | None = None) -> list["AnswerRecord"]:
         """A micro-batch's records (briefs are `contract.brief.Brief`); rejected briefs (None) get none.
         Reference images are never kept."""
+        versions = learner_versions or [None] * len(request_ids)
         return [cls.from_schemes(rid, tenant, brief.model_dump_json(exclude={"reference_image"}), model_version,
-                                 schemes)
-                for rid, tenant, brief, schemes in zip(request_ids, tenants, briefs, batch_schemes)
+                                 schemes, version)
+                for rid, tenant, brief, schemes, version in zip(request_ids, tenants, briefs, batch_schemes, versions)
                 if schemes is not None]
 
     def row(self) -> tuple:
-        return (self.request_id, time.time(), self.tenant, self.brief_json, self.model_version, self.choices_json)
+        return (self.request_id, time.time(), self.tenant, self.brief_json, self.model_version, self.choices_json,
+                self.learner_version)
 
 
 class FeedbackStore:
@@ -90,6 +99,10 @@ class FeedbackStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=30000")
             self._db.executescript(_SCHEMA)
+            # Logs written before the learner existed: add its column (NULL = not re-ranked).
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(answer_records)")}
+            if "learner_version" not in columns:
+                self._db.execute("ALTER TABLE answer_records ADD COLUMN learner_version TEXT")
         # Answers are written by one writer thread in group commits: every answer waiting when the writer
         # comes round goes into one transaction. Under load that is one commit per batch instead of one per
         # request (several ingress replicas share the file, and each commit takes SQLite's write lock).
@@ -127,7 +140,9 @@ class FeedbackStore:
                     self._db.execute("PRAGMA synchronous=NORMAL")
                     self._db.execute("BEGIN IMMEDIATE")
                     try:
-                        self._db.executemany("INSERT OR REPLACE INTO answer_records VALUES (?, ?, ?, ?, ?, ?)",
+                        self._db.executemany("INSERT OR REPLACE INTO answer_records (request_id, created_at, tenant, "
+                                             "brief, model_version, choices, learner_version) "
+                                             "VALUES (?, ?, ?, ?, ?, ?, ?)",
                                              [row for rows, _ in batch for row in rows])
                         self._db.execute("COMMIT")
                     except BaseException:
@@ -140,12 +155,14 @@ class FeedbackStore:
                 for _, done in batch:
                     done.set_result(None)
 
-    def record_feedback(self, request_id: str, scheme_index: int, action: str) -> bool:
-        """True if newly recorded, False if this exact event was already stored (idempotent)."""
+    def record_feedback(self, request_id: str, scheme_index: int, action: str, tenant: str | None = None) -> bool:
+        """True if newly recorded, False if this exact event was already stored (idempotent). With `tenant`, only
+        that tenant's answers take feedback (another tenant's request id is as unknown as a made-up one), so a
+        choice teaches the tenant it was made for."""
         with self._lock:
-            row = self._db.execute("SELECT choices FROM answer_records WHERE request_id = ?",
+            row = self._db.execute("SELECT choices, tenant FROM answer_records WHERE request_id = ?",
                                    (request_id,)).fetchone()
-            if row is None:
+            if row is None or (tenant is not None and row[1] != tenant):
                 raise UnknownAnswer(f"no answer with request_id {request_id!r}")
             served = len(json.loads(row[0]))
             if scheme_index >= served:
@@ -168,6 +185,43 @@ class FeedbackStore:
              "brief": json.loads(r[5]), "scheme": json.loads(r[6])[r[1]], "model_version": r[7]}
             for r in rows
         ]
+
+    def learning_events(self) -> list[dict]:
+        """What the learner trains on: every choose / reject with the whole answer it was made on (the other
+        schemes are what the choice was made against), oldest first, leaving out a tenant's events up to its
+        last reset."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT a.tenant, f.request_id, a.choices, f.scheme_index, f.action, f.created_at "
+                "FROM feedback f JOIN answer_records a USING (request_id) "
+                "LEFT JOIN learner_resets r ON r.tenant = a.tenant "
+                "WHERE f.action IN ('chosen', 'rejected') AND (r.reset_at IS NULL OR f.created_at > r.reset_at) "
+                "ORDER BY f.created_at"
+            ).fetchall()
+        return [{"tenant": r[0], "request_id": r[1], "choices": json.loads(r[2]), "scheme_index": r[3],
+                 "action": r[4], "created_at": r[5]} for r in rows]
+
+    def tenant_events(self, tenant: str) -> int:
+        """Choose / reject events of `tenant` since its last reset (what the next training would use)."""
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COUNT(*) FROM feedback f JOIN answer_records a USING (request_id) "
+                "LEFT JOIN learner_resets r ON r.tenant = a.tenant WHERE a.tenant = ? AND "
+                "f.action IN ('chosen', 'rejected') AND (r.reset_at IS NULL OR f.created_at > r.reset_at)",
+                (tenant,)).fetchone()[0])
+
+    def reset_tenant(self, tenant: str) -> float:
+        """Forget a tenant's learned taste: its events so far no longer train, and serving drops weights trained
+        before this moment (durable before the call returns). Returns the reset time."""
+        at = time.time()
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("INSERT OR REPLACE INTO learner_resets VALUES (?, ?)", (tenant, at))
+        return at
+
+    def resets(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._db.execute("SELECT tenant, reset_at FROM learner_resets").fetchall())
 
     def export_jsonl(self, out: str | Path) -> int:
         """Write the training set as JSON Lines (one event per line), atomically; returns the row count."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,7 @@ from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
+from pipeline.taste import TasteModel
 from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs
 from serve_app.errors import field_error
@@ -100,6 +102,11 @@ class Ingress:
         self.encoder = encoder
         self.recommender = recommender
         self.feedback = FeedbackStore(self.args.feedback_db)
+        # The tenants' learned taste (pipeline.taste): off until `reconfigure` (user_config in serve_config.yaml)
+        # names an artefact. Swapped whole, so a micro-batch uses one version throughout.
+        self.taste: TasteModel | None = None
+        self.taste_resets: dict[str, float] = {}
+        self._resets_thread: threading.Thread | None = None
         self.in_flight = 0  # /v1/recommend briefs admitted and not yet answered (this replica)
         # One thread per micro-batch in flight: post-processing holds the GIL for much of its time, so more
         # would only add switching; the event loop keeps its share between numpy calls.
@@ -117,6 +124,33 @@ class Ingress:
             tokenizer()
         postprocess.warm()
         freeze_startup_heap()
+
+    def reconfigure(self, config: dict) -> None:
+        """Serve's user_config, changed in place (no restart, no request dropped): `learner_artefact`, a taste
+        artefact written by `python -m learning` (or null: learner off)."""
+        path = (config or {}).get("learner_artefact")
+        taste = TasteModel.load(path) if path else None  # a bad artefact fails here and keeps the old one
+        if taste is not None:
+            self.taste_resets = self.feedback.resets()
+            self._refresh_resets_every(float(config.get("learner_reset_refresh_s", 2.0)))
+        self.taste = taste
+        log.info("learner %s", f"version {taste.version}, {len(taste.tenants)} tenants" if taste else "off")
+
+    def _refresh_resets_every(self, period_s: float) -> None:
+        """Resets made through another ingress replica reach this one within `period_s` (one tiny query)."""
+        if self._resets_thread is not None:
+            return
+
+        def refresh() -> None:
+            while True:
+                time.sleep(period_s)
+                try:
+                    self.taste_resets = self.feedback.resets()
+                except Exception as exc:  # noqa: BLE001 - keep the last known resets; try again next period
+                    log.warning("learner resets not refreshed: %s", exc)
+
+        self._resets_thread = threading.Thread(target=refresh, name="learner-resets", daemon=True)
+        self._resets_thread.start()
 
     def __serve_build_asgi_app__(self):
         from serve_app.api import build_api  # the routes import this module's types; built once per replica
@@ -220,24 +254,51 @@ class Ingress:
     def _finish(self, items: list[Pending], encoded: EncodedBatch, result: ModelOutputs, started: float,
                 encoded_at: float, inferred_at: float) -> tuple[list[bytes | BriefRejection], list[AnswerRecord]]:
         """Worker thread: post-process the micro-batch, serialise each answer, build its log record."""
+        tenants = [item.tenant for item in items]
+        model = self.taste  # one version for the whole micro-batch, whatever reconfigure does meanwhile
+        taste = model.batch(tenants, self.taste_resets) if model is not None else None
         answers, batch_schemes = answer_batch(
             [item.brief for item in items], encoded, result.outputs, [item.request_id for item in items],
             [item.encoding for item in items], result.model_version, result.backend,
             {"encode": (encoded_at - started) * 1000, "infer": (inferred_at - encoded_at) * 1000},
-            [item.started for item in items], time.perf_counter)
-        records = AnswerRecord.for_batch([item.request_id for item in items], [item.tenant for item in items],
-                                         [item.brief for item in items], result.model_version, batch_schemes)
+            [item.started for item in items], time.perf_counter, taste)
+        versions = [taste.version if a else None for a in taste.applied.tolist()] if taste is not None else None
+        records = AnswerRecord.for_batch([item.request_id for item in items], tenants,
+                                         [item.brief for item in items], result.model_version, batch_schemes,
+                                         versions)
         return answers, records
 
     # --- feedback and health ------------------------------------------------------------------------------
 
-    async def record_feedback(self, request_id: str, scheme_index: int, action: str) -> bool:
-        return await asyncio.to_thread(self.feedback.record_feedback, request_id, scheme_index, action)
+    async def record_feedback(self, request_id: str, scheme_index: int, action: str,
+                              tenant: str | None = None) -> bool:
+        return await asyncio.to_thread(self.feedback.record_feedback, request_id, scheme_index, action, tenant)
+
+    async def learned_preferences(self, tenant: str) -> dict:
+        """What the learner holds for `tenant` (for transparency), and the events the next training would use."""
+        model, resets = self.taste, self.taste_resets
+        events = await asyncio.to_thread(self.feedback.tenant_events, tenant)
+        if model is None:
+            found = {"learned": False, "learner_version": None, "events": 0, "preferences": []}
+        elif resets.get(tenant, 0.0) > model.trained_at:  # reset since this version was trained
+            found = {"learned": False, "learner_version": model.version, "events": 0, "preferences": []}
+        else:
+            found = model.describe(tenant)
+        return {"tenant": tenant, **found, "events_since_reset": events,
+                "reset_at": resets.get(tenant)}
+
+    async def reset_preferences(self, tenant: str) -> dict:
+        """Forget `tenant`'s learned taste: at once on this replica, within the refresh period on the others,
+        and for every later training (its events so far are left out)."""
+        at = await asyncio.to_thread(self.feedback.reset_tenant, tenant)
+        self.taste_resets = {**self.taste_resets, tenant: at}
+        return {"tenant": tenant, "status": "reset", "reset_at": at}
 
     async def health(self) -> dict:
         stats = await self.recommender.stats.remote()
         return {"status": "ok", "backend": stats["backend"], "precision": stats["precision"],
-                "model_version": stats["model_version"]}
+                "model_version": stats["model_version"],
+                "learner_version": self.taste.version if self.taste is not None else None}
 
 
 def _rejection_json(rejection: BriefRejection) -> bytes:

@@ -149,7 +149,7 @@ class AllowlistCORS:
         self.app = app
         origins = settings.cors_allow_origins
         self._cors = CORSMiddleware(
-            app, allow_origins=list(origins), allow_methods=["GET", "POST"],
+            app, allow_origins=list(origins), allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
             expose_headers=["Retry-After"], max_age=600,
         ) if origins else None

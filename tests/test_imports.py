@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The documented order, earliest first; a package may import only from its own layer's package or earlier ones.
 LAYERS = [
     ["knowledge"], ["contract"], ["preview"], ["pipeline"], ["model"], ["calibration"], ["trt_build"],
-    ["inference"], ["evaluation"], ["serve_app"], ["benchmarks"],
+    ["inference"], ["evaluation"], ["serve_app"], ["learning"], ["benchmarks"],
 ]
 PACKAGE_DIRS = {name: ROOT / ("build/trt_build" if name == "trt_build" else name) for layer in LAYERS for name in layer}
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}

@@ -19,7 +19,16 @@ const UI = {
     svg: "Download SVG", png: "Download PNG", recorded: "Feedback recorded.", duplicate: "Already recorded.",
     copied: "JSON copied.", contrast: "contrast", vs_bg: "vs background", too_many: "Choose at most 4.",
     too_big: "The image is larger than 5 MB.", error: "Request failed", specimen: "Fresh summer taste",
-    meta: (r) => `Request ${r.request_id} · model ${r.model_version} · ${r.backend}`,
+    meta: (r) => `Request ${r.request_id} · model ${r.model_version} · ${r.backend}` +
+      (r.learner_version ? ` · learned taste ${r.learner_version}` : ""),
+    access: "API key", api_key: "API key (kept in this browser)", save_key: "Save key", forget_key: "Forget key",
+    no_key: "No key saved (needed only where the service asks for one).", key_saved: "A key is saved in this browser.",
+    need_key: "This service needs an API key: enter it above and save.",
+    taste: "Learned taste", show_taste: "Show what was learned", reset_taste: "Forget my choices",
+    taste_none: (n) => `Nothing learned yet (${n} choices recorded since the last reset; they count at the next training).`,
+    taste_learned: (v, n, p) => `Learned from ${n} choices (version ${v}); ${p} recorded since the last reset.`,
+    taste_reset: "Your choices so far are forgotten: answers are no longer re-ranked for you.",
+    towards: "towards", away: "away from",
   },
   zh: {
     title: "包装设计推荐", brief: "设计简报", product_category: "产品品类", package_format: "包装形式",
@@ -33,13 +42,43 @@ const UI = {
     rationale: "理由", choose: "选用", reject: "不用", copy: "复制 JSON", svg: "下载 SVG", png: "下载 PNG",
     recorded: "反馈已记录。", duplicate: "此前已记录。", copied: "JSON 已复制。", contrast: "对比度",
     vs_bg: "对背景", too_many: "最多选择 4 项。", too_big: "图片超过 5 MB。", error: "请求失败",
-    specimen: "清爽夏季限定", meta: (r) => `请求 ${r.request_id} · 模型 ${r.model_version} · ${r.backend}`,
+    specimen: "清爽夏季限定", meta: (r) => `请求 ${r.request_id} · 模型 ${r.model_version} · ${r.backend}` +
+      (r.learner_version ? ` · 偏好模型 ${r.learner_version}` : ""),
+    access: "API 密钥", api_key: "API 密钥（保存在本浏览器）", save_key: "保存密钥", forget_key: "删除密钥",
+    no_key: "尚未保存密钥（仅在服务要求时需要）。", key_saved: "本浏览器已保存密钥。",
+    need_key: "此服务需要 API 密钥：请在上方输入并保存。",
+    taste: "已学到的偏好", show_taste: "查看已学到的偏好", reset_taste: "清除我的选择",
+    taste_none: (n) => `尚未学到偏好（上次清除后已记录 ${n} 次选择，下次训练时生效）。`,
+    taste_learned: (v, n, p) => `已从 ${n} 次选择中学习（版本 ${v}）；上次清除后已记录 ${p} 次。`,
+    taste_reset: "已清除之前的选择：方案不再按您的偏好重新排序。",
+    towards: "偏向", away: "避开",
   },
 };
 const MAX_IMAGE_BYTES = 5 * 1024 * 1024;
 const HEATMAP_COLORS = { logo: "#e6194b", product_name: "#3cb44b", hero: "#4363d8", claims: "#f58231" };
 
 const state = { lang: "en", options: null, answer: null, previews: [], image: null };
+const KEY_STORE = "packdesign.apiKey";
+
+// Every API call goes through here: the saved key (if any) rides along as X-API-Key, so a keyed deployment's
+// page works and its choices land on the key's tenant. A 401 asks for the key.
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  const key = localStorage.getItem(KEY_STORE);
+  if (key) headers["X-API-Key"] = key;
+  const response = await fetch(path, { ...options, headers });
+  if (response.status === 401) askForKey();
+  return response;
+}
+
+function askForKey() {
+  showStatus(t("need_key"), true);
+  $("#api_key").focus();
+}
+
+function showKeyState() {
+  $("#key_state").textContent = localStorage.getItem(KEY_STORE) ? t("key_saved") : t("no_key");
+}
 const $ = (sel, root = document) => root.querySelector(sel);
 const t = (key) => UI[state.lang][key];
 const label = (vocab, id) => {
@@ -86,6 +125,7 @@ function setLang(lang) {
   document.querySelectorAll("[data-i18n-alt]").forEach((n) => { n.alt = t(n.dataset.i18nAlt); });
   document.querySelectorAll(".lang button").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.lang === lang)));
   document.title = t("title");
+  showKeyState();
   if (state.options) fillForm();
   if (state.answer) renderAnswer();
 }
@@ -131,7 +171,7 @@ async function submit(event) {
     const params = new URLSearchParams();
     const name = $("#product_name").value.trim();
     if (name) params.set("product_name", name);
-    const response = await fetch(`/v1/recommend/previews?${params}`, {
+    const response = await api(`/v1/recommend/previews?${params}`, {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(readBrief()),
     });
     const body = await response.json().catch(() => null);
@@ -258,7 +298,7 @@ function card(scheme, index, svgText) {
 }
 
 async function sendFeedback(index, action, article, out) {
-  const response = await fetch("/v1/feedback", {
+  const response = await api("/v1/feedback", {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ request_id: state.answer.request_id, scheme_index: index, action }),
   });
@@ -320,20 +360,61 @@ function downloadPng(index) {
   img.src = url;
 }
 
+// ---- learned taste ----
+async function showTaste() {
+  const out = $("#taste_status");
+  const response = await api("/v1/learner/preferences");
+  const body = await response.json().catch(() => null);
+  if (!response.ok) { out.textContent = `${t("error")} (${response.status}) ${errorText(body)}`; return; }
+  out.dataset.learned = String(body.learned);
+  out.textContent = body.learned ? t("taste_learned")(body.learner_version, body.events, body.events_since_reset)
+    : t("taste_none")(body.events_since_reset);
+  $("#taste_list").replaceChildren(...body.preferences.map((p) => el("li", { "data-feature": p.feature },
+    `${p.leaning === "towards" ? t("towards") : t("away")} ${p.feature} (${p.weight.toFixed(2)})`)));
+}
+
+async function resetTaste() {
+  const out = $("#taste_status");
+  const response = await api("/v1/learner/preferences", { method: "DELETE" });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) { out.textContent = `${t("error")} (${response.status}) ${errorText(body)}`; return; }
+  out.dataset.learned = "false";
+  out.textContent = t("taste_reset");
+  $("#taste_list").replaceChildren();
+}
+
+async function loadOptions() {
+  try {
+    const response = await api("/v1/options");
+    if (response.status === 401) return;  // askForKey has said so; saving a key loads them
+    if (!response.ok) throw new Error(String(response.status));
+    state.options = await response.json();
+    fillForm();
+    showStatus("");
+    document.body.dataset.ready = "true";
+  } catch (err) {
+    showStatus(`${t("error")}: /v1/options ${err}`, true);
+  }
+}
+
 async function init() {
   document.querySelectorAll(".lang button").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.lang)));
   $("#brief").addEventListener("submit", submit);
   $("#reference_image").addEventListener("change", readImage);
   $("#clear_image").addEventListener("click", () => { $("#reference_image").value = ""; readImage(); });
-  try {
-    const response = await fetch("/v1/options");
-    if (!response.ok) throw new Error(String(response.status));
-    state.options = await response.json();
-    fillForm();
-    document.body.dataset.ready = "true";
-  } catch (err) {
-    showStatus(`${t("error")}: /v1/options ${err}`, true);
-  }
+  $("#save_key").addEventListener("click", () => {
+    const key = $("#api_key").value.trim();
+    if (!key) return;
+    localStorage.setItem(KEY_STORE, key);
+    $("#api_key").value = "";  // kept in storage, not on screen
+    showKeyState();
+    if (!state.options) loadOptions();
+  });
+  $("#forget_key").addEventListener("click", () => { localStorage.removeItem(KEY_STORE); showKeyState(); });
+  $("#show_taste").addEventListener("click", showTaste);
+  $("#reset_taste").addEventListener("click", resetTaste);
+  showKeyState();
+  await loadOptions();
 }
 
 init();
