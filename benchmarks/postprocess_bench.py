@@ -56,12 +56,12 @@ def _sub_batch(encodings, index: slice):
 
     encoded = encodings[index.start // 64]
     rows = slice(index.start % 64, index.start % 64 + (index.stop - index.start))
-    cue_ids, cue_terms, keyword_colours = (None if x is None else x[rows] for x in (
-        encoded.cue_ids, encoded.cue_terms, encoded.keyword_colours))
+    cues_zh, cue_ids, cue_terms, keyword_colours = (None if x is None else x[rows] for x in (
+        encoded.cues_zh, encoded.cue_ids, encoded.cue_terms, encoded.keyword_colours))
     return EncodedBatch(encoded.input_ids[rows], encoded.attention_mask[rows], encoded.features[rows],
                         encoded.texts[rows], encoded.cues[rows], encoded.reference_colors[rows],
                         {i - rows.start: r for i, r in encoded.rejected.items() if rows.start <= i < rows.stop},
-                        cue_ids=cue_ids, cue_terms=cue_terms, keyword_colours=keyword_colours)
+                        cues_zh=cues_zh, cue_ids=cue_ids, cue_terms=cue_terms, keyword_colours=keyword_colours)
 
 
 def _stats(per_batch: list[list[float]]) -> str:

@@ -673,11 +673,11 @@ MAX_LIGHTNESS_WEIGHT = 1.75
 def _closer_than(lab1: np.ndarray, lab2: np.ndarray, limit: float) -> np.ndarray:
     """deltaE 2000 < limit for broadcastable (..., 3) CIELAB arrays, computed only where the lightness gap leaves
     it possible (the costly formula runs on a fraction of the pairs)."""
-    lab1, lab2 = np.broadcast_arrays(lab1, lab2)
-    out = np.zeros(lab1.shape[:-1], bool)
     maybe = np.abs(lab1[..., 0] - lab2[..., 0]) < MAX_LIGHTNESS_WEIGHT * limit
-    out[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
-    return out
+    if maybe.any():  # (each delta_e2000_lab call costs ~60 numpy calls, even on a few pairs)
+        lab1, lab2 = np.broadcast_arrays(lab1, lab2)
+        maybe[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
+    return maybe
 
 
 def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.ndarray) -> np.ndarray:
@@ -685,13 +685,13 @@ def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.nd
     primary deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too.
     """
     limit = load_attributes().rules.min_delta_e2000
-    lab, other = cand.lab[rows, cols], cand.lab[rows, picked]  # (N, 6, 3)
-    clash = _closer_than(lab[:, R_PRIMARY], other[:, R_PRIMARY], limit)
+    primary = cand.lab[:, :, R_PRIMARY]  # a view: colours varied in place are seen
+    clash = _closer_than(primary[rows, cols], primary[rows, picked], limit)
     both = np.flatnonzero(clash & (cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY]))
-    if len(both):  # only there do ground and accent count
-        a, b = lab[both], other[both]
-        clash[both] = (_closer_than(a[:, R_BACKGROUND], b[:, R_BACKGROUND], limit)
-                       & _closer_than(a[:, R_ACCENT], b[:, R_ACCENT], limit))
+    if len(both):  # only there do ground and accent count (both roles in one call)
+        roles = np.array([R_BACKGROUND, R_ACCENT])
+        r, c, p = rows[both, None], cols[both, None], picked[both, None]
+        clash[both] = _closer_than(cand.lab[r, c, roles], cand.lab[r, p, roles], limit).all(axis=1)
     return clash
 
 
@@ -816,8 +816,12 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
         if len(answer) else np.zeros(0, bool)
     for k in np.flatnonzero((named & ~met).any(axis=0) & f.anchored):
         for group, boxes in zip(f.groups[k], f.group_boxes[k]):
-            held = (boxes.contains(lch).any(axis=-1) & visible).any(axis=1)  # a colour already in the group
-            needing = named[:, k] & ~met[:, k] & ~held & free.any(axis=1)
+            needing = named[:, k] & ~met[:, k] & free.any(axis=1)
+            maybe = np.flatnonzero(needing)
+            if not len(maybe):
+                continue
+            # A colour already in the group (only where the rest asks: the boxes test is the costly part).
+            needing[maybe] = ~(boxes.contains(lch[maybe]).any(axis=-1) & visible[maybe]).any(axis=1)
             # Schemes of answers where accents tell schemes apart go rank by rank; the rest all at once.
             steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r)
                                                   for r in np.unique(rank[needing & accents_matter])]
