@@ -96,8 +96,8 @@ class _Tables:
     template_for: dict[str, np.ndarray]  # format -> (n_styles,) template number, -1 when the format has none
     template_id: list[str]
     template_maps: np.ndarray  # (T, 4, rows, cols) float64
-    col_fraction: list[float]  # k / cols rounded to 4 places, k = 0..cols (box x and w)
-    row_fraction: list[float]  # k / rows rounded likewise (box y and h)
+    col_fraction: np.ndarray  # k / cols rounded to 4 places, k = 0..cols (box x and w)
+    row_fraction: np.ndarray  # k / rows rounded likewise (box y and h)
 
 
 def _mood_match(pair, wanted: dict[str, float]) -> float:
@@ -188,8 +188,8 @@ def _tables() -> _Tables:
         template_for=template_for,
         template_id=[t.id for t in templates],
         template_maps=template_maps,
-        col_fraction=[round(k / cols, 4) for k in range(cols + 1)],
-        row_fraction=[round(k / rows, 4) for k in range(rows + 1)],
+        col_fraction=np.array([round(k / cols, 4) for k in range(cols + 1)]),
+        row_fraction=np.array([round(k / rows, 4) for k in range(rows + 1)]),
     )
 
 
@@ -552,6 +552,7 @@ class Candidates:
     lab: np.ndarray
     brand: np.ndarray  # (B, C, 6) bool: the colour is a brand colour
     met: np.ndarray  # (B, C, A) bool: meets each tone / cue (A = n_tones + n_cues)
+    brand_position: np.ndarray  # (B, C, most brands): each brand colour's position (`brand_positions`), -1 none
 
 
 def named_attributes(briefs: list[Brief], cue_ids: list[list[str]]) -> np.ndarray:
@@ -625,10 +626,12 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     brand = np.zeros(palette.shape + (len(ROLE_ORDER),), bool)
     met = f.passes[palette]
     branded = np.flatnonzero(n_brands > 0)
+    position = np.full(palette.shape + (brand_lab.shape[1],), -1, dtype=np.int64)
     if len(branded):
         c = palette.shape[1]
         flat = palette[branded].reshape(-1)
         where = brand_positions(flat, np.repeat(brand_lab[branded], c, axis=0), np.repeat(n_brands[branded], c))
+        position[branded] = where.reshape(len(branded), c, -1)
         role = np.where(where >= 0, f.role_of_position[flat[:, None], np.maximum(where, 0)], -1)  # (S, most)
         s, slot = np.nonzero(role >= 0)
         b_of = np.repeat(branded, c)[s]
@@ -644,7 +647,7 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         attribute = np.repeat(attribute, c)
         met[b_of, cand, attribute] = attribute_rules().meets_each(
             lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
-    return Candidates(palette, relevance, lch, oklab, lab, brand, met)
+    return Candidates(palette, relevance, lch, oklab, lab, brand, met, position)
 
 
 def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray) -> np.ndarray:
@@ -1130,98 +1133,119 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                                      named[brief_of], [keyword_colours[b] for b in brief_of.tolist()]):
             keyword_put.setdefault(k.scheme, []).append(k)
 
-    # Brand colours: their names once per distinct colour, then where they land in each scheme's palette.
+    # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
+    # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
     distinct = list(dict.fromkeys(c for colors in brand_lists for c in colors))
-    placed: dict[int, list[tuple[int, str]]] = {}
+    names: dict[str, str] = {}
+    branded = np.zeros(0, dtype=np.int64)
     if distinct:
-        rgb = hexes_to_rgb8(distinct)
-        names = dict(zip(distinct, nearest_color_names(rgb8_to_oklab(rgb))))
-        lab = dict(zip(distinct, rgb8_to_lab_d65(rgb)))
-        branded = np.flatnonzero([bool(brand_lists[b]) for b in brief_of.tolist()])
-        most = max(len(c) for c in brand_lists)
-        brand_lab = np.zeros((len(branded), most, 3))
-        n_brands = np.zeros(len(branded), dtype=np.int64)
-        for row, s in enumerate(branded.tolist()):
-            colors = brand_lists[brief_of[s]]
-            brand_lab[row, :len(colors)] = [lab[c] for c in colors]
-            n_brands[row] = len(colors)
-        positions = brand_positions(s_palette[branded], brand_lab, n_brands)
-        for row, s in enumerate(branded.tolist()):
-            colors = brand_lists[brief_of[s]]
-            placed[s] = [(int(p), colors[k]) for k, p in enumerate(positions[row, :len(colors)].tolist())]
-
-    # Plain Python from here: the per-scheme dicts.
-    brief_of_l, style_l, font_l, palette_l = brief_of.tolist(), s_style.tolist(), s_font.tolist(), s_palette.tolist()
-    prob_l, score_l, boxes_l = s_prob.tolist(), scores.tolist(), boxes.tolist()
-    grid = list(GRID)
-    style_scores_of, cue_text_of = {}, {}
-    for s, b in enumerate(brief_of_l):
-        brief = briefs_live[b]
-        locale = brief_locale[b]
-        if b not in cue_text_of:
-            labels = t.style_label[locale]
-            style_scores_of[b] = [(STYLES[k], labels[k], p) for k, p in
-                                  zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())]
-            cue_text_of[b] = _cue_text(brief, encoded.cues[live[b]],
-                                       encoded.cues_zh[live[b]] if encoded.cues_zh is not None else None,
-                                       encoded.reference_colors[live[b]], locale,
-                                       [*cue_terms[b], *(k.keyword for k in keyword_colours[b])])
-            out[live[b]] = []
-        p = palette_l[s]
-        colors = [{"hex": h, "role": role, "name": name} for h, role, name in t.palette_colors[p]]
-        for position, brand in placed.get(s, ()):
-            colors[position] = {"hex": brand, "role": colors[position]["role"], "name": names[brand]}
-        put_in = ""
-        for d in injected.get(s, ()):
-            position = int(f.position_of_role[p, d.role])
-            colors[position] = {"hex": f.grid_hex[d.color], "role": colors[position]["role"],
-                                "name": f.grid_name[d.color]}
-            if d.attribute < 0:
-                role, name = t.role_label[locale][d.role], f.grid_name[d.color]
-                put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
-                           else f" {role} set to {name} to differ from the other schemes.")
-                continue
-            term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
-                    else cue_terms[b][cue_ids[b].index(f.cue_ids[d.attribute - N_TONES])])
-            if locale == "zh":
-                put_in += f"{t.role_label[locale][d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
-            else:
-                put_in += f" {t.role_label[locale][d.role]} set to {f.grid_name[d.color]} for “{term}”."
-        for k in keyword_put.get(s, ()):
-            position = int(f.position_of_role[p, k.role])
-            colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
-            if locale == "zh":
-                put_in += f"{t.role_label[locale][k.role]}取{k.name}，呼应“{k.keyword}”。"
-            else:
-                put_in += f" {t.role_label[locale][k.role]} set to {k.name} for “{k.keyword}”."
-        pair_id, heading, body = t.typography[font_l[s]]
-        style = STYLES[style_l[s]]
-        style_label = t.style_label[locale][style_l[s]]
-        harmony = t.harmony_label[locale][t.palette_harmony[p]]
-        if locale == "zh":
-            category = t.category_label[locale][brief.product_category]
-            rationale = (f"{style_label}方向：{harmony}配色，{heading[0]}标题配{body[0]}正文，"
-                         f"依据{category}品类与{cue_text_of[b]}。{put_in}")
+        names = dict(zip(distinct, nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(distinct)))))
+        if honour_brief:
+            positions = cand.brand_position[brief_of, chosen]
         else:
-            rationale = (f"{style_label} direction with a {harmony} palette and {heading[0]} over "
-                         f"{body[0]}, driven by {cue_text_of[b]}.{put_in}")
-        cf, rf = t.col_fraction, t.row_fraction
-        out[live[b]].append({
-            "style": {"id": style, "label": style_label, "score": prob_l[s]},
-            "style_scores": [{"id": i, "label": lab_, "score": sc} for i, lab_, sc in style_scores_of[b]],
-            "palette": {"id": t.palette_id[p], "colors": colors, "harmony": t.palette_harmony[p],
+            brand_lab, _, n_brands = _brand_arrays(brand_lists)
+            positions = np.full((len(brief_of), brand_lab.shape[1]), -1, dtype=np.int64)
+            on = np.flatnonzero(n_brands[brief_of] > 0)
+            positions[on] = brand_positions(s_palette[on], brand_lab[brief_of[on]], n_brands[brief_of[on]])
+        branded = np.flatnonzero(positions[:, 0] >= 0)
+        position_l = positions[branded].tolist()
+
+    # Plain Python from here: the per-scheme dicts. What belongs to a brief is built once per brief; box
+    # corners come from one table look-up over the batch; colour changes only where a scheme has any.
+    brief_of_l, style_l, font_l, palette_l = brief_of.tolist(), s_style.tolist(), s_font.tolist(), s_palette.tolist()
+    changed: dict[int, list[tuple[int, str]]] = {}  # scheme -> its brand colours' (position, hex)
+    for row, s in enumerate(branded.tolist()):
+        colors = brand_lists[brief_of_l[s]]
+        changed[s] = [(p, colors[k]) for k, p in enumerate(position_l[row][:len(colors)])]
+    for s in (*injected, *keyword_put):
+        changed.setdefault(s, [])
+    prob_l, score_l = s_prob.tolist(), scores.tolist()
+    cf, rf = t.col_fraction, t.row_fraction
+    box_l = np.stack([cf[boxes[..., 0]], rf[boxes[..., 1]], cf[boxes[..., 2]], rf[boxes[..., 3]]], axis=-1).tolist()
+    grid_rows, grid_cols = GRID
+    per_brief = {}
+    for b in dict.fromkeys(brief_of_l):
+        brief, locale = briefs_live[b], brief_locale[b]
+        labels = t.style_label[locale]
+        cue_text = _cue_text(brief, encoded.cues[live[b]],
+                             encoded.cues_zh[live[b]] if encoded.cues_zh is not None else None,
+                             encoded.reference_colors[live[b]], locale,
+                             [*cue_terms[b], *(k.keyword for k in keyword_colours[b])])
+        if locale == "zh":
+            driven = f"依据{t.category_label[locale][brief.product_category]}品类与{cue_text}。"
+        else:
+            driven = f", driven by {cue_text}."
+        out[live[b]] = answer = []
+        per_brief[b] = (locale, driven, answer, [(STYLES[k], labels[k], p) for k, p in
+                        zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())])
+    palette_colors, typography, style_label, harmony_label = (t.palette_colors, t.typography, t.style_label,
+                                                              t.harmony_label)
+    for s, b in enumerate(brief_of_l):
+        locale, driven, answer, style_scores = per_brief[b]
+        p = palette_l[s]
+        colors = [{"hex": h, "role": role, "name": name} for h, role, name in palette_colors[p]]
+        put_in = "" if s not in changed else _put_colours(
+            colors, p, locale, changed[s], names, injected.get(s, ()), keyword_put.get(s, ()), cue_terms[b],
+            cue_ids[b])
+        pair_id, heading, body = typography[font_l[s]]
+        k = style_l[s]
+        label_ = style_label[locale][k]
+        harmony = t.palette_harmony[p]
+        if locale == "zh":
+            rationale = (f"{label_}方向：{harmony_label[locale][harmony]}配色，{heading[0]}标题配{body[0]}正文，"
+                         f"{driven}{put_in}")
+        else:
+            rationale = (f"{label_} direction with a {harmony_label[locale][harmony]} palette and {heading[0]} over "
+                         f"{body[0]}{driven}{put_in}")
+        answer.append({
+            "style": {"id": STYLES[k], "label": label_, "score": prob_l[s]},
+            "style_scores": [{"id": i, "label": lab_, "score": sc} for i, lab_, sc in style_scores],
+            "palette": {"id": t.palette_id[p], "colors": colors, "harmony": harmony,
                         "text_contrast": t.text_contrast[p]},
             "typography": {"pair_id": pair_id,
                            "heading": {"family": heading[0], "category": heading[1], "weight": heading[2]},
                            "body": {"family": body[0], "category": body[1], "weight": body[2]}},
-            "layout": {"format": formats[s], "template_id": template_ids[s], "grid": grid[:],
-                       "heatmaps": heatmaps[s],
-                       "boxes": {e: [cf[b4[0]], rf[b4[1]], cf[b4[2]], rf[b4[3]]]
-                                 for e, b4 in zip(ELEMENTS, boxes_l[s])}},
+            "layout": {"format": formats[s], "template_id": template_ids[s], "grid": [grid_rows, grid_cols],
+                       "heatmaps": heatmaps[s], "boxes": dict(zip(ELEMENTS, box_l[s]))},
             "score": round(score_l[s], 4),
             "rationale": rationale,
         })
     return out
+
+
+def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tuple[int, str]], names: dict[str, str],
+                 injected: list[Injection], keyword_put: list[KeywordPut], cue_terms: list[str], cue_ids: list[str]
+                 ) -> str:
+    """One scheme's colour changes into its `colors` (in place): brand colours, then colours put in for a cue, a
+    tone's anchor or rule 9, then keyword colours -> the rationale's sentences on the colours put in."""
+    t, f = _tables(), _fit_tables()
+    for position, hex_ in brand:
+        colors[position] = {"hex": hex_, "role": colors[position]["role"], "name": names[hex_]}
+    put_in = ""
+    roles = t.role_label[locale]
+    for d in injected:
+        position = int(f.position_of_role[palette, d.role])
+        colors[position] = {"hex": f.grid_hex[d.color], "role": colors[position]["role"],
+                            "name": f.grid_name[d.color]}
+        if d.attribute < 0:
+            role, name = roles[d.role], f.grid_name[d.color]
+            put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
+                       else f" {role} set to {name} to differ from the other schemes.")
+            continue
+        term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
+                else cue_terms[cue_ids.index(f.cue_ids[d.attribute - N_TONES])])
+        if locale == "zh":
+            put_in += f"{roles[d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
+        else:
+            put_in += f" {roles[d.role]} set to {f.grid_name[d.color]} for “{term}”."
+    for k in keyword_put:
+        position = int(f.position_of_role[palette, k.role])
+        colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
+        if locale == "zh":
+            put_in += f"{roles[k.role]}取{k.name}，呼应“{k.keyword}”。"
+        else:
+            put_in += f" {roles[k.role]} set to {k.name} for “{k.keyword}”."
+    return put_in
 
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
