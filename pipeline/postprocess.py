@@ -398,7 +398,13 @@ def build_layouts(heatmaps: np.ndarray, formats: list[str], styles: np.ndarray, 
     # Threshold relative to the peak so a faint but well-placed heatmap still yields a box.
     threshold = np.maximum(0.05, 0.5 * maps.max(axis=(2, 3)))
     mask = maps >= threshold[..., None, None]
-    in_rows, in_cols = mask.any(axis=3), mask.any(axis=2)
+    # Cells reached, per row and per column: OR-ed slice by slice (numpy's .any over a 12- or 16-long axis
+    # costs ~3x more at these shapes).
+    in_rows, in_cols = mask[..., 0].copy(), mask[..., 0, :].copy()
+    for k in range(1, cols):
+        in_rows |= mask[..., k]
+    for k in range(1, rows):
+        in_cols |= mask[..., k, :]
     r0 = in_rows.argmax(axis=2)
     r1 = rows - in_rows[..., ::-1].argmax(axis=2)
     c0 = in_cols.argmax(axis=2)
@@ -456,6 +462,9 @@ class _FitTables:
     grid_in_tone: np.ndarray  # (G, n_tones) bool: inside the tone's ranges (rule 2)
     pair_first: np.ndarray  # (F, n_tones + n_styles) bool (knowledge.fit_tables.pair_passes)
     pair_later: np.ndarray
+    style_pair_first: np.ndarray  # (n_styles, F): the style columns of pair_first, one row a style
+    style_pair_later: np.ndarray
+    style_mood: np.ndarray  # (n_styles, F): `_Tables.mood` one row a style
     heading_script: np.ndarray  # (F,) bool
 
 
@@ -538,6 +547,9 @@ def _fit_tables() -> _FitTables:
         grid_hex=grid_hex, grid_name=nearest_color_names(grid_oklab),
         grid_in_tone=tone_rules().ranges.contains(grid_lch, load_attributes().rules.chromatic_chroma),
         pair_first=pairs.first, pair_later=pairs.later, heading_script=pair_faces().heading_script,
+        style_pair_first=np.ascontiguousarray(pairs.first[:, N_TONES:].T),
+        style_pair_later=np.ascontiguousarray(pairs.later[:, N_TONES:].T),
+        style_mood=np.ascontiguousarray(_tables().mood.T),
     )
 
 
@@ -1006,18 +1018,26 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     script_above = np.zeros(batch, bool)
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
     chosen_relevance = np.zeros((batch, rounds))
+    # What does not change between rounds. The whole-number terms of the value below sum exactly in any order,
+    # so the model's ranking joins them up front; relevance and mood are added after them, as before.
+    ranked_term = 5.0 * ranked
+    relevance_term = MMR_LAMBDA * relevance
+    outside_pool = ~types["pool"]
     for r in range(rounds):
         active = styles[:, r] >= 0
-        column = N_TONES + np.maximum(styles[:, r], 0)
-        later = (r > 0) & ~script_above[:, None]
-        style_ok = np.where(later, f.pair_later[:, column].T, f.pair_first[:, column].T)
-        tones_ok = np.where(later, types["tones_later"], types["tones_first"])
-        count = np.where(later, types["count_later"], types["count_first"]) + style_ok
+        style = np.maximum(styles[:, r], 0)
+        if r:
+            later = ~script_above[:, None]
+            style_ok = np.where(later, f.style_pair_later[style], f.style_pair_first[style])
+            tones_ok = np.where(later, types["tones_later"], types["tones_first"])
+            count = np.where(later, types["count_later"], types["count_first"]) + style_ok
+        else:  # the first scheme: first-scheme rules only
+            style_ok = f.style_pair_first[style]
+            tones_ok, count = types["tones_first"], types["count_first"] + style_ok
         repeat = used[:, t.pair_heading]
-        mood = t.mood[:, np.maximum(styles[:, r], 0)].T
-        value = (1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + 5.0 * ranked
-                 + MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * mood)
-        value[~types["pool"]] = -np.inf
+        whole = 1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + ranked_term
+        value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
+        value[outside_pool] = -np.inf
         best = np.argmax(value, axis=1)
         used[rows[active], t.pair_heading[best][active]] = True
         script_above |= active & f.heading_script[best]
