@@ -460,6 +460,7 @@ class _FitTables:
     grid_hex: list[str]
     grid_name: list[str]
     grid_in_tone: np.ndarray  # (G, n_tones) bool: inside the tone's ranges (rule 2)
+    grid_out_tone: np.ndarray  # (G, n_tones) float32: 1 where outside (to count, by a product, tones a colour leaves)
     pair_first: np.ndarray  # (F, n_tones + n_styles) bool (knowledge.fit_tables.pair_passes)
     pair_later: np.ndarray
     style_pair_first: np.ndarray  # (n_styles, F): the style columns of pair_first, one row a style
@@ -528,6 +529,7 @@ def _fit_tables() -> _FitTables:
     edges = np.searchsorted(bucket[bucket_order], np.arange(bucket.max() + 2))
     bucket_bounds = [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
     pairs = pair_passes()
+    grid_in_tone = tone_rules().ranges.contains(grid_lch, load_attributes().rules.chromatic_chroma)
     return _FitTables(
         lch=library.lch, oklab=rgb8_to_oklab(rgb), lab=rgb8_to_lab_d65(rgb), present=library.present,
         position_of_role=position_of_role, role_of_position=role_of_position,
@@ -545,7 +547,7 @@ def _fit_tables() -> _FitTables:
         group_boxes=group_boxes,
         grid_lch=grid_lch, grid_oklab=grid_oklab, grid_lab=rgb8_to_lab_d65(hexes_to_rgb8(grid_hex)),
         grid_hex=grid_hex, grid_name=nearest_color_names(grid_oklab),
-        grid_in_tone=tone_rules().ranges.contains(grid_lch, load_attributes().rules.chromatic_chroma),
+        grid_in_tone=grid_in_tone, grid_out_tone=(~grid_in_tone).astype(np.float32),
         pair_first=pairs.first, pair_later=pairs.later, heading_script=pair_faces().heading_script,
         style_pair_first=np.ascontiguousarray(pairs.first[:, N_TONES:].T),
         style_pair_later=np.ascontiguousarray(pairs.later[:, N_TONES:].T),
@@ -773,7 +775,7 @@ def _vary_to_differ(cand: Candidates, named: np.ndarray, rows: np.ndarray, picks
         return []
     before = cand.lab[rows[:, None], earlier, role[:, None]]  # (R, r, 3)
     close = _closer_than(before[:, :, None, :], f.grid_lab[None, None], limit).any(axis=1)  # (R, G)
-    outside = (named[rows, :N_TONES].astype(np.float32) @ (~f.grid_in_tone).T.astype(np.float32)) > 0
+    outside = (named[rows, :N_TONES].astype(np.float32) @ f.grid_out_tone.T) > 0
     current = cand.oklab[rows, picks, role]
     cost = np.sqrt(((f.grid_oklab[None] - current[:, None]) ** 2).sum(-1)) + outside + np.where(close, np.inf, 0.0)
     color = np.argmin(cost, axis=1)
@@ -844,26 +846,38 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
                 rows = np.flatnonzero(step)
                 if not len(rows):
                     continue
-                outside_tones = (tones[rows] @ (~f.grid_in_tone[group]).T.astype(np.float32)) > 0  # (R, g)
-                distance = np.sqrt(((oklab[rows][:, :, None, :] - f.grid_oklab[group]) ** 2).sum(-1))  # (R, 6, g)
+                outside_tones = (tones[rows] @ f.grid_out_tone[group].T) > 0  # (R, g)
+                here, there = oklab[rows][:, :, None, :], f.grid_oklab[group]  # (R, 6, 1, 3), (g, 3)
+                # OKLab distances (R, 6, g), the squares summed left to right as .sum(-1) does, without the
+                # (R, 6, g, 3) array of differences.
+                distance = np.sqrt((here[..., 0] - there[:, 0]) ** 2 + (here[..., 1] - there[:, 1]) ** 2
+                                   + (here[..., 2] - there[:, 2]) ** 2)
                 cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
                 peers = others[rows]
                 relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
                           & free[rows, R_ACCENT][:, None])
-                i, j = np.nonzero(relies)
-                if len(i):
-                    near = _closer_than(lab[peers[i, j], R_ACCENT][:, None], f.grid_lab[group], limit)  # (N, g)
-                    blocked = np.zeros((len(rows), len(group)), bool)
-                    np.logical_or.at(blocked, i, near)
-                    cost[:, R_ACCENT] += np.where(blocked, np.inf, 0.0)
-                best = np.argmin(cost.reshape(len(rows), -1), axis=1)
-                found = np.isfinite(cost.reshape(len(rows), -1)[np.arange(len(rows)), best])
+                flat = cost.reshape(len(rows), -1)  # (R, 6 g), role-major
+                # An accent within deltaE 2000 10 of a peer's accent is blocked. Tested only where it could win:
+                # accents no dearer than the scheme's best other role (blocking any other changes no argmin).
+                relying = np.flatnonzero(relies.any(axis=1))
+                if len(relying):
+                    accent = cost[relying, R_ACCENT]  # (n, g)
+                    rest = np.delete(cost[relying], R_ACCENT, axis=1).reshape(len(relying), -1).min(axis=1)
+                    a, point = np.nonzero(np.isfinite(accent) & (accent <= rest[:, None]))
+                    a_peer, j = np.nonzero(relies[relying[a]])  # each such accent against each peer it relies on
+                    near = _closer_than(lab[peers[relying[a[a_peer]], j], R_ACCENT], f.grid_lab[group[point[a_peer]]],
+                                        limit)
+                    blocked = np.zeros(len(a), bool)
+                    np.logical_or.at(blocked, a_peer, near)
+                    cost[relying[a[blocked]], R_ACCENT, point[blocked]] = np.inf
+                best = np.argmin(flat, axis=1)
+                found = np.isfinite(flat[np.arange(len(rows)), best])
                 role, point = np.divmod(best[found], len(group))
                 rows, color = rows[found], group[point]
                 lch[rows, role], oklab[rows, role], lab[rows, role] = f.grid_lch[color], f.grid_oklab[color], \
                     f.grid_lab[color]
                 free[rows, role] = False
-                done += [Injection(int(s), int(r), int(g), int(k)) for s, r, g in zip(rows, role, color)]
+                done += [Injection(s, r, g, int(k)) for s, r, g in zip(rows.tolist(), role.tolist(), color.tolist())]
     if done:
         touched = np.unique([d.scheme for d in done])
         after = _met_named(lch[touched], present[touched], brand[touched], named[touched])
