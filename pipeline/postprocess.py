@@ -613,14 +613,8 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     fallback = np.where(tones.any(axis=1, keepdims=True),
                         tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
                         style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
-    # Named attributes each library palette misses, summed row by row for each brief's few named attributes (whole
-    # numbers: exact in any order, as the (B, A) x (A, P) product gave them, at a fraction of its cost).
-    brief, attribute = np.nonzero(named)
-    misses = np.zeros_like(fallback)
-    if len(brief):
-        starts = np.flatnonzero(np.r_[True, brief[1:] != brief[:-1]])
-        misses[brief[starts]] = np.add.reduceat(f.fails_sorted[attribute], starts, axis=0)
-    order = fallback - misses  # a miss outweighs any fit
+    columns = np.flatnonzero(named.any(axis=0))
+    order = fallback - named[:, columns].astype(np.float32) @ f.fails_sorted[columns]  # a miss outweighs any fit
     order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
     spread = np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
     fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
