@@ -195,16 +195,21 @@ class PaletteRules:
         r = load_attributes().rules
         visible = present & ~np.isin(ROLES, r.exempt_roles)
         counted = visible & ~brand
-        inside = self.ranges.contains_each(lch, rule, hue_needs_chroma=r.chromatic_chroma)
-        bg = lch[:, BACKGROUND]
-        neutral = (bg[:, 1] <= r.ground_max_chroma) & (bg[:, 1] <= self.ranges.c[rule, 1])
-        ground = ((bg[:, 0] >= r.ground_light_min_l) & self.light_ground[rule]) | (
-            (bg[:, 0] <= r.ground_dark_max_l) & self.dark_ground[rule])
-        inside[:, BACKGROUND] |= neutral & ground
-        n = counted.sum(axis=1)
-        share = (inside & counted).sum(axis=1) / np.maximum(n, 1)
-        ok = (share >= self.share[rule] - 1e-9) | (n == 0) | ~self.has_share[rule]
-        ok &= ~(self.primary_inside[rule] & self.has_share[rule]) | inside[:, PRIMARY] | ~counted[:, PRIMARY]
+        ok = np.ones(len(rule), bool)
+        # The ranges (share and primary) only for the rows whose rule has them (a colour cue's rule is its anchors).
+        shared = np.flatnonzero(self.has_share[rule])
+        if len(shared):
+            lch_s, rule_s, counted_s = lch[shared], rule[shared], counted[shared]
+            inside = self.ranges.contains_each(lch_s, rule_s, hue_needs_chroma=r.chromatic_chroma)
+            bg = lch_s[:, BACKGROUND]
+            neutral = (bg[:, 1] <= r.ground_max_chroma) & (bg[:, 1] <= self.ranges.c[rule_s, 1])
+            ground = ((bg[:, 0] >= r.ground_light_min_l) & self.light_ground[rule_s]) | (
+                (bg[:, 0] <= r.ground_dark_max_l) & self.dark_ground[rule_s])
+            inside[:, BACKGROUND] |= neutral & ground
+            n = counted_s.sum(axis=1)
+            share = (inside & counted_s).sum(axis=1) / np.maximum(n, 1)
+            ok[shared] = (((share >= self.share[rule_s] - 1e-9) | (n == 0))
+                          & (~self.primary_inside[rule_s] | inside[:, PRIMARY] | ~counted_s[:, PRIMARY]))
         spread_rows = np.flatnonzero(np.isfinite(self.max_hue_spread[rule]))
         if len(spread_rows):
             chromatic = counted[spread_rows] & (lch[spread_rows, :, 1] >= r.chromatic_chroma)
