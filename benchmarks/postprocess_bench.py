@@ -51,7 +51,8 @@ def _model_outputs(briefs, backend, batch: int = 64):
 
 
 def _sub_batch(encodings, index: slice):
-    """The EncodedBatch of briefs index.start..stop (within one encoding batch of 64)."""
+    """The EncodedBatch of briefs index.start..stop (within one encoding batch of 64), with every per-brief field
+    the encoder hands over (without cues_zh, post-processing would run the lexicon again for each zh brief)."""
     from pipeline.features import EncodedBatch
 
     encoded = encodings[index.start // 64]
