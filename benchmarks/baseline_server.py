@@ -26,6 +26,7 @@ from contract.scheme import HeatmapEncoding
 from inference.base import warm_for_serving
 from inference.registry import select_backend
 from pipeline import postprocess
+from serve_app.heap import freeze_startup_heap
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, encode_batch
 from pipeline.tokenization import tokenizer
@@ -90,6 +91,7 @@ class Baseline:
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
         self.batcher = MicroBatcher(self._batch, int(os.environ.get(ENV + "MAX_BATCH", "64")),
                                     float(os.environ.get(ENV + "BATCH_WAIT_S", "0.002")), concurrent=2)
+        freeze_startup_heap()  # as the Serve replicas do: the same batch functions under the same collector
 
     def _compute(self, items):
         started = time.perf_counter()

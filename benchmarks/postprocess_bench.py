@@ -51,17 +51,18 @@ def _model_outputs(briefs, backend, batch: int = 64):
 
 
 def _sub_batch(encodings, index: slice):
-    """The EncodedBatch of briefs index.start..stop (within one encoding batch of 64)."""
+    """The EncodedBatch of briefs index.start..stop (within one encoding batch of 64), with every per-brief field
+    the encoder hands over (without cues_zh, post-processing would run the lexicon again for each zh brief)."""
     from pipeline.features import EncodedBatch
 
     encoded = encodings[index.start // 64]
     rows = slice(index.start % 64, index.start % 64 + (index.stop - index.start))
-    cue_ids, cue_terms, keyword_colours = (None if x is None else x[rows] for x in (
-        encoded.cue_ids, encoded.cue_terms, encoded.keyword_colours))
+    cues_zh, cue_ids, cue_terms, keyword_colours = (None if x is None else x[rows] for x in (
+        encoded.cues_zh, encoded.cue_ids, encoded.cue_terms, encoded.keyword_colours))
     return EncodedBatch(encoded.input_ids[rows], encoded.attention_mask[rows], encoded.features[rows],
                         encoded.texts[rows], encoded.cues[rows], encoded.reference_colors[rows],
                         {i - rows.start: r for i, r in encoded.rejected.items() if rows.start <= i < rows.stop},
-                        cue_ids=cue_ids, cue_terms=cue_terms, keyword_colours=keyword_colours)
+                        cues_zh=cues_zh, cue_ids=cue_ids, cue_terms=cue_terms, keyword_colours=keyword_colours)
 
 
 def _stats(per_batch: list[list[float]]) -> str:
@@ -96,6 +97,10 @@ def main() -> None:
     warm_s = time.perf_counter() - started
 
     backend = OnnxRuntimeBackend(precision="fp32")
+    # As in the serving processes (serve_app/heap.py): the tables warm() built leave the collector's view.
+    from serve_app.heap import freeze_startup_heap
+
+    freeze_startup_heap()
     briefs = [Brief.model_validate(b) for b in brief_mix(n, seed=7)]
     warm_briefs = [Brief.model_validate(b) for b in brief_mix(256, seed=99)]
     encodings, outputs = _model_outputs(briefs, backend)

@@ -98,8 +98,8 @@ class _Tables:
     template_for: dict[str, np.ndarray]  # format -> (n_styles,) template number, -1 when the format has none
     template_id: list[str]
     template_maps: np.ndarray  # (T, 4, rows, cols) float64
-    col_fraction: list[float]  # k / cols rounded to 4 places, k = 0..cols (box x and w)
-    row_fraction: list[float]  # k / rows rounded likewise (box y and h)
+    col_fraction: np.ndarray  # k / cols rounded to 4 places, k = 0..cols (box x and w)
+    row_fraction: np.ndarray  # k / rows rounded likewise (box y and h)
 
 
 def _mood_match(pair, wanted: dict[str, float]) -> float:
@@ -190,8 +190,8 @@ def _tables() -> _Tables:
         template_for=template_for,
         template_id=[t.id for t in templates],
         template_maps=template_maps,
-        col_fraction=[round(k / cols, 4) for k in range(cols + 1)],
-        row_fraction=[round(k / rows, 4) for k in range(rows + 1)],
+        col_fraction=np.array([round(k / cols, 4) for k in range(cols + 1)]),
+        row_fraction=np.array([round(k / rows, 4) for k in range(rows + 1)]),
     )
 
 
@@ -403,7 +403,13 @@ def build_layouts(heatmaps: np.ndarray, formats: list[str], styles: np.ndarray, 
     # Threshold relative to the peak so a faint but well-placed heatmap still yields a box.
     threshold = np.maximum(0.05, 0.5 * maps.max(axis=(2, 3)))
     mask = maps >= threshold[..., None, None]
-    in_rows, in_cols = mask.any(axis=3), mask.any(axis=2)
+    # Cells reached, per row and per column: OR-ed slice by slice (numpy's .any over a 12- or 16-long axis
+    # costs ~3x more at these shapes).
+    in_rows, in_cols = mask[..., 0].copy(), mask[..., 0, :].copy()
+    for k in range(1, cols):
+        in_rows |= mask[..., k]
+    for k in range(1, rows):
+        in_cols |= mask[..., k, :]
     r0 = in_rows.argmax(axis=2)
     r1 = rows - in_rows[..., ::-1].argmax(axis=2)
     c0 = in_cols.argmax(axis=2)
@@ -460,8 +466,12 @@ class _FitTables:
     grid_hex: list[str]
     grid_name: list[str]
     grid_in_tone: np.ndarray  # (G, n_tones) bool: inside the tone's ranges (rule 2)
+    grid_out_tone: np.ndarray  # (G, n_tones) float32: 1 where outside (to count, by a product, tones a colour leaves)
     pair_first: np.ndarray  # (F, n_tones + n_styles) bool (knowledge.fit_tables.pair_passes)
     pair_later: np.ndarray
+    style_pair_first: np.ndarray  # (n_styles, F): the style columns of pair_first, one row a style
+    style_pair_later: np.ndarray
+    style_mood: np.ndarray  # (n_styles, F): `_Tables.mood` one row a style
     heading_script: np.ndarray  # (F,) bool
 
 
@@ -525,6 +535,7 @@ def _fit_tables() -> _FitTables:
     edges = np.searchsorted(bucket[bucket_order], np.arange(bucket.max() + 2))
     bucket_bounds = [(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
     pairs = pair_passes()
+    grid_in_tone = tone_rules().ranges.contains(grid_lch, load_attributes().rules.chromatic_chroma)
     return _FitTables(
         lch=library.lch, oklab=rgb8_to_oklab(rgb), lab=rgb8_to_lab_d65(rgb), present=library.present,
         position_of_role=position_of_role, role_of_position=role_of_position,
@@ -542,8 +553,11 @@ def _fit_tables() -> _FitTables:
         group_boxes=group_boxes,
         grid_lch=grid_lch, grid_oklab=grid_oklab, grid_lab=rgb8_to_lab_d65(hexes_to_rgb8(grid_hex)),
         grid_hex=grid_hex, grid_name=nearest_color_names(grid_oklab),
-        grid_in_tone=tone_rules().ranges.contains(grid_lch, load_attributes().rules.chromatic_chroma),
+        grid_in_tone=grid_in_tone, grid_out_tone=(~grid_in_tone).astype(np.float32),
         pair_first=pairs.first, pair_later=pairs.later, heading_script=pair_faces().heading_script,
+        style_pair_first=np.ascontiguousarray(pairs.first[:, N_TONES:].T),
+        style_pair_later=np.ascontiguousarray(pairs.later[:, N_TONES:].T),
+        style_mood=np.ascontiguousarray(_tables().mood.T),
     )
 
 
@@ -558,6 +572,7 @@ class Candidates:
     lab: np.ndarray
     brand: np.ndarray  # (B, C, 6) bool: the colour is a brand colour
     met: np.ndarray  # (B, C, A) bool: meets each tone / cue (A = n_tones + n_cues)
+    brand_position: np.ndarray  # (B, C, most brands): each brand colour's position (`brand_positions`), -1 none
 
 
 def named_attributes(briefs: list[Brief], cue_ids: list[list[str]]) -> np.ndarray:
@@ -625,9 +640,10 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
     best = np.zeros((len(ids), LIBRARY_BEST), np.int64)
     best_relevance = np.zeros((len(ids), LIBRARY_BEST))
+    relevance = _normalise(scores)
     if ranked.shape[1] == best.shape[1] + MODEL_CANDIDATES:
         best[:] = ranked[:, MODEL_CANDIDATES:]
-        best_relevance[:] = _normalise(scores)[:, MODEL_CANDIDATES:ranked.shape[1]]
+        best_relevance[:] = relevance[:, MODEL_CANDIDATES:ranked.shape[1]]
         short = np.flatnonzero(fitting < MIN_FITTING)
     else:  # a short ranking: the library fills in for every brief
         short = np.arange(len(ids))
@@ -638,7 +654,7 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         best[short] = f.bucket_order[top]
         best_relevance[short] = LIBRARY_RELEVANCE * np.take_along_axis(fallback[short], top, axis=1)
     palette = np.concatenate([model, best, f.bucket_order[spread]], axis=1)
-    relevance = np.concatenate([_normalise(scores)[:, :MODEL_CANDIDATES], best_relevance,
+    relevance = np.concatenate([relevance[:, :MODEL_CANDIDATES], best_relevance,
                                 LIBRARY_RELEVANCE * np.take_along_axis(fallback, spread, axis=1)], axis=1)
     if taste is not None:
         # (B, P) in bucket order, float32 (an order only; tanh keeps it): fewest named tones and cues missed
@@ -656,10 +672,12 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     brand = np.zeros(palette.shape + (len(ROLE_ORDER),), bool)
     met = f.passes[palette]
     branded = np.flatnonzero(n_brands > 0)
+    position = np.full(palette.shape + (brand_lab.shape[1],), -1, dtype=np.int64)
     if len(branded):
         c = palette.shape[1]
         flat = palette[branded].reshape(-1)
         where = brand_positions(flat, np.repeat(brand_lab[branded], c, axis=0), np.repeat(n_brands[branded], c))
+        position[branded] = where.reshape(len(branded), c, -1)
         role = np.where(where >= 0, f.role_of_position[flat[:, None], np.maximum(where, 0)], -1)  # (S, most)
         s, slot = np.nonzero(role >= 0)
         b_of = np.repeat(branded, c)[s]
@@ -675,7 +693,7 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         attribute = np.repeat(attribute, c)
         met[b_of, cand, attribute] = attribute_rules().meets_each(
             lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
-    return Candidates(palette, relevance, lch, oklab, lab, brand, met)
+    return Candidates(palette, relevance, lch, oklab, lab, brand, met, position)
 
 
 def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray) -> np.ndarray:
@@ -704,11 +722,11 @@ MAX_LIGHTNESS_WEIGHT = 1.75
 def _closer_than(lab1: np.ndarray, lab2: np.ndarray, limit: float) -> np.ndarray:
     """deltaE 2000 < limit for broadcastable (..., 3) CIELAB arrays, computed only where the lightness gap leaves
     it possible (the costly formula runs on a fraction of the pairs)."""
-    lab1, lab2 = np.broadcast_arrays(lab1, lab2)
-    out = np.zeros(lab1.shape[:-1], bool)
     maybe = np.abs(lab1[..., 0] - lab2[..., 0]) < MAX_LIGHTNESS_WEIGHT * limit
-    out[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
-    return out
+    if maybe.any():  # (each delta_e2000_lab call costs ~60 numpy calls, even on a few pairs)
+        lab1, lab2 = np.broadcast_arrays(lab1, lab2)
+        maybe[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
+    return maybe
 
 
 def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.ndarray) -> np.ndarray:
@@ -716,13 +734,13 @@ def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.nd
     primary deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too.
     """
     limit = load_attributes().rules.min_delta_e2000
-    lab, other = cand.lab[rows, cols], cand.lab[rows, picked]  # (N, 6, 3)
-    clash = _closer_than(lab[:, R_PRIMARY], other[:, R_PRIMARY], limit)
+    primary = cand.lab[:, :, R_PRIMARY]  # a view: colours varied in place are seen
+    clash = _closer_than(primary[rows, cols], primary[rows, picked], limit)
     both = np.flatnonzero(clash & (cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY]))
-    if len(both):  # only there do ground and accent count
-        a, b = lab[both], other[both]
-        clash[both] = (_closer_than(a[:, R_BACKGROUND], b[:, R_BACKGROUND], limit)
-                       & _closer_than(a[:, R_ACCENT], b[:, R_ACCENT], limit))
+    if len(both):  # only there do ground and accent count (both roles in one call)
+        roles = np.array([R_BACKGROUND, R_ACCENT])
+        r, c, p = rows[both, None], cols[both, None], picked[both, None]
+        clash[both] = _closer_than(cand.lab[r, c, roles], cand.lab[r, p, roles], limit).all(axis=1)
     return clash
 
 
@@ -798,7 +816,7 @@ def _vary_to_differ(cand: Candidates, named: np.ndarray, rows: np.ndarray, picks
         return []
     before = cand.lab[rows[:, None], earlier, role[:, None]]  # (R, r, 3)
     close = _closer_than(before[:, :, None, :], f.grid_lab[None, None], limit).any(axis=1)  # (R, G)
-    outside = (named[rows, :N_TONES].astype(np.float32) @ (~f.grid_in_tone).T.astype(np.float32)) > 0
+    outside = (named[rows, :N_TONES].astype(np.float32) @ f.grid_out_tone.T) > 0
     current = cand.oklab[rows, picks, role]
     cost = np.sqrt(((f.grid_oklab[None] - current[:, None]) ** 2).sum(-1)) + outside + np.where(close, np.inf, 0.0)
     color = np.argmin(cost, axis=1)
@@ -856,8 +874,12 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
         if len(answer) else np.zeros(0, bool)
     for k in np.flatnonzero((named & ~met).any(axis=0) & f.anchored):
         for group, boxes in zip(f.groups[k], f.group_boxes[k]):
-            held = (boxes.contains(lch).any(axis=-1) & visible).any(axis=1)  # a colour already in the group
-            needing = named[:, k] & ~met[:, k] & ~held & free.any(axis=1)
+            needing = named[:, k] & ~met[:, k] & free.any(axis=1)
+            maybe = np.flatnonzero(needing)
+            if not len(maybe):
+                continue
+            # A colour already in the group (only where the rest asks: the boxes test is the costly part).
+            needing[maybe] = ~(boxes.contains(lch[maybe]).any(axis=-1) & visible[maybe]).any(axis=1)
             # Schemes of answers where accents tell schemes apart go rank by rank; the rest all at once.
             steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r)
                                                   for r in np.unique(rank[needing & accents_matter])]
@@ -865,26 +887,38 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
                 rows = np.flatnonzero(step)
                 if not len(rows):
                     continue
-                outside_tones = (tones[rows] @ (~f.grid_in_tone[group]).T.astype(np.float32)) > 0  # (R, g)
-                distance = np.sqrt(((oklab[rows][:, :, None, :] - f.grid_oklab[group]) ** 2).sum(-1))  # (R, 6, g)
+                outside_tones = (tones[rows] @ f.grid_out_tone[group].T) > 0  # (R, g)
+                here, there = oklab[rows][:, :, None, :], f.grid_oklab[group]  # (R, 6, 1, 3), (g, 3)
+                # OKLab distances (R, 6, g), the squares summed left to right as .sum(-1) does, without the
+                # (R, 6, g, 3) array of differences.
+                distance = np.sqrt((here[..., 0] - there[:, 0]) ** 2 + (here[..., 1] - there[:, 1]) ** 2
+                                   + (here[..., 2] - there[:, 2]) ** 2)
                 cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
                 peers = others[rows]
                 relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
                           & free[rows, R_ACCENT][:, None])
-                i, j = np.nonzero(relies)
-                if len(i):
-                    near = _closer_than(lab[peers[i, j], R_ACCENT][:, None], f.grid_lab[group], limit)  # (N, g)
-                    blocked = np.zeros((len(rows), len(group)), bool)
-                    np.logical_or.at(blocked, i, near)
-                    cost[:, R_ACCENT] += np.where(blocked, np.inf, 0.0)
-                best = np.argmin(cost.reshape(len(rows), -1), axis=1)
-                found = np.isfinite(cost.reshape(len(rows), -1)[np.arange(len(rows)), best])
+                flat = cost.reshape(len(rows), -1)  # (R, 6 g), role-major
+                # An accent within deltaE 2000 10 of a peer's accent is blocked. Tested only where it could win:
+                # accents no dearer than the scheme's best other role (blocking any other changes no argmin).
+                relying = np.flatnonzero(relies.any(axis=1))
+                if len(relying):
+                    accent = cost[relying, R_ACCENT]  # (n, g)
+                    rest = np.delete(cost[relying], R_ACCENT, axis=1).reshape(len(relying), -1).min(axis=1)
+                    a, point = np.nonzero(np.isfinite(accent) & (accent <= rest[:, None]))
+                    a_peer, j = np.nonzero(relies[relying[a]])  # each such accent against each peer it relies on
+                    near = _closer_than(lab[peers[relying[a[a_peer]], j], R_ACCENT], f.grid_lab[group[point[a_peer]]],
+                                        limit)
+                    blocked = np.zeros(len(a), bool)
+                    np.logical_or.at(blocked, a_peer, near)
+                    cost[relying[a[blocked]], R_ACCENT, point[blocked]] = np.inf
+                best = np.argmin(flat, axis=1)
+                found = np.isfinite(flat[np.arange(len(rows)), best])
                 role, point = np.divmod(best[found], len(group))
                 rows, color = rows[found], group[point]
                 lch[rows, role], oklab[rows, role], lab[rows, role] = f.grid_lch[color], f.grid_oklab[color], \
                     f.grid_lab[color]
                 free[rows, role] = False
-                done += [Injection(int(s), int(r), int(g), int(k)) for s, r, g in zip(rows, role, color)]
+                done += [Injection(s, r, g, int(k)) for s, r, g in zip(rows.tolist(), role.tolist(), color.tolist())]
     if done:
         touched = np.unique([d.scheme for d in done])
         after = _met_named(lch[touched], present[touched], brand[touched], named[touched])
@@ -1045,20 +1079,28 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
     chosen_relevance = np.zeros((batch, rounds))
     bonus = taste.font_bonus() if taste is not None else None
+    # What does not change between rounds. The whole-number terms of the value below sum exactly in any order,
+    # so the model's ranking joins them up front; relevance and mood are added after them, as before.
+    ranked_term = 5.0 * ranked
+    relevance_term = MMR_LAMBDA * relevance
+    outside_pool = ~types["pool"]
     for r in range(rounds):
         active = styles[:, r] >= 0
-        column = N_TONES + np.maximum(styles[:, r], 0)
-        later = (r > 0) & ~script_above[:, None]
-        style_ok = np.where(later, f.pair_later[:, column].T, f.pair_first[:, column].T)
-        tones_ok = np.where(later, types["tones_later"], types["tones_first"])
-        count = np.where(later, types["count_later"], types["count_first"]) + style_ok
+        style = np.maximum(styles[:, r], 0)
+        if r:
+            later = ~script_above[:, None]
+            style_ok = np.where(later, f.style_pair_later[style], f.style_pair_first[style])
+            tones_ok = np.where(later, types["tones_later"], types["tones_first"])
+            count = np.where(later, types["count_later"], types["count_first"]) + style_ok
+        else:  # the first scheme: first-scheme rules only
+            style_ok = f.style_pair_first[style]
+            tones_ok, count = types["tones_first"], types["count_first"] + style_ok
         repeat = used[:, t.pair_heading]
-        mood = t.mood[:, np.maximum(styles[:, r], 0)].T
-        value = (1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + 5.0 * ranked
-                 + MMR_LAMBDA * relevance + (1 - MMR_LAMBDA) * mood)
+        whole = 1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + ranked_term
+        value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)
-        value[~types["pool"]] = -np.inf
+        value[outside_pool] = -np.inf
         best = np.argmax(value, axis=1)
         used[rows[active], t.pair_heading[best][active]] = True
         script_above |= active & f.heading_script[best]
@@ -1177,98 +1219,119 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                                      named[brief_of], [keyword_colours[b] for b in brief_of.tolist()]):
             keyword_put.setdefault(k.scheme, []).append(k)
 
-    # Brand colours: their names once per distinct colour, then where they land in each scheme's palette.
+    # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
+    # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
     distinct = list(dict.fromkeys(c for colors in brand_lists for c in colors))
-    placed: dict[int, list[tuple[int, str]]] = {}
+    names: dict[str, str] = {}
+    branded = np.zeros(0, dtype=np.int64)
     if distinct:
-        rgb = hexes_to_rgb8(distinct)
-        names = dict(zip(distinct, nearest_color_names(rgb8_to_oklab(rgb))))
-        lab = dict(zip(distinct, rgb8_to_lab_d65(rgb)))
-        branded = np.flatnonzero([bool(brand_lists[b]) for b in brief_of.tolist()])
-        most = max(len(c) for c in brand_lists)
-        brand_lab = np.zeros((len(branded), most, 3))
-        n_brands = np.zeros(len(branded), dtype=np.int64)
-        for row, s in enumerate(branded.tolist()):
-            colors = brand_lists[brief_of[s]]
-            brand_lab[row, :len(colors)] = [lab[c] for c in colors]
-            n_brands[row] = len(colors)
-        positions = brand_positions(s_palette[branded], brand_lab, n_brands)
-        for row, s in enumerate(branded.tolist()):
-            colors = brand_lists[brief_of[s]]
-            placed[s] = [(int(p), colors[k]) for k, p in enumerate(positions[row, :len(colors)].tolist())]
-
-    # Plain Python from here: the per-scheme dicts.
-    brief_of_l, style_l, font_l, palette_l = brief_of.tolist(), s_style.tolist(), s_font.tolist(), s_palette.tolist()
-    prob_l, score_l, boxes_l = s_prob.tolist(), scores.tolist(), boxes.tolist()
-    grid = list(GRID)
-    style_scores_of, cue_text_of = {}, {}
-    for s, b in enumerate(brief_of_l):
-        brief = briefs_live[b]
-        locale = brief_locale[b]
-        if b not in cue_text_of:
-            labels = t.style_label[locale]
-            style_scores_of[b] = [(STYLES[k], labels[k], p) for k, p in
-                                  zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())]
-            cue_text_of[b] = _cue_text(brief, encoded.cues[live[b]],
-                                       encoded.cues_zh[live[b]] if encoded.cues_zh is not None else None,
-                                       encoded.reference_colors[live[b]], locale,
-                                       [*cue_terms[b], *(k.keyword for k in keyword_colours[b])])
-            out[live[b]] = []
-        p = palette_l[s]
-        colors = [{"hex": h, "role": role, "name": name} for h, role, name in t.palette_colors[p]]
-        for position, brand in placed.get(s, ()):
-            colors[position] = {"hex": brand, "role": colors[position]["role"], "name": names[brand]}
-        put_in = ""
-        for d in injected.get(s, ()):
-            position = int(f.position_of_role[p, d.role])
-            colors[position] = {"hex": f.grid_hex[d.color], "role": colors[position]["role"],
-                                "name": f.grid_name[d.color]}
-            if d.attribute < 0:
-                role, name = t.role_label[locale][d.role], f.grid_name[d.color]
-                put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
-                           else f" {role} set to {name} to differ from the other schemes.")
-                continue
-            term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
-                    else cue_terms[b][cue_ids[b].index(f.cue_ids[d.attribute - N_TONES])])
-            if locale == "zh":
-                put_in += f"{t.role_label[locale][d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
-            else:
-                put_in += f" {t.role_label[locale][d.role]} set to {f.grid_name[d.color]} for “{term}”."
-        for k in keyword_put.get(s, ()):
-            position = int(f.position_of_role[p, k.role])
-            colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
-            if locale == "zh":
-                put_in += f"{t.role_label[locale][k.role]}取{k.name}，呼应“{k.keyword}”。"
-            else:
-                put_in += f" {t.role_label[locale][k.role]} set to {k.name} for “{k.keyword}”."
-        pair_id, heading, body = t.typography[font_l[s]]
-        style = STYLES[style_l[s]]
-        style_label = t.style_label[locale][style_l[s]]
-        harmony = t.harmony_label[locale][t.palette_harmony[p]]
-        if locale == "zh":
-            category = t.category_label[locale][brief.product_category]
-            rationale = (f"{style_label}方向：{harmony}配色，{heading[0]}标题配{body[0]}正文，"
-                         f"依据{category}品类与{cue_text_of[b]}。{put_in}")
+        names = dict(zip(distinct, nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(distinct)))))
+        if honour_brief:
+            positions = cand.brand_position[brief_of, chosen]
         else:
-            rationale = (f"{style_label} direction with a {harmony} palette and {heading[0]} over "
-                         f"{body[0]}, driven by {cue_text_of[b]}.{put_in}")
-        cf, rf = t.col_fraction, t.row_fraction
-        out[live[b]].append({
-            "style": {"id": style, "label": style_label, "score": prob_l[s]},
-            "style_scores": [{"id": i, "label": lab_, "score": sc} for i, lab_, sc in style_scores_of[b]],
-            "palette": {"id": t.palette_id[p], "colors": colors, "harmony": t.palette_harmony[p],
+            brand_lab, _, n_brands = _brand_arrays(brand_lists)
+            positions = np.full((len(brief_of), brand_lab.shape[1]), -1, dtype=np.int64)
+            on = np.flatnonzero(n_brands[brief_of] > 0)
+            positions[on] = brand_positions(s_palette[on], brand_lab[brief_of[on]], n_brands[brief_of[on]])
+        branded = np.flatnonzero(positions[:, 0] >= 0)
+        position_l = positions[branded].tolist()
+
+    # Plain Python from here: the per-scheme dicts. What belongs to a brief is built once per brief; box
+    # corners come from one table look-up over the batch; colour changes only where a scheme has any.
+    brief_of_l, style_l, font_l, palette_l = brief_of.tolist(), s_style.tolist(), s_font.tolist(), s_palette.tolist()
+    changed: dict[int, list[tuple[int, str]]] = {}  # scheme -> its brand colours' (position, hex)
+    for row, s in enumerate(branded.tolist()):
+        colors = brand_lists[brief_of_l[s]]
+        changed[s] = [(p, colors[k]) for k, p in enumerate(position_l[row][:len(colors)])]
+    for s in (*injected, *keyword_put):
+        changed.setdefault(s, [])
+    prob_l, score_l = s_prob.tolist(), scores.tolist()
+    cf, rf = t.col_fraction, t.row_fraction
+    box_l = np.stack([cf[boxes[..., 0]], rf[boxes[..., 1]], cf[boxes[..., 2]], rf[boxes[..., 3]]], axis=-1).tolist()
+    grid_rows, grid_cols = GRID
+    per_brief = {}
+    for b in dict.fromkeys(brief_of_l):
+        brief, locale = briefs_live[b], brief_locale[b]
+        labels = t.style_label[locale]
+        cue_text = _cue_text(brief, encoded.cues[live[b]],
+                             encoded.cues_zh[live[b]] if encoded.cues_zh is not None else None,
+                             encoded.reference_colors[live[b]], locale,
+                             [*cue_terms[b], *(k.keyword for k in keyword_colours[b])])
+        if locale == "zh":
+            driven = f"依据{t.category_label[locale][brief.product_category]}品类与{cue_text}。"
+        else:
+            driven = f", driven by {cue_text}."
+        out[live[b]] = answer = []
+        per_brief[b] = (locale, driven, answer, [(STYLES[k], labels[k], p) for k, p in
+                        zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())])
+    palette_colors, typography, style_label, harmony_label = (t.palette_colors, t.typography, t.style_label,
+                                                              t.harmony_label)
+    for s, b in enumerate(brief_of_l):
+        locale, driven, answer, style_scores = per_brief[b]
+        p = palette_l[s]
+        colors = [{"hex": h, "role": role, "name": name} for h, role, name in palette_colors[p]]
+        put_in = "" if s not in changed else _put_colours(
+            colors, p, locale, changed[s], names, injected.get(s, ()), keyword_put.get(s, ()), cue_terms[b],
+            cue_ids[b])
+        pair_id, heading, body = typography[font_l[s]]
+        k = style_l[s]
+        label_ = style_label[locale][k]
+        harmony = t.palette_harmony[p]
+        if locale == "zh":
+            rationale = (f"{label_}方向：{harmony_label[locale][harmony]}配色，{heading[0]}标题配{body[0]}正文，"
+                         f"{driven}{put_in}")
+        else:
+            rationale = (f"{label_} direction with a {harmony_label[locale][harmony]} palette and {heading[0]} over "
+                         f"{body[0]}{driven}{put_in}")
+        answer.append({
+            "style": {"id": STYLES[k], "label": label_, "score": prob_l[s]},
+            "style_scores": [{"id": i, "label": lab_, "score": sc} for i, lab_, sc in style_scores],
+            "palette": {"id": t.palette_id[p], "colors": colors, "harmony": harmony,
                         "text_contrast": t.text_contrast[p]},
             "typography": {"pair_id": pair_id,
                            "heading": {"family": heading[0], "category": heading[1], "weight": heading[2]},
                            "body": {"family": body[0], "category": body[1], "weight": body[2]}},
-            "layout": {"format": formats[s], "template_id": template_ids[s], "grid": grid[:],
-                       "heatmaps": heatmaps[s],
-                       "boxes": {e: [cf[b4[0]], rf[b4[1]], cf[b4[2]], rf[b4[3]]]
-                                 for e, b4 in zip(ELEMENTS, boxes_l[s])}},
+            "layout": {"format": formats[s], "template_id": template_ids[s], "grid": [grid_rows, grid_cols],
+                       "heatmaps": heatmaps[s], "boxes": dict(zip(ELEMENTS, box_l[s]))},
             "score": round(score_l[s], 4),
             "rationale": rationale,
         })
     return out
+
+
+def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tuple[int, str]], names: dict[str, str],
+                 injected: list[Injection], keyword_put: list[KeywordPut], cue_terms: list[str], cue_ids: list[str]
+                 ) -> str:
+    """One scheme's colour changes into its `colors` (in place): brand colours, then colours put in for a cue, a
+    tone's anchor or rule 9, then keyword colours -> the rationale's sentences on the colours put in."""
+    t, f = _tables(), _fit_tables()
+    for position, hex_ in brand:
+        colors[position] = {"hex": hex_, "role": colors[position]["role"], "name": names[hex_]}
+    put_in = ""
+    roles = t.role_label[locale]
+    for d in injected:
+        position = int(f.position_of_role[palette, d.role])
+        colors[position] = {"hex": f.grid_hex[d.color], "role": colors[position]["role"],
+                            "name": f.grid_name[d.color]}
+        if d.attribute < 0:
+            role, name = roles[d.role], f.grid_name[d.color]
+            put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
+                       else f" {role} set to {name} to differ from the other schemes.")
+            continue
+        term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
+                else cue_terms[cue_ids.index(f.cue_ids[d.attribute - N_TONES])])
+        if locale == "zh":
+            put_in += f"{roles[d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
+        else:
+            put_in += f" {roles[d.role]} set to {f.grid_name[d.color]} for “{term}”."
+    for k in keyword_put:
+        position = int(f.position_of_role[palette, k.role])
+        colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
+        if locale == "zh":
+            put_in += f"{roles[k.role]}取{k.name}，呼应“{k.keyword}”。"
+        else:
+            put_in += f" {roles[k.role]} set to {k.name} for “{k.keyword}”."
+    return put_in
 
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
