@@ -1278,7 +1278,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         label_ = style_label[locale][k]
         harmony = t.palette_harmony[p]
         if locale == "zh":
-            rationale = (f"{label_}方向：{harmony_label[locale][harmony]}配色，{heading[0]}标题配{body[0]}正文，"
+            rationale = (f"{label_}方向：{harmony_label[locale][harmony]}，{heading[0]}标题配{body[0]}正文，"
                          f"{driven}{put_in}")
         else:
             rationale = (f"{label_} direction with a {harmony_label[locale][harmony]} palette and {heading[0]} over "

@@ -103,3 +103,16 @@ def test_compact_heatmaps_round_trip(golden):
                 assert np.abs(np.array(grids[element]) - original["layout"]["heatmaps"][j]).max() <= 0.5 / 255 + 1e-6
         full = len(schemes_json(schemes, "grid"))
         assert len(schemes_json(schemes, "u8_base64")) < full / 2
+
+
+def test_chinese_rationales_name_the_harmony_once(golden):
+    """The zh harmony labels end in 配色 already ("互补色配色"); the sentence must not add it again."""
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records]
+    zh = [i for i, b in enumerate(briefs) if b.locale == "zh"]
+    assert len(zh) >= 20
+    rows = slice(zh[0], zh[0] + BATCH)
+    encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+    answers = schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()})
+    rationales = [s["rationale"] for b, schemes in zip(briefs[rows], answers) if b.locale == "zh" for s in schemes]
+    assert rationales and not [r for r in rationales if "配色配色" in r or "配色，" not in r and "点缀，" not in r]
