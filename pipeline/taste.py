@@ -61,7 +61,7 @@ def _in_sectors(hue: np.ndarray, sectors) -> np.ndarray:
 
 @dataclass(frozen=True)
 class FeatureTables:
-    """Standardised features of every library palette, font pair and style (rows in library order)."""
+    """Features of every library palette, font pair (standardised) and style (centred one-hot), in library order."""
 
     palette: np.ndarray  # (P, dp) float64
     font: np.ndarray  # (F, df)
