@@ -9,11 +9,14 @@ matches), 20 % off taste (choose one that does not); an answer with no scheme to
 designer moves on; a reject of every scheme would say nothing about which one is better). The events go through
 the real answer log (`serve_app.feedback.FeedbackStore`, a temporary SQLite file) into the real
 trainer (`learning.train`), as `python -m learning` would read them. After N events the share of held-out answers
-whose FIRST scheme matches the designer's taste is measured (N = 0 is the learner off). Next to it, a hand-set taste
-(`ORACLE`: saturated weights on the features nearest each taste) shows what re-ranking can reach at all: the learner
-only re-orders candidates that meet the brief, and a brief whose tones ask for a sans heading or for neon, or a zh
-brief for which no CJK serif pair fits its style, has no matching first scheme to give. "Of reachable" is the
-learned share among the held-out briefs where the hand-set taste's first scheme matches.
+whose FIRST scheme matches the designer's taste is measured (N = 0 is the learner off). Next to it, the feasible
+limit: a hand-set taste (`ORACLE`: weights on the features nearest each taste, at the best of `ORACLE_GAINS`) shows
+what re-ranking among brief-meeting candidates reaches: the learner only re-orders candidates that meet the brief,
+and a brief whose tones ask for a sans heading or for neon, or a zh brief for which no CJK serif pair fits its
+style, has no matching first scheme to give. Per taste the table prints that limit, the share of the gap from N = 0
+to it closed at N events, and the match share on the feasible briefs alone (those where the hand-set taste's first
+scheme matches), where the issue's ">= 90 %" can be judged. The hand-set weights are a lower bound of what is
+feasible, not an upper one: a learner can exceed them on a taste no feature names (dark grounds).
 
 Tastes (matching judged on the answered scheme, with the evaluation's grader `evaluation.fit.grade`):
 - serif: the heading face is a serif;
@@ -64,7 +67,12 @@ ORACLE = {
 }
 
 
-def oracle_model():
+# The hand-set weights at a few strengths: saturated (x 1) keeps only the sign of each feature, weaker ones keep
+# the order within it (the darkest palettes first, not any below the mean). The limit is the best of them.
+ORACLE_GAINS = (0.1, 0.3, 1.0)
+
+
+def oracle_model(gain: float = 1.0):
     from pipeline.taste import TasteModel, feature_tables
 
     names = feature_tables().names
@@ -72,9 +80,21 @@ def oracle_model():
     for tenant, wanted in ORACLE.items():
         w = np.zeros(len(names))
         for feature, value in wanted.items():
-            w[names.index(feature)] = value
+            w[names.index(feature)] = gain * value
         weights[tenant] = w
     return TasteModel.build(weights, {t: 0 for t in weights}, 0.0)
+
+
+def feasible_limit(heldout: "Pool", tenant: str) -> tuple[float, np.ndarray, float]:
+    """The hand-set taste's first-scheme match share at its best strength, the briefs where its first scheme
+    matches (the taste is feasible there: a candidate meeting the brief matches it), and that strength."""
+    best = None
+    for gain in ORACLE_GAINS:
+        _, m, first = first_scheme_share(heldout, tenant, oracle_model(gain))
+        match = m[tenant][first]
+        if best is None or match.mean() > best[0]:
+            best = (float(match.mean()), match, gain)
+    return best
 
 
 def matches(briefs, answers) -> dict[str, np.ndarray]:
@@ -172,7 +192,7 @@ def run_seed(seed: int, train_pool: Pool, heldout: Pool, events: int, progress, 
     counts = {t.tenant: 0 for t in TASTES}
     results: dict[str, dict[int, float]] = {t.tenant: {} for t in TASTES}
     quality: dict[str, dict[str, float]] = {}
-    first_match: dict[str, np.ndarray] = {}
+    first_match: dict[str, dict[int, np.ndarray]] = {}
     bystander_same = True
     model = None
     with tempfile.TemporaryDirectory() as tmp:
@@ -216,9 +236,9 @@ def run_seed(seed: int, train_pool: Pool, heldout: Pool, events: int, progress, 
                         continue
                     _, m, first = first_scheme_share(heldout, t.tenant, at)
                     results[t.tenant][n] = float(m[t.tenant][first].mean())
+                    first_match.setdefault(t.tenant, {})[n] = m[t.tenant][first]
                     if n == events:
                         quality[t.tenant] = _quality(m)
-                        first_match[t.tenant] = m[t.tenant][first]
                 progress(f"seed {seed}: {t.tenant} measured")
             # The bystander: no events, answered by the final model next to everyone else.
             from pipeline.answer import schemes_json
@@ -266,7 +286,7 @@ def main() -> None:
     heldout = Pool([Brief.model_validate(b) for b in brief_mix(args.heldout, seed=7, image_share=0.0)], backend)
     train_pool = Pool([Brief.model_validate(b) for b in brief_mix(args.train_briefs, seed=2027, image_share=0.0)],
                       backend)
-    from learning.train import PENALTY, REGULARISATION_C
+    from learning.train import PENALTY, PREFERENCE_LOGITS, REGULARISATION_C
 
     c = args.c if args.c is not None else REGULARISATION_C
     penalty = args.penalty or PENALTY
@@ -276,22 +296,25 @@ def main() -> None:
     checkpoints = [n for n in CHECKPOINTS if n <= args.events]
     print(f"\nFirst-scheme match share on {args.heldout} held-out briefs (en+zh, ~half with brand colours), "
           f"mean over {args.seeds} seeds [min-max]; {int(NOISE * 100)} % of each designer's events off taste; "
-          f"{penalty.upper()}, C = {c}")
-    print("| taste | " + " | ".join(f"N={n}" for n in checkpoints) + f" | change at N={args.events} | hand-set taste "
-          f"| of reachable, N={args.events} |")
-    print("|---|" + "---|" * (len(checkpoints) + 3))
-    oracle = oracle_model()
+          f"{penalty.upper()}, C = {c}, scaled to {PREFERENCE_LOGITS} logits a typical pair")
+    print("| taste | " + " | ".join(f"N={n}" for n in checkpoints) + f" | change at N={args.events} | feasible limit "
+          f"| gap closed at N={args.events} | on feasible briefs, N=0 -> N={args.events} |")
+    print("|---|" + "---|" * (len(checkpoints) + 4))
+    strengths = []
     for t in TASTES:
         cells = []
         for n in checkpoints:
             values = [r["share"][t.tenant][n] for r in runs]
             cells.append(f"{np.mean(values):.3f} [{min(values):.3f}-{max(values):.3f}]")
-        gain = np.mean([r["share"][t.tenant][args.events] - r["share"][t.tenant][0] for r in runs])
-        _, m, first = first_scheme_share(heldout, t.tenant, oracle)
-        reachable = m[t.tenant][first]
-        learned = np.mean([np.mean(r["first"][t.tenant][reachable]) for r in runs])
-        print(f"| {t.label} | " + " | ".join(cells) + f" | {gain * 100:+.1f} points | {reachable.mean():.3f} | "
-              f"{learned:.3f} |")
+        start = np.mean([r["share"][t.tenant][0] for r in runs])
+        end = np.mean([r["share"][t.tenant][args.events] for r in runs])
+        limit, feasible, gain = feasible_limit(heldout, t.tenant)
+        strengths.append(f"{t.tenant} x {gain}")
+        closed = (end - start) / (limit - start) if limit > start else float("nan")
+        on_feasible = [np.mean([np.mean(r["first"][t.tenant][n][feasible]) for r in runs]) for n in (0, args.events)]
+        print(f"| {t.label} | " + " | ".join(cells) + f" | {(end - start) * 100:+.1f} points | {limit:.3f} | "
+              f"{closed * 100:.0f} % | {on_feasible[0]:.3f} -> {on_feasible[1]:.3f} ({feasible.sum()} briefs) |")
+    print("Feasible limit at hand-set strength (of saturating weights): " + ", ".join(strengths))
     print(f"\nHeld-out quality at N={args.events} (mean over seeds): every named tone+cue met / type suits style / "
           "scheme pairs distinct")
     print("| tenant | all met | type suits style | pairs distinct |")

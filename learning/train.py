@@ -13,11 +13,18 @@ from sklearn.linear_model import LogisticRegression
 
 from pipeline.taste import TasteModel, feature_tables
 
-# Inverse regularisation (scikit-learn's C) and penalty, chosen on the replay (docs/learning.md: L2 at C 1 and 3
-# and L1 at C 1 compared on 2 seeds; L2 at 3 was as good or better on three of the four tastes). L2 keeps
-# correlated features (serif headings and the styles that take them) sharing the weight.
-REGULARISATION_C = 3.0
+# Inverse regularisation (scikit-learn's C) and penalty, chosen on the replay (docs/learning.md). 50 events of which
+# a fifth are off taste, and most pairs of an on-taste choice differ in features the designer does not choose by:
+# strong L2 (C = 0.03) keeps the weights near the mean preferred-minus-other difference, which averages that noise
+# out, where a weak one (C = 3) fits it (spurious weights as large as the true one). L2 keeps correlated features
+# (serif headings and the styles that take them) sharing the weight.
+REGULARISATION_C = 0.03
 PENALTY = "l2"
+# Strong regularisation also shrinks the weights towards 0, and the bonuses are reach x tanh(score): left small,
+# the taste would lose to the model's relevance it is meant to re-rank. So the fitted direction is scaled to a
+# fixed strength: the tenant's preferred scheme scores PREFERENCE_LOGITS above the other of a typical pair of its
+# own (root mean square over its pairs; 3 logits is a 95 % preference), whatever C.
+PREFERENCE_LOGITS = 3.0
 
 
 def scheme_rows(choices: list[dict]) -> np.ndarray:
@@ -51,13 +58,16 @@ def preference_pairs(events: Iterable[dict]) -> tuple[np.ndarray, int]:
 
 
 def fit_weights(differences: np.ndarray, c: float = REGULARISATION_C, penalty: str = PENALTY) -> np.ndarray:
-    """Bradley-Terry by logistic regression on differences (both signs, no intercept) -> (d,) weights."""
+    """Bradley-Terry by logistic regression on differences (both signs, no intercept) -> (d,) weights, scaled so
+    that a typical pair of the tenant's differs by PREFERENCE_LOGITS."""
     x = np.concatenate([differences, -differences])
     y = np.concatenate([np.ones(len(differences)), np.zeros(len(differences))])
     model = LogisticRegression(C=c, fit_intercept=False, max_iter=1000, l1_ratio=1.0 if penalty == "l1" else 0.0,
                                solver="liblinear" if penalty == "l1" else "lbfgs")
     model.fit(x, y)
-    return model.coef_[0].astype(np.float64)
+    coef = model.coef_[0].astype(np.float64)
+    spread = np.sqrt(np.mean((differences @ coef) ** 2))
+    return coef * (PREFERENCE_LOGITS / spread) if spread > 1e-12 else coef
 
 
 def train(events: list[dict], progress: Callable[[Iterable], Iterable] = lambda it: it,
