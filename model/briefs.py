@@ -13,6 +13,7 @@ from pathlib import Path
 
 from contract.brief import MAX_KEYWORD_CHARS, Brief
 from knowledge.colors import load_named_colors
+from knowledge.gloss import gloss_run
 from knowledge.labels import profile
 from knowledge.lexicon import load_lexicon
 from knowledge.palettes import load_palettes
@@ -173,6 +174,41 @@ def in_language(sample: BriefSample, language: str) -> BriefSample:
         }
     )
     return BriefSample(brief=brief, reference_colors=sample.reference_colors, terms=sample.terms, language=language)
+
+
+# Words that name no design property: a brief with or without them asks for the same palettes and type.
+FILLER_WORDS = ("packaging", "package design", "design", "product", "new", "series", "brand", "range")
+# How people join keywords in a brief: lists, runs, and sentence-like phrases ("lime with mint for summer").
+CONNECTORS = (", ", ", ", " ", " and ", " with ", " for ")
+GLOSS_SHARE = 0.4  # terms written as the dictionary glosses their Chinese form (the runtime's path for zh it misses)
+
+
+def paraphrase_keywords(sample: BriefSample, rng: random.Random) -> str:
+    """The sample's lexicon terms reworded without changing what they name, for paraphrase-robust training: each
+    term in its lexicon English or (GLOSS_SHARE) as CC-CEDICT glosses its Chinese form (香槟金 -> "champagne gold",
+    少女 -> "girl"), in shuffled order, joined by varied connectors, with filler words that carry no design meaning.
+    A brief without terms is returned unchanged (filler would turn keyword-less into keyword-bearing)."""
+    if not sample.terms:
+        return sample.brief.keywords
+    lexicon = load_lexicon()
+    parts: list[str] = []
+    for i in sample.terms:
+        entry = lexicon[i]
+        glossed = gloss_run(entry.zh)
+        words = [gloss for _, gloss in glossed.words if gloss]
+        use_gloss = words and not glossed.unknown and rng.random() < GLOSS_SHARE
+        parts.append(" ".join(words) if use_gloss else entry.en)
+    if rng.random() < 0.6:
+        rng.shuffle(parts)
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        parts.insert(rng.randrange(len(parts) + 1), rng.choice(FILLER_WORDS))
+    text = parts[0]
+    for part in parts[1:]:
+        joined = text + rng.choice(CONNECTORS) + part
+        if len(joined) > MAX_KEYWORD_CHARS:
+            break
+        text = joined
+    return text
 
 
 def write_jsonl(samples: list[BriefSample], path: Path) -> None:

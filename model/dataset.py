@@ -10,6 +10,7 @@ cached embeddings, which keeps a full training run on a 2-core CPU within minute
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from knowledge.attributes import find_cues
 from knowledge.lexicon import normalize_keywords
-from model.briefs import BriefSample
+from model.briefs import BriefSample, paraphrase_keywords
 from model.design_tensors import CACHE_DIR, cue_ids
 from pipeline.features import brief_text, structured_features
 from model.teacher import cue_vectors
@@ -96,3 +97,12 @@ def brief_arrays(samples: list[BriefSample], normalize_chinese: bool = True, pro
         color_cues=color_cue_hot([s.brief.keywords for s in samples]),
         texts=texts,
     )
+
+
+def paraphrase_embeddings(samples: list[BriefSample], copies: int, seed: int = 0, progress: bool = True) -> np.ndarray:
+    """(copies, n, 384) MiniLM embeddings of `copies` keyword paraphrases of each sample (`paraphrase_keywords`),
+    read through the runtime text path. Training shows the network these in place of the brief's own text while
+    the teacher scores the brief as written, so wording that names nothing new cannot move the rankings."""
+    rng = random.Random(seed)
+    texts = [brief_text(paraphrase_keywords(s, rng))[0] for _ in range(copies) for s in samples]
+    return embed_texts(texts, progress=progress).reshape(copies, len(samples), -1)
