@@ -174,7 +174,11 @@ class Cluster:
         return json.loads(self.driver(code).strip().splitlines()[-1])
 
     def __enter__(self) -> Cluster:
-        self.start()
+        try:
+            self.start()
+        except BaseException:  # a start that failed half-way still leaves Ray processes and HAProxy to stop
+            self.stop()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

@@ -7,7 +7,6 @@ Screenshots go to artifacts/test-screenshots/.
 
 import io
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -21,24 +20,9 @@ from benchmarks.local_cluster import ROOT
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# These work as root on a machine without a display or GPU, and keep Chromium off the network.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SHOTS = ROOT / "artifacts" / "test-screenshots"
 FONT_SOURCES = json.loads((ROOT / "serve_app" / "web" / "fonts" / "sources.json").read_text(encoding="utf-8"))
 SELF_HOSTED = {f["family"] for f in FONT_SOURCES["families"]}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -28,12 +28,8 @@ def _four_half_gpu_replicas(config: dict) -> None:
 
 @pytest.fixture(scope="module")
 def gpu_cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp("gpus"), config_overrides=_four_half_gpu_replicas, num_gpus=GPUS)
-    try:
-        cluster.start()
+    with Cluster(tmp_path_factory.mktemp("gpus"), config_overrides=_four_half_gpu_replicas, num_gpus=GPUS) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def test_fractional_replicas_are_packed_two_per_gpu(gpu_cluster):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
@@ -39,9 +38,6 @@ BRIEFS = [
     {"product_category": "personal_care", "tone": ["minimalist"], "keywords": "gentle",
      "package_format": "bottle_label", "num_schemes": 3},
 ]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def headers(name: str) -> dict:
@@ -57,12 +53,8 @@ def keyed(tmp_path_factory):
             deployment.pop("autoscaling_config", None)
             deployment["num_replicas"] = 2 if deployment["name"] == "Ingress" else 1
 
-    cluster = Cluster(tmp_path_factory.mktemp("learning"), config_overrides=overrides)
-    try:
-        cluster.start()
+    with Cluster(tmp_path_factory.mktemp("learning"), config_overrides=overrides) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.fixture(scope="module")
@@ -122,17 +114,6 @@ def wait_for_version(client, name: str, version: str | None, timeout_s: float = 
 
 
 # --- the page takes a key ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (make setup installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
 
 
 def test_the_page_takes_an_api_key_and_its_choices_land_on_the_keys_tenant(browser, keyed, client):

@@ -27,12 +27,8 @@ DURATION_S = 15.0
 def fixed_cluster(tmp_path_factory):
     # Backpressure is a per-replica property (admission limit, proxy queue); keep the autoscaler out of it. On
     # this 2-core machine extra replicas add processes, not cores, and would make the test about scheduling.
-    cluster = Cluster(tmp_path_factory.mktemp("overload"), config_overrides=one_replica_each)
-    try:
-        cluster.start()
+    with Cluster(tmp_path_factory.mktemp("overload"), config_overrides=one_replica_each) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 def _p(values: list[float], q: float) -> float:

@@ -236,12 +236,9 @@ def locked_cluster(tmp_path_factory):
         args["api_key_sha256"] = [hash_api_key(KEY)]
         args["cors_allow_origins"] = [ORIGIN]
 
-    cluster = Cluster(tmp_path_factory.mktemp("locked"), config_overrides=overrides)
-    try:
-        cluster.start()  # waits for /healthz, which must stay public
+    # Entering waits for /healthz, which must stay public.
+    with Cluster(tmp_path_factory.mktemp("locked"), config_overrides=overrides) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
 
 
 @pytest.mark.slow
