@@ -84,11 +84,13 @@ def serve_errors(cluster: Cluster) -> dict[str, int]:
 
 
 def autoscaler_lines(cluster: Cluster) -> list[str]:
-    """The controller's scaling decisions (what it saw and did), to read beside the replica timeline."""
+    """The controller's scaling decisions (what it saw and did) and each replica's start (the controller's "started
+    successfully after X s ... constructor ... took Y s"), to read beside the replica timeline."""
     lines = []
     for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
         for line in log.read_text(errors="replace").splitlines():
-            if re.search(r"[Uu]pscal|[Dd]ownscal|target_num_replicas|Adding \d+ replica|Removing \d+ replica", line):
+            if re.search(r"[Uu]pscal|[Dd]ownscal|target_num_replicas|Adding \d+ replica|Removing \d+ replica"
+                         r"|started successfully", line):
                 try:
                     record = json.loads(line)
                     lines.append(f"{record.get('asctime', '')} {record.get('message', '')[:300]}")
