@@ -1,12 +1,12 @@
 """A no-op Serve app of the project's shape: the framework's own ceiling for the batch-first design.
 
     proxy (Serve's, or HAProxy) -> Ingress (FastAPI, POST /v1/recommend)
-        Ingress: one @serve.batch method coalesces concurrent requests into a micro-batch, then makes ONE
+        Ingress: the real ingress's MicroBatcher coalesces concurrent requests into a micro-batch, then makes ONE
                  handle call per micro-batch to BriefEncoder (a list of bytes -> padded numpy arrays) and
                  ONE to Recommender (the arrays -> output arrays), and splits the outputs into answers.
         Recommender: @serve.batch over those calls (micro-batches of several ingress replicas concatenated).
     Every stage returns at once (zeros of the real shapes: features 81, grid 16x12, top 32 palettes, 16 fonts),
-    so what is measured is the proxy, FastAPI, Serve's batching and the two Ray hops per micro-batch.
+    so what is measured is the proxy, FastAPI, the batching and the two Ray hops per micro-batch.
 
     python -m benchmarks.noop_app --write-config /tmp/noop.yaml   # from deploy/serve_config.gpu.yaml
     python -m benchmarks.noop_bench ...                           # deploy it and measure (see there)
@@ -37,6 +37,9 @@ from pathlib import Path
 import numpy as np
 from fastapi import FastAPI, Request, Response
 from ray import serve
+
+from serve_app.ingress import CONCURRENT_MICRO_BATCHES
+from serve_app.microbatch import MicroBatcher
 
 FEATURE_DIM, SEQ, GRID = 81, 32, (16, 12)
 TOP_PALETTES, TOP_FONTS, STYLES = 32, 16, 12
@@ -84,11 +87,11 @@ class NoopIngress:
         # _by_reference=False: handle calls over gRPC (Serve 2.60); the default follows RAY_SERVE_USE_GRPC_BY_DEFAULT.
         self.encoder = encoder.options(_by_reference=False) if grpc else encoder
         self.recommender = recommender.options(_by_reference=False) if grpc else recommender
-        self.recommend_batch.set_max_batch_size(max_batch_size)
-        self.recommend_batch.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        # The real ingress's micro-batching (batches formed when a slot is free), with as many slots.
+        self.micro_batches = MicroBatcher(self.recommend_batch, max_batch_size, batch_wait_timeout_s,
+                                          CONCURRENT_MICRO_BATCHES)
         self.served = 0
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002)
     async def recommend_batch(self, bodies: list[bytes]) -> list[bytes]:
         encoded = await self.encoder.remote(bodies)  # one call per micro-batch, a list of bytes
         outputs = await self.recommender.infer.remote(encoded)  # one call, the padded arrays
@@ -101,7 +104,7 @@ class NoopIngress:
 
     @api.post("/v1/recommend")
     async def recommend(self, request: Request) -> Response:
-        return Response(await self.recommend_batch(await request.body()), media_type="application/json")
+        return Response(await self.micro_batches.submit(await request.body()), media_type="application/json")
 
     @api.get("/healthz")
     def healthz(self) -> dict:

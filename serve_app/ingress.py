@@ -2,10 +2,11 @@
 
 Per request the ingress does only what cannot be shared: parse and validate the brief (pydantic's Rust JSON
 parser, no FastAPI body model), admission, and waiting for its micro-batch. Concurrent requests coalesce
-(`@serve.batch`) into a micro-batch that makes ONE call to the encoder deployment (arrays back) and ONE to the
-recommender replicas (arrays back), is post-processed as a whole in a worker thread straight to answer bytes
-(`pipeline.postprocess` + `pipeline.answer`), and has its answer records group-committed before any of its
-answers is sent. Nothing per request crosses a process boundary, and nothing CPU-heavy runs on the event loop.
+(`serve_app.microbatch`, whose batches grow with the backlog where `@serve.batch`'s do not) into a micro-batch
+that makes ONE call to the encoder deployment (arrays back) and ONE to the recommender replicas (arrays back), is
+post-processed as a whole in a worker thread straight to answer bytes (`pipeline.postprocess` +
+`pipeline.answer`), and has its answer records group-committed before any of its answers is sent. Nothing per
+request crosses a process boundary, and nothing CPU-heavy runs on the event loop.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from serve_app.config import AppArgs
 from serve_app.errors import field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 from serve_app.heap import freeze_startup_heap
+from serve_app.microbatch import MicroBatcher
 from serve_app.recommender import ModelInputs, ModelOutputs
 
 log = logging.getLogger("ray.serve")
@@ -55,8 +57,8 @@ class Overloaded(RuntimeError):
 # A replica that died (killed, OOM, node lost) mid-call. Both hops are pure functions of their input, so
 # one retry lands on a live replica (Serve's router stops picking the dead one); a second failure is a 503.
 _REPLICA_GONE = (RayActorError, ReplicaUnavailableError)
-# Micro-batches in flight per ingress replica: one forms while others wait on the encoder and recommender.
-# (Fixed at class definition: Serve's batch queue has no setter for it.)
+# Micro-batches in flight per ingress replica: while they wait on the encoder and recommender, the next one
+# gathers everything that arrives.
 CONCURRENT_MICRO_BATCHES = 3
 STAGE_BOUNDARIES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 
@@ -111,8 +113,8 @@ class Ingress:
         # One thread per micro-batch in flight: post-processing holds the GIL for much of its time, so more
         # would only add switching; the event loop keeps its share between numpy calls.
         self.workers = ThreadPoolExecutor(max_workers=CONCURRENT_MICRO_BATCHES, thread_name_prefix="post")
-        self._coalesced.set_max_batch_size(self.args.ingress_max_batch_size)
-        self._coalesced.set_batch_wait_timeout_s(self.args.ingress_batch_wait_s)
+        self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
+                                          self.args.ingress_batch_wait_s, CONCURRENT_MICRO_BATCHES)
         self.micro_batch_metric = Histogram(
             "packdesign_ingress_batch_size", description="Briefs per ingress micro-batch (one encoder and one "
             "recommender call each).", boundaries=[1, 2, 4, 8, 16, 32, 64, 128])
@@ -206,7 +208,7 @@ class Ingress:
                             headers={"Retry-After": str(self.args.retry_after_s)})
 
     async def answer(self, brief: Brief, encoding: HeatmapEncoding, tenant: str, rid: str) -> bytes | BriefRejection:
-        return await self._coalesced(Pending(brief, encoding, tenant, rid, time.perf_counter()))
+        return await self.micro_batches.submit(Pending(brief, encoding, tenant, rid, time.perf_counter()))
 
     @staticmethod
     def _brief(brief: Brief | dict | bytes | str) -> Brief:
@@ -218,7 +220,6 @@ class Ingress:
 
     # --- the micro-batch ----------------------------------------------------------------------------------
 
-    @serve.batch(max_batch_size=64, batch_wait_timeout_s=0.002, max_concurrent_batches=CONCURRENT_MICRO_BATCHES)
     async def _coalesced(self, items: list[Pending]) -> list[bytes | BriefRejection]:
         started = time.perf_counter()
         briefs = [item.brief for item in items]
