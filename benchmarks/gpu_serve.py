@@ -99,6 +99,37 @@ def autoscaler_lines(cluster: Cluster) -> list[str]:
     return lines
 
 
+_UPSCALE = re.compile(r"Upscaling Deployment\(name='(?P<deployment>\w+)'.* from (?P<old>\d+) to (?P<new>\d+)")
+_ADDING = re.compile(r"Adding (?P<n>\d+) replicas? to Deployment\(name='(?P<deployment>\w+)'")
+_STARTED = re.compile(r"deployment='(?P<deployment>\w+)'.* started successfully .* after (?P<after>[\d.]+)s"
+                      r"(?:.* took (?P<constructor>[\d.]+)s)?")
+
+
+def controller_events(lines: list[str], started_at: float) -> list[dict]:
+    """The controller's upscale decisions, replica additions and replica starts (with Serve's own start-up
+    latency and constructor time), each at t seconds from the load's start (`started_at`, epoch). The log's
+    asctime is this machine's local time, like `started_at`."""
+    events = []
+    for line in lines:
+        message = line[24:]  # after "YYYY-MM-DD HH:MM:SS,mmm "
+        try:
+            at = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")) + int(line[20:23]) / 1000
+        except ValueError:
+            continue
+        event = {"t": round(at - started_at, 2)}
+        if m := _UPSCALE.search(message):
+            event |= {"event": "upscale", "deployment": m["deployment"], "from": int(m["old"]), "to": int(m["new"])}
+        elif m := _ADDING.search(message):
+            event |= {"event": "adding", "deployment": m["deployment"], "replicas": int(m["n"])}
+        elif m := _STARTED.search(message):
+            event |= {"event": "started", "deployment": m["deployment"], "start_s": float(m["after"]),
+                      "constructor_s": float(m["constructor"]) if m["constructor"] else None}
+        else:
+            continue
+        events.append(event)
+    return events
+
+
 def gpu_of_replicas(cluster: Cluster) -> dict:
     """Which GPU each recommender replica holds (informative: a failure is recorded, not raised)."""
     try:
@@ -207,7 +238,11 @@ def main() -> None:
         out.write_text(json.dumps(report, indent=2) + "\n")  # first: stopping the cluster can outlast a timeout
         if cluster is not None:
             (args.out / f"serve-errors-{name}.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
-            (args.out / f"autoscaler-{name}.txt").write_text("\n".join(autoscaler_lines(cluster)) + "\n")
+            lines = autoscaler_lines(cluster)
+            (args.out / f"autoscaler-{name}.txt").write_text("\n".join(lines) + "\n")
+            if "spike" in report:
+                report["spike"]["controller"] = controller_events(lines, report["spike"]["started_at"])
+                out.write_text(json.dumps(report, indent=2) + "\n")
             cluster.stop()
         if smi:
             smi.terminate()

@@ -108,9 +108,11 @@ def spike(server: Server, payloads: list[dict], peak: float, processes: int = 1,
     hold = [r.latency_ms for r in results
             if r.status == 200 and shape["peak_start_s"] <= r.scheduled_s < shape["peak_end_s"]]
     return {
-        "server": server.name, "shape": shape, "duration_s": duration_s, "summary": summary,
+        "server": server.name, "shape": shape, "duration_s": duration_s, "started_at": started, "summary": summary,
         "p99_during_peak_ms": round(float(np.percentile(hold, 99)), 1) if hold else None,
-        "scale_up_after_s": scale_up,  # from spike start to the first extra replica (starting or running)
+        # From spike start to the first extra replica (starting or running) as serve.status() showed it; that
+        # view lagged the controller's own log by ~7 s on the H200 node (gpu_serve's `controller` events).
+        "scale_up_after_s": scale_up,
         "max_replicas": {d: max(p["running"].get(d, 0) for p in timeline) for d in initial},
         "timeline": timeline, "per_second": per_second,
     }

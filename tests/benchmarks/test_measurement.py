@@ -64,3 +64,26 @@ def test_runner_arguments_naming_haproxy_do_not_make_it_the_proxy():
     assert _role("/tmp/site/bin/haproxy -f /tmp/haproxy-serve/haproxy.cfg -W") == "proxy"
     assert _role("ray::ServeReplica:packdesign:Ingress") == "ingress"
     assert _role("python -m benchmarks.baseline_server --workers 4") == "baseline_workers"
+
+
+def test_controller_events_time_each_decision_and_start_from_the_load_start():
+    import time
+
+    from benchmarks.gpu_serve import controller_events
+
+    lines = [  # as the H200 node's controller logged them (messages cut), one unrelated line
+        "2026-12-03 10:23:01,482 Upscaling Deployment(name='Ingress', app='packdesign') from 2 to 6 replicas. "
+        "Current ongoing requests: 119.96, current running replicas: 2.",
+        "2026-12-03 10:23:01,595 Adding 4 replicas to Deployment(name='Ingress', app='packdesign').",
+        "2026-12-03 10:23:07,922 Replica(id='u7c7xd1r', deployment='Ingress', app='packdesign') started successfully "
+        "on node '0618' after 6.3s (PID: 21096). Replica constructor, reconfigure method, and initial health check "
+        "took 2.0s.",
+        "2026-12-03 10:23:09,000 Removing 1 replica from Deployment(name='Recommender', app='packdesign').",
+    ]
+    started_at = time.mktime(time.strptime("2026-12-03 10:22:43", "%Y-%m-%d %H:%M:%S")) + 0.472
+    events = controller_events(lines, started_at)
+    assert events == [
+        {"t": 18.01, "event": "upscale", "deployment": "Ingress", "from": 2, "to": 6},
+        {"t": 18.12, "event": "adding", "deployment": "Ingress", "replicas": 4},
+        {"t": 24.45, "event": "started", "deployment": "Ingress", "start_s": 6.3, "constructor_s": 2.0},
+    ]
