@@ -140,6 +140,9 @@ VISIBLE_NOUN_FILES = frozenset({5, 6, 7, 11, 13, 17, 19, 20, 27, 28})
 # Colour words followed by these name something else than the thing's colour.
 NOT_A_COLOUR_AFTER = frozenset({"blood", "light", "sea", "river", "dwarf", "giant", "matter", "cell", "cells",
                                 "corpuscle", "corpuscles", "house", "tape", "cross"})
+# Of those, the files of things whose own colour a colour name can give (animal, food, object, plant, substance);
+# artifacts, attributes, events and phenomena that are colour names are mostly fancy ("Machine", "Energy").
+THING_NOUN_FILES = frozenset({5, 13, 17, 20, 27})
 COLOR_SYNSET = "04963771"
 # Noun senses whose glosses are read, most frequent first. Measured on the dev set: 2 senses gave en precision
 # 0.889 (recall 0.284), zh 0.863 (0.275), against 0.898 (0.269) and 0.872 (0.256) for the first sense alone; taking
@@ -195,6 +198,13 @@ def gloss_colour(gloss: str, xkcd: dict[str, np.ndarray]) -> np.ndarray | None:
         if words[i] in GLOSS_COLOUR_WORDS and words[i] in xkcd:
             hits.append(xkcd[words[i]])
         i += 1
+    return agreeing_colour(hits)
+
+
+def agreeing_colour(hits: list[np.ndarray]) -> np.ndarray | None:
+    """One OKLab colour for colours that say the same (chromatic ones averaged with their mean chroma), or None
+    where they disagree: hues further apart than MAX_GLOSS_HUE_SPREAD, a neutral beside a chromatic colour, or
+    black beside white."""
     if not hits:
         return None
     labs = np.array(hits)
@@ -253,6 +263,54 @@ def wordnet_colours(dict_dir: Path, xkcd: dict[str, np.ndarray]) -> dict[str, np
             if colour is None and adjectives and not any(synsets[("n", off)][3] in VISIBLE_NOUN_FILES
                                                           for off in nouns):
                 colour = gloss_colour(synsets[("a", adjectives[0])][0], xkcd)
+        if colour is not None:
+            out[lemma] = colour
+    return out
+
+
+# Colour words that may follow a thing's name in a colour name and then say the thing's colour ("Kale Green",
+# "Persimmon Orange", "Squid Ink Black" -> kale, persimmon, squid ink).
+NAME_SUFFIX_WORDS = frozenset(GLOSS_COLOUR_WORDS) | {"gray", "lilac", "lavender", "coral", "amber", "rose"}
+
+
+def named_things(names: tuple[str, ...], labs: np.ndarray, sources: tuple[str, ...], skip_xkcd: frozenset = frozenset()
+                 ) -> dict[str, tuple[np.ndarray | None, list[np.ndarray]]]:
+    """phrase (1-3 words) -> (its xkcd colour where the xkcd survey names it exactly, the colours of every name that
+    is the phrase itself or the phrase and one colour word). `skip_xkcd`: phrases whose xkcd colours are left out
+    (the dev set grades them against xkcd)."""
+    out: dict[str, tuple[np.ndarray | None, list[np.ndarray]]] = {}
+    for name, lab, source in zip(names, labs, sources):
+        words = _WORD.findall(name.lower().replace("-", " "))
+        phrase = " ".join(words)
+        heads = [phrase] + ([" ".join(words[:-1])] if len(words) >= 2 and words[-1] in NAME_SUFFIX_WORDS else [])
+        for head in heads:
+            if not head or len(head.split()) > 3 or (source == "xkcd" and head in skip_xkcd):
+                continue
+            xkcd, rows = out.get(head, (None, []))
+            rows.append(lab)
+            if source == "xkcd" and head == phrase:
+                xkcd = lab
+            out[head] = (xkcd, rows)
+    return out
+
+
+def colour_name_colours(dict_dir: Path, names, labs, sources, skip_xkcd: frozenset = frozenset()
+                        ) -> dict[str, np.ndarray]:
+    """lemma -> OKLab for WordNet nouns that name a thing one sees (first noun sense in THING_NOUN_FILES, no
+    adjective sense: "simple", "classic" are no things) where the knowledge base's colour names say its colour:
+    the xkcd survey's colour of that name, else the names that are the word itself or the word and one colour
+    word ("Fig", "Kale Green"), where those agree (`agreeing_colour`)."""
+    senses, synsets, lower_case = read_wordnet(dict_dir)
+    things = named_things(names, labs, sources, skip_xkcd)
+    out = {}
+    for lemma, refs in senses.items():
+        if lemma not in things or lemma not in lower_case or len(lemma) < 3 or not _GLOSS.match(lemma):
+            continue
+        nouns = [off for pos, off in refs if pos == "n"]
+        if not nouns or any(pos == "a" for pos, _ in refs) or synsets[("n", nouns[0])][3] not in THING_NOUN_FILES:
+            continue
+        xkcd, rows = things[lemma]
+        colour = xkcd if xkcd is not None else agreeing_colour(rows)
         if colour is not None:
             out[lemma] = colour
     return out
@@ -341,6 +399,40 @@ def dev_set() -> tuple[list[tuple[str, str, tuple]], list[str]]:
         regions = tuple(boxes[name] for group in cue["need"] for name in group)
         rows += [(t.lower(), "en", regions) for t in cue["en"]] + [(t, "zh", regions) for t in cue["zh"]]
     return rows, list(NEUTRAL_DEV) + list(raw["neutral_phrases"]["en"])
+
+
+def thing_dev_words(dict_dir: Path, xkcd: dict[str, np.ndarray], wordnet: dict[str, np.ndarray]
+                    ) -> dict[str, np.ndarray]:
+    """Dev things: xkcd survey names that are WordNet nouns naming no colour themselves (no colour word or modifier
+    in them, and not a colour sense WordNet's route reads from xkcd): "avocado", "mustard", "algae". Their xkcd
+    colour is the truth; the table is graded on them with their own xkcd names left out."""
+    senses, _, _ = read_wordnet(dict_dir)
+    out = {}
+    for name, lab in xkcd.items():
+        words = _WORD.findall(name.replace("-", " "))
+        if (" ".join(words) != name or name not in senses or not any(pos == "n" for pos, _ in senses[name])
+                or any(w in NAME_SUFFIX_WORDS or w in MODIFIERS for w in words)
+                or (name in wordnet and np.allclose(wordnet[name], lab))):
+            continue
+        out[name] = lab
+    return out
+
+
+def thing_scores(en: dict[str, tuple], things: dict[str, np.ndarray]) -> dict[str, float]:
+    """Precision and recall on the dev things: a hit = the table's colour in the runtime region of the xkcd colour."""
+    from pipeline.keyword_colours import region_of
+
+    got = [w for w in things if w in en]
+    hits = sum(in_regions(np.array(en[w][:3]), (region_of(*oklch(things[w])),)) for w in got)
+    return {"things_terms": len(things), "things_precision": round(hits / max(1, len(got)), 3),
+            "things_recall": round(hits / max(1, len(things)), 3)}
+
+
+def _names():
+    from knowledge.colors import load_named_colors
+
+    table = load_named_colors()
+    return table.names, table.oklab, table.sources
 
 
 def in_regions(lch: np.ndarray, regions) -> bool:
@@ -447,6 +539,11 @@ def main(argv: list[str] | None = None) -> int:
     dev, neutral = dev_set()
     xkcd = xkcd_colours()
     wordnet = wordnet_colours(args.wordnet, xkcd)
+    # The colour-name route before WordNet's glosses (dev things: precision 0.891 that way round, 0.800 the other),
+    # and graded on the dev things with their own xkcd names left out.
+    things = thing_dev_words(args.wordnet, xkcd, wordnet)
+    wordnet_dev = wordnet | colour_name_colours(args.wordnet, *_names(), frozenset(things))
+    wordnet = wordnet | colour_name_colours(args.wordnet, *_names())
     phrases = sorted((set(tokenizer_words()) | {g for gs in cedict.values() for g in gs if g}
                       | {t for t, lang, _ in dev if lang == "en"} | set(neutral)) - set(wordnet))
     if args.sweep or args.minilm:
@@ -464,7 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     min_similarity, max_spread = args.minilm or (2.0, 0.0)  # 2.0: no cosine reaches it, the route is off
     en = en_table(wordnet, phrases, top1, lch, spread, min_similarity, max_spread)
     zh = zh_colours(cedict, en, xkcd)
-    scores = dev_scores(en, zh, dev, neutral)
+    scores = dev_scores(en, zh, dev, neutral) | thing_scores(
+        en_table(wordnet_dev, phrases, top1, lch, spread, min_similarity, max_spread), things)
     en = with_plurals(en)
     doc = write_table(en, zh, cedict, scores)
     print(f"{sum(v is not None for v in doc['en'].values())} en, {sum(v is not None for v in doc['zh'].values())} "
