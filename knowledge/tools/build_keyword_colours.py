@@ -445,6 +445,11 @@ def in_regions(lch: np.ndarray, regions) -> bool:
     return False
 
 
+# Last words of a CC-CEDICT gloss that only say which part of the thing before them is meant ("kiwi fruit", "lotus
+# flower"): where the whole gloss has no colour, the word before them gives it.
+GENERIC_HEADS = frozenset({"fruit", "flower", "flowers", "blossom", "juice"})  # not "tree": no purple plum tree
+
+
 def zh_colours(cedict: dict[str, list[str | None]], en_table: dict[str, tuple],
                xkcd: dict[str, np.ndarray] | None = None) -> dict[str, tuple]:
     """zh headword -> (gloss, row) where its first gloss (its main sense) has a colour: the gloss as a whole, else
@@ -455,6 +460,8 @@ def zh_colours(cedict: dict[str, list[str | None]], en_table: dict[str, tuple],
         if gloss is None:  # many senses later 控 may mean "buff")
             continue
         row = en_table.get(gloss)
+        if row is None and " " in gloss and gloss.rsplit(" ", 1)[1] in GENERIC_HEADS:
+            row = en_table.get(gloss.rsplit(" ", 1)[0])  # "kiwi fruit" is the kiwi's colour
         if row is None and xkcd is not None and " " in gloss:
             # Its head word alone would say too much ("carbonic acid" -> acid -> "turning litmus red").
             said = gloss_colour(gloss, xkcd)
