@@ -89,8 +89,10 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 def clean_gloss(text: str) -> str | None:
     """A CC-CEDICT gloss as a keyword phrase, or None (parentheticals and a leading article dropped, the first of
-    "X or Y"; 1-3 words; no verbs 'to ...')."""
+    "X or Y"; 1-3 words; no verbs 'to ...'). None for "X or Y Z": it names a Z ("bamboo or wicker scoop")."""
     g = " ".join(_PARENS.sub("", text).lower().replace("-", " ").split())
+    if " or " in g and " " in g.split(" or ", 1)[1]:
+        return None
     g = g.split(" or ")[0].removeprefix("the ").removeprefix("a ").removeprefix("an ")
     if not g or not _GLOSS.match(g) or len(g) < 3 or len(g.split()) > 3 or g.startswith("to "):
         return None
@@ -499,9 +501,10 @@ def in_regions(lch: np.ndarray, regions) -> bool:
     return False
 
 
-# Last words of a CC-CEDICT gloss that only say which part of the thing before them is meant ("kiwi fruit", "lotus
-# flower"): where the whole gloss has no colour, the word before them gives it.
-GENERIC_HEADS = frozenset({"fruit", "flower", "flowers", "blossom", "juice"})  # not "tree": no purple plum tree
+# Last words of a CC-CEDICT gloss that say the thing before them is meant as itself ("kiwi fruit", "mango juice"):
+# where the whole gloss has no colour, the word before them gives it. Not "tree", "flower", "blossom": a plum tree
+# or a plum blossom is not plum-coloured.
+GENERIC_HEADS = frozenset({"fruit", "juice"})
 
 
 def zh_colours(cedict: dict[str, list[str | None]], en_table: dict[str, tuple],
