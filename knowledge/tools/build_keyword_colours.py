@@ -11,15 +11,27 @@ how a thing looks (VISIBLE_NOUN_FILES: "sweet fleshy red fruit"), else of its fi
 that disagree (hues further apart than MAX_GLOSS_HUE_SPREAD, or a neutral beside a chromatic colour) give none.
 Plurals of every coloured phrase are added (briefs say "cherries").
 
+Colour names (`colour_name_colours`, ahead of the WordNet glosses): a WordNet noun that names a thing (one of its
+first two noun senses an animal, food, object, plant or substance) takes the colour the knowledge base's colour
+names give it: its xkcd survey colour where xkcd names it exactly ("aubergine", "spearmint"), else the colour of
+the color-name-list names that are the word itself or the word and one colour word ("Kale", "Kale Green"), where
+it has no adjective sense, at least two such names, and the largest group of them that agrees holds at least half
+(`majority_colour`). Single fancy names ("May", "Photon") give nothing. Measured rules and figures:
+NAME_SENSES_READ.
+
 MiniLM route (`minilm_colours`, off unless `--minilm SIM SPREAD`): embed the 32,830 colour names and a vocabulary
 (the MiniLM tokenizer's whole words, >= 3 letters, and the 1-3-word English glosses of CC-CEDICT) with the shipped
 MiniLM; per phrase mask the names that contain it as whole words (a word is judged by meaning, as a word in no
 colour name must be), take the TOP_K nearest names, colour = their similarity-weighted (softmax, TAU) mean with the
 mean chroma, spread = their weighted OKLab distance from it; keep where top-1 >= SIM and spread <= SPREAD. Measured
-with `--sweep`: its additions were right for only ~6 in 10 dev terms, so the shipped file leaves it off.
+with `--sweep`: its additions were right for only ~6 in 10 dev terms, so the shipped file leaves it off. (The
+nearest name alone, with a margin over the nearest name of another colour, did no better: on the dev cue terms,
+things and neutral words at most 0.53 precision, for top-1 >= 0.6-0.8 and margins 0-0.12.)
 
 Chinese (CC-CEDICT, `zh_colours`): a simplified headword takes the colour of its first gloss (its main sense) where
-the English table has one; a single character only where that gloss is a colour word (紫 "purple").
+the English table has one ("X fruit", "X juice" that of X where the whole gloss has none; "X or Y Z" names a Z and
+gives none); a single character only where that gloss is a colour word (紫 "purple"). After a rebuild, rebuild
+`knowledge/data/zh_gloss.tsv` too (`build_zh_gloss.py`): it takes the gloss that gave each word its colour.
 
 Blockers (`write_table`): every lexicon term, cue term and neutral phrase is written with no colour, and so is every
 CC-CEDICT word that holds a coloured word but has none itself (蓝牙 "Bluetooth" holds 蓝): the longest match at a
@@ -27,8 +39,9 @@ position wins, so those keywords stay the cue mechanism's and no colour fires in
 
 Dev set (tuning only; the evaluation's keyword probe is never read): the cue terms of `brief_attributes.json`,
 each with the union of its cue's colour regions (a hit = the colour lies in one of them), the cues graded as a
-whole-palette quality left out, and NEUTRAL_DEV words that name no colour (any colour for them is a false
-positive).
+whole-palette quality left out; NEUTRAL_DEV and NEUTRAL_THINGS_DEV words that name no colour (any colour for them
+is a false positive); and the dev things (`thing_dev_words`: xkcd names that are WordNet nouns naming no colour,
+"avocado", "mustard"), graded against their xkcd colour with their own xkcd names left out of the table.
 
 Usage (repository root; the two sources unpacked outside the repository, see PROVENANCE.md):
 
@@ -680,7 +693,7 @@ def write_table(en: dict[str, tuple], zh: dict[str, tuple], cedict: dict, scores
             "what": "keyword -> the OKLCH colour it evokes; null = a term the lexicon or the colour cues own, or a "
                     "Chinese word that blocks a shorter coloured word inside it. Built by "
                     "knowledge/tools/build_keyword_colours.py; see PROVENANCE.md.",
-            "columns": ["l", "c", "h", "similarity (1.0 = from a WordNet gloss or colour sense)"],
+            "columns": ["l", "c", "h", "similarity (1.0 = from WordNet or the colour names)"],
             "zh_columns": ["l", "c", "h", "similarity", "the CC-CEDICT gloss that gave the colour"],
             "dev": scores,
             "minilm_route": None if MIN_SIMILARITY is None else {"min_similarity": MIN_SIMILARITY,
