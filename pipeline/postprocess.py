@@ -954,15 +954,18 @@ def _keyword_colour(l: float, c: float, h: float) -> tuple[str, np.ndarray, np.n
 
 
 def put_keyword_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
-                        taken: np.ndarray, named: np.ndarray, keywords: list[list[KeywordColour]]
-                        ) -> list[KeywordPut]:
+                        taken: np.ndarray, named: np.ndarray, keywords: list[list[KeywordColour]],
+                        answer: np.ndarray | None = None) -> list[KeywordPut]:
     """Where a scheme holds no visible colour in the region of a colour-evoking keyword of its brief
     (`EncodedBatch.keyword_colours`: free keywords no cue names, "pomegranate", 石榴), put the keyword's own colour
     into the free secondary / highlight / accent role nearest to it in OKLab (the least change), as
     `put_cue_colours` does for a cue. `taken` (S, 6): roles already given a colour (a cue's, or varied for rule 9)
     stay; brand colours, background and text are never touched. Keywords go slot by slot (first keyword of every
     scheme at once, then the second), so two keywords take two roles. The arrays (S, 6, ...) change in place; a
-    scheme that then meets fewer of its named tones and cues than before keeps its own colours."""
+    scheme that then meets fewer of its named tones and cues than before keeps its own colours, and so does one
+    that would then no longer differ per rule 9 from another scheme of its answer (`answer` (S,): each scheme's
+    brief; a brand primary leaves the accents to tell schemes apart, and one keyword colour in every accent would
+    make them alike)."""
     most = max(map(len, keywords), default=0)
     if not most:
         return []
@@ -998,8 +1001,46 @@ def put_keyword_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, pre
         for array, original in zip((lch, oklab, lab), saved):
             array[touched[worse]] = original[touched[worse]]
         reverted = set(touched[worse].tolist())
+        if answer is not None:
+            reverted |= _undo_new_clashes(lch, oklab, lab, saved, brand, answer,
+                                          np.array(sorted({d.scheme for d in done} - reverted), dtype=np.int64))
         done = [d for d in done if d.scheme not in reverted]
     return done
+
+
+def _undo_new_clashes(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, saved: tuple[np.ndarray, ...],
+                      brand: np.ndarray, answer: np.ndarray, changed: np.ndarray) -> set[int]:
+    """Give back their own colours to `changed` schemes that now fail rule 9 against another scheme of their answer
+    (primary deltaE 2000 < 10 where a brand colour is a primary, and background and accent < 10 too) where they did
+    not before: the later scheme of each such pair, until none is left. -> the schemes given back."""
+    if not len(changed):
+        return set()
+    limit = load_attributes().rules.min_delta_e2000
+    roles = np.array([R_PRIMARY, R_BACKGROUND, R_ACCENT])
+    # Every pair (changed scheme, other scheme of its answer); answers hold a few schemes, in rows side by side.
+    first = np.searchsorted(answer, answer[changed])
+    size = np.searchsorted(answer, answer[changed], side="right") - first
+    reps = np.repeat(np.arange(len(changed)), size)
+    a = changed[reps]
+    b = first[reps] + (np.arange(len(reps)) - np.repeat(np.cumsum(size) - size, size))
+    keep = (a != b) & (brand[a, R_PRIMARY] | brand[b, R_PRIMARY])
+    a, b = a[keep], b[keep]
+    if not len(a):
+        return set()
+    old_lab = saved[2]
+    was_alike = _closer_than(old_lab[a][:, roles], old_lab[b][:, roles], limit).all(axis=1)
+    undone: set[int] = set()
+    while True:
+        alike = _closer_than(lab[a][:, roles], lab[b][:, roles], limit).all(axis=1) & ~was_alike
+        pending_a, pending_b = (np.isin(x, changed) & ~np.isin(x, list(undone)) for x in (a, b))
+        # the later scheme of the pair where it still holds a keyword colour, else the earlier one
+        pick = np.where(pending_b & ((b > a) | ~pending_a), b, np.where(pending_a, a, -1))
+        later = np.unique(pick[alike & (pick >= 0)])
+        if not len(later):
+            return undone
+        for array, original in zip((lch, oklab, lab), saved):
+            array[later] = original[later]
+        undone |= set(later.tolist())
 
 
 def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarray]:
@@ -1216,7 +1257,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         for d in [d for ds in injected.values() for d in ds]:
             taken[d.scheme, d.role] = True
         for k in put_keyword_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
-                                     named[brief_of], [keyword_colours[b] for b in brief_of.tolist()]):
+                                     named[brief_of], [keyword_colours[b] for b in brief_of.tolist()], brief_of):
             keyword_put.setdefault(k.scheme, []).append(k)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for

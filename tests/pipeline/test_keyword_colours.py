@@ -77,6 +77,33 @@ def test_the_gloss_minilm_reads_is_the_one_that_gave_the_keyword_colour():
     assert {w: (g, glosses.get(w)) for w, g in coloured.items() if glosses.get(w) != g} == {}
 
 
+def _xkcd_lch(name: str) -> tuple[float, float, float]:
+    table = load_named_colors()
+    l, a, b = table.oklab[[i for i, n in enumerate(table.names) if n == name and table.is_xkcd[i]][0]]
+    return float(l), float(np.hypot(a, b)), float(np.degrees(np.arctan2(b, a)) % 360)
+
+
+# Dev-set things of knowledge/tools/build_keyword_colours.py (xkcd survey names that name a thing, not a colour):
+# their colour names give them the surveyed colour; WordNet's glosses alone gave none, or another ("spearmint"
+# magenta, "periwinkle" blue).
+@pytest.mark.parametrize("word", ["aubergine", "cobalt", "raspberry", "fern", "periwinkle", "spearmint"])
+def test_a_thing_takes_the_colour_its_colour_names_give(word):
+    assert not find_cues(word)
+    (found,) = find_keyword_colours(f"{word} edition")
+    assert found.keyword == word and _inside(region_of(*_xkcd_lch(word)), found.oklch)
+
+
+def test_a_chinese_fruit_takes_the_colour_of_the_fruit_its_gloss_names():
+    (kiwi,) = find_keyword_colours("奇异果")  # CC-CEDICT "kiwi fruit": the kiwi's colour
+    assert _inside(load_attributes().boxes["green"], kiwi.oklch)
+
+
+# Everyday nouns the colour-name list happens to hold as a single fancy name ("May", "Photon"): no colour.
+@pytest.mark.parametrize("word", ["may", "soldier", "photon", "neutrino", "bishop"])
+def test_a_single_fancy_colour_name_gives_no_colour(word):
+    assert find_keyword_colours(word) == []
+
+
 @pytest.mark.parametrize("keywords", ["limited", "edition", "premium", "limited edition premium quality"])
 def test_neutral_words_name_no_colour(keywords):
     assert find_keyword_colours(keywords) == []
@@ -156,6 +183,20 @@ def test_every_scheme_holds_the_keyword_colour_and_says_so(backend):
         for scheme, row in zip(schemes, held):
             for k, h in zip(keywords, row):
                 assert not h or f"“{k.keyword}”" in scheme["rationale"]  # the rationale names the keyword
+
+
+def test_keyword_colours_keep_schemes_distinct_under_a_brand_primary(backend):
+    # A brand primary leaves the background or the accent to tell schemes apart (rule 9); the keyword's colour put
+    # into every scheme's accent must not make two of them alike (both briefs did before the check).
+    from evaluation.fit import grade
+
+    briefs = [Brief(product_category="snacks", package_format="box", tone=["natural_organic"],
+                    keywords="sapphire edition", brand_colors=["#ff7f50"], num_schemes=3),
+              Brief(product_category="beverage", package_format="box", tone=["minimalist"], keywords="fern gift",
+                    brand_colors=["#222222"], num_schemes=3)]
+    encoded, answers = _answers(backend, briefs)
+    assert all(encoded.keyword_colours) and [len(a) for a in answers] == [3, 3]
+    assert grade(briefs, answers).pair_distinct.all()
 
 
 def test_a_keyword_colour_never_costs_a_named_tone(backend):
