@@ -156,6 +156,29 @@ class EncodedBatch:
                    cue_ids=[list(r.cue_ids) for r in rows], cue_terms=[list(r.cue_terms) for r in rows],
                    keyword_colours=[list(r.keyword_colours) for r in rows])
 
+    @classmethod
+    def concat(cls, parts: list[EncodedBatch]) -> EncodedBatch:
+        """Several batches as one, rows in order (token ids re-padded to the longest); an optional per-brief
+        field is kept only where every part has it (else post-processing recomputes it, as for None)."""
+        if len(parts) == 1:
+            return parts[0]
+        longest = max(part.input_ids.shape[1] for part in parts)
+        ids = np.concatenate([np.pad(p.input_ids, ((0, 0), (0, longest - p.input_ids.shape[1]))) for p in parts])
+        mask = np.concatenate([np.pad(p.attention_mask, ((0, 0), (0, longest - p.attention_mask.shape[1])))
+                               for p in parts])
+        rejected, offset = {}, 0
+        for part in parts:
+            rejected.update({offset + i: r for i, r in part.rejected.items()})
+            offset += len(part)
+
+        def joined(name: str) -> list | None:
+            lists = [getattr(part, name) for part in parts]
+            return None if any(x is None for x in lists) else [row for x in lists for row in x]
+
+        return cls(ids, mask, np.concatenate([p.features for p in parts]), joined("texts"), joined("cues"),
+                   joined("reference_colors"), rejected, joined("cues_zh"), joined("cue_ids"), joined("cue_terms"),
+                   joined("keyword_colours"))
+
     def row(self, i: int) -> EncodedBrief:
         """One brief's encoding (per-brief callers: tests, previews)."""
         ids = self.input_ids[i][self.attention_mask[i] > 0]

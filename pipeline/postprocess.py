@@ -1376,12 +1376,14 @@ def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tupl
 
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],
-                 encodings: list[HeatmapEncoding], model_version: str, backend: str, stage_ms: dict[str, float],
-                 started: list[float], now, taste: TasteBatch | None = None) -> tuple[list, list]:
+                 encodings: list[HeatmapEncoding], model_version: str, backend: str,
+                 stage_ms: dict[str, float] | list[dict[str, float]], started: list[float], now,
+                 taste: TasteBatch | None = None) -> tuple[list, list]:
     """A post-processed micro-batch -> each brief's answer bytes (or its BriefRejection), plus its schemes (None
     where rejected) for the answer log. Called alike by the Serve ingress and the plain baseline server.
 
-    `stage_ms` holds the batch's encode/infer times; post-processing time is measured here, and each answer's
+    `stage_ms` holds the batch's encode/infer times (or each brief's, where micro-batches were joined for one
+    post-processing pass); post-processing time is measured here, and each answer's
     total runs from its own `started` (time.perf_counter) to when its bytes were written, read from `now()`.
     `taste`: the tenants' learned re-ranking (`pipeline.taste`); an answer it re-ranked carries `learner_version`,
     every other answer is the same bytes as without it.
@@ -1390,13 +1392,15 @@ def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_
     batch_schemes = schemes_batch(briefs, encoded, outputs, taste=taste)
     learned = taste.applied.tolist() if taste is not None else [False] * len(briefs)
     done = now()
-    shared = {**{k: round(v, 2) for k, v in stage_ms.items()}, "post": round((done - post_started) * 1000, 2)}
+    post = {"post": round((done - post_started) * 1000, 2)}
+    per_brief = [stage_ms] * len(briefs) if isinstance(stage_ms, dict) else stage_ms
     answers = []
     for i, schemes in enumerate(batch_schemes):
         if schemes is None:
             answers.append(encoded.rejected[i])
             continue
-        timings = {**shared, "total": round((done - started[i]) * 1000, 2)}
+        timings = {**{k: round(v, 2) for k, v in per_brief[i].items()}, **post,
+                   "total": round((done - started[i]) * 1000, 2)}
         answers.append(answer_json(request_ids[i], model_version, backend, timings,
                                    schemes_json(schemes, encodings[i]), taste.version if learned[i] else None))
     return answers, batch_schemes

@@ -19,6 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
@@ -60,6 +61,10 @@ _REPLICA_GONE = (RayActorError, ReplicaUnavailableError)
 # Micro-batches in flight per ingress replica: while they wait on the encoder and recommender, the next one
 # gathers everything that arrives.
 CONCURRENT_MICRO_BATCHES = 3
+# Post-processing runs one pass at a time per replica, over every micro-batch whose model outputs are back by
+# then (at most this many): it costs ~3 ms for one brief but ~0.5 ms a brief for 64 (benchmarks.postprocess_bench),
+# and passes in parallel threads would only contend for the GIL.
+POST_MAX_MICRO_BATCHES = 8
 STAGE_BOUNDARIES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 
 
@@ -82,6 +87,18 @@ def request_id() -> str:
         rid = ""
     rid = "".join(ch for ch in rid if ch.isalnum() or ch in "-_")[:64]
     return rid if len(rid) >= 8 else uuid.uuid4().hex
+
+
+@dataclass
+class Inferred:
+    """A micro-batch back from the recommender, waiting for its post-processing pass."""
+
+    items: list
+    encoded: EncodedBatch
+    result: ModelOutputs
+    started: float
+    encoded_at: float
+    inferred_at: float
 
 
 @dataclass
@@ -110,11 +127,13 @@ class Ingress:
         self.taste_resets: dict[str, float] = {}
         self._resets_thread: threading.Thread | None = None
         self.in_flight = 0  # /v1/recommend briefs admitted and not yet answered (this replica)
-        # One thread per micro-batch in flight: post-processing holds the GIL for much of its time, so more
-        # would only add switching; the event loop keeps its share between numpy calls.
+        # Worker threads for the post-processing pass (one at a time) and, with `encoder: inline`, encoding:
+        # both hold the GIL for much of their time, so more would only add switching; the event loop keeps its
+        # share between numpy calls.
         self.workers = ThreadPoolExecutor(max_workers=CONCURRENT_MICRO_BATCHES, thread_name_prefix="post")
         self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
                                           self.args.ingress_batch_wait_s, CONCURRENT_MICRO_BATCHES)
+        self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0, 1)
         self.micro_batch_metric = Histogram(
             "packdesign_ingress_batch_size", description="Briefs per ingress micro-batch (one encoder and one "
             "recommender call each).", boundaries=[1, 2, 4, 8, 16, 32, 64, 128])
@@ -235,8 +254,8 @@ class Ingress:
         inputs = ModelInputs(encoded.input_ids, encoded.attention_mask, encoded.features)
         result: ModelOutputs = await _call_with_one_retry(lambda: self.recommender.infer_batch.remote(inputs))
         inferred_at = time.perf_counter()
-        answers, records = await loop.run_in_executor(
-            self.workers, self._finish, items, encoded, result, started, encoded_at, inferred_at)
+        answers, records = await self.post_passes.submit(
+            Inferred(items, encoded, result, started, encoded_at, inferred_at))
         posted_at = time.perf_counter()
         # Group-committed by the store's writer thread; the answers are on disk before any client sees one.
         if records:
@@ -252,22 +271,44 @@ class Ingress:
                  " ".join(f"{k}_ms={v * 1000:.1f}" for k, v in stages.items()))
         return answers
 
-    def _finish(self, items: list[Pending], encoded: EncodedBatch, result: ModelOutputs, started: float,
-                encoded_at: float, inferred_at: float) -> tuple[list[bytes | BriefRejection], list[AnswerRecord]]:
-        """Worker thread: post-process the micro-batch, serialise each answer, build its log record."""
-        tenants = [item.tenant for item in items]
-        model = self.taste  # one version for the whole micro-batch, whatever reconfigure does meanwhile
-        taste = model.batch(tenants, self.taste_resets) if model is not None else None
-        answers, batch_schemes = answer_batch(
-            [item.brief for item in items], encoded, result.outputs, [item.request_id for item in items],
-            [item.encoding for item in items], result.model_version, result.backend,
-            {"encode": (encoded_at - started) * 1000, "infer": (inferred_at - encoded_at) * 1000},
-            [item.started for item in items], time.perf_counter, taste)
-        versions = [taste.version if a else None for a in taste.applied.tolist()] if taste is not None else None
-        records = AnswerRecord.for_batch([item.request_id for item in items], tenants,
-                                         [item.brief for item in items], result.model_version, batch_schemes,
-                                         versions)
-        return answers, records
+    async def _post_pass(self, parts: list[Inferred]) -> list[tuple[list, list[AnswerRecord]]]:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.workers, self._finish, parts)
+
+    def _finish(self, parts: list[Inferred]) -> list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]:
+        """Worker thread: post-process micro-batches as one pass (those of one model version and backend
+        together), serialise each answer, build its log record; per micro-batch, its answers and records."""
+        results: list = [None] * len(parts)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, part in enumerate(parts):
+            groups.setdefault((part.result.model_version, part.result.backend), []).append(index)
+        model = self.taste  # one version for the whole pass, whatever reconfigure does meanwhile
+        for (model_version, backend), indices in groups.items():
+            group = [parts[i] for i in indices]
+            items = [item for part in group for item in part.items]
+            tenants = [item.tenant for item in items]
+            taste = model.batch(tenants, self.taste_resets) if model is not None else None
+            encoded = EncodedBatch.concat([part.encoded for part in group])
+            outputs = group[0].result.outputs if len(group) == 1 else {
+                name: np.concatenate([part.result.outputs[name] for part in group])
+                for name in group[0].result.outputs}
+            stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
+                         "infer": (part.inferred_at - part.encoded_at) * 1000} for part in group for _ in part.items]
+            answers, batch_schemes = answer_batch(
+                [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
+                [item.encoding for item in items], model_version, backend, stage_ms,
+                [item.started for item in items], time.perf_counter, taste)
+            versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
+                        else [None] * len(items))
+            start = 0
+            for i, part in zip(indices, group):
+                end = start + len(part.items)
+                records = AnswerRecord.for_batch([item.request_id for item in part.items], tenants[start:end],
+                                                 [item.brief for item in part.items], model_version,
+                                                 batch_schemes[start:end], versions[start:end])
+                results[i] = (answers[start:end], records)
+                start = end
+        return results
 
     # --- feedback and health ------------------------------------------------------------------------------
 

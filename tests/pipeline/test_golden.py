@@ -19,7 +19,7 @@ import pytest
 from contract.brief import Brief
 from contract.scheme import Scheme
 from pipeline.answer import schemes_json
-from pipeline.features import encode_batch
+from pipeline.features import EncodedBatch, encode_batch
 from pipeline.postprocess import schemes_batch
 
 HERE = Path(__file__).resolve().parent
@@ -116,3 +116,20 @@ def test_chinese_rationales_name_the_harmony_once(golden):
     answers = schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()})
     rationales = [s["rationale"] for b, schemes in zip(briefs[rows], answers) if b.locale == "zh" for s in schemes]
     assert rationales and not [r for r in rationales if "配色配色" in r or "配色，" not in r and "点缀，" not in r]
+
+
+def test_micro_batches_joined_for_one_pass_answer_as_alone(golden):
+    """The ingress joins the micro-batches whose outputs are back into one post-processing pass
+    (`EncodedBatch.concat`): every brief's schemes must be the bytes its own micro-batch alone gives."""
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records[:40]]
+    bounds = [0, 3, 20, 21, 40]  # parts of 3, 17, 1 and 19 briefs, padded to different lengths
+    parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    encodings = [encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024) for rows in parts]
+    assert len({e.input_ids.shape[1] for e in encodings}) > 1
+    alone = [schemes_json(s) for rows, encoded in zip(parts, encodings)
+             for s in schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()})]
+    joined = EncodedBatch.concat(encodings)
+    assert joined.input_ids.shape == (40, max(e.input_ids.shape[1] for e in encodings))
+    together = [schemes_json(s) for s in schemes_batch(briefs, joined, {k: v[:40] for k, v in outputs.items()})]
+    assert together == alone
