@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from knowledge.colors import MIN_TEXT_CONTRAST  # one home (knowledge); the contract re-exports it
-from knowledge.taxonomy import Harmony, LayoutElement, PackageFormat, PaletteRole, Style, Tone
+from knowledge.taxonomy import Harmony, LayoutElement, PackageFormat, PaletteRole, Style
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -37,10 +37,11 @@ class Palette(Finite):
     colors: list[PaletteColor] = Field(min_length=4, max_length=6)
     harmony: Harmony
     text_contrast: float = Field(description="WCAG 2.1 contrast of text on background.")
-    tuned_to: list[Tone] | None = Field(
+    tuned_to: list[str] | None = Field(
         default=None, description="Present only where some of the palette's colours were moved (lightness and chroma "
-        "first) to meet the brief's tones: the tones they were tuned to. `id` is then the library palette they "
-        "started from; the rationale names the roles moved.")
+        "first) to meet the brief's tones: the tones (and colour cues read as a palette quality, such as "
+        "pastel_colours) they were tuned to. `id` is then the library palette they started from; the rationale names "
+        "the roles moved.")
 
     @model_validator(mode="after")
     def _roles(self) -> Palette:

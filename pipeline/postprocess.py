@@ -1279,7 +1279,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             colors, p, locale, changed[s], names, injected.get(s, ()), keyword_put.get(s, ()), cue_terms[b],
             cue_ids[b])
         if s in tuned:
-            put_in += _put_tuned(colors, p, locale, tuned[s])
+            put_in += _put_tuned(colors, p, locale, tuned[s], cue_terms[b], cue_ids[b])
         pair_id, heading, body = typography[font_l[s]]
         k = style_l[s]
         label_ = style_label[locale][k]
@@ -1358,7 +1358,8 @@ def _tune_to_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present:
     return tuned
 
 
-def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTuned]) -> str:
+def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTuned], cue_terms: list[str],
+               cue_ids: list[str]) -> str:
     """One scheme's colours moved to its tones into its `colors` (in place) -> the rationale's sentence on them."""
     t, f = _tables(), _fit_tables()
     roles = t.role_label[locale]
@@ -1366,11 +1367,11 @@ def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTu
         position = int(f.position_of_role[palette, d.role])
         colors[position] = {"hex": d.hex, "role": colors[position]["role"], "name": d.name}
     moved = [roles[d.role] for d in sorted(tuned, key=lambda d: d.role)]
-    tones = [t.tone_label[locale][tone] for tone in tuned[0].tones]
+    # A tone by its label, a cue read as a palette quality by the brief's own words.
+    wanted = [t.tone_label[locale][a] if a in TONES else cue_terms[cue_ids.index(a)] for a in tuned[0].tones]
     if locale == "zh":
-        return f"{'、'.join(moved)}已按“{'、'.join(tones)}”调校（源自色板 {t.palette_id[palette]}）。"
-    return f" {', '.join(moved)} tuned to the {', '.join(tones)} tone{'s' if len(tones) > 1 else ''} " \
-           f"(from library palette {t.palette_id[palette]})."
+        return f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校（源自色板 {t.palette_id[palette]}）。"
+    return f" {', '.join(moved)} tuned to {', '.join(wanted)} (from library palette {t.palette_id[palette]})."
 
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],

@@ -31,42 +31,48 @@ from knowledge.attributes import load_attributes
 from knowledge.colors import delta_e2000_lab, nearest_color_names, oklch_to_rgb8, rgb8_to_hexes, rgb8_to_lab_d65, \
     rgb8_to_oklab
 from knowledge.design_tables import ROLE_ORDER
-from knowledge.fit_tables import attribute_rules, oklab_to_oklch, tone_rules
-from knowledge.taxonomy import PaletteRole, Tone
+from knowledge.fit_tables import Boxes, attribute_rules, oklab_to_oklch
+from knowledge.taxonomy import PaletteRole
 
 ROLES = [r.value for r in ROLE_ORDER]
 R_BACKGROUND, R_PRIMARY, R_ACCENT = (ROLES.index(r) for r in ("background", "primary", "accent"))
 TUNABLE_ROLES = np.array([ROLES.index(r.value) for r in (PaletteRole.primary, PaletteRole.accent,
                                                           PaletteRole.secondary, PaletteRole.highlight)])
-N_TONES = len(Tone)
-TONES = [t.value for t in Tone]
 HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still reads inside
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
 LIGHTNESS_TRIES = 5  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
+MOST_TARGETS = 6  # named tones (at most 4, contract.brief.Brief.tone) and tone-like cues fitted together
 GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
 
 
 @dataclass(frozen=True)
 class _ToneTables:
-    l: np.ndarray  # (T, 2)
-    c: np.ndarray  # (T, 2)
-    hue_allowed: np.ndarray  # (T, 360) bool: integer hue allowed (with HUE_MARGIN) by the tone's hue ranges
-    primary_inside: np.ndarray  # (T,)
-    max_hue_spread: np.ndarray  # (T,) degrees, inf where none
+    """The attributes a palette meets by a share of its colours in ranges: the tones, and the cues graded as a
+    tone or by a share ("macaron pastel colours", "earth tones", "light colours"); F of them."""
+
+    columns: np.ndarray  # (F,) their columns among the named attributes (tones, then cues)
+    ranges: Boxes  # (F) their OKLCH ranges
+    l: np.ndarray  # (F, 2)
+    c: np.ndarray  # (F, 2)
+    hue_allowed: np.ndarray  # (F, 360) bool: integer hue allowed (with HUE_MARGIN) by the hue ranges
+    primary_inside: np.ndarray  # (F,)
+    max_hue_spread: np.ndarray  # (F,) degrees, inf where none
     chromatic: float
 
 
 @cache
 def _tone_tables() -> _ToneTables:
-    rules = tone_rules()
+    rules = attribute_rules()
+    columns = np.flatnonzero(rules.has_share)
+    r = rules.ranges
+    ranges = Boxes(l=r.l[columns], c=r.c[columns], hue=r.hue[columns], any_hue=r.any_hue[columns])
     degrees = np.arange(360.0)
-    ranges = rules.ranges.hue  # (T, H, 2), unused intervals empty (lo > hi)
-    allowed = ((degrees[None, None] >= ranges[..., 0, None] + HUE_MARGIN)
-               & (degrees[None, None] <= ranges[..., 1, None] - HUE_MARGIN)).any(axis=1)
-    allowed |= rules.ranges.any_hue[:, None]
-    return _ToneTables(l=rules.ranges.l, c=rules.ranges.c, hue_allowed=allowed,
-                       primary_inside=rules.primary_inside & rules.has_share,
-                       max_hue_spread=rules.max_hue_spread, chromatic=load_attributes().rules.chromatic_chroma)
+    allowed = ((degrees[None, None] >= ranges.hue[..., 0, None] + HUE_MARGIN)
+               & (degrees[None, None] <= ranges.hue[..., 1, None] - HUE_MARGIN)).any(axis=1)
+    allowed |= ranges.any_hue[:, None]
+    return _ToneTables(columns=columns, ranges=ranges, l=ranges.l, c=ranges.c, hue_allowed=allowed,
+                       primary_inside=rules.primary_inside[columns],
+                       max_hue_spread=rules.max_hue_spread[columns], chromatic=load_attributes().rules.chromatic_chroma)
 
 
 @dataclass
@@ -77,7 +83,15 @@ class ToneTuned:
     role: int
     hex: str
     name: str
-    tones: tuple[str, ...]  # the tones it was moved into (all the brief named where they agree)
+    tones: tuple[str, ...]  # the tones (and cues read as tones) it was moved into: all named where they agree
+
+
+@cache
+def _tone_mask() -> np.ndarray:
+    """(A,) bool: the attribute columns `_ToneTables` covers."""
+    mask = np.zeros(len(attribute_rules().ids), bool)
+    mask[_tone_tables().columns] = True
+    return mask
 
 
 def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray) -> np.ndarray:
@@ -106,12 +120,12 @@ def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     each maximal agreeing subset (pastel + vivid + fresh -> pastel + fresh, vivid + fresh), so that where tones
     contradict the fit still meets as many as it can."""
     t = _tone_tables()
-    most = 4  # contract.brief.Brief.tone max_length
+    most = MOST_TARGETS
     order = np.argsort(~tones, axis=1, kind="stable")[:, :most]  # named tones first
     count = tones.sum(axis=1)
     bits = (np.arange(1, 1 << most)[:, None] >> np.arange(most)) & 1  # (15, 4) every non-empty subset
     usable = (bits * (np.arange(most) >= count[:, None, None])).sum(-1) == 0  # (S, 15) only named tones
-    member = np.zeros((len(tones), len(bits), N_TONES), bool)
+    member = np.zeros((len(tones), len(bits), tones.shape[1]), bool)
     s, k, j = np.nonzero(usable[..., None] & bits[None].astype(bool))
     member[s, k, order[s, j]] = True
     lo_l = np.where(member, t.l[:, 0], -np.inf).max(-1)
@@ -136,19 +150,19 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     of one answer adjacent in rank order. -> the colours moved.
     """
     t = _tone_tables()
-    rules = tone_rules()
     exempt = np.isin(ROLES, load_attributes().rules.exempt_roles)
     counted = present & ~exempt & ~brand
     movable = counted & ~fixed & np.isin(np.arange(len(ROLES)), TUNABLE_ROLES)
-    # Only schemes that miss a named tone and have a colour free to move.
-    need = np.flatnonzero(named[:, :N_TONES].any(axis=1) & movable.any(axis=1))
+    # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move.
+    tones = named[:, t.columns]
+    need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))
     if not len(need):
         return []
-    need = need[(named[need, :N_TONES] & ~rules.meets(lch[need], present[need], brand[need])).any(axis=1)]
+    need = need[_met_named(lch[need], present[need], brand[need], named[need] & _tone_mask()) < tones[need].sum(1)]
     if not len(need):
         return []
     # One row per (scheme, set of its tones to fit to).
-    pick, target = _target_tones(named[need, :N_TONES])
+    pick, target = _target_tones(tones[need])
     rows = need[pick]
     if not len(rows):
         return []
@@ -196,7 +210,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     new_oklab = rgb8_to_oklab(rgb)
     new_lch = oklab_to_oklch(new_oklab)
     # Judged as the answer carries it: inside every target tone's ranges (rule 2), and near the single hue.
-    inside = (rules.ranges.contains(new_lch, hue_needs_chroma=t.chromatic) | ~target[:, None, None]).all(-1)
+    inside = (t.ranges.contains(new_lch, hue_needs_chroma=t.chromatic) | ~target[:, None, None]).all(-1)
     chromatic = new_lch[..., 1] >= t.chromatic
     inside &= ~(single_hue[:, None, None] & chromatic
                 & (_arc_distance(new_lch[..., 2], anchor[:, None, None]) > spread[:, None, None] / 2))
@@ -207,7 +221,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     best_rgb = np.take_along_axis(rgb, best[..., None, None], 2)[:, :, 0]
 
     # Which colours already sit inside every target tone (grounds as rule 2 has them), and which must move first.
-    inside_now = (rules.inside(lch[rows]) | ~target[:, None]).all(-1)
+    inside_now = (attribute_rules().inside(lch[rows])[..., t.columns] | ~target[:, None]).all(-1)
     chromatic_now = lch[rows][..., 1] >= t.chromatic
     inside_now &= ~(single_hue[:, None] & chromatic_now
                     & (_arc_distance(lch[rows][..., 2], anchor[:, None]) > spread[:, None] / 2))
@@ -251,7 +265,8 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     done = ~np.isin(s, reverted)
     s, role, rgb_moved, r = s[done], role[done], rgb_moved[done], r[done]
     names = nearest_color_names(rgb8_to_oklab(rgb_moved)) if len(s) else []
-    tones = [tuple(TONES[k] for k in np.flatnonzero(row)) for row in target]
+    ids = attribute_rules().ids
+    tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in target]
     return [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
         s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, r.tolist())]
 
