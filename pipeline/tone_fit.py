@@ -42,7 +42,8 @@ HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still read
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
 LIGHTNESS_TRIES = 5  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
 MOST_TARGETS = 6  # named tones (at most 4, contract.brief.Brief.tone) and tone-like cues fitted together
-GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
+GREY_CHROMA = 0.015
+HUE_TURNS = np.array([0.0, -20.0, 20.0, -40.0, 40.0])  # degrees, tried where the gamut needs it  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
 
 
 @dataclass(frozen=True)
@@ -199,13 +200,16 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     hue = np.where(allowed_here, here[..., 2], nearest)
     can_grey = c_lo < t.chromatic - 0.01
     grey = np.clip(np.full_like(c_lo, GREY_CHROMA), c_lo, c_hi)
-    k = lights.shape[-1]
-    target_lch = np.stack([
-        np.concatenate([lights, lights], axis=-1),
-        np.concatenate([np.repeat(chroma[..., None], k, -1), np.broadcast_to(grey[:, None, None], lights.shape)],
-                       axis=-1),
-        np.concatenate([np.repeat(hue[..., None], k, -1), np.repeat(here[..., 2, None], k, -1)], axis=-1),
-    ], axis=-1)  # (R, 4, 2K, 3)
+    # Hue options: the hue (kept or the nearest allowed), then turned by HUE_TURNS where the chroma a tone asks is
+    # out of sRGB's gamut at that hue and lightness (a vivid yellow cannot be dark), and the scheme's own main hue
+    # for a grey that must take chroma (a grey has no hue to keep). Costlier, so taken only where needed.
+    hues = np.concatenate([hue[..., None] + HUE_TURNS, np.broadcast_to(anchor[:, None, None], hue.shape + (1,))],
+                          axis=-1) % 360.0  # (R, 4, H)
+    n_l, n_h = lights.shape[-1], hues.shape[-1]
+    coloured = np.stack(np.broadcast_arrays(lights[..., None, :], chroma[..., None, None], hues[..., None]), axis=-1)
+    greyed = np.stack(np.broadcast_arrays(lights, grey[:, None, None], here[..., 2, None]), axis=-1)
+    target_lch = np.concatenate([coloured.reshape(len(rows), len(TUNABLE_ROLES), n_l * n_h, 3), greyed], axis=2)
+    k = n_l * n_h  # options from k on are greyed
     rgb = oklch_to_rgb8(target_lch)
     new_oklab = rgb8_to_oklab(rgb)
     new_lch = oklab_to_oklch(new_oklab)
@@ -265,8 +269,14 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     done = ~np.isin(s, reverted)
     s, role, rgb_moved, r = s[done], role[done], rgb_moved[done], r[done]
     names = nearest_color_names(rgb8_to_oklab(rgb_moved)) if len(s) else []
+    # What the scheme is said to be tuned to: the targets it now meets (all of them where it meets none of them,
+    # having gained another named attribute by the move).
     ids = attribute_rules().ids
-    tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in target]
+    kept = np.flatnonzero(~np.isin(rows, reverted))
+    meets = attribute_rules().meets(lch[rows[kept]], present[rows[kept]], brand[rows[kept]])[:, t.columns]
+    now = target.copy()
+    now[kept] &= np.where((meets & target[kept]).any(axis=1, keepdims=True), meets, True)
+    tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in now]
     return [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
         s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, r.tolist())]
 
