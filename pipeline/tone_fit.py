@@ -40,10 +40,11 @@ TUNABLE_ROLES = np.array([ROLES.index(r.value) for r in (PaletteRole.primary, Pa
                                                           PaletteRole.secondary, PaletteRole.highlight)])
 HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still reads inside
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
-LIGHTNESS_TRIES = 5  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
+LIGHTNESS_TRIES = 3  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
 MOST_TARGETS = 6  # named tones (at most 4, contract.brief.Brief.tone) and tone-like cues fitted together
-GREY_CHROMA = 0.015
-HUE_TURNS = np.array([0.0, -20.0, 20.0, -40.0, 40.0])  # degrees, tried where the gamut needs it  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
+ANCHOR_STEP = 45.0  # degrees between the single hues tried for monochrome
+GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
+HUE_TURNS = np.array([0.0, -20.0, 20.0, -40.0, 40.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,8 @@ class _ToneTables:
     l: np.ndarray  # (F, 2)
     c: np.ndarray  # (F, 2)
     hue_allowed: np.ndarray  # (F, 360) bool: integer hue allowed (with HUE_MARGIN) by the hue ranges
+    hue_blocked: np.ndarray  # (F, 360) int32: 1 where not (a product counts the targets that block a hue)
+    hue_packed: np.ndarray  # (F, 45) uint8: hue_allowed as bits (np.packbits), to intersect many sets at once
     primary_inside: np.ndarray  # (F,)
     max_hue_spread: np.ndarray  # (F,) degrees, inf where none
     chromatic: float
@@ -72,6 +75,7 @@ def _tone_tables() -> _ToneTables:
                & (degrees[None, None] <= ranges.hue[..., 1, None] - HUE_MARGIN)).any(axis=1)
     allowed |= ranges.any_hue[:, None]
     return _ToneTables(columns=columns, ranges=ranges, l=ranges.l, c=ranges.c, hue_allowed=allowed,
+                       hue_blocked=(~allowed).astype(np.int32), hue_packed=np.packbits(allowed, axis=1),
                        primary_inside=rules.primary_inside[columns],
                        max_hue_spread=rules.max_hue_spread[columns], chromatic=load_attributes().rules.chromatic_chroma)
 
@@ -115,31 +119,142 @@ def _spread_anchor(lch: np.ndarray, counted: np.ndarray, movable: np.ndarray, ch
     return lch[np.arange(len(lch)), np.argmax(weight, axis=1), 2]
 
 
-def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(S, T) named tones -> (rows, (rows, T) targets): per scheme, every largest set of its named tones whose
-    ranges can all be met at once (lightness, chroma and hue ranges overlap): all of them where they agree, else
-    each maximal agreeing subset (pastel + vivid + fresh -> pastel + fresh, vivid + fresh), so that where tones
-    contradict the fit still meets as many as it can."""
+def _joint(member: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(..., F) sets of targets -> their joint ranges: L lo, L hi, C lo, C hi (...), hue allowed (..., 360), and
+    whether they agree (all non-empty)."""
     t = _tone_tables()
-    most = MOST_TARGETS
-    order = np.argsort(~tones, axis=1, kind="stable")[:, :most]  # named tones first
-    count = tones.sum(axis=1)
-    bits = (np.arange(1, 1 << most)[:, None] >> np.arange(most)) & 1  # (15, 4) every non-empty subset
-    usable = (bits * (np.arange(most) >= count[:, None, None])).sum(-1) == 0  # (S, 15) only named tones
-    member = np.zeros((len(tones), len(bits), tones.shape[1]), bool)
-    s, k, j = np.nonzero(usable[..., None] & bits[None].astype(bool))
-    member[s, k, order[s, j]] = True
     lo_l = np.where(member, t.l[:, 0], -np.inf).max(-1)
     hi_l = np.where(member, t.l[:, 1], np.inf).min(-1)
     lo_c = np.where(member, t.c[:, 0], -np.inf).max(-1)
     hi_c = np.where(member, t.c[:, 1], np.inf).min(-1)
-    hue_any = ((member.astype(np.int32) @ (~t.hue_allowed).astype(np.int32)) == 0).any(-1)
-    ok = usable & (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_any
-    # Maximal: no agreeing strict superset among the subsets.
-    superset = ((bits[:, None] & ~bits[None] & 1).sum(-1) == 0) & (bits[:, None].sum(-1) > bits[None].sum(-1))
-    dominated = (ok.astype(np.int32) @ superset.astype(np.int32)) > 0  # (S, 15): [s, k] some j > k agrees
-    rows, k = np.nonzero(ok & ~dominated)
-    return rows, member[rows, k]
+    hue_ok = (member.astype(np.int32) @ t.hue_blocked) == 0
+    agree = (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_ok.any(-1)
+    return lo_l, hi_l, lo_c, hi_c, hue_ok, agree
+
+
+def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S, F) named tones -> (rows, (rows, F) targets): per scheme, every largest set of its named tones whose
+    ranges can all be met at once (lightness, chroma and hue ranges overlap): all of them where they agree, else
+    each maximal agreeing subset (pastel + vivid + fresh -> pastel + fresh, vivid + fresh), so that where tones
+    contradict the fit still meets as many as it can."""
+    # The schemes of one answer name the same: each distinct set once.
+    distinct, back = np.unique(tones, axis=0, return_inverse=True)
+    rows, targets = _target_sets(distinct)
+    where = [np.flatnonzero(back == u) for u in range(len(distinct))]
+    count = np.bincount(rows, minlength=len(distinct))
+    rows_all = np.concatenate([where[u] for u in rows.tolist()]) if len(rows) else np.zeros(0, np.int64)
+    targets_all = np.repeat(targets, [len(where[u]) for u in rows.tolist()], axis=0)
+    del count
+    order = np.argsort(rows_all, kind="stable")
+    return rows_all[order], targets_all[order]
+
+
+def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_target_tones` for distinct rows."""
+    agree = _joint(tones)[-1]
+    rows, targets = [np.flatnonzero(agree)], [tones[agree]]
+    split = np.flatnonzero(~agree)
+    if len(split):
+        most = MOST_TARGETS
+        sub = tones[split]
+        order = np.argsort(~sub, axis=1, kind="stable")[:, :most]  # named tones first
+        count = sub.sum(axis=1)
+        bits = (np.arange(1, 1 << most)[:, None] >> np.arange(most)) & 1  # (2**most - 1, most) non-empty subsets
+        usable = (bits * (np.arange(most) >= count[:, None, None])).sum(-1) == 0  # only named tones
+        # Agreement of each subset from its members' ranges, gathered by the order (most, not every target).
+        t = _tone_tables()
+        picked = bits[None].astype(bool) & usable[..., None]  # (n, subsets, most)
+        lo_l = np.where(picked, t.l[order, 0][:, None], -np.inf).max(-1)
+        hi_l = np.where(picked, t.l[order, 1][:, None], np.inf).min(-1)
+        lo_c = np.where(picked, t.c[order, 0][:, None], -np.inf).max(-1)
+        hi_c = np.where(picked, t.c[order, 1][:, None], np.inf).min(-1)
+        hue_any = np.bitwise_and.reduce(np.where(picked[..., None], t.hue_packed[order][:, None], 255), axis=-2).any(-1)
+        ok = usable & (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_any
+        # Maximal: no agreeing strict superset. within[i, j]: subset i is inside subset j, and smaller.
+        within = (((bits[:, None] & ~bits[None] & 1).sum(-1) == 0)
+                  & (bits[None].sum(-1) > bits[:, None].sum(-1)))
+        dominated = (ok.astype(np.int32) @ within.T.astype(np.int32)) > 0
+        r, k = np.nonzero(ok & ~dominated)
+        member = np.zeros((len(r), sub.shape[1]), bool)
+        i, j = np.nonzero(bits[k].astype(bool))
+        member[i, order[r[i], j]] = True
+        rows.append(split[r])
+        targets.append(member)
+    rows_all = np.concatenate(rows)
+    order = np.argsort(rows_all, kind="stable")
+    return rows_all[order], np.concatenate(targets)[order]
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """Per row (R): the joint ranges of its targets, and monochrome's single hue where a target asks for it."""
+
+    lo_l: np.ndarray
+    hi_l: np.ndarray
+    lo_c: np.ndarray
+    hi_c: np.ndarray
+    hue_ok: np.ndarray  # (R, 360)
+    single_hue: np.ndarray
+    spread: np.ndarray
+    anchor: np.ndarray
+    chromatic: float
+
+    def inside(self, row: np.ndarray, lch: np.ndarray) -> np.ndarray:
+        """(...) rows, (..., 3) OKLCH broadcast together -> inside every target of the row (rule 2: a grey has no
+        hue to be wrong about; the hue read to the whole degree, against ranges kept HUE_MARGIN inside)."""
+        light, chroma, hue = lch[..., 0], lch[..., 1], lch[..., 2]
+        degree = np.rint(hue).astype(np.int64) % 360
+        chromatic = chroma >= self.chromatic
+        ok = ((light >= self.lo_l[row]) & (light <= self.hi_l[row]) & (chroma >= self.lo_c[row])
+              & (chroma <= self.hi_c[row]))
+        ok &= ~chromatic | self.hue_ok[row, degree]
+        ok &= ~(self.single_hue[row] & chromatic & (_arc_distance(hue, self.anchor[row]) > self.spread[row] / 2))
+        return ok
+
+
+def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) rows, (N, 3) OKLCH and OKLab colours -> (N,) OKLab distance to the nearest colour found inside every
+    target of the row, as 8-bit sRGB (N, 3) (gamut-mapped); inf where none is found.
+
+    First the least change: L and C clamped into the joint ranges, the hue kept (or the nearest allowed). Where
+    that leaves the gamut or the ranges (a vivid yellow cannot be dark), other lightnesses in range, the hue turned
+    by HUE_TURNS, the scheme's own main hue (a grey must take some hue to take chroma), or a grey where the ranges
+    allow one; the nearest of those inside."""
+    l_lo, l_hi = joint.lo_l[row] + RANGE_MARGIN_L, joint.hi_l[row] - RANGE_MARGIN_L
+    c_lo, c_hi = joint.lo_c[row] + RANGE_MARGIN_C, joint.hi_c[row] - RANGE_MARGIN_C
+    degree = np.rint(lch[:, 2]).astype(np.int64) % 360
+    hue = lch[:, 2].copy()
+    off = ~joint.hue_ok[row, degree]
+    if off.any():  # the nearest allowed whole degree
+        distance = _arc_distance(np.arange(360.0)[None], lch[off, 2, None])
+        hue[off] = np.argmin(np.where(joint.hue_ok[row[off]], distance, np.inf), axis=1)
+    light = np.clip(lch[:, 0], l_lo, l_hi)
+    chroma = np.clip(lch[:, 1], c_lo, c_hi)
+    rgb = oklch_to_rgb8(np.stack([light, chroma, hue], axis=-1))
+    new_oklab = rgb8_to_oklab(rgb)
+    ok = joint.inside(row, oklab_to_oklch(new_oklab))
+    cost = np.where(ok, np.sqrt(((new_oklab - oklab) ** 2).sum(-1)), np.inf)
+    retry = np.flatnonzero(~ok)
+    if len(retry):
+        rr = row[retry]
+        lights = l_lo[retry, None] + (l_hi - l_lo)[retry, None] * np.linspace(0, 1, LIGHTNESS_TRIES)  # (n, L)
+        hues = np.concatenate([hue[retry, None] + HUE_TURNS, joint.anchor[rr, None]], axis=1) % 360.0  # (n, H)
+        n_l, n_h = lights.shape[1], hues.shape[1]
+        coloured = np.stack(np.broadcast_arrays(lights[:, :, None], chroma[retry, None, None], hues[:, None, :]),
+                            axis=-1).reshape(len(retry), n_l * n_h, 3)
+        grey = np.clip(GREY_CHROMA, c_lo[retry], c_hi[retry])
+        greyed = np.stack(np.broadcast_arrays(lights, grey[:, None], lch[retry, 2, None]), axis=-1)
+        options = np.concatenate([coloured, greyed], axis=1)  # (n, K, 3)
+        options_rgb = oklch_to_rgb8(options)
+        options_oklab = rgb8_to_oklab(options_rgb)
+        inside = joint.inside(rr[:, None], oklab_to_oklch(options_oklab))
+        inside[:, n_l * n_h:] &= (c_lo[retry] < joint.chromatic)[:, None]  # a grey only where the ranges allow it
+        options_cost = np.where(inside, np.sqrt(((options_oklab - oklab[retry, None]) ** 2).sum(-1)), np.inf)
+        best = np.argmin(options_cost, axis=1)
+        cost[retry] = options_cost[np.arange(len(retry)), best]
+        rgb[retry] = options_rgb[np.arange(len(retry)), best]
+    return cost, rgb
 
 
 def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
@@ -167,14 +282,32 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     rows = need[pick]
     if not len(rows):
         return []
-    lo_l = np.where(target, t.l[:, 0], -np.inf).max(axis=1)
-    hi_l = np.where(target, t.l[:, 1], np.inf).min(axis=1)
-    lo_c = np.where(target, t.c[:, 0], -np.inf).max(axis=1)
-    hi_c = np.where(target, t.c[:, 1], np.inf).min(axis=1)
-    hue_ok = (target.astype(np.int32) @ (~t.hue_allowed).astype(np.int32)) == 0  # (R, 360)
+    lo_l, hi_l, lo_c, hi_c, hue_ok, _ = _joint(target)
     single_hue = (target & np.isfinite(t.max_hue_spread)).any(axis=1)
     spread = np.where(target, t.max_hue_spread, np.inf).min(axis=1)
     anchor = _spread_anchor(lch[rows], counted[rows], movable[rows], t.chromatic)
+    if single_hue.any():
+        # Where one hue must hold every chromatic colour (monochrome), one row per hue it could be: the scheme's
+        # own (its main colour's, then each other colour's), else the nearest the other targets allow, and every
+        # ANCHOR_STEP degrees they allow (a hue the other targets allow may have no colour vivid enough in sRGB).
+        own = np.concatenate([anchor[:, None], lch[rows][:, TUNABLE_ROLES, 2]], axis=1)  # (R, 5)
+        mono = np.flatnonzero(single_hue)
+        distance = _arc_distance(np.arange(360.0)[None, None], own[mono, :, None])  # (M, 5, 360)
+        own[mono] = np.argmin(np.where(hue_ok[mono, None], distance, np.inf), axis=-1)
+        grid = np.broadcast_to(np.arange(0.0, 360.0, ANCHOR_STEP), (len(rows), int(360 // ANCHOR_STEP)))
+        options = np.concatenate([own, grid], axis=1)
+        valid = hue_ok[np.arange(len(rows))[:, None], np.rint(options).astype(np.int64) % 360]
+        valid[:, 1:] &= single_hue[:, None]  # one row (the first option) where no single hue is asked
+        valid[:, 0] |= ~single_hue
+        bucket = np.rint(options / (ANCHOR_STEP / 3)).astype(np.int64) % int(3 * 360 // ANCHOR_STEP)
+        seen = np.zeros((len(rows), int(3 * 360 // ANCHOR_STEP)), bool)
+        for k in range(options.shape[1]):  # a few columns: the first option of each near-equal hue
+            valid[:, k] &= ~seen[np.arange(len(rows)), bucket[:, k]]
+            seen[np.arange(len(rows)), bucket[:, k]] |= valid[:, k]
+        r, k = np.nonzero(valid)
+        rows, target, hue_ok, single_hue, spread, lo_l, hi_l, lo_c, hi_c = (
+            a[r] for a in (rows, target, hue_ok, single_hue, spread, lo_l, hi_l, lo_c, hi_c))
+        anchor = np.where(single_hue, options[r, k], anchor[r])
     if single_hue.any():  # every chromatic colour within half the spread of the anchor hue
         near = _arc_distance(np.arange(360.0)[None], anchor[:, None]) <= spread[:, None] / 2 - HUE_MARGIN
         hue_ok &= np.where(single_hue[:, None], near, True)
@@ -183,54 +316,19 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         a[keep] for a in (rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c))
     if not len(rows):
         return []
+    joint = _Joint(lo_l, hi_l, lo_c, hi_c, hue_ok, single_hue, spread, anchor, t.chromatic)
 
-    # Targets for every tunable role: L clamped (then other lightnesses in range), C clamped, hue kept where
-    # allowed else the nearest allowed; or greyed where the joint chroma range reaches below chromatic.
+    # The colours to move: free tunable roles not inside every target yet.
     here = lch[rows][:, TUNABLE_ROLES]  # (R, 4, 3)
-    l_lo, l_hi = lo_l + RANGE_MARGIN_L, hi_l - RANGE_MARGIN_L
-    c_lo, c_hi = lo_c + RANGE_MARGIN_C, hi_c - RANGE_MARGIN_C
-    lights = np.concatenate([np.clip(here[..., 0], l_lo[:, None], l_hi[:, None])[..., None],
-                             (l_lo[:, None] + (l_hi - l_lo)[:, None] * np.linspace(0, 1, LIGHTNESS_TRIES))[:, None]
-                             .repeat(len(TUNABLE_ROLES), axis=1)], axis=-1)  # (R, 4, K)
-    chroma = np.clip(here[..., 1], c_lo[:, None], c_hi[:, None])
-    degree = np.rint(here[..., 2]).astype(np.int64) % 360
-    allowed_here = np.take_along_axis(hue_ok, degree, axis=1)
-    distance = _arc_distance(np.arange(360.0)[None, None], here[..., 2, None])  # (R, 4, 360)
-    nearest = np.argmin(np.where(hue_ok[:, None], distance, np.inf), axis=-1).astype(np.float64)
-    hue = np.where(allowed_here, here[..., 2], nearest)
-    can_grey = c_lo < t.chromatic - 0.01
-    grey = np.clip(np.full_like(c_lo, GREY_CHROMA), c_lo, c_hi)
-    # Hue options: the hue (kept or the nearest allowed), then turned by HUE_TURNS where the chroma a tone asks is
-    # out of sRGB's gamut at that hue and lightness (a vivid yellow cannot be dark), and the scheme's own main hue
-    # for a grey that must take chroma (a grey has no hue to keep). Costlier, so taken only where needed.
-    hues = np.concatenate([hue[..., None] + HUE_TURNS, np.broadcast_to(anchor[:, None, None], hue.shape + (1,))],
-                          axis=-1) % 360.0  # (R, 4, H)
-    n_l, n_h = lights.shape[-1], hues.shape[-1]
-    coloured = np.stack(np.broadcast_arrays(lights[..., None, :], chroma[..., None, None], hues[..., None]), axis=-1)
-    greyed = np.stack(np.broadcast_arrays(lights, grey[:, None, None], here[..., 2, None]), axis=-1)
-    target_lch = np.concatenate([coloured.reshape(len(rows), len(TUNABLE_ROLES), n_l * n_h, 3), greyed], axis=2)
-    k = n_l * n_h  # options from k on are greyed
-    rgb = oklch_to_rgb8(target_lch)
-    new_oklab = rgb8_to_oklab(rgb)
-    new_lch = oklab_to_oklch(new_oklab)
-    # Judged as the answer carries it: inside every target tone's ranges (rule 2), and near the single hue.
-    inside = (t.ranges.contains(new_lch, hue_needs_chroma=t.chromatic) | ~target[:, None, None]).all(-1)
-    chromatic = new_lch[..., 1] >= t.chromatic
-    inside &= ~(single_hue[:, None, None] & chromatic
-                & (_arc_distance(new_lch[..., 2], anchor[:, None, None]) > spread[:, None, None] / 2))
-    inside[..., k:] &= can_grey[:, None, None]
-    cost = np.where(inside, np.sqrt(((new_oklab - oklab[rows][:, TUNABLE_ROLES, None]) ** 2).sum(-1)), np.inf)
-    best = np.argmin(cost, axis=-1)  # (R, 4)
-    best_cost = np.take_along_axis(cost, best[..., None], -1)[..., 0]
-    best_rgb = np.take_along_axis(rgb, best[..., None, None], 2)[:, :, 0]
-
-    # Which colours already sit inside every target tone (grounds as rule 2 has them), and which must move first.
-    inside_now = (attribute_rules().inside(lch[rows])[..., t.columns] | ~target[:, None]).all(-1)
-    chromatic_now = lch[rows][..., 1] >= t.chromatic
-    inside_now &= ~(single_hue[:, None] & chromatic_now
-                    & (_arc_distance(lch[rows][..., 2], anchor[:, None]) > spread[:, None] / 2))
-    inside_now = inside_now[:, TUNABLE_ROLES]
-    can_move = movable[rows][:, TUNABLE_ROLES] & ~inside_now & np.isfinite(best_cost)
+    inside_now = joint.inside(np.arange(len(rows))[:, None], here)
+    can_move = movable[rows][:, TUNABLE_ROLES] & ~inside_now
+    r, j = np.nonzero(can_move)
+    best_cost = np.full(can_move.shape, np.inf)
+    best_rgb = np.zeros(can_move.shape + (3,), np.uint8)
+    if len(r):
+        cost, rgb = _nearest_inside(joint, r, here[r, j], oklab[rows[r], TUNABLE_ROLES[j]])
+        best_cost[r, j], best_rgb[r, j] = cost, rgb
+    can_move &= np.isfinite(best_cost)
     primary_first = (target & t.primary_inside).any(axis=1)[:, None] & (TUNABLE_ROLES == R_PRIMARY)[None]
     key = np.where(can_move, best_cost - 10.0 * primary_first, np.inf)
     order = np.argsort(key, axis=1)  # (R, 4) cheapest first, the primary first where a tone needs it inside
@@ -244,9 +342,9 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         on = np.flatnonzero(m <= moves)
         role = order[on, m - 1]
         trial[on, m:, TUNABLE_ROLES[role]] = moved_lch[on, role][:, None]
-    rep = np.repeat(rows, steps)
-    score = _met_named(trial.reshape(-1, len(ROLES), 3), present[rep], brand[rep], named[rep]).reshape(-1, steps)
-    score[np.arange(steps)[None] > moves[:, None]] = -1
+    r, m = np.nonzero(np.arange(steps)[None] <= moves[:, None])  # only the trials with that many moves
+    score = np.full((len(rows), steps), -1.0)
+    score[r, m] = _met_named(trial[r, m], present[rows[r]], brand[rows[r]], named[rows[r]])
     chosen = np.argmax(score, axis=1)  # the first m that reaches the row's best score
     gain = score[np.arange(len(rows)), chosen] - score[:, 0]
     moved_cost = np.where(np.argsort(order, axis=1) < chosen[:, None], best_cost, 0.0).sum(axis=1)
@@ -273,7 +371,10 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     # having gained another named attribute by the move).
     ids = attribute_rules().ids
     kept = np.flatnonzero(~np.isin(rows, reverted))
-    meets = attribute_rules().meets(lch[rows[kept]], present[rows[kept]], brand[rows[kept]])[:, t.columns]
+    meets = np.zeros((len(kept), len(t.columns)), bool)
+    k, c = np.nonzero(target[kept])
+    meets[k, c] = attribute_rules().meets_each(lch[rows[kept[k]]], present[rows[kept[k]]], brand[rows[kept[k]]],
+                                               t.columns[c])
     now = target.copy()
     now[kept] &= np.where((meets & target[kept]).any(axis=1, keepdims=True), meets, True)
     tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in now]
