@@ -258,12 +258,13 @@ def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.n
 
 
 def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
-              fixed: np.ndarray, named: np.ndarray, answer: np.ndarray) -> list[ToneTuned]:
+              fixed: np.ndarray, named: np.ndarray, answer: np.ndarray, retry: bool = True) -> list[ToneTuned]:
     """Move each scheme's free colours the least needed to meet every tone it names (see the module docstring).
 
     (S, 6, 3) OKLCH / OKLab / CIELAB by role change in place; `present`, `brand`, `fixed` (roles that must not
     move) (S, 6); `named` (S, tones + cues) the brief's named attributes; `answer` (S,) each scheme's brief, schemes
-    of one answer adjacent in rank order. -> the colours moved.
+    of one answer adjacent in rank order. -> the colours moved. With `retry`, a scheme whose fitting rule 9 undid
+    is fitted once more with its primary kept (schemes differ by their primaries first).
     """
     t = _tone_tables()
     exempt = np.isin(ROLES, load_attributes().rules.exempt_roles)
@@ -378,8 +379,15 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     now = target.copy()
     now[kept] &= np.where((meets & target[kept]).any(axis=1, keepdims=True), meets, True)
     tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in now]
-    return [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
+    done = [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
         s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, r.tolist())]
+    if retry and len(reverted):
+        again = np.zeros(len(named), bool)
+        again[reverted] = True
+        keep_primary = fixed.copy()
+        keep_primary[reverted, R_PRIMARY] = True
+        done += fit_tones(lch, oklab, lab, present, brand, keep_primary, named & again[:, None], answer, retry=False)
+    return done
 
 
 def _indistinct_pairs(lab: np.ndarray, brand: np.ndarray, answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
