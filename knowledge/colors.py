@@ -394,13 +394,24 @@ def oklch_to_rgb8(lch: np.ndarray) -> np.ndarray:
         return ((rgb >= -1e-6) & (rgb <= 1 + 1e-6)).all(axis=-1)
 
     chroma = np.maximum(lch[..., 1], 0.0)
-    ok = inside(linear(chroma))
-    lo, hi = np.zeros_like(chroma), chroma.copy()
-    for _ in range(GAMUT_STEPS):
-        mid = 0.5 * (lo + hi)
-        fits = inside(linear(mid))
-        lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
-    rgb = np.clip(linear(np.where(ok, chroma, lo)), 0.0, 1.0)
+    rgb = linear(chroma)
+    out = np.flatnonzero(~inside(rgb).reshape(-1))
+    if len(out):  # bisect only the colours outside the gamut
+        shape = rgb.shape
+        rgb = rgb.reshape(-1, 3)
+        light, cos, sin = (a.reshape(-1)[out] for a in (light, cos, sin))
+        lo, hi = np.zeros(len(out)), chroma.reshape(-1)[out]
+
+        def at(c: np.ndarray) -> np.ndarray:
+            return _oklab_to_srgb_linear(np.stack([light, c * cos, c * sin], axis=-1))
+
+        for _ in range(GAMUT_STEPS):
+            mid = 0.5 * (lo + hi)
+            fits = inside(at(mid))
+            lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
+        rgb[out] = at(lo)
+        rgb = rgb.reshape(shape)
+    rgb = np.clip(rgb, 0.0, 1.0)
     # sRGB transfer (IEC 61966-2-1), as coloraide encodes srgb from srgb-linear.
     encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
     return np.rint(np.clip(encoded, 0.0, 1.0) * 255.0).astype(np.uint8)

@@ -42,9 +42,10 @@ HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still read
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
 LIGHTNESS_TRIES = 3  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
 MOST_TARGETS = 6  # named tones (at most 4, contract.brief.Brief.tone) and tone-like cues fitted together
-ANCHOR_STEP = 45.0  # degrees between the single hues tried for monochrome
+ANCHOR_STEP = 45.0
+RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost  # degrees between the single hues tried for monochrome
 GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
-HUE_TURNS = np.array([0.0, -20.0, 20.0, -40.0, 40.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
+HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
 
 
 @dataclass(frozen=True)
@@ -381,7 +382,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in now]
     done = [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
         s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, r.tolist())]
-    if retry and len(reverted):
+    if retry and RETRY_WITH_PRIMARY_KEPT and len(reverted):
         again = np.zeros(len(named), bool)
         again[reverted] = True
         keep_primary = fixed.copy()
