@@ -3,7 +3,8 @@
 Per brief: pick palettes by maximal marginal relevance under the brief's named tones and colour cues (the frozen
 definitions of docs/teacher.md, as `knowledge.fit_tables` tables) with rule 9's distinctness as a hard constraint,
 put a cue's colour in where no palette holds it (then the colour a free keyword evokes, `pipeline.keyword_colours`,
-where a free role is left), give each scheme a style whose type rule some font pair can meet
+where a free role is left), move a scheme's remaining free colours into the ranges of the tones it still misses
+(`pipeline.tone_fit`), give each scheme a style whose type rule some font pair can meet
 with the named tones', pick such a font pair per scheme (CJK-capable for zh), honour brand colours, force
 text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale. `honour_brief=False`
 keeps the earlier choices on the model's ranking alone (the evaluation's "model alone").
