@@ -37,6 +37,11 @@ class Palette(Finite):
     colors: list[PaletteColor] = Field(min_length=4, max_length=6)
     harmony: Harmony
     text_contrast: float = Field(description="WCAG 2.1 contrast of text on background.")
+    tuned_to: list[str] | None = Field(
+        default=None, description="Present only where some of the palette's colours were moved (lightness and chroma "
+        "first) to meet the brief's tones: the tones (and colour cues read as a palette quality, such as "
+        "pastel_colours) they were tuned to. `id` is then the library palette they started from; the rationale names "
+        "the roles moved.")
 
     @model_validator(mode="after")
     def _roles(self) -> Palette:

@@ -363,3 +363,61 @@ def nearest_color_names(oklab: np.ndarray) -> list[str]:
             closer = ~(xkcd_best[searched[have]] <= nearest + XKCD_PREFERENCE)
             best[searched[have[closer]]] = first[closer]
     return [table.names[int(i)] for i in best]
+
+
+# --- OKLCH -> 8-bit sRGB for a batch, gamut-mapped ----------------------------------------------------------------
+
+from coloraide.spaces.oklab import LMS_TO_XYZD65, OKLAB_TO_LMS3  # noqa: E402
+from coloraide.spaces.srgb_linear import XYZ_TO_RGB  # noqa: E402
+
+GAMUT_STEPS = 12  # bisection steps on chroma: 0.4 / 2**12 = 1e-4, below one 8-bit level (~4e-3 in OKLab)
+
+
+def _oklab_to_srgb_linear(oklab: np.ndarray) -> np.ndarray:
+    lms = _mat3(OKLAB_TO_LMS3, oklab) ** 3
+    return _mat3(XYZ_TO_RGB, _mat3(LMS_TO_XYZD65, lms))
+
+
+def oklch_to_rgb8(lch: np.ndarray) -> np.ndarray:
+    """(..., 3) OKLCH (hue in degrees) -> (..., 3) uint8 sRGB, out-of-gamut colours mapped by reducing OKLCH chroma
+    at constant lightness and hue to the sRGB boundary (coloraide's ``fit("srgb", method="oklch-chroma", jnd=0)``,
+    bisected here for a whole batch at once), then clipped and rounded as a hex code is."""
+    lch = np.asarray(lch, dtype=np.float64)
+    light = np.clip(lch[..., 0], 0.0, 1.0)
+    hue = np.radians(lch[..., 2])
+    cos, sin = np.cos(hue), np.sin(hue)
+
+    def linear(chroma: np.ndarray) -> np.ndarray:
+        return _oklab_to_srgb_linear(np.stack([light, chroma * cos, chroma * sin], axis=-1))
+
+    def inside(rgb: np.ndarray) -> np.ndarray:
+        return ((rgb >= -1e-6) & (rgb <= 1 + 1e-6)).all(axis=-1)
+
+    chroma = np.maximum(lch[..., 1], 0.0)
+    rgb = linear(chroma)
+    out = np.flatnonzero(~inside(rgb).reshape(-1))
+    if len(out):  # bisect only the colours outside the gamut
+        shape = rgb.shape
+        rgb = rgb.reshape(-1, 3)
+        light, cos, sin = (a.reshape(-1)[out] for a in (light, cos, sin))
+        lo, hi = np.zeros(len(out)), chroma.reshape(-1)[out]
+
+        def at(c: np.ndarray) -> np.ndarray:
+            return _oklab_to_srgb_linear(np.stack([light, c * cos, c * sin], axis=-1))
+
+        for _ in range(GAMUT_STEPS):
+            mid = 0.5 * (lo + hi)
+            fits = inside(at(mid))
+            lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
+        rgb[out] = at(lo)
+        rgb = rgb.reshape(shape)
+    rgb = np.clip(rgb, 0.0, 1.0)
+    # sRGB transfer (IEC 61966-2-1), as coloraide encodes srgb from srgb-linear.
+    encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
+    return np.rint(np.clip(encoded, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def rgb8_to_hexes(rgb8: np.ndarray) -> list[str]:
+    """(N, 3) uint8 -> ``#rrggbb`` strings."""
+    flat = np.asarray(rgb8, np.uint8).reshape(-1, 3)
+    return [f"#{h}" for h in (bytes(row).hex() for row in flat)]

@@ -3,7 +3,8 @@
 Per brief: pick palettes by maximal marginal relevance under the brief's named tones and colour cues (the frozen
 definitions of docs/teacher.md, as `knowledge.fit_tables` tables) with rule 9's distinctness as a hard constraint,
 put a cue's colour in where no palette holds it (then the colour a free keyword evokes, `pipeline.keyword_colours`,
-where a free role is left), give each scheme a style whose type rule some font pair can meet
+where a free role is left), move a scheme's remaining free colours into the ranges of the tones it still misses
+(`pipeline.tone_fit`), give each scheme a style whose type rule some font pair can meet
 with the named tones', pick such a font pair per scheme (CJK-capable for zh), honour brand colours, force
 text/background contrast >= 4.5:1, turn heatmaps into element boxes, write the rationale. `honour_brief=False`
 keeps the earlier choices on the model's ranking alone (the evaluation's "model alone").
@@ -50,6 +51,7 @@ from pipeline.answer import answer_json, schemes_json
 from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
 from pipeline.taste import TasteBatch, feature_tables
+from pipeline.tone_fit import ToneTuned, fit_tones
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
@@ -1239,6 +1241,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     # Colour cues no chosen palette holds: the cue's colour put into a free role (after brand colours).
     injected: dict[int, list[Injection]] = {}
     keyword_put: dict[int, list[KeywordPut]] = {}
+    tuned: dict[int, list[ToneTuned]] = {}
     if honour_brief:
         f = _fit_tables()
         chosen = picked[brief_of, rank]
@@ -1259,6 +1262,9 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         for k in put_keyword_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
                                      named[brief_of], [keyword_colours[b] for b in brief_of.tolist()], brief_of):
             keyword_put.setdefault(k.scheme, []).append(k)
+        # Then the remaining free colours moved into the named tones' ranges where the scheme still misses one.
+        tuned = _tune_to_tones(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
+                               keyword_put, named[brief_of], brief_of)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
     # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
@@ -1284,7 +1290,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     for row, s in enumerate(branded.tolist()):
         colors = brand_lists[brief_of_l[s]]
         changed[s] = [(p, colors[k]) for k, p in enumerate(position_l[row][:len(colors)])]
-    for s in (*injected, *keyword_put):
+    for s in (*injected, *keyword_put, *tuned):
         changed.setdefault(s, [])
     prob_l, score_l = s_prob.tolist(), scores.tolist()
     cf, rf = t.col_fraction, t.row_fraction
@@ -1314,6 +1320,8 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         put_in = "" if s not in changed else _put_colours(
             colors, p, locale, changed[s], names, injected.get(s, ()), keyword_put.get(s, ()), cue_terms[b],
             cue_ids[b])
+        if s in tuned:
+            put_in += _put_tuned(colors, p, locale, tuned[s], cue_terms[b], cue_ids[b])
         pair_id, heading, body = typography[font_l[s]]
         k = style_l[s]
         label_ = style_label[locale][k]
@@ -1324,11 +1332,13 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         else:
             rationale = (f"{label_} direction with a {harmony_label[locale][harmony]} palette and {heading[0]} over "
                          f"{body[0]}{driven}{put_in}")
+        palette = {"id": t.palette_id[p], "colors": colors, "harmony": harmony, "text_contrast": t.text_contrast[p]}
+        if s in tuned:  # only where colours moved, so every other answer keeps its bytes
+            palette["tuned_to"] = list(tuned[s][0].tones)
         answer.append({
             "style": {"id": STYLES[k], "label": label_, "score": prob_l[s]},
             "style_scores": [{"id": i, "label": lab_, "score": sc} for i, lab_, sc in style_scores],
-            "palette": {"id": t.palette_id[p], "colors": colors, "harmony": harmony,
-                        "text_contrast": t.text_contrast[p]},
+            "palette": palette,
             "typography": {"pair_id": pair_id,
                            "heading": {"family": heading[0], "category": heading[1], "weight": heading[2]},
                            "body": {"family": body[0], "category": body[1], "weight": body[2]}},
@@ -1373,6 +1383,37 @@ def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tupl
         else:
             put_in += f" {roles[k.role]} set to {k.name} for “{k.keyword}”."
     return put_in
+
+
+def _tune_to_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
+                   taken: np.ndarray, keyword_put: dict[int, list[KeywordPut]], named: np.ndarray, answer: np.ndarray
+                   ) -> dict[int, list[ToneTuned]]:
+    """`pipeline.tone_fit.fit_tones` on the chosen schemes, every colour put in for a cue, rule 9 or a keyword
+    kept where it is -> scheme row -> its colours moved."""
+    fixed = taken.copy()
+    for puts in keyword_put.values():
+        for k in puts:
+            fixed[k.scheme, k.role] = True
+    tuned: dict[int, list[ToneTuned]] = {}
+    for d in fit_tones(lch, oklab, lab, present, brand, fixed, named, answer):
+        tuned.setdefault(d.scheme, []).append(d)
+    return tuned
+
+
+def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTuned], cue_terms: list[str],
+               cue_ids: list[str]) -> str:
+    """One scheme's colours moved to its tones into its `colors` (in place) -> the rationale's sentence on them."""
+    t, f = _tables(), _fit_tables()
+    roles = t.role_label[locale]
+    for d in tuned:
+        position = int(f.position_of_role[palette, d.role])
+        colors[position] = {"hex": d.hex, "role": colors[position]["role"], "name": d.name}
+    moved = [roles[d.role] for d in sorted(tuned, key=lambda d: d.role)]
+    # A tone by its label, a cue read as a palette quality by the brief's own words.
+    wanted = [t.tone_label[locale][a] if a in TONES else cue_terms[cue_ids.index(a)] for a in tuned[0].tones]
+    if locale == "zh":
+        return f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校（源自色板 {t.palette_id[palette]}）。"
+    return f" {', '.join(moved)} tuned to {', '.join(wanted)} (from library palette {t.palette_id[palette]})."
 
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],

@@ -1,0 +1,432 @@
+"""Tone fitting: a chosen scheme's colours moved the least needed in OKLCH to meet every tone its brief names.
+
+The library bounds how well whole palettes can fit a brief (docs/teacher.md "Measurable definitions", rule 12:
+about one brief in eight has no library palette meeting all it names). Post-processing picks the best candidates
+and puts cue colours in (`pipeline.postprocess`); this step then takes each scheme that still misses a named tone
+whose ranges the brief's tones can meet together, and moves as few of its colours as needed, each as little as
+needed (OKLab distance), into the ranges of every named tone:
+
+- only the primary, accent, secondary and highlight roles move: brand colours (the client's), colours put in for
+  a cue, a tone's anchor, rule 9 or a keyword (they were chosen for that), background and text never (so text
+  contrast stays exactly as the library palette had it);
+- lightness and chroma are clamped into the tones' joint ranges; the hue moves only where a named tone sets hue
+  ranges (to the nearest allowed hue) or monochrome's "chromatic hues within 30 deg" (towards the scheme's own
+  hue), otherwise it is kept, so the palette keeps its hue relationships;
+- each target is gamut-mapped to sRGB (`knowledge.colors.oklch_to_rgb8`) and judged as the 8-bit hex the answer
+  carries; the fewest moves that meet the most named tones and cues win, and nothing is moved unless more are met;
+- a fitted scheme that would come within rule 9's deltaE 2000 10 of another scheme of its answer keeps its colours.
+
+Vectorised over the schemes of a batch; tones that contradict (pastel + neon) are left to the choice of palettes,
+which already maximises the number met.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from knowledge.attributes import load_attributes
+from knowledge.colors import delta_e2000_lab, nearest_color_names, oklch_to_rgb8, rgb8_to_hexes, rgb8_to_lab_d65, \
+    rgb8_to_oklab
+from knowledge.design_tables import ROLE_ORDER
+from knowledge.fit_tables import Boxes, attribute_rules, oklab_to_oklch
+from knowledge.taxonomy import PaletteRole
+
+ROLES = [r.value for r in ROLE_ORDER]
+R_BACKGROUND, R_PRIMARY, R_ACCENT = (ROLES.index(r) for r in ("background", "primary", "accent"))
+TUNABLE_ROLES = np.array([ROLES.index(r.value) for r in (PaletteRole.primary, PaletteRole.accent,
+                                                          PaletteRole.secondary, PaletteRole.highlight)])
+HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still reads inside
+RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
+LIGHTNESS_TRIES = 3  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
+MOST_TARGETS = 6  # named tones (at most 4, contract.brief.Brief.tone) and tone-like cues fitted together
+ANCHOR_STEP = 45.0
+RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost  # degrees between the single hues tried for monochrome
+GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
+HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
+
+
+@dataclass(frozen=True)
+class _ToneTables:
+    """The attributes a palette meets by a share of its colours in ranges: the tones, and the cues graded as a
+    tone or by a share ("macaron pastel colours", "earth tones", "light colours"); F of them."""
+
+    columns: np.ndarray  # (F,) their columns among the named attributes (tones, then cues)
+    ranges: Boxes  # (F) their OKLCH ranges
+    l: np.ndarray  # (F, 2)
+    c: np.ndarray  # (F, 2)
+    hue_allowed: np.ndarray  # (F, 360) bool: integer hue allowed (with HUE_MARGIN) by the hue ranges
+    hue_blocked: np.ndarray  # (F, 360) int32: 1 where not (a product counts the targets that block a hue)
+    hue_packed: np.ndarray  # (F, 45) uint8: hue_allowed as bits (np.packbits), to intersect many sets at once
+    primary_inside: np.ndarray  # (F,)
+    max_hue_spread: np.ndarray  # (F,) degrees, inf where none
+    chromatic: float
+
+
+@cache
+def _tone_tables() -> _ToneTables:
+    rules = attribute_rules()
+    columns = np.flatnonzero(rules.has_share)
+    r = rules.ranges
+    ranges = Boxes(l=r.l[columns], c=r.c[columns], hue=r.hue[columns], any_hue=r.any_hue[columns])
+    degrees = np.arange(360.0)
+    allowed = ((degrees[None, None] >= ranges.hue[..., 0, None] + HUE_MARGIN)
+               & (degrees[None, None] <= ranges.hue[..., 1, None] - HUE_MARGIN)).any(axis=1)
+    allowed |= ranges.any_hue[:, None]
+    return _ToneTables(columns=columns, ranges=ranges, l=ranges.l, c=ranges.c, hue_allowed=allowed,
+                       hue_blocked=(~allowed).astype(np.int32), hue_packed=np.packbits(allowed, axis=1),
+                       primary_inside=rules.primary_inside[columns],
+                       max_hue_spread=rules.max_hue_spread[columns], chromatic=load_attributes().rules.chromatic_chroma)
+
+
+@dataclass
+class ToneTuned:
+    """A scheme's colour moved to meet its named tones: scheme row, role (ROLE_ORDER), the new colour."""
+
+    scheme: int
+    role: int
+    hex: str
+    name: str
+    tones: tuple[str, ...]  # the tones (and cues read as tones) it was moved into: all named where they agree
+
+
+@cache
+def _tone_mask() -> np.ndarray:
+    """(A,) bool: the attribute columns `_ToneTables` covers."""
+    mask = np.zeros(len(attribute_rules().ids), bool)
+    mask[_tone_tables().columns] = True
+    return mask
+
+
+def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray) -> np.ndarray:
+    """(N, 6, 3), (N, 6), (N, 6), (N, A) -> (N,) how many named tones and cues are met (rules 1-3, 5)."""
+    row, attribute = np.nonzero(named)
+    return np.bincount(row, weights=attribute_rules().meets_each(lch[row], present[row], brand[row], attribute),
+                       minlength=len(named))
+
+
+def _arc_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    d = np.abs(a - b) % 360.0
+    return np.minimum(d, 360.0 - d)
+
+
+def _spread_anchor(lch: np.ndarray, counted: np.ndarray, movable: np.ndarray, chromatic: float) -> np.ndarray:
+    """(R,) the hue a single-hue tone (monochrome) gathers a scheme's chromatic colours around: a colour that cannot
+    move (a cue's), else the primary, else the most chromatic counted colour."""
+    weight = np.where(counted & (lch[..., 1] >= chromatic), lch[..., 1], -1.0)
+    weight = weight + 10.0 * (weight >= 0) * (~movable) + 5.0 * (weight >= 0) * (np.arange(len(ROLES)) == R_PRIMARY)
+    return lch[np.arange(len(lch)), np.argmax(weight, axis=1), 2]
+
+
+def _joint(member: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(..., F) sets of targets -> their joint ranges: L lo, L hi, C lo, C hi (...), hue allowed (..., 360), and
+    whether they agree (all non-empty)."""
+    t = _tone_tables()
+    lo_l = np.where(member, t.l[:, 0], -np.inf).max(-1)
+    hi_l = np.where(member, t.l[:, 1], np.inf).min(-1)
+    lo_c = np.where(member, t.c[:, 0], -np.inf).max(-1)
+    hi_c = np.where(member, t.c[:, 1], np.inf).min(-1)
+    hue_ok = (member.astype(np.int32) @ t.hue_blocked) == 0
+    agree = (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_ok.any(-1)
+    return lo_l, hi_l, lo_c, hi_c, hue_ok, agree
+
+
+def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(S, F) named tones -> (rows, (rows, F) targets): per scheme, every largest set of its named tones whose
+    ranges can all be met at once (lightness, chroma and hue ranges overlap): all of them where they agree, else
+    each maximal agreeing subset (pastel + vivid + fresh -> pastel + fresh, vivid + fresh), so that where tones
+    contradict the fit still meets as many as it can."""
+    # The schemes of one answer name the same: each distinct set once.
+    distinct, back = np.unique(tones, axis=0, return_inverse=True)
+    rows, targets = _target_sets(distinct)
+    where = [np.flatnonzero(back == u) for u in range(len(distinct))]
+    count = np.bincount(rows, minlength=len(distinct))
+    rows_all = np.concatenate([where[u] for u in rows.tolist()]) if len(rows) else np.zeros(0, np.int64)
+    targets_all = np.repeat(targets, [len(where[u]) for u in rows.tolist()], axis=0)
+    del count
+    order = np.argsort(rows_all, kind="stable")
+    return rows_all[order], targets_all[order]
+
+
+def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_target_tones` for distinct rows."""
+    agree = _joint(tones)[-1]
+    rows, targets = [np.flatnonzero(agree)], [tones[agree]]
+    split = np.flatnonzero(~agree)
+    if len(split):
+        most = MOST_TARGETS
+        sub = tones[split]
+        order = np.argsort(~sub, axis=1, kind="stable")[:, :most]  # named tones first
+        count = sub.sum(axis=1)
+        bits = (np.arange(1, 1 << most)[:, None] >> np.arange(most)) & 1  # (2**most - 1, most) non-empty subsets
+        usable = (bits * (np.arange(most) >= count[:, None, None])).sum(-1) == 0  # only named tones
+        # Agreement of each subset from its members' ranges, gathered by the order (most, not every target).
+        t = _tone_tables()
+        picked = bits[None].astype(bool) & usable[..., None]  # (n, subsets, most)
+        lo_l = np.where(picked, t.l[order, 0][:, None], -np.inf).max(-1)
+        hi_l = np.where(picked, t.l[order, 1][:, None], np.inf).min(-1)
+        lo_c = np.where(picked, t.c[order, 0][:, None], -np.inf).max(-1)
+        hi_c = np.where(picked, t.c[order, 1][:, None], np.inf).min(-1)
+        hue_any = np.bitwise_and.reduce(np.where(picked[..., None], t.hue_packed[order][:, None], 255), axis=-2).any(-1)
+        ok = usable & (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_any
+        # Maximal: no agreeing strict superset. within[i, j]: subset i is inside subset j, and smaller.
+        within = (((bits[:, None] & ~bits[None] & 1).sum(-1) == 0)
+                  & (bits[None].sum(-1) > bits[:, None].sum(-1)))
+        dominated = (ok.astype(np.int32) @ within.T.astype(np.int32)) > 0
+        r, k = np.nonzero(ok & ~dominated)
+        member = np.zeros((len(r), sub.shape[1]), bool)
+        i, j = np.nonzero(bits[k].astype(bool))
+        member[i, order[r[i], j]] = True
+        rows.append(split[r])
+        targets.append(member)
+    rows_all = np.concatenate(rows)
+    order = np.argsort(rows_all, kind="stable")
+    return rows_all[order], np.concatenate(targets)[order]
+
+
+@dataclass(frozen=True)
+class _Joint:
+    """Per row (R): the joint ranges of its targets, and monochrome's single hue where a target asks for it."""
+
+    lo_l: np.ndarray
+    hi_l: np.ndarray
+    lo_c: np.ndarray
+    hi_c: np.ndarray
+    hue_ok: np.ndarray  # (R, 360)
+    single_hue: np.ndarray
+    spread: np.ndarray
+    anchor: np.ndarray
+    chromatic: float
+
+    def inside(self, row: np.ndarray, lch: np.ndarray) -> np.ndarray:
+        """(...) rows, (..., 3) OKLCH broadcast together -> inside every target of the row (rule 2: a grey has no
+        hue to be wrong about; the hue read to the whole degree, against ranges kept HUE_MARGIN inside)."""
+        light, chroma, hue = lch[..., 0], lch[..., 1], lch[..., 2]
+        degree = np.rint(hue).astype(np.int64) % 360
+        chromatic = chroma >= self.chromatic
+        ok = ((light >= self.lo_l[row]) & (light <= self.hi_l[row]) & (chroma >= self.lo_c[row])
+              & (chroma <= self.hi_c[row]))
+        ok &= ~chromatic | self.hue_ok[row, degree]
+        ok &= ~(self.single_hue[row] & chromatic & (_arc_distance(hue, self.anchor[row]) > self.spread[row] / 2))
+        return ok
+
+
+def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) rows, (N, 3) OKLCH and OKLab colours -> (N,) OKLab distance to the nearest colour found inside every
+    target of the row, as 8-bit sRGB (N, 3) (gamut-mapped); inf where none is found.
+
+    First the least change: L and C clamped into the joint ranges, the hue kept (or the nearest allowed). Where
+    that leaves the gamut or the ranges (a vivid yellow cannot be dark), other lightnesses in range, the hue turned
+    by HUE_TURNS, the scheme's own main hue (a grey must take some hue to take chroma), or a grey where the ranges
+    allow one; the nearest of those inside."""
+    l_lo, l_hi = joint.lo_l[row] + RANGE_MARGIN_L, joint.hi_l[row] - RANGE_MARGIN_L
+    c_lo, c_hi = joint.lo_c[row] + RANGE_MARGIN_C, joint.hi_c[row] - RANGE_MARGIN_C
+    degree = np.rint(lch[:, 2]).astype(np.int64) % 360
+    hue = lch[:, 2].copy()
+    off = ~joint.hue_ok[row, degree]
+    if off.any():  # the nearest allowed whole degree
+        distance = _arc_distance(np.arange(360.0)[None], lch[off, 2, None])
+        hue[off] = np.argmin(np.where(joint.hue_ok[row[off]], distance, np.inf), axis=1)
+    light = np.clip(lch[:, 0], l_lo, l_hi)
+    chroma = np.clip(lch[:, 1], c_lo, c_hi)
+    rgb = oklch_to_rgb8(np.stack([light, chroma, hue], axis=-1))
+    new_oklab = rgb8_to_oklab(rgb)
+    ok = joint.inside(row, oklab_to_oklch(new_oklab))
+    cost = np.where(ok, np.sqrt(((new_oklab - oklab) ** 2).sum(-1)), np.inf)
+    retry = np.flatnonzero(~ok)
+    if len(retry):
+        rr = row[retry]
+        lights = l_lo[retry, None] + (l_hi - l_lo)[retry, None] * np.linspace(0, 1, LIGHTNESS_TRIES)  # (n, L)
+        hues = np.concatenate([hue[retry, None] + HUE_TURNS, joint.anchor[rr, None]], axis=1) % 360.0  # (n, H)
+        n_l, n_h = lights.shape[1], hues.shape[1]
+        coloured = np.stack(np.broadcast_arrays(lights[:, :, None], chroma[retry, None, None], hues[:, None, :]),
+                            axis=-1).reshape(len(retry), n_l * n_h, 3)
+        grey = np.clip(GREY_CHROMA, c_lo[retry], c_hi[retry])
+        greyed = np.stack(np.broadcast_arrays(lights, grey[:, None], lch[retry, 2, None]), axis=-1)
+        options = np.concatenate([coloured, greyed], axis=1)  # (n, K, 3)
+        options_rgb = oklch_to_rgb8(options)
+        options_oklab = rgb8_to_oklab(options_rgb)
+        inside = joint.inside(rr[:, None], oklab_to_oklch(options_oklab))
+        inside[:, n_l * n_h:] &= (c_lo[retry] < joint.chromatic)[:, None]  # a grey only where the ranges allow it
+        options_cost = np.where(inside, np.sqrt(((options_oklab - oklab[retry, None]) ** 2).sum(-1)), np.inf)
+        best = np.argmin(options_cost, axis=1)
+        cost[retry] = options_cost[np.arange(len(retry)), best]
+        rgb[retry] = options_rgb[np.arange(len(retry)), best]
+    return cost, rgb
+
+
+def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
+              fixed: np.ndarray, named: np.ndarray, answer: np.ndarray, retry: bool = True) -> list[ToneTuned]:
+    """Move each scheme's free colours the least needed to meet every tone it names (see the module docstring).
+
+    (S, 6, 3) OKLCH / OKLab / CIELAB by role change in place; `present`, `brand`, `fixed` (roles that must not
+    move) (S, 6); `named` (S, tones + cues) the brief's named attributes; `answer` (S,) each scheme's brief, schemes
+    of one answer adjacent in rank order. -> the colours moved. With `retry`, a scheme whose fitting rule 9 undid
+    is fitted once more with its primary kept (schemes differ by their primaries first).
+    """
+    t = _tone_tables()
+    exempt = np.isin(ROLES, load_attributes().rules.exempt_roles)
+    counted = present & ~exempt & ~brand
+    movable = counted & ~fixed & np.isin(np.arange(len(ROLES)), TUNABLE_ROLES)
+    # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move.
+    tones = named[:, t.columns]
+    need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))
+    if not len(need):
+        return []
+    need = need[_met_named(lch[need], present[need], brand[need], named[need] & _tone_mask()) < tones[need].sum(1)]
+    if not len(need):
+        return []
+    # One row per (scheme, set of its tones to fit to).
+    pick, target = _target_tones(tones[need])
+    rows = need[pick]
+    if not len(rows):
+        return []
+    lo_l, hi_l, lo_c, hi_c, hue_ok, _ = _joint(target)
+    single_hue = (target & np.isfinite(t.max_hue_spread)).any(axis=1)
+    spread = np.where(target, t.max_hue_spread, np.inf).min(axis=1)
+    anchor = _spread_anchor(lch[rows], counted[rows], movable[rows], t.chromatic)
+    if single_hue.any():
+        # Where one hue must hold every chromatic colour (monochrome), one row per hue it could be: the scheme's
+        # own (its main colour's, then each other colour's), else the nearest the other targets allow, and every
+        # ANCHOR_STEP degrees they allow (a hue the other targets allow may have no colour vivid enough in sRGB).
+        own = np.concatenate([anchor[:, None], lch[rows][:, TUNABLE_ROLES, 2]], axis=1)  # (R, 5)
+        mono = np.flatnonzero(single_hue)
+        distance = _arc_distance(np.arange(360.0)[None, None], own[mono, :, None])  # (M, 5, 360)
+        own[mono] = np.argmin(np.where(hue_ok[mono, None], distance, np.inf), axis=-1)
+        grid = np.broadcast_to(np.arange(0.0, 360.0, ANCHOR_STEP), (len(rows), int(360 // ANCHOR_STEP)))
+        options = np.concatenate([own, grid], axis=1)
+        valid = hue_ok[np.arange(len(rows))[:, None], np.rint(options).astype(np.int64) % 360]
+        valid[:, 1:] &= single_hue[:, None]  # one row (the first option) where no single hue is asked
+        valid[:, 0] |= ~single_hue
+        bucket = np.rint(options / (ANCHOR_STEP / 3)).astype(np.int64) % int(3 * 360 // ANCHOR_STEP)
+        seen = np.zeros((len(rows), int(3 * 360 // ANCHOR_STEP)), bool)
+        for k in range(options.shape[1]):  # a few columns: the first option of each near-equal hue
+            valid[:, k] &= ~seen[np.arange(len(rows)), bucket[:, k]]
+            seen[np.arange(len(rows)), bucket[:, k]] |= valid[:, k]
+        r, k = np.nonzero(valid)
+        rows, target, hue_ok, single_hue, spread, lo_l, hi_l, lo_c, hi_c = (
+            a[r] for a in (rows, target, hue_ok, single_hue, spread, lo_l, hi_l, lo_c, hi_c))
+        anchor = np.where(single_hue, options[r, k], anchor[r])
+    if single_hue.any():  # every chromatic colour within half the spread of the anchor hue
+        near = _arc_distance(np.arange(360.0)[None], anchor[:, None]) <= spread[:, None] / 2 - HUE_MARGIN
+        hue_ok &= np.where(single_hue[:, None], near, True)
+    keep = hue_ok.any(axis=1)
+    rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c = (
+        a[keep] for a in (rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c))
+    if not len(rows):
+        return []
+    joint = _Joint(lo_l, hi_l, lo_c, hi_c, hue_ok, single_hue, spread, anchor, t.chromatic)
+
+    # The colours to move: free tunable roles not inside every target yet.
+    here = lch[rows][:, TUNABLE_ROLES]  # (R, 4, 3)
+    inside_now = joint.inside(np.arange(len(rows))[:, None], here)
+    can_move = movable[rows][:, TUNABLE_ROLES] & ~inside_now
+    r, j = np.nonzero(can_move)
+    best_cost = np.full(can_move.shape, np.inf)
+    best_rgb = np.zeros(can_move.shape + (3,), np.uint8)
+    if len(r):
+        cost, rgb = _nearest_inside(joint, r, here[r, j], oklab[rows[r], TUNABLE_ROLES[j]])
+        best_cost[r, j], best_rgb[r, j] = cost, rgb
+    can_move &= np.isfinite(best_cost)
+    primary_first = (target & t.primary_inside).any(axis=1)[:, None] & (TUNABLE_ROLES == R_PRIMARY)[None]
+    key = np.where(can_move, best_cost - 10.0 * primary_first, np.inf)
+    order = np.argsort(key, axis=1)  # (R, 4) cheapest first, the primary first where a tone needs it inside
+    moves = can_move.sum(axis=1)
+
+    # Palettes with the first m moves made, m = 0..4: the fewest moves that meet the most named attributes.
+    steps = len(TUNABLE_ROLES) + 1
+    trial = np.repeat(lch[rows][:, None], steps, axis=1)  # (R, steps, 6, 3)
+    moved_lch = oklab_to_oklch(rgb8_to_oklab(best_rgb))  # (R, 4, 3)
+    for m in range(1, steps):
+        on = np.flatnonzero(m <= moves)
+        role = order[on, m - 1]
+        trial[on, m:, TUNABLE_ROLES[role]] = moved_lch[on, role][:, None]
+    r, m = np.nonzero(np.arange(steps)[None] <= moves[:, None])  # only the trials with that many moves
+    score = np.full((len(rows), steps), -1.0)
+    score[r, m] = _met_named(trial[r, m], present[rows[r]], brand[rows[r]], named[rows[r]])
+    chosen = np.argmax(score, axis=1)  # the first m that reaches the row's best score
+    gain = score[np.arange(len(rows)), chosen] - score[:, 0]
+    moved_cost = np.where(np.argsort(order, axis=1) < chosen[:, None], best_cost, 0.0).sum(axis=1)
+    # Per scheme the row that meets the most, then with the fewest moves, then the least change.
+    rank = np.lexsort((moved_cost, chosen, -gain, rows))
+    first = rank[np.r_[True, rows[rank][1:] != rows[rank][:-1]]]
+    first = first[gain[first] > 0]
+    if not len(first):
+        return []
+    rows, chosen, order, best_rgb, target = rows[first], chosen[first], order[first], best_rgb[first], target[first]
+    change = np.argsort(order, axis=1) < chosen[:, None]  # (R', 4) the tunable roles moved
+    saved = lch[rows].copy(), oklab[rows].copy(), lab[rows].copy()
+    r, j = np.nonzero(change)
+    s, role = rows[r], TUNABLE_ROLES[j]
+    rgb_moved = best_rgb[r, j]
+    oklab[s, role] = rgb8_to_oklab(rgb_moved)
+    lch[s, role] = oklab_to_oklch(oklab[s, role])
+    lab[s, role] = rgb8_to_lab_d65(rgb_moved)
+    reverted = _keep_distinct((lch, oklab, lab), brand, answer, rows, saved)
+    done = ~np.isin(s, reverted)
+    s, role, rgb_moved, r = s[done], role[done], rgb_moved[done], r[done]
+    names = nearest_color_names(rgb8_to_oklab(rgb_moved)) if len(s) else []
+    # What the scheme is said to be tuned to: the targets it now meets (all of them where it meets none of them,
+    # having gained another named attribute by the move).
+    ids = attribute_rules().ids
+    kept = np.flatnonzero(~np.isin(rows, reverted))
+    meets = np.zeros((len(kept), len(t.columns)), bool)
+    k, c = np.nonzero(target[kept])
+    meets[k, c] = attribute_rules().meets_each(lch[rows[kept[k]]], present[rows[kept[k]]], brand[rows[kept[k]]],
+                                               t.columns[c])
+    now = target.copy()
+    now[kept] &= np.where((meets & target[kept]).any(axis=1, keepdims=True), meets, True)
+    tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in now]
+    done = [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
+        s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, r.tolist())]
+    if retry and RETRY_WITH_PRIMARY_KEPT and len(reverted):
+        again = np.zeros(len(named), bool)
+        again[reverted] = True
+        keep_primary = fixed.copy()
+        keep_primary[reverted, R_PRIMARY] = True
+        done += fit_tones(lch, oklab, lab, present, brand, keep_primary, named & again[:, None], answer, retry=False)
+    return done
+
+
+def _indistinct_pairs(lab: np.ndarray, brand: np.ndarray, answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier, later) scheme rows of every pair of one answer that rule 9 does not call distinct."""
+    limit = load_attributes().rules.min_delta_e2000
+    firsts, seconds = [], []
+    for gap in range(1, int(np.bincount(answer).max()) if len(answer) else 1):
+        a = np.flatnonzero(answer[:-gap] == answer[gap:])
+        firsts.append(a)
+        seconds.append(a + gap)
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    de = delta_e2000_lab(lab[a][:, [R_PRIMARY, R_BACKGROUND, R_ACCENT]], lab[b][:, [R_PRIMARY, R_BACKGROUND, R_ACCENT]])
+    by_brand = brand[a, R_PRIMARY] | brand[b, R_PRIMARY]
+    distinct = (de[:, 0] >= limit) | (by_brand & ((de[:, 1] >= limit) | (de[:, 2] >= limit)))
+    return a[~distinct], b[~distinct]
+
+
+def _keep_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], brand: np.ndarray, answer: np.ndarray,
+                   rows: np.ndarray, saved: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Undo the fitting of schemes (among `rows`) that made a pair of their answer indistinct (rule 9): the later
+    scheme of such a pair where it was fitted, else the earlier; until none is left -> the rows undone."""
+    lab = colours[2]
+    fitted = np.zeros(len(answer), bool)
+    fitted[rows] = True
+    slot = np.full(len(answer), -1)
+    slot[rows] = np.arange(len(rows))
+    undone: list[np.ndarray] = []
+    while True:
+        a, b = _indistinct_pairs(lab, brand, answer)
+        clash = fitted[a] | fitted[b]
+        if not clash.any():
+            break
+        a, b = a[clash], b[clash]
+        back = np.unique(np.where(fitted[b], b, a))
+        for array, original in zip(colours, saved):
+            array[back] = original[slot[back]]
+        fitted[back] = False
+        undone.append(back)
+    return np.concatenate(undone) if undone else np.zeros(0, np.int64)
