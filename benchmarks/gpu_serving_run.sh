@@ -14,7 +14,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -44,6 +44,9 @@ capacity)
   echo "spike peak: $PEAK req/s"
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  ;;
+sweep)  # the app's sweep alone (~3 min)
+  sweep 170 serve --tag fixed
   ;;
 app)  # what one call fits (~8.5 min): the app's sweep, the spike at the capacity it found, the no-op app
   sweep 170 serve --tag fixed
