@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch (the machine's local wheel); a plain `torch` would pull the CUDA build.
 	$(BIN)/python -m pip install -q "torch==2.13.0" || $(BIN)/python -m pip install -q torch
 	$(BIN)/python -m pip install -q -e ".[train,dev]"
-	# CJK web fonts for the designer page (npm @fontsource, ~40 MB, not committed); without them it uses system fonts.
+	# CJK web fonts for the designer page (npm @fontsource, ~53 MB, not committed); without them it uses system fonts.
 	$(BIN)/python knowledge/tools/fetch_web_fonts.py cjk || echo "warning: CJK web fonts not fetched"
 	touch $(STAMP)
 

@@ -19,7 +19,7 @@ import torch
 
 from model.artifacts import ONNX_FILES, label_tables
 from knowledge.design_tables import GRID
-from model.design_tensors import load_design_tensors
+from model.design_tensors import knowledge_hash, load_design_tensors
 from pipeline.feature_layout import FEATURE_DIM
 from model.net import INPUT_NAMES, OUTPUT_NAMES, RecommenderModel
 from model.text_encoder import MiniLMEncoder
@@ -64,6 +64,9 @@ def export(path: Path = ONNX_PATH, heads_path: Path = HEADS_PATH) -> dict:
         "model_version": manifest["model_version"],
         "heads_sha256": hashlib.sha256(heads_path.read_bytes()).hexdigest(),
         "knowledge_hash": manifest["knowledge_hash"],
+        # The palette and font key tables are baked from the knowledge base as it is now (not as at training), so
+        # a later change to knowledge/data (e.g. pairs added to the font library) calls for a re-export.
+        "tables_knowledge_hash": knowledge_hash(),
         "feature_dim": str(FEATURE_DIM),
         "grid": json.dumps(list(GRID)),
         "top_palettes": str(model.top_palettes),
@@ -108,10 +111,11 @@ def parity(path: Path = ONNX_PATH, batch: int = 4, seq_len: int = 17) -> dict[st
 
 
 def ensure_model() -> Path:
-    """Export if the ONNX file is missing or older than its inputs (the serving start-up path)."""
+    """Export if the ONNX file is missing or older than its inputs, heads or knowledge tables (the start-up path)."""
     if ONNX_PATH.exists():
         sidecar = json.loads(ONNX_PATH.with_suffix(".json").read_text()) if ONNX_PATH.with_suffix(".json").exists() else {}
-        if sidecar.get("heads_sha256") == hashlib.sha256(HEADS_PATH.read_bytes()).hexdigest():
+        if (sidecar.get("heads_sha256") == hashlib.sha256(HEADS_PATH.read_bytes()).hexdigest()
+                and sidecar.get("tables_knowledge_hash") == knowledge_hash()):
             return ONNX_PATH
     export()
     return ONNX_PATH

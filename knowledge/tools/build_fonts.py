@@ -30,7 +30,8 @@ font_pairs.json rules
   (or the nearest available). Bodies use 400.
 - mood = 0.7 * heading tags + 0.3 * body tags (0-1, non-zero only, rounded to 3 decimals), then a weight
   nudge: a heading >= 800 adds Loud, a body <= 300 adds Calm + Sophisticated (lighter text reads quieter).
-- zh pairs: both families must list the "chinese-simplified" subset. CJK headings x Noto Sans SC / Noto
+- zh pairs: both families must cover Simplified Chinese (FontFamily.covers_zh: the "chinese-simplified" subset,
+  or >= 98 % of GB2312 level 1 measured in the web font files, knowledge/data/zh_font_coverage.json). CJK headings x Noto Sans SC / Noto
   Serif SC bodies at 300 and 400, the two Noto SC families crossed, and each Noto SC family with itself
   (heavy heading over light body). CSV tags for CJK families are sparse (Noto Serif SC only has Loud),
   so CJK_MANUAL_MOOD adds a hand-assigned profile (max of CSV and manual).
@@ -114,9 +115,21 @@ CJK_MANUAL_MOOD: dict[str, dict[str, float]] = {
     "Long Cang": {"Artistic": 0.6, "Sincere": 0.6, "Childlike": 0.4, "Happy": 0.3},
     # Wild cursive grass script.
     "Liu Jian Mao Cao": {"Artistic": 0.9, "Excited": 0.6, "Rugged": 0.5, "Vintage": 0.5},
+    # Added faces (zh_font_coverage.json); GF category kept, mood from the family's own description + a look at it.
+    # 仙人掌明體: a light classical Ming (Song) text face on old-print glyph shapes: refined, quiet, traditional.
+    "Cactus Classical Serif": {"Sophisticated": 0.8, "Calm": 0.7, "Vintage": 0.6, "Sincere": 0.4},
+    # 霞鶩文楷: a Kai (regular-script) face after Klee One: warm, bookish, traditional, gently artistic.
+    "LXGW WenKai TC": {"Sincere": 0.7, "Vintage": 0.6, "Calm": 0.6, "Artistic": 0.5},
+    # 霞鶩漫黑: a Hei drawn with a marker pen (after Permanent Marker): casual, lively, friendly.
+    "LXGW Marker Gothic": {"Playful": 0.6, "Active": 0.6, "Happy": 0.5, "Sincere": 0.4},
+    # WDXL 滑油字: condensed, heavy, square-cornered geometric strokes, a poster face like ZCOOL QingKe HuangYou.
+    "WDXL Lubrifont SC": {"Loud": 0.7, "Futuristic": 0.6, "Innovative": 0.5, "Active": 0.5},
 }
 ZH_HEADINGS = ("Liu Jian Mao Cao", "Long Cang", "Ma Shan Zheng", "ZCOOL KuaiLe", "ZCOOL QingKe HuangYou",
                "ZCOOL XiaoWei", "Zhi Mang Xing")
+# Headings added later go after every earlier combination, so existing pair ids keep their rows (a model's baked
+# font key table stays aligned with them until it is re-exported).
+ZH_HEADINGS_ADDED = ("Cactus Classical Serif", "LXGW WenKai TC", "LXGW Marker Gothic", "WDXL Lubrifont SC")
 ZH_BODIES = ("Noto Sans SC", "Noto Serif SC")
 ZH_BODY_WEIGHTS = (400, 300)
 ZH_NOTO_HEADING_WEIGHTS = (700, 900)
@@ -143,6 +156,8 @@ ZH_CATEGORY_WORDS = {
     "ZCOOL XiaoWei": ("elegant Song display", "雅致宋体风展示体"), "Ma Shan Zheng": ("brush calligraphy", "毛笔楷书"),
     "Zhi Mang Xing": ("brush script", "毛笔行书"), "Long Cang": ("pen handwriting", "钢笔手写体"),
     "Liu Jian Mao Cao": ("cursive grass script", "草书"),
+    "Cactus Classical Serif": ("classical Ming serif", "古典明体"), "LXGW WenKai TC": ("Kai regular script", "楷体"),
+    "LXGW Marker Gothic": ("marker-pen Hei", "马克笔黑体"), "WDXL Lubrifont SC": ("condensed geometric display", "窄体几何展示体"),
 }
 
 
@@ -310,6 +325,10 @@ def zh_pairs(fonts: dict[str, FontFamily]) -> list[dict]:
             for i, hw in enumerate(ZH_NOTO_HEADING_WEIGHTS):
                 for j, bw in enumerate(ZH_BODY_WEIGHTS):
                     combos.append((h, hw, b, bw, i == 0 and j == 0))
+    for h in ZH_HEADINGS_ADDED:
+        for b in ZH_BODIES:
+            for i, bw in enumerate(ZH_BODY_WEIGHTS):
+                combos.append((h, nearest_weight(fonts[h], 400), b, bw, i == 0))
     pairs = []
     for h, hw, b, bw, canonical in combos:
         if h not in fonts or b not in fonts or not (fonts[h].covers_zh and fonts[b].covers_zh):

@@ -6,6 +6,7 @@ import csv
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from knowledge import fonts as kf
@@ -61,7 +62,32 @@ def test_expressive_tag_names_are_sorted_and_complete(families: dict[str, kf.Fon
 def test_subset_helpers(families: dict[str, kf.FontFamily]) -> None:
     assert families["Noto Sans SC"].covers_zh
     assert families["Inter"].covers_latin and not families["Inter"].covers_zh
-    assert all(f.covers_zh == ("chinese-simplified" in f.subsets) for f in families.values())
+    # zh = Google Fonts' SC slicing, or a measured share of GB2312 level 1 in the served files (TC faces)
+    assert all(f.covers_zh == ("chinese-simplified" in f.subsets or f.zh_coverage >= kf.ZH_MIN_COVERAGE)
+               for f in families.values())
+    assert families["Cactus Classical Serif"].covers_zh and not families["UoqMunThenKhung"].covers_zh
+    assert not families["Noto Serif TC"].covers_zh  # unmeasured TC faces stay out
+
+
+def test_gb2312_level1_is_the_3755_everyday_hanzi() -> None:
+    from knowledge.tools.measure_zh_coverage import gb2312_level1
+
+    chars = gb2312_level1()
+    assert len(chars) == len(set(chars)) == 3755
+    assert chars[0] == "啊" and chars[-1] == "座" and "中" in chars
+
+
+def test_every_tone_and_style_has_two_zh_headings_for_its_first_scheme() -> None:
+    """A zh answer's first two schemes can each meet the type rule without repeating a heading face; before the
+    CJK pool grew, elegant / metallic luxury had one (Noto Serif SC)."""
+    from knowledge.fit_tables import pair_passes
+
+    passes, pairs = pair_passes(), kf.load_font_pairs()
+    zh = np.array([p.zh for p in pairs])
+    heading = np.array([p.heading_family for p in pairs])
+    short = {rule: sorted(set(heading[zh & passes.first[:, j]])) for j, rule in enumerate(passes.ids)
+             if len(set(heading[zh & passes.first[:, j]])) < 2}
+    assert not short, short
 
 
 def test_pair_families_and_weights_exist(families: dict[str, kf.FontFamily], pairs: list[kf.FontPair]) -> None:

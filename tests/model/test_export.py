@@ -56,3 +56,14 @@ def test_runs_at_any_batch_and_sequence_length(batch, seq):
 def test_sidecar_records_the_export():
     sidecar = json.loads(onnx_path("fp32").with_suffix(".json").read_text())
     assert sidecar["opset"] >= 17 and len(sidecar["onnx_sha256"]) == 64
+
+
+def test_key_tables_were_baked_from_the_knowledge_as_it_is():
+    """ensure_model (make model) re-exports when knowledge/data changed after the export: the font and palette key
+    tables are baked into the graph, so pairs added to the library need their keys in it."""
+    from model.design_tensors import knowledge_hash
+
+    proto = onnx.load(str(onnx_path("fp32")), load_external_data=False)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["tables_knowledge_hash"] == knowledge_hash()
+    assert meta["font_table_sha"] == label_tables()["font_table_sha"]
