@@ -1,6 +1,7 @@
 """The batch request path against frozen answers (make_golden.py): first those of the per-brief code it replaced,
 re-frozen on purpose when post-processing began choosing to the brief (issue 15), and again when tone fitting
-(`pipeline.tone_fit`) moved the colours of 26 of the 1,662 schemes into their briefs' tones.
+(`pipeline.tone_fit`) moved the colours of 26 of the 1,662 schemes into their briefs' tones, and when the CJK pool
+grew by four faces (typography and its rationale of 335 schemes).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
