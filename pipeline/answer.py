@@ -58,6 +58,25 @@ def schemes_json(schemes: list[dict], encoding: HeatmapEncoding = "u8_base64") -
     return orjson.dumps(wire_schemes(schemes, encoding), option=_NUMPY)
 
 
+def schemes_json_batch(batch: list[list[dict] | None], encodings: list[HeatmapEncoding]) -> list[bytes | None]:
+    """`schemes_json` for each brief of a post-processed batch (None stays None), with every u8_base64 heatmap of
+    the batch quantised and base64-encoded in one pass rather than brief by brief. Same bytes as `schemes_json`."""
+    compact = [s for schemes, e in zip(batch, encodings) if schemes and e == "u8_base64" for s in schemes]
+    shared = _u8_base64_all(compact) if compact else None
+    maps = iter(shared or ())
+    out: list[bytes | None] = []
+    for schemes, encoding in zip(batch, encodings):
+        if schemes is None:
+            out.append(None)
+        elif encoding == "u8_base64" and shared is not None and schemes:
+            out.append(orjson.dumps([{**scheme, "layout": {**scheme["layout"], "heatmap_encoding": encoding,
+                                                           "heatmaps": next(maps)}} for scheme in schemes],
+                                    option=_NUMPY))
+        else:
+            out.append(schemes_json(schemes, encoding))
+    return out
+
+
 def answer_json(request_id: str, model_version: str, backend: str, timings_ms: dict[str, float],
                 schemes: bytes, learner_version: str | None = None) -> bytes:
     """The /v1/recommend answer (`contract.scheme.Recommendation`) around an already-serialised scheme array.

@@ -47,7 +47,7 @@ from knowledge.gloss import load_gloss
 from knowledge.lexicon import normalize_keywords
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, PaletteRole, ProductCategory, Style, Tone
-from pipeline.answer import answer_json, schemes_json
+from pipeline.answer import answer_json, schemes_json, schemes_json_batch
 from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
 from pipeline.taste import TasteBatch, feature_tables
@@ -79,6 +79,9 @@ class _Tables:
     palette_id: list[str]
     palette_harmony: list[str]
     palette_colors: list[tuple[tuple[str, str, str], ...]]  # (hex, role, name), text already contrast-fixed
+    # The same as answer dicts, built once and shared by every scheme that shows them: nothing downstream mutates
+    # them (a colour put in replaces its dict in the scheme's own list).
+    palette_color_dicts: list[tuple[dict[str, str], ...]]
     text_contrast: list[float]  # text on background, rounded as answered
     brandable: np.ndarray  # (P, 6) bool: a brand colour may take this position
     accent: np.ndarray  # (P, 6) bool: where brand colours go once the brand-able roles are used up
@@ -90,6 +93,7 @@ class _Tables:
     n_headings: int
     mood: np.ndarray  # (F, n_styles) float64: pair mood vs style font tags (cosine)
     typography: list[tuple[str, tuple[str, str, int], tuple[str, str, int]]]
+    typography_dicts: list[dict]  # the answer's "typography" object per pair, shared likewise
     # labels per locale
     style_label: dict[str, list[str]]
     harmony_label: dict[str, dict[str, str]]  # en: lower-cased, as the sentence uses it
@@ -171,6 +175,7 @@ def _tables() -> _Tables:
         palette_id=[p.id for p in palettes],
         palette_harmony=[p.harmony for p in palettes],
         palette_colors=[f[0] for f in fixed],
+        palette_color_dicts=[tuple({"hex": h, "role": role, "name": name} for h, role, name in f[0]) for f in fixed],
         text_contrast=[f[1] for f in fixed],
         brandable=brandable,
         accent=accent,
@@ -181,6 +186,10 @@ def _tables() -> _Tables:
         n_headings=len(headings),
         mood=mood,
         typography=typography,
+        typography_dicts=[{"pair_id": pair_id,
+                           "heading": {"family": heading[0], "category": heading[1], "weight": heading[2]},
+                           "body": {"family": body[0], "category": body[1], "weight": body[2]}}
+                          for pair_id, heading, body in typography],
         style_label={loc: [label("style", s, loc) for s in STYLES] for loc in LOCALES},
         harmony_label={loc: {h.value: label("harmony", h.value, loc) if loc == "zh" else
                              label("harmony", h.value, loc).lower() for h in Harmony} for loc in LOCALES},
@@ -1309,20 +1318,21 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         else:
             driven = f", driven by {cue_text}."
         out[live[b]] = answer = []
-        per_brief[b] = (locale, driven, answer, [(STYLES[k], labels[k], p) for k, p in
+        # One list for the brief's schemes (shared: read-only once built, like the tables' dicts).
+        per_brief[b] = (locale, driven, answer, [{"id": STYLES[k], "label": labels[k], "score": p} for k, p in
                         zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())])
-    palette_colors, typography, style_label, harmony_label = (t.palette_colors, t.typography, t.style_label,
-                                                              t.harmony_label)
+    color_dicts, typography, typography_dicts, style_label, harmony_label = (
+        t.palette_color_dicts, t.typography, t.typography_dicts, t.style_label, t.harmony_label)
     for s, b in enumerate(brief_of_l):
         locale, driven, answer, style_scores = per_brief[b]
         p = palette_l[s]
-        colors = [{"hex": h, "role": role, "name": name} for h, role, name in palette_colors[p]]
+        colors = list(color_dicts[p])
         put_in = "" if s not in changed else _put_colours(
             colors, p, locale, changed[s], names, injected.get(s, ()), keyword_put.get(s, ()), cue_terms[b],
             cue_ids[b])
         if s in tuned:
             put_in += _put_tuned(colors, p, locale, tuned[s], cue_terms[b], cue_ids[b])
-        pair_id, heading, body = typography[font_l[s]]
+        _, heading, body = typography[font_l[s]]
         k = style_l[s]
         label_ = style_label[locale][k]
         harmony = t.palette_harmony[p]
@@ -1337,11 +1347,9 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             palette["tuned_to"] = list(tuned[s][0].tones)
         answer.append({
             "style": {"id": STYLES[k], "label": label_, "score": prob_l[s]},
-            "style_scores": [{"id": i, "label": lab_, "score": sc} for i, lab_, sc in style_scores],
+            "style_scores": style_scores,
             "palette": palette,
-            "typography": {"pair_id": pair_id,
-                           "heading": {"family": heading[0], "category": heading[1], "weight": heading[2]},
-                           "body": {"family": body[0], "category": body[1], "weight": body[2]}},
+            "typography": typography_dicts[font_l[s]],
             "layout": {"format": formats[s], "template_id": template_ids[s], "grid": [grid_rows, grid_cols],
                        "heatmaps": heatmaps[s], "boxes": dict(zip(ELEMENTS, box_l[s]))},
             "score": round(score_l[s], 4),
@@ -1436,12 +1444,12 @@ def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_
     post = {"post": round((done - post_started) * 1000, 2)}
     per_brief = [stage_ms] * len(briefs) if isinstance(stage_ms, dict) else stage_ms
     answers = []
-    for i, schemes in enumerate(batch_schemes):
+    for i, (schemes, body) in enumerate(zip(batch_schemes, schemes_json_batch(batch_schemes, encodings))):
         if schemes is None:
             answers.append(encoded.rejected[i])
             continue
         timings = {**{k: round(v, 2) for k, v in per_brief[i].items()}, **post,
                    "total": round((done - started[i]) * 1000, 2)}
-        answers.append(answer_json(request_ids[i], model_version, backend, timings,
-                                   schemes_json(schemes, encodings[i]), taste.version if learned[i] else None))
+        answers.append(answer_json(request_ids[i], model_version, backend, timings, body,
+                                   taste.version if learned[i] else None))
     return answers, batch_schemes
