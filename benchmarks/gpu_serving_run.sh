@@ -48,8 +48,9 @@ capacity)
 sweep)  # the app's sweep alone (~3 min)
   sweep 170 serve --tag fixed
   ;;
-app)  # what one call fits (~8.5 min): the app's sweep, the spike at the capacity it found, the no-op app
-  sweep 170 serve --tag fixed
+app)  # what one call fits (~9 min): the app's sweep (py-spy of every role at PROFILE_RATE after it, where set),
+  # the spike at the capacity it found, the no-op app
+  sweep 190 serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
   echo "spike peak: $PEAK req/s"
