@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ray.serve.config import AutoscalingConfig
 from ray.serve.schema import ServeDeploySchema
 
 from serve_app.config import AppArgs
@@ -41,12 +42,18 @@ def test_config_is_valid_and_batching_can_fill(name, config):
     # Serve refuses it ("Size of item is greater than max_batch_size").
     assert recommender["user_config"]["max_batch_size"] >= args.ingress_max_batch_size
     env = app.get("runtime_env", {}).get("env_vars", {})
-    push_s = max(float(env.get(k, 10.0)) for k in PUSH_INTERVALS)
+    env_push_s = max(float(env.get(k, 10.0)) for k in PUSH_INTERVALS)
     for deployment in deployments.values():
         scaling = deployment.get("autoscaling_config")
         if scaling:
-            # The look-back averages pushed metrics: it must span at least two pushes (Serve's default push
-            # interval is 10 s where the config does not set one).
+            # Ray Serve 2.60 pushes replica and handle metrics every autoscaling_config.metrics_interval_s (10 s
+            # unless set; the PUSH_INTERVAL env vars are defined but not read yet), so a spike could wait 10 s
+            # and more for its first decision: what Ray parses must be a short interval, and the env vars (for
+            # the release that reads them) must agree with it.
+            push_s = AutoscalingConfig.model_validate(scaling).metrics_interval_s
+            assert push_s <= 2, f"{name}: {deployment['name']} pushes autoscaling metrics every {push_s} s"
+            assert env_push_s == push_s
+            # The look-back averages pushed metrics: it must span at least two pushes.
             assert scaling["look_back_period_s"] >= 2 * push_s
             assert scaling["upscale_delay_s"] < scaling["downscale_delay_s"]  # spikes: up fast, down slowly
             assert scaling["max_replicas"] >= scaling["min_replicas"]
