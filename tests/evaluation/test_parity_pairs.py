@@ -27,3 +27,17 @@ def test_zh_side_is_not_lexicon_rendering():
     _, zh = independent_pairs()
     only_terms = [s for s in zh if set(re.split(r"[\s，,]+", s.brief.keywords.strip())) <= terms]
     assert len(only_terms) <= len(zh) // 10
+
+
+def test_development_pairs_are_valid_and_share_nothing_with_the_held_out_pairs():
+    """Request-path changes for parity are chosen on the development pairs (`evaluation.parity_dev`); a held-out
+    brief copied into them would make the held-out row a tuned one."""
+    from evaluation.parity_dev import dev_samples
+
+    en, zh, back = dev_samples("en", "en"), dev_samples("zh", "zh"), dev_samples("en_back", "zh")
+    assert len(en) == len(zh) == len(back) >= 50
+    for a, b, c in zip(en, zh, back):
+        assert not CJK.search(a.brief.keywords) and CJK.search(b.brief.keywords) and not CJK.search(c.brief.keywords)
+    held_en, held_zh = independent_pairs()
+    held = {s.brief.keywords.casefold() for s in held_en + held_zh}
+    assert not held & {s.brief.keywords.casefold() for s in en + zh + back}

@@ -61,7 +61,7 @@ def test_overlapping_terms_both_kept() -> None:
     left-to-right longest match took 中秋节, then 礼盒, and lost the festive gift box."""
     result = normalize_keywords_detailed("中秋节日礼盒")
     assert [e.zh for e in result.entries] == ["中秋节", "节日礼盒"]
-    assert result.text == "mid autumn festival, festive gift box"
+    assert result.text == "mid autumn festival festive gift box"  # one run, one phrase
     assert result.uncovered == []
     # A term inside a longer one still gives way to it, wherever the longer one starts.
     assert [e.zh for e in normalize_keywords("夏季限定")[1]] == ["夏季限定"]
@@ -86,7 +86,7 @@ def test_chinese_outside_the_lexicon_reaches_the_text_as_english() -> None:
     lexicon_zh = {e.zh for e in load_lexicon()}
     assert not {"冰川", "泉源", "榛果"} & lexicon_zh
     result = normalize_keywords_detailed("冰川泉源高端矿泉水，纯净")
-    assert result.text == "glacier springhead, high end premium, mineral water, pure"
+    assert result.text == "glacier springhead high end premium mineral water, pure"
     assert [e.zh for e in result.entries] == ["高端", "矿泉水", "纯净"]
     assert result.uncovered == []
     text, entries = normalize_keywords("冬日的榛果拿铁")
@@ -101,10 +101,17 @@ def test_nfkc_and_cjk_punctuation_and_whitespace() -> None:
     assert text == text.strip()
 
 
-def test_adjacent_terms_get_separated() -> None:
+def test_terms_keep_the_briefs_own_phrasing() -> None:
+    """Terms the brief wrote apart stay apart (", "); terms it ran together read as one phrase, as its English
+    translation would ("lime sparkling water", not "lime, sparkling water"): the model's palette ranking moves with
+    a comma, so a separator the brief did not write made a zh brief a different brief from its translation."""
     text, entries = normalize_keywords("清爽夏季限定")
-    assert text == "refreshing, summer limited edition"
+    assert text == "refreshing summer limited edition"
     assert len(entries) == 2
+    for separated in ("清爽 夏季限定", "清爽，夏季限定", "清爽、夏季限定", "清爽 , 夏季限定"):
+        assert normalize_keywords(separated)[0] == "refreshing, summer limited edition", separated
+    # A term followed by Chinese the dictionary glosses, with and without a separator.
+    assert normalize_keywords("冬日拿铁")[0] == normalize_keywords("冬日 拿铁")[0].replace(",", "")
 
 
 def test_latin_initial_terms_do_not_start_inside_english_words() -> None:
