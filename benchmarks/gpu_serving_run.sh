@@ -14,7 +14,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -82,6 +82,15 @@ profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short s
   RATES=${RATES_PROFILE:-2000 2500} sweep 150 serve-profile --tag profile --profile-rate "${PROFILE_RATE:-2000}"
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  ;;
+noop)  # the no-op Serve app of this shape alone (~2 min)
+  step 150 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
+    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
+    --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"
+  ;;
+baseline)  # the plain multi-process baseline alone (~2 min)
+  step 150 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
+    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
 spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
