@@ -45,8 +45,8 @@ capacity)
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
-sweep)  # the app's sweep alone (~3 min)
-  sweep 170 serve --tag fixed
+sweep)  # the app's sweep alone (~3 min; py-spy of every role at PROFILE_RATE after it, where set)
+  sweep "${SWEEP_S:-260}" serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
   ;;
 app)  # what one call fits (~9 min): the app's sweep (py-spy of every role at PROFILE_RATE after it, where set),
   # the spike at the capacity it found, the no-op app
