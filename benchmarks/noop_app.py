@@ -124,7 +124,7 @@ def build_app(args: dict) -> serve.Application:
 def noop_config(source: Path, ingress_batch: int = 64, ingress_wait_s: float = 0.002, grpc: bool = False) -> dict:
     """The real config (`source`, e.g. deploy/serve_config.gpu.yaml) with this app in place of the real one:
     same proxy, HTTP, logging, deployment names, replica, queue, backpressure and autoscaling settings and
-    the Recommender's user_config (batch size and wait), no GPUs (nothing runs on one)."""
+    the Recommender's user_config (batch size and wait), no GPUs (nothing runs on one), no learner."""
     import yaml
 
     config = yaml.safe_load(source.read_text())
@@ -138,6 +138,10 @@ def noop_config(source: Path, ingress_batch: int = 64, ingress_wait_s: float = 0
         deployment.pop("health_check_timeout_s", None)
         if deployment["name"] == "Recommender":
             deployment.setdefault("user_config", {}).pop("pad_to_multiple", None)
+        elif deployment["name"] == "Ingress":
+            # The real Ingress's user_config is the learner's (docs/learning.md); the no-op one has no reconfigure,
+            # and Serve would fail its replicas at start ("missing reconfigure method") and retry them forever.
+            deployment.pop("user_config", None)
     return config
 
 
