@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
 import os
 import platform
@@ -39,7 +40,8 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
-              fixed: dict[str, int] | None = None, batch_wait_s: float | None = None):
+              fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
+              look_back_s: float | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
@@ -58,6 +60,8 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
             # needs after the warm-up (the shipped config keeps minutes); 8 s made the Recommender flap 2 -> 1
             # during the 30 s peak on the H200 node. Upscaling stays as shipped.
             deployment["autoscaling_config"].update(downscale_delay_s=20)
+            if look_back_s is not None:  # an A/B of the controller's averaging window
+                deployment["autoscaling_config"].update(look_back_period_s=look_back_s)
         if fixed:  # capacity runs without the autoscaler: replica counts chosen from measured CPU per request
             fixed_replicas(fixed)(config)
     return apply
@@ -91,7 +95,7 @@ def autoscaler_lines(cluster: Cluster) -> list[str]:
     for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
         for line in log.read_text(errors="replace").splitlines():
             if re.search(r"[Uu]pscal|[Dd]ownscal|target_num_replicas|Adding \d+ replica|Removing \d+ replica"
-                         r"|started successfully", line):
+                         r"|started successfully|\"WARNING\"", line):
                 try:
                     record = json.loads(line)
                     lines.append(f"{record.get('asctime', '')} {record.get('message', '')[:300]}")
@@ -165,6 +169,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--batch-wait", type=float, help="the ingress micro-batch wait in s (default: the config's)")
+    parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
+                        "(default: the config's)")
     parser.add_argument("--tag", default="", help="appended to output file names (several variants in one folder)")
     parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
     parser.add_argument("--spike-hold", type=float, default=30.0)
@@ -200,7 +206,7 @@ def main() -> None:
                           "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
               "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time(),
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
-              "ingress_batch_wait_s": args.batch_wait}
+              "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None
@@ -211,7 +217,8 @@ def main() -> None:
         else:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
-                                                                 parse_replicas(args.replicas), args.batch_wait),
+                                                                 parse_replicas(args.replicas), args.batch_wait,
+                                                                 args.look_back),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))
@@ -240,6 +247,9 @@ def main() -> None:
         if cluster is not None:
             (args.out / f"serve-errors-{name}.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
             lines = autoscaler_lines(cluster)
+            if "spike" in report:  # the controller's whole log, to read what it saw between decisions
+                for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
+                    (args.out / f"controller-{name}.log.gz").write_bytes(gzip.compress(log.read_bytes()))
             (args.out / f"autoscaler-{name}.txt").write_text("\n".join(lines) + "\n")
             if "spike" in report:
                 report["spike"]["controller"] = controller_events(lines, report["spike"]["started_at"])
