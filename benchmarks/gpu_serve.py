@@ -249,7 +249,8 @@ def main() -> None:
             lines = autoscaler_lines(cluster)
             if "spike" in report:  # the controller's whole log, to read what it saw between decisions
                 for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
-                    (args.out / f"controller-{name}.log.gz").write_bytes(gzip.compress(log.read_bytes()))
+                    if not log.name.startswith("controller_build_"):  # not the app-build task's log
+                        (args.out / f"controller-{name}.log.gz").write_bytes(gzip.compress(log.read_bytes()))
             (args.out / f"autoscaler-{name}.txt").write_text("\n".join(lines) + "\n")
             if "spike" in report:
                 report["spike"]["controller"] = controller_events(lines, report["spike"]["started_at"])
