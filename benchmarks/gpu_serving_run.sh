@@ -92,10 +92,11 @@ baseline)  # the plain multi-process baseline alone (~2 min)
   step 150 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
     --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   ;;
-spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s; LOOK_BACK: every look_back_period_s (an A/B)
-  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike${LOOK_BACK:+-lb$LOOK_BACK}" --server serve \
+spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s; A/Bs: LOOK_BACK (every look_back_period_s),
+  # INGRESS_TARGET (the Ingress's target_ongoing_requests)
+  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike${LOOK_BACK:+-lb$LOOK_BACK}${INGRESS_TARGET:+-t$INGRESS_TARGET}" --server serve \
     --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS" \
-    ${LOOK_BACK:+--look-back $LOOK_BACK}
+    ${LOOK_BACK:+--look-back $LOOK_BACK} ${INGRESS_TARGET:+--ingress-target $INGRESS_TARGET}
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac

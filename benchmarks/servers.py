@@ -139,13 +139,32 @@ def baseline(tmp: Path, intra_op_threads: int = 1, workers: int = 1, backend: st
 _MONITOR = """
 import json, sys, time, ray
 from ray import serve
+from ray.serve._private.common import DeploymentID
 ray.init(log_to_driver=False)
+controller = None
 while True:
     try:
         app = serve.status().applications[{app!r}]
         row = {{name: {{str(state.value if hasattr(state, 'value') else state): n
                         for state, n in d.replica_states.items()}} for name, d in app.deployments.items()}}
-        print(json.dumps({{"t": time.time(), "replicas": row}}), flush=True)
+        sample = {{"t": time.time(), "replicas": row}}
+        # What the autoscaler itself sees (Serve 2.60's controller test hooks; private, so best effort): the
+        # ongoing requests it would decide on, and how many replica reports reached it and how late.
+        try:
+            controller = controller or ray.get_actor("SERVE_CONTROLLER_ACTOR", namespace="serve")
+            sample["controller_ongoing"] = {{name: round(float(ray.get(
+                controller._get_total_num_requests_for_deployment_for_testing.remote(DeploymentID(name, {app!r})),
+                timeout=2)), 1) for name in app.deployments}}
+            health = ray.get(controller.get_health_metrics.remote(), timeout=2)
+            delay = health.get("replica_metrics_delay_ms") or {{}}
+            sample["controller_health"] = {{"replica_reports": health.get("replica_reports_received"),
+                                            "replica_delay_ms_max": delay.get("max"),
+                                            "replica_delay_ms_mean": delay.get("mean"),
+                                            "loop_s_max": (health.get("loop_duration_s") or {{}}).get("max"),
+                                            "event_loop_delay_s": health.get("event_loop_delay_s")}}
+        except Exception as exc:  # noqa: BLE001
+            sample["controller_error"] = str(exc)[:200]
+        print(json.dumps(sample, default=str), flush=True)
     except Exception as exc:  # a status call can fail while the controller is busy; keep sampling
         print(json.dumps({{"t": time.time(), "error": str(exc)[:200]}}), flush=True)
     time.sleep({interval})
