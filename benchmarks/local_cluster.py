@@ -92,7 +92,7 @@ class Cluster:
         path = self.tmp / "serve_config.yaml"
         path.write_text(yaml.safe_dump(config))
         self._deploy(path)
-        if not self.wait_healthy(300):
+        if not self.wait_healthy(300, fail_fast=True):
             raise RuntimeError("the Serve app did not become healthy within 300 s")
 
     def _deploy(self, path: Path, attempts: int = 3) -> None:
@@ -107,17 +107,39 @@ class Cluster:
                 raise RuntimeError(f"serve deploy failed {attempt} times; last output:\n{result.stderr[-3000:]}")
             time.sleep(5)
 
-    def wait_healthy(self, timeout_s: float) -> bool:
-        """Poll /healthz until it answers 200 (True) or `timeout_s` passes (False)."""
+    def wait_healthy(self, timeout_s: float, fail_fast: bool = False) -> bool:
+        """Poll /healthz until it answers 200 (True) or `timeout_s` passes (False). With `fail_fast`, raise as
+        soon as Serve reports the app DEPLOY_FAILED (a replica that cannot start is retried forever otherwise, and
+        a benchmark step then waits out its whole timeout saying nothing)."""
         deadline = time.monotonic() + timeout_s
+        checked = time.monotonic()
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=5).status_code == 200:
                     return True
             except httpx.HTTPError:
                 pass
+            if fail_fast and time.monotonic() - checked >= 5:
+                checked = time.monotonic()
+                failure = self.deploy_failure()
+                if failure:
+                    raise RuntimeError(f"the Serve app failed to deploy: {failure}")
             time.sleep(1)
         return False
+
+    def deploy_failure(self) -> str | None:
+        """Serve's own account of a failed deploy (the REST API's app and deployment messages), else None."""
+        try:
+            apps = httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=5,
+                             headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        app = (apps.get("applications") or {}).get(APP) or {}
+        if app.get("status") != "DEPLOY_FAILED":
+            return None
+        failed = [f"{name}: {d.get('message', '')}" for name, d in (app.get("deployments") or {}).items()
+                  if d.get("status") == "DEPLOY_FAILED"]
+        return "; ".join(failed) or app.get("message", "DEPLOY_FAILED")
 
     def _wait_for_dashboard(self) -> None:
         deadline = time.monotonic() + 120
