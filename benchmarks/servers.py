@@ -155,6 +155,12 @@ while True:
             sample["controller_ongoing"] = {{name: round(float(ray.get(
                 controller._get_total_num_requests_for_deployment_for_testing.remote(DeploymentID(name, {app!r})),
                 timeout=2)), 1) for name in app.deployments}}
+            # The Ingress replicas' own series as the controller holds them (age of the newest point, its
+            # value): tells a stale series (no new points recorded) from a low count.
+            series = ray.get(controller._get_metrics_for_deployment_for_testing.remote(
+                DeploymentID("Ingress", {app!r})), timeout=2).get("running_requests", [])
+            sample["ingress_series"] = [[round(time.time() - s[-1].timestamp, 2), s[-1].value, len(s)]
+                                        for s in series if s]
             health = ray.get(controller.get_health_metrics.remote(), timeout=2)
             delay = health.get("replica_metrics_delay_ms") or {{}}
             sample["controller_health"] = {{"replica_reports": health.get("replica_reports_received"),
