@@ -252,13 +252,13 @@ def main() -> None:
         if cluster is not None:
             (args.out / f"serve-errors-{name}.json").write_text(json.dumps(serve_errors(cluster), indent=1) + "\n")
             lines = autoscaler_lines(cluster)
-            if "spike" in report:  # the controller's whole log, to read what it saw between decisions
-                for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
-                    if not log.name.startswith("controller_build_"):  # not the app-build task's log
-                        (args.out / f"controller-{name}.log.gz").write_bytes(gzip.compress(log.read_bytes()))
             (args.out / f"autoscaler-{name}.txt").write_text("\n".join(lines) + "\n")
             if "spike" in report:
                 report["spike"]["controller"] = controller_events(lines, report["spike"]["started_at"])
+                # The controller's whole log, to read what it saw between decisions (not the app-build task's).
+                for log in Path(cluster.temp_dir, "session_latest", "logs", "serve").glob("controller_*.log"):
+                    if not log.name.startswith("controller_build_"):
+                        (args.out / f"controller-{name}.log.gz").write_bytes(gzip.compress(log.read_bytes()))
                 out.write_text(json.dumps(report, indent=2) + "\n")
             cluster.stop()
         if smi:

@@ -1,7 +1,5 @@
-"""A local cluster whose app cannot start says so within seconds instead of waiting out its 300 s (the no-op
-benchmark step once printed nothing for its whole timeout on the GPU node)."""
-
-import time
+"""A local cluster whose app cannot start says so with Serve's own reason instead of waiting out its 300 s (the
+no-op benchmark step once printed nothing for its whole timeout on the GPU node)."""
 
 import pytest
 import yaml
@@ -21,11 +19,10 @@ def test_a_deploy_that_fails_is_reported_at_once(tmp_path):
     path.write_text(yaml.safe_dump(config))
     cluster = Cluster(tmp_path, config_path=path,
                       config_overrides=fixed_replicas({"Ingress": 1, "BriefEncoder": 1, "Recommender": 1}))
-    started = time.monotonic()
     try:
         with pytest.raises(RuntimeError, match="failed to deploy: Ingress") as failure:
             cluster.start()
     finally:
         cluster.stop()
+    # Without the fail-fast check start() would raise "did not become healthy within 300 s" instead.
     assert "3 times in a row" in str(failure.value) or "reconfigure" in str(failure.value)
-    assert time.monotonic() - started < 150  # the app came up broken within seconds, not the 300 s timeout

@@ -1,13 +1,11 @@
 """The no-op app deploys under every shipped config: a deployment given a user_config must have `reconfigure`
 (Serve otherwise fails its replicas at start and retries them forever: the no-op step hung on the GPU node)."""
 
-from pathlib import Path
-
 import pytest
 
 from benchmarks import noop_app
+from benchmarks.local_cluster import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 CLASSES = {"Ingress": noop_app.NoopIngress, "BriefEncoder": noop_app.NoopEncoder,
            "Recommender": noop_app.NoopRecommender}
 
