@@ -270,7 +270,8 @@ def main() -> None:
               f"{row['statuses'].get('503', 0):>5} lost {row['lost']:>4} p50 {row['p50_ms']:>8.1f} p99 {row['p99_ms']:>8.1f}"
               f" batch {(row.get('batch_sizes') or {}).get('mean', '-')} server CPU ms/req {cpu.get('server_cpu_ms_per_request')}"
               f" {cpu.get('cpu_ms_per_request')} cores {cpu.get('cores')} stages mean ms "
-              f"{ {k: v['mean_ms'] for k, v in (row.get('stages') or {}).items()} }", flush=True)
+              f"{ {k: v['mean_ms'] for k, v in (row.get('stages') or {}).items()} } split {row.get('split_ms')}",
+              flush=True)
     print(f"[{name}] max rate at p99 <= {args.slo_ms} ms: {report.get('sweep', {}).get('max_rate_at_slo')}")
     if "spike" in report:
         spike = report["spike"]

@@ -14,7 +14,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -82,6 +82,10 @@ profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short s
   RATES=${RATES_PROFILE:-2000 2500} sweep 150 serve-profile --tag profile --profile-rate "${PROFILE_RATE:-2000}"
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  ;;
+waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
+  sweep "${SWEEP_S:-190}" serve --tag fixed
+  sweep "${SWEEP_S:-190}" serve-wait --tag "wait${WAIT_B:-0}" --batch-wait "${WAIT_B:-0}"
   ;;
 noop)  # the no-op Serve app of this shape alone (~2 min)
   step 150 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \

@@ -42,6 +42,26 @@ class Result:
     status: int | str  # HTTP status, or "timeout" / "error:<client exception class>"
     retry_after: str | None = None  # the Retry-After header, if the answer had one (503 backpressure)
     detail: str | None = None  # start of the body of a non-200 answer: which layer refused, and why
+    server_ms: float = float("nan")  # the answer's own timings_ms.total (handler to bytes written), where it has one
+
+
+_TOTAL_KEY = b'"total":'
+
+
+def answer_total_ms(body: bytes) -> float:
+    """`timings_ms.total` of a /v1/recommend answer without parsing its ~8 KB: the ingress's time from the
+    brief's admission to its answer bytes. Client latency minus this is what the request spent outside the
+    handler (proxy, HTTP server, Serve's request path, the client), which tells a tail in the app's stages from
+    one in the framework. NaN where the body has none (other routes, a no-op server)."""
+    at = body.find(_TOTAL_KEY, 0, 400)  # the timings come first, before the schemes
+    if at < 0:
+        return float("nan")
+    end = at + len(_TOTAL_KEY)
+    stop = min(x for x in (body.find(b",", end), body.find(b"}", end)) if x >= 0)
+    try:
+        return float(body[end:stop])
+    except ValueError:
+        return float("nan")
 
 
 def arrival_times(rate: Callable[[float], float], duration_s: float) -> list[float]:
@@ -101,6 +121,7 @@ async def run(url: str, payloads: list[dict], rate: Callable[[float], float], du
             if delay > 0:
                 await asyncio.sleep(delay)
             retry_after = detail = None
+            server = float("nan")
             try:
                 async with session.post(path, data=bodies[(i + offset) % len(bodies)]) as response:
                     body = await response.read()
@@ -108,11 +129,13 @@ async def run(url: str, payloads: list[dict], rate: Callable[[float], float], du
                     retry_after = response.headers.get("retry-after")
                     if status != 200:
                         detail = body[:160].decode(errors="replace")
+                    else:
+                        server = answer_total_ms(body)
             except TimeoutError:  # aiohttp's timeouts subclass it
                 status = "timeout"
             except aiohttp.ClientError as exc:
                 status = f"error:{exc.__class__.__name__}"  # which kind, so a report can say what broke
-            return Result(at, (time.perf_counter() - start - at) * 1000.0, status, retry_after, detail)
+            return Result(at, (time.perf_counter() - start - at) * 1000.0, status, retry_after, detail, server)
 
         return list(await asyncio.gather(*(one(i, at) for i, at in enumerate(schedule))))
 
@@ -254,6 +277,7 @@ async def _drive(job: Job, bodies: list[bytes], out: dict, ready: Callable[[], f
     status = np.zeros(n, np.int16)
     latency = np.full(n, np.nan)
     lag = np.full(n, np.nan)
+    server = np.full(n, np.nan)
     details: dict[int, tuple[str, str | None, str | None]] = {}  # index in job -> (status, retry-after, body)
     connector = aiohttp.TCPConnector(limit=job.connections, limit_per_host=job.connections, force_close=False,
                                      ttl_dns_cache=None)
@@ -281,7 +305,9 @@ async def _drive(job: Job, bodies: list[bytes], out: dict, ready: Callable[[], f
                 async with session.post(path, data=bodies[j]) as response:
                     body = await response.read()
                     status[j] = response.status
-                    if response.status != 200:
+                    if response.status == 200:
+                        server[j] = answer_total_ms(body)
+                    else:
                         details[j] = (str(response.status), response.headers.get("retry-after"),
                                       body[:160].decode(errors="replace"))
             except TimeoutError:
@@ -307,7 +333,7 @@ async def _drive(job: Job, bodies: list[bytes], out: dict, ready: Callable[[], f
                 await asyncio.sleep(max(0.0, times[j] - (clock() - start)))
         if pending:
             await asyncio.gather(*pending)
-    out.update(status=status, latency_ms=latency, lag_ms=lag * 1000.0, details=details)
+    out.update(status=status, latency_ms=latency, lag_ms=lag * 1000.0, server_ms=server, details=details)
 
 
 def pin(cpus: list[int]) -> bool:
@@ -421,6 +447,7 @@ def to_results(parts: list[dict]) -> list[Result]:
     """Raw per-process results as Result objects, in schedule order."""
     results = []
     for part in parts:
+        server = part.get("server_ms", np.full(len(part["times"]), np.nan)).tolist()
         for j, (at, status, latency) in enumerate(zip(part["times"].tolist(), part["status"].tolist(),
                                                       part["latency_ms"].tolist())):
             detail = part["details"].get(j)
@@ -428,7 +455,7 @@ def to_results(parts: list[dict]) -> list[Result]:
                 results.append(Result(at, latency, int(detail[0]) if detail[0].isdigit() else detail[0],
                                       detail[1], detail[2]))
             else:
-                results.append(Result(at, latency, status))
+                results.append(Result(at, latency, status, server_ms=server[j]))
     return sorted(results, key=lambda r: r.scheduled_s)
 
 
@@ -510,6 +537,19 @@ def summarize(results: list[Result], duration_s: float) -> dict:
     }
     if kinds:
         summary["lost_kinds"] = kinds
+    inside = np.array([(r.server_ms, r.latency_ms) for r in results if r.status == 200 and r.server_ms == r.server_ms])
+    if len(inside):
+        outside = inside[:, 1] - inside[:, 0]
+        summary["split_ms"] = {  # where the time went: in the handler (answer's own total) vs around it
+            "handler_p50": round(float(np.percentile(inside[:, 0], 50)), 1),
+            "handler_p99": round(float(np.percentile(inside[:, 0], 99)), 1),
+            "outside_p50": round(float(np.percentile(outside, 50)), 1),
+            "outside_p99": round(float(np.percentile(outside, 99)), 1),
+            # of the slowest 1 %: how much of their latency was outside the handler
+            "slowest_1pct_outside_share": round(float(np.mean(
+                outside[inside[:, 1] >= np.percentile(inside[:, 1], 99)]
+                / inside[inside[:, 1] >= np.percentile(inside[:, 1], 99), 1])), 3),
+        }
     return summary
 
 

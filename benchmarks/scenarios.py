@@ -88,12 +88,15 @@ def spike(server: Server, payloads: list[dict], peak: float, processes: int = 1,
     rate, duration_s, shape = spike_profile(peak, **profile)
     monitor = ReplicaMonitor(server.cluster)
     monitor.wait_ready()
-    # The schedule's t = 0 is when the workers start sending (run_parallel starts them 3 s out).
-    started = time.time() + (3.0 if processes > 1 else 0.0)
     # Connections for 1.5 s of the peak: many clients at once, as in a real promotion, so what the replicas
     # cannot take reaches their admission (fast 503 + Retry-After) instead of queueing in the generator.
+    called = time.time()
     results, summary = measure(server, payloads, rate, duration_s, processes=processes, pool_s=SPIKE_POOL_S)
     samples = monitor.stop()
+    # Every t below is from the schedule's t = 0, as the latencies are: the epoch the load generator set once its
+    # processes had their bodies and pools (~14-22 s after the call for a spike's ~54,000 unique bodies on the H200
+    # node). Runs 4-6 took "the call + 3 s" instead, which put the controller's events 14-22 s late.
+    started = getattr(results, "start_at", None) or called
     timeline = [{"t": round(s["t"] - started, 2),
                  "running": {d: states.get("RUNNING", 0) for d, states in s["replicas"].items()},
                  "starting": {d: states.get("STARTING", 0) for d, states in s["replicas"].items()},

@@ -5,7 +5,8 @@ under load every batch holds just the arrivals of one `batch_wait_timeout_s` and
 slots: the backlog never turns into bigger, cheaper batches. On the H200 node (2026-12-03) that kept the
 ingress's micro-batches at a mean of 3-7 briefs while requests waited 0.3-1.5 s in that queue, and two
 ingress replicas fell behind at 200 req/s. Here a batch is formed only once a slot is free, from everything
-queued by then (up to `max_batch_size`); a short queue waits until its oldest item is `wait_s` old.
+queued by then (up to `max_batch_size`); while another batch is in flight, a short queue waits until its oldest
+item is `wait_s` old, and an idle batcher sends at once.
 """
 
 from __future__ import annotations
@@ -70,8 +71,11 @@ class MicroBatcher(Generic[Item, Result]):
                 self._arrived.clear()
                 await self._arrived.wait()
                 continue
-            # Wait for more only while the batch is short and its oldest item is younger than wait_s.
-            deadline = self._queue[0][2] + self.wait_s
+            # Wait for more only while another batch is in flight (an idle replica gains nothing by waiting: on
+            # the H200 node a 3 ms wait was ~5 ms of p50 at 100-200 req/s), the batch is short and its oldest item
+            # is younger than wait_s. Busy, the wait still lets the batch grow (a spike's backlog drained with it,
+            # and did not in the one run with no wait at all: docs/bench/batch-first/FINDINGS.md, run 7).
+            deadline = self._queue[0][2] + (self.wait_s if self._running else 0.0)
             while len(self._queue) < self.max_batch_size and (remaining := deadline - loop.time()) > 0:
                 self._arrived.clear()
                 try:

@@ -73,3 +73,39 @@ def test_pools_are_sized_on_a_spikes_peak_not_its_mean():
     assert pool_size(busiest_second(schedule) / 4, 0.25) == pytest.approx(2000 * 0.25 / 4, rel=0.02)
     flat = arrival_times(PiecewiseRate(((0.0, 300.0), (10.0, 300.0))), 10.0)
     assert busiest_second(flat) == pytest.approx(300, rel=0.02)
+
+
+class _SlowWithTimings(_Slow):
+    """Answers as the ingress does, with its own timings first; the handler's claimed 5 ms is all of the 50 ms
+    service, so what the requests spend queued behind each other is outside it."""
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        from pipeline.answer import answer_json
+
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        time.sleep(SERVICE_S)
+        body = answer_json("r" * 32, "v1", "onnxruntime", {"encode": 1.0, "infer": 2.0, "post": 1.5, "total": 5.0},
+                           b'[{"palette":{"text_contrast":7.1}}]')
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_answers_split_latency_into_handler_and_outside():
+    from benchmarks.loadgen import answer_total_ms
+    from pipeline.answer import answer_json
+
+    real = answer_json("abc", "v1", "torch", {"encode": 1.25, "post": 3.5, "total": 12.75}, b"[]")
+    assert answer_total_ms(real) == 12.75
+    assert answer_total_ms(b'{"status":"ok"}') != answer_total_ms(b'{"status":"ok"}')  # NaN: no timings
+
+    server = _Server(("127.0.0.1", 0), _SlowWithTimings)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:  # 30/s offered to a 20/s server: queueing grows, all of it outside the 5 ms the handler reports
+        results = asyncio.run(run(f"http://127.0.0.1:{server.server_port}", [{}], lambda t: 30.0, 1.5, path="/"))
+    finally:
+        server.shutdown()
+    split = summarize(results, 1.5)["split_ms"]
+    assert split["handler_p50"] == split["handler_p99"] == 5.0
+    assert split["outside_p99"] > 200 and split["slowest_1pct_outside_share"] > 0.9

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from benchmarks.loadgen import (MAX_KEYWORD_CHARS, arrival_times, constant, run_procs, split_schedule,
-                                summarize_procs, to_results, unique_bodies)
+from benchmarks.loadgen import (MAX_KEYWORD_CHARS, arrival_times, constant, run_parallel, run_procs,
+                                split_schedule, summarize_procs, to_results, unique_bodies)
 from benchmarks.workload import brief_mix
 from contract.brief import Brief
 
@@ -25,6 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         self.server.seen.append(hashlib.sha256(body).hexdigest())
+        self.server.arrivals.append(time.time())
         kind = json.loads(body).get("kind", "ok") if body.startswith(b"{") else "ok"
         if kind == "drop":  # no answer at all: the client sees the connection close
             self.close_connection = True
@@ -54,6 +55,7 @@ def server():
     httpd.daemon_threads = True
     httpd.request_queue_size = 512
     httpd.seen = []
+    httpd.arrivals = []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield httpd
@@ -122,3 +124,16 @@ def test_lost_counts_everything_but_200_and_503_with_retry_after(server):
     assert lost_kinds["timeout"] == sent.count("slow")
     assert sum(v for k, v in lost_kinds.items() if k.startswith("error:")) == sent.count("drop")
     assert sum(lost_kinds.values()) == expected_lost
+
+
+def test_start_at_is_when_sending_began_not_when_the_call_was_made(server, mix):
+    # The spike report times the controller's events from `start_at`. The processes first encode their bodies
+    # and open their pools (~20 s for a spike's ~54,000 bodies on the GPU node), so t = 0 comes well after the
+    # call; taking "the call + 3 s" put every controller event of runs 4-6 that much late.
+    called = time.time()
+    results = run_parallel(f"http://127.0.0.1:{server.server_port}", mix * 200, constant(100.0), 0.5, processes=2,
+                           cpus=[0], unique=True)
+    first_sent = min(server.arrivals)
+    assert results.start_at >= called + 0.5  # the generator's own start delay, after preparing
+    assert results.start_at - 0.05 <= first_sent <= results.start_at + 0.5
+    assert len(results) == len(server.arrivals)

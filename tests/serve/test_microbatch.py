@@ -76,18 +76,33 @@ def test_batches_are_capped_and_slots_bound_concurrency():
     assert sorted(i for batch in run.batches for i in batch) == list(range(30))  # none lost, none twice
 
 
-def test_a_short_queue_waits_for_company():
+def test_a_short_queue_waits_for_company_while_another_batch_runs():
     async def scenario():
         run = Recorder()
-        run.release.set()
-        batcher = MicroBatcher(run, max_batch_size=64, wait_s=0.5, max_concurrent=1)
+        batcher = MicroBatcher(run, max_batch_size=64, wait_s=0.5, max_concurrent=2)
+        busy = asyncio.ensure_future(batcher.submit(0))  # idle: leaves at once, and holds its slot
+        await _until(lambda: len(run.batches) == 1)
         first = asyncio.ensure_future(batcher.submit(1))
         await asyncio.sleep(0.01)
         second = asyncio.ensure_future(batcher.submit(2))
-        await asyncio.gather(first, second)
+        await _until(lambda: len(run.batches) == 2)
+        run.release.set()
+        await asyncio.gather(busy, first, second)
         return run
 
-    assert asyncio.run(scenario()).batches == [[1, 2]]
+    assert asyncio.run(scenario()).batches == [[0], [1, 2]]
+
+
+def test_an_idle_batcher_sends_a_lone_item_at_once():
+    async def scenario():
+        run = Recorder()
+        run.release.set()
+        batcher = MicroBatcher(run, max_batch_size=64, wait_s=60.0, max_concurrent=3)
+        # The wait is a minute, but nothing else is in flight: waiting would only add latency.
+        return await asyncio.wait_for(batcher.submit(7), 10), run
+
+    result, run = asyncio.run(scenario())
+    assert result == 70 and run.batches == [[7]]
 
 
 def test_a_full_batch_does_not_wait():
