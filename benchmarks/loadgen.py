@@ -537,18 +537,18 @@ def summarize(results: list[Result], duration_s: float) -> dict:
     }
     if kinds:
         summary["lost_kinds"] = kinds
-    inside = np.array([(r.server_ms, r.latency_ms) for r in results if r.status == 200 and r.server_ms == r.server_ms])
-    if len(inside):
-        outside = inside[:, 1] - inside[:, 0]
-        summary["split_ms"] = {  # where the time went: in the handler (answer's own total) vs around it
-            "handler_p50": round(float(np.percentile(inside[:, 0], 50)), 1),
-            "handler_p99": round(float(np.percentile(inside[:, 0], 99)), 1),
+    timed = np.array([(r.server_ms, r.latency_ms) for r in results if r.status == 200 and r.server_ms == r.server_ms])
+    if len(timed):  # where the time went: in the handler (the answer's own total) vs around it
+        handler, latency = timed[:, 0], timed[:, 1]
+        outside = latency - handler
+        slowest = latency >= np.percentile(latency, 99)
+        summary["split_ms"] = {
+            "handler_p50": round(float(np.percentile(handler, 50)), 1),
+            "handler_p99": round(float(np.percentile(handler, 99)), 1),
             "outside_p50": round(float(np.percentile(outside, 50)), 1),
             "outside_p99": round(float(np.percentile(outside, 99)), 1),
-            # of the slowest 1 %: how much of their latency was outside the handler
-            "slowest_1pct_outside_share": round(float(np.mean(
-                outside[inside[:, 1] >= np.percentile(inside[:, 1], 99)]
-                / inside[inside[:, 1] >= np.percentile(inside[:, 1], 99), 1])), 3),
+            # of the slowest 1 %: the share of their latency spent outside the handler
+            "slowest_1pct_outside_share": round(float(np.mean(outside[slowest] / latency[slowest])), 3),
         }
     return summary
 
