@@ -447,7 +447,7 @@ def to_results(parts: list[dict]) -> list[Result]:
     """Raw per-process results as Result objects, in schedule order."""
     results = []
     for part in parts:
-        server = part.get("server_ms", np.full(len(part["times"]), np.nan)).tolist()
+        server = part["server_ms"].tolist()
         for j, (at, status, latency) in enumerate(zip(part["times"].tolist(), part["status"].tolist(),
                                                       part["latency_ms"].tolist())):
             detail = part["details"].get(j)

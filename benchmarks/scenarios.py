@@ -90,13 +90,12 @@ def spike(server: Server, payloads: list[dict], peak: float, processes: int = 1,
     monitor.wait_ready()
     # Connections for 1.5 s of the peak: many clients at once, as in a real promotion, so what the replicas
     # cannot take reaches their admission (fast 503 + Retry-After) instead of queueing in the generator.
-    called = time.time()
     results, summary = measure(server, payloads, rate, duration_s, processes=processes, pool_s=SPIKE_POOL_S)
     samples = monitor.stop()
     # Every t below is from the schedule's t = 0, as the latencies are: the epoch the load generator set once its
     # processes had their bodies and pools (~14-22 s after the call for a spike's ~54,000 unique bodies on the H200
     # node). Runs 4-6 took "the call + 3 s" instead, which put the controller's events 14-22 s late.
-    started = getattr(results, "start_at", None) or called
+    started = results.start_at
     timeline = [{"t": round(s["t"] - started, 2),
                  "running": {d: states.get("RUNNING", 0) for d, states in s["replicas"].items()},
                  "starting": {d: states.get("STARTING", 0) for d, states in s["replicas"].items()},
