@@ -105,7 +105,7 @@ def test_export_of_a_missing_database_is_a_clear_error(tmp_path):
     assert not (tmp_path / "no.db").exists()
 
 
-def _ingress_pid(cluster) -> int:
+def _ingress_pids(cluster) -> list[int]:
     out = cluster.driver(
         "import ray\nfrom ray.util.state import list_actors\nray.init(log_to_driver=False)\n"
         "actors = list_actors(filters=[('state', '=', 'ALIVE')], detail=True, limit=1000)\n"
@@ -113,7 +113,24 @@ def _ingress_pid(cluster) -> int:
     )
     pids = json.loads(out.strip().splitlines()[-1])
     assert len(pids) >= 1, out
-    return pids[0]
+    return pids
+
+
+def _kill_an_ingress_replica(cluster) -> int:
+    """SIGKILL one live Ingress replica process; returns its pid.
+
+    The Ingress autoscales (1-4 replicas, downscale after 120 s), so a replica that earlier tests' load added can
+    be stopped by Serve between the listing and the kill (a CI run hit that as ProcessLookupError): try the others,
+    then list again.
+    """
+    for _ in range(5):
+        for pid in _ingress_pids(cluster):
+            try:
+                os.kill(pid, signal.SIGKILL)  # the replica process, as a crash or the OOM killer would
+                return pid
+            except ProcessLookupError:
+                continue
+    raise AssertionError("no live Ingress replica process to kill")
 
 
 @pytest.mark.slow
@@ -127,11 +144,10 @@ def test_feedback_over_http_survives_killing_the_ingress(cluster, client):
     events = [{"request_id": a.json()["request_id"], "scheme_index": i % 3, "action": ACTIONS[i % 3]}
               for i, a in enumerate(answers)]
 
-    pid = _ingress_pid(cluster)
-    acked, failed = [], 0
+    acked, failed, killed = [], 0, None
     for i, event in enumerate(events):
         if i == len(events) // 2:
-            os.kill(pid, signal.SIGKILL)  # the replica process, as a crash or the OOM killer would
+            killed = _kill_an_ingress_replica(cluster)
         try:
             response = client.post("/v1/feedback", json=event, timeout=30)
         except httpx.HTTPError:
@@ -144,7 +160,7 @@ def test_feedback_over_http_survives_killing_the_ingress(cluster, client):
             assert response.status_code in (500, 502, 503), response.text
             failed += 1
     assert cluster.wait_healthy(180), "the app did not recover after the ingress was killed"
-    assert _ingress_pid(cluster) != pid  # Serve replaced the replica
+    assert killed not in _ingress_pids(cluster)  # Serve replaced the replica
 
     out = cluster.tmp / "feedback_export.jsonl"
     subprocess.run([sys.executable, "-m", "serve_app.feedback", "export", "--db", str(cluster.tmp / "feedback.sqlite3"),
