@@ -32,6 +32,8 @@ TUNING = {
     "batch-wait-10ms": "batch_wait_timeout_s 0.010 (default 0.004)",
     "fixed-replicas": "no autoscaling: one replica of each deployment",
     "inline-encoder": "encoder: inline (encode in the ingress process, no BriefEncoder hop)",
+    "micro-batches-1": "ingress_max_concurrent_batches 1 (default 3): one micro-batch in flight per ingress replica",
+    "micro-batches-2": "ingress_max_concurrent_batches 2 (default 3)",
 }
 
 
@@ -47,6 +49,8 @@ def _tuning_override(name: str):
             one_replica_each(config)
         elif name == "inline-encoder":
             inline_encoder(config)
+        elif name.startswith("micro-batches-"):
+            app["args"]["ingress_max_concurrent_batches"] = int(name.rsplit("-", 1)[1])
         else:
             raise ValueError(name)
     return apply
@@ -78,6 +82,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=STEPS)
     parser.add_argument("--servers", nargs="*", default=list(servers.VARIANTS), choices=servers.VARIANTS)
     parser.add_argument("--tuning", nargs="*", default=list(TUNING), choices=list(TUNING))
+    parser.add_argument("--tuning-variant", default="serve-default", choices=servers.VARIANTS,
+                        help="the Serve variant each tuning candidate changes (serve-haproxy: as `make serve` runs)")
     parser.add_argument("--rates", type=float, nargs="*", default=RATES, help="sweep rates, ascending (req/s)")
     parser.add_argument("--step-seconds", type=float, default=12.0, help="duration of each sweep rate")
     parser.add_argument("--peak", type=float, help="spike peak rate (default: serve-default's max rate at SLO)")
@@ -107,10 +113,11 @@ def main() -> None:
     if "tuning" in steps:
         tuned = []
         for name in args.tuning:
-            with servers.start("serve-default", payloads, config_overrides=_tuning_override(name)) as server:
+            with servers.start(args.tuning_variant, payloads, config_overrides=_tuning_override(name)) as server:
                 server.name = name
                 result = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds)
                 result["change"] = TUNING[name]
+                result["variant"] = args.tuning_variant
                 tuned.append(result)
         _merge_sweeps("e2e-tuning.json", tuned, machine=_machine())
 

@@ -27,6 +27,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 BATCH_SIZES = (1, 8, 64)
+IDLE_GAPS_MS = (0, 5, 20)
 
 
 def _blas_threads() -> str:
@@ -152,6 +153,22 @@ def main() -> None:
               f"{best['old'] / best['new']:.1f}x")
     print(f"(mean, p50, p99 over every batch timing, {args.repeats} per batch; best: mean of each batch's "
           f"fastest; answers differing between old and new: {differing})")
+
+    # A serving replica at light load post-processes one brief now and then, not back to back: the same briefs one
+    # at a time with the core idle in between (2-core machine, 2026-12-04: ~1.7x the back-to-back cost at 5-50 ms).
+    print()
+    print("batch 1, idle between briefs | ms/brief:  mean     p50     p99    best")
+    for gap_ms in IDLE_GAPS_MS:
+        per_brief = []
+        for start in range(min(n, 256)):
+            rows = slice(start, start + 1)
+            chunk, encoded = briefs[rows], _sub_batch(encodings, rows)
+            out = {k: v[rows] for k, v in outputs.items()}
+            time.sleep(gap_ms / 1e3)
+            t0 = time.perf_counter()
+            run_new(chunk, encoded, out)
+            per_brief.append([(time.perf_counter() - t0) * 1e3])
+        print(f"{gap_ms:21d} ms | {_stats(per_brief)}")
 
     print()
     three = {i for i, b in enumerate(briefs) if b.num_schemes == 3}

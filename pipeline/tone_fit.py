@@ -31,7 +31,7 @@ from knowledge.attributes import load_attributes
 from knowledge.colors import delta_e2000_lab, nearest_color_names, oklch_to_rgb8, rgb8_to_hexes, rgb8_to_lab_d65, \
     rgb8_to_oklab
 from knowledge.design_tables import ROLE_ORDER
-from knowledge.fit_tables import Boxes, attribute_rules, oklab_to_oklch
+from knowledge.fit_tables import Boxes, attribute_rules, judged_roles, oklab_to_oklch
 from knowledge.taxonomy import PaletteRole
 
 ROLES = [r.value for r in ROLE_ORDER]
@@ -63,6 +63,15 @@ class _ToneTables:
     primary_inside: np.ndarray  # (F,)
     max_hue_spread: np.ndarray  # (F,) degrees, inf where none
     chromatic: float
+
+
+@cache
+def _tunable_mask() -> np.ndarray:
+    """(6,) bool: TUNABLE_ROLES as a mask over the roles (constant)."""
+    mask = np.zeros(len(ROLES), bool)
+    mask[TUNABLE_ROLES] = True
+    mask.setflags(write=False)
+    return mask
 
 
 @cache
@@ -268,9 +277,8 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     is fitted once more with its primary kept (schemes differ by their primaries first).
     """
     t = _tone_tables()
-    exempt = np.isin(ROLES, load_attributes().rules.exempt_roles)
-    counted = present & ~exempt & ~brand
-    movable = counted & ~fixed & np.isin(np.arange(len(ROLES)), TUNABLE_ROLES)
+    counted = present & judged_roles() & ~brand
+    movable = counted & ~fixed & _tunable_mask()
     # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move.
     tones = named[:, t.columns]
     need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))

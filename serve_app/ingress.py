@@ -58,9 +58,10 @@ class Overloaded(RuntimeError):
 # A replica that died (killed, OOM, node lost) mid-call. Both hops are pure functions of their input, so
 # one retry lands on a live replica (Serve's router stops picking the dead one); a second failure is a 503.
 _REPLICA_GONE = (RayActorError, ReplicaUnavailableError)
-# Micro-batches in flight per ingress replica: while they wait on the encoder and recommender, the next one
-# gathers everything that arrives.
-CONCURRENT_MICRO_BATCHES = 3
+# Micro-batches in flight per ingress replica unless serve_config.yaml says otherwise
+# (`ingress_max_concurrent_batches`): while they wait on the encoder and recommender, the next one gathers
+# everything that arrives.
+CONCURRENT_MICRO_BATCHES = AppArgs.model_fields["ingress_max_concurrent_batches"].default
 # Post-processing runs one pass at a time per replica, over every micro-batch whose model outputs are back by
 # then (at most this many): it costs ~3 ms for one brief but ~0.5 ms a brief for 64 (benchmarks.postprocess_bench),
 # and passes in parallel threads would only contend for the GIL.
@@ -130,9 +131,10 @@ class Ingress:
         # Worker threads for the post-processing pass (one at a time) and, with `encoder: inline`, encoding:
         # both hold the GIL for much of their time, so more would only add switching; the event loop keeps its
         # share between numpy calls.
-        self.workers = ThreadPoolExecutor(max_workers=CONCURRENT_MICRO_BATCHES, thread_name_prefix="post")
+        concurrent = self.args.ingress_max_concurrent_batches
+        self.workers = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="post")
         self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
-                                          self.args.ingress_batch_wait_s, CONCURRENT_MICRO_BATCHES)
+                                          self.args.ingress_batch_wait_s, concurrent)
         self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0, 1)
         self.micro_batch_metric = Histogram(
             "packdesign_ingress_batch_size", description="Briefs per ingress micro-batch (one encoder and one "

@@ -57,3 +57,15 @@ def test_config_is_valid_and_batching_can_fill(name, config):
             assert scaling["look_back_period_s"] >= 2 * push_s
             assert scaling["upscale_delay_s"] < scaling["downscale_delay_s"]  # spikes: up fast, down slowly
             assert scaling["max_replicas"] >= scaling["min_replicas"]
+
+
+def test_ingress_concurrency_is_configured_and_bounded():
+    """The micro-batches in flight per ingress replica come from serve_config.yaml; none in flight would never
+    answer, so it is refused when the config is read."""
+    from pydantic import ValidationError
+
+    for name, config in configs():
+        args = AppArgs.model_validate(config["applications"][0].get("args", {}))
+        assert args.ingress_max_concurrent_batches >= 1, name
+    with pytest.raises(ValidationError, match="ingress_max_concurrent_batches"):
+        AppArgs.model_validate({"ingress_max_concurrent_batches": 0})
