@@ -537,7 +537,7 @@ def summarize(results: list[Result], duration_s: float) -> dict:
     }
     if kinds:
         summary["lost_kinds"] = kinds
-    timed = np.array([(r.server_ms, r.latency_ms) for r in results if r.status == 200 and r.server_ms == r.server_ms])
+    timed = np.array([(r.server_ms, r.latency_ms) for r in results if r.status == 200 and not math.isnan(r.server_ms)])
     if len(timed):  # where the time went: in the handler (the answer's own total) vs around it
         handler, latency = timed[:, 0], timed[:, 1]
         outside = latency - handler

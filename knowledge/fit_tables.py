@@ -26,6 +26,10 @@ from knowledge.palettes import load_palettes
 from knowledge.taxonomy import PaletteRole, Style, Tone
 
 ROLES = [r.value for r in ROLE_ORDER]
+BACKGROUND, TEXT, PRIMARY = (ROLES.index(r) for r in ("background", "text", "primary"))
+TONES = [t.value for t in Tone]
+STYLES = [s.value for s in Style]
+MAX_HUE_RANGES = 3  # the most hue intervals any box has (checked when compiling)
 
 
 @cache
@@ -35,10 +39,6 @@ def judged_roles() -> np.ndarray:
     mask = ~np.isin(ROLES, load_attributes().rules.exempt_roles)
     mask.setflags(write=False)
     return mask
-BACKGROUND, TEXT, PRIMARY = (ROLES.index(r) for r in ("background", "text", "primary"))
-TONES = [t.value for t in Tone]
-STYLES = [s.value for s in Style]
-MAX_HUE_RANGES = 3  # the most hue intervals any box has (checked when compiling)
 
 
 def oklab_to_oklch(oklab: np.ndarray) -> np.ndarray:

@@ -440,14 +440,7 @@ LIBRARY_RELEVANCE = 0.25  # relevance of a library palette (x its fallback score
 TASTE_CANDIDATES = 8  # for a tenant with a learned taste: the library palettes it ranks highest that meet the brief
 INJECT_ROLES = (PaletteRole.secondary, PaletteRole.highlight, PaletteRole.accent)  # may take a cue's colour
 ROLE_AXIS = [r.value for r in ROLE_ORDER]
-
-
-@cache
-def _inject_roles_mask() -> np.ndarray:
-    """(6,) bool: INJECT_ROLES as a mask over the roles (constant; np.isin costs ~20 us a call)."""
-    mask = np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])
-    mask.setflags(write=False)
-    return mask
+INJECT_MASK = np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])  # INJECT_ROLES as a mask over the roles
 R_BACKGROUND, R_TEXT, R_PRIMARY, R_ACCENT = (ROLE_AXIS.index(r) for r in ("background", "text", "primary", "accent"))
 N_TONES = len(Tone)
 TONES = [t.value for t in Tone]
@@ -875,7 +868,7 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
     """
     f = _fit_tables()
     limit = load_attributes().rules.min_delta_e2000
-    free = present & ~brand & ~locked & _inject_roles_mask()
+    free = present & ~brand & ~locked & INJECT_MASK
     visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
     before = (met & named).sum(axis=1)
     saved = lch.copy(), oklab.copy(), lab.copy()
@@ -991,7 +984,7 @@ def put_keyword_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, pre
     regions = list(dict.fromkeys(k.region for ks in keywords for k in ks))
     boxes = Boxes.of(regions)
     box_of = {r: i for i, r in enumerate(regions)}
-    free = present & ~brand & ~taken & _inject_roles_mask()
+    free = present & ~brand & ~taken & INJECT_MASK
     visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
     saved = lch.copy(), oklab.copy(), lab.copy()
     done: list[KeywordPut] = []

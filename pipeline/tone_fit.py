@@ -38,6 +38,7 @@ ROLES = [r.value for r in ROLE_ORDER]
 R_BACKGROUND, R_PRIMARY, R_ACCENT = (ROLES.index(r) for r in ("background", "primary", "accent"))
 TUNABLE_ROLES = np.array([ROLES.index(r.value) for r in (PaletteRole.primary, PaletteRole.accent,
                                                           PaletteRole.secondary, PaletteRole.highlight)])
+TUNABLE_MASK = np.isin(np.arange(len(ROLES)), TUNABLE_ROLES)  # the same as a mask over the roles
 HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still reads inside
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
 LIGHTNESS_TRIES = 3  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
@@ -63,15 +64,6 @@ class _ToneTables:
     primary_inside: np.ndarray  # (F,)
     max_hue_spread: np.ndarray  # (F,) degrees, inf where none
     chromatic: float
-
-
-@cache
-def _tunable_mask() -> np.ndarray:
-    """(6,) bool: TUNABLE_ROLES as a mask over the roles (constant)."""
-    mask = np.zeros(len(ROLES), bool)
-    mask[TUNABLE_ROLES] = True
-    mask.setflags(write=False)
-    return mask
 
 
 @cache
@@ -278,7 +270,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     """
     t = _tone_tables()
     counted = present & judged_roles() & ~brand
-    movable = counted & ~fixed & _tunable_mask()
+    movable = counted & ~fixed & TUNABLE_MASK
     # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move.
     tones = named[:, t.columns]
     need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))
