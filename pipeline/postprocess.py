@@ -64,6 +64,8 @@ MAX_PALETTE_COLORS = 6
 ROLE_ZH = {"background": "背景色", "text": "文字色", "primary": "主色", "accent": "强调色",
            "secondary": "辅助色", "highlight": "点缀色"}
 TEMPLATE_BLEND = 0.5  # weight of the format template in every scheme's heatmaps but the first
+# `build_layouts` reads a mask row as 4-byte words and folds the rows in halves.
+assert GRID[1] % 4 == 0 and GRID[0] & (GRID[0] - 1) == 0, GRID
 
 
 # --- fixed tables ----------------------------------------------------------------------------------------
@@ -414,13 +416,19 @@ def build_layouts(heatmaps: np.ndarray, formats: list[str], styles: np.ndarray, 
     # Threshold relative to the peak so a faint but well-placed heatmap still yields a box.
     threshold = np.maximum(0.05, 0.5 * maps.max(axis=(2, 3)))
     mask = maps >= threshold[..., None, None]
-    # Cells reached, per row and per column: OR-ed slice by slice (numpy's .any over a 12- or 16-long axis
-    # costs ~3x more at these shapes).
-    in_rows, in_cols = mask[..., 0].copy(), mask[..., 0, :].copy()
-    for k in range(1, cols):
-        in_rows |= mask[..., k]
-    for k in range(1, rows):
-        in_cols |= mask[..., k, :]
+    # Cells reached, per row and per column: the mask's bytes OR-ed 4 at a time, as words (numpy's .any over a
+    # 12- or 16-long axis costs ~3x more at these shapes, a slice-by-slice OR is 26 calls); the rows folded in
+    # halves (16 -> 8 -> 4 -> 2 -> 1).
+    words = mask.view(np.uint32)  # (S, 4, rows, cols / 4): a row's cells, 4 to a word
+    in_rows = words[..., 0].copy()
+    for k in range(1, words.shape[-1]):
+        in_rows |= words[..., k]
+    in_rows = in_rows != 0
+    folded = words
+    while folded.shape[-2] > 1:
+        half = folded.shape[-2] // 2
+        folded = folded[..., :half, :] | folded[..., half:, :]
+    in_cols = folded[..., 0, :].view(bool)  # each byte an OR of 0/1 bytes
     r0 = in_rows.argmax(axis=2)
     r1 = rows - in_rows[..., ::-1].argmax(axis=2)
     c0 = in_cols.argmax(axis=2)
@@ -444,6 +452,7 @@ INJECT_MASK = np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])  # INJECT_ROLE
 R_BACKGROUND, R_TEXT, R_PRIMARY, R_ACCENT = (ROLE_AXIS.index(r) for r in ("background", "text", "primary", "accent"))
 N_TONES = len(Tone)
 TONES = [t.value for t in Tone]
+TONE_INDEX = {tone: k for k, tone in enumerate(TONES)}
 
 
 @dataclass(frozen=True)
@@ -462,6 +471,9 @@ class _FitTables:
     bucket_order: np.ndarray
     bucket_rank: np.ndarray
     bucket_bounds: list[tuple[int, int]]
+    bucket_starts: np.ndarray  # the same as arrays, for np.ufunc.reduceat
+    bucket_sizes: np.ndarray
+    positions: np.ndarray  # 0 .. P - 1
     fails_sorted: np.ndarray  # (n_tones + n_cues, P) float32
     tone_fit_sorted: np.ndarray  # (n_tones, P) float32: soft OKLCH fit to each tone (design_tables.oklch_fit)
     style_fit_sorted: np.ndarray  # (n_styles, P) float32
@@ -485,6 +497,12 @@ class _FitTables:
     style_pair_later: np.ndarray
     style_mood: np.ndarray  # (n_styles, F): `_Tables.mood` one row a style
     heading_script: np.ndarray  # (F,) bool
+    # The same as float32 for the products of `_type_tables` and `assign_fitting_styles`
+    tone_pair_first: np.ndarray  # (n_tones, F): the tone columns of pair_first, one row a tone
+    tone_pair_later: np.ndarray
+    pair_style_first: np.ndarray  # (F, n_styles): the style columns of pair_first
+    pair_style_later: np.ndarray
+    cjk: np.ndarray  # (F,) 1 for a CJK pair
 
 
 def _region_grid(box) -> list[str]:
@@ -553,6 +571,9 @@ def _fit_tables() -> _FitTables:
         position_of_role=position_of_role, role_of_position=role_of_position,
         passes=np.concatenate([passes.tone, passes.cue], axis=1),
         bucket_order=bucket_order, bucket_rank=np.argsort(bucket_order), bucket_bounds=bucket_bounds,
+        bucket_starts=np.array([lo for lo, _ in bucket_bounds]),
+        bucket_sizes=np.array([hi - lo for lo, hi in bucket_bounds]),
+        positions=np.arange(len(bucket_order)),
         fails_sorted=np.ascontiguousarray((~np.concatenate([passes.tone, passes.cue], axis=1))[bucket_order].T
                                           .astype(np.float32)),
         tone_fit_sorted=np.ascontiguousarray(tone_fit[bucket_order].T.astype(np.float32)),
@@ -570,6 +591,11 @@ def _fit_tables() -> _FitTables:
         style_pair_first=np.ascontiguousarray(pairs.first[:, N_TONES:].T),
         style_pair_later=np.ascontiguousarray(pairs.later[:, N_TONES:].T),
         style_mood=np.ascontiguousarray(_tables().mood.T),
+        tone_pair_first=np.ascontiguousarray(pairs.first[:, :N_TONES].T.astype(np.float32)),
+        tone_pair_later=np.ascontiguousarray(pairs.later[:, :N_TONES].T.astype(np.float32)),
+        pair_style_first=np.ascontiguousarray(pairs.first[:, N_TONES:].astype(np.float32)),
+        pair_style_later=np.ascontiguousarray(pairs.later[:, N_TONES:].astype(np.float32)),
+        cjk=_tables().pair_zh.astype(np.float32),
     )
 
 
@@ -591,9 +617,8 @@ def named_attributes(briefs: list[Brief], cue_ids: list[list[str]]) -> np.ndarra
     """(B, n_tones + n_cues) bool: the tones each brief chose and the colour cues its keywords name."""
     f = _fit_tables()
     named = np.zeros((len(briefs), N_TONES + len(f.cue_index)), bool)
-    tone_index = {t.value: k for k, t in enumerate(Tone)}
     for b, (brief, cues) in enumerate(zip(briefs, cue_ids)):
-        named[b, [tone_index[t] for t in brief.tone]] = True
+        named[b, [TONE_INDEX[t] for t in brief.tone]] = True
         named[b, [N_TONES + f.cue_index[c] for c in cues]] = True
     return named
 
@@ -607,8 +632,8 @@ def _brand_arrays(brand_lists: list[list[str]]) -> tuple[np.ndarray, np.ndarray,
     flat = [c for colors in brand_lists for c in colors]
     if flat:
         rgb = hexes_to_rgb8(flat)
-        rows = np.repeat(np.arange(len(brand_lists)), count)
-        slots = np.concatenate([np.arange(k) for k in count])
+        rows = [b for b, colors in enumerate(brand_lists) for _ in colors]
+        slots = [k for colors in brand_lists for k in range(len(colors))]
         lab[rows, slots], oklab[rows, slots] = rgb8_to_lab_d65(rgb), rgb8_to_oklab(rgb)
     return lab, oklab, count
 
@@ -618,6 +643,21 @@ def _taste_palettes_sorted() -> np.ndarray:
     """(dp, P) float32: the taste features of the library palettes in primary-bucket order (as `_FitTables`' sorted
     tables), transposed for the (B, dp) @ (dp, P) product."""
     return np.ascontiguousarray(feature_tables().palette[_fit_tables().bucket_order].T.astype(np.float32))
+
+
+SEGMENT_ROWS = 4  # `_bucket_best` goes segment-wise up to this many rows
+
+
+def _bucket_best(order: np.ndarray) -> np.ndarray:
+    """(B, P) in primary-bucket order -> (B, n_buckets): each bucket's position of the highest value (the first of
+    equal ones, as np.argmax). For a few rows in segment-wise passes over the whole row (a call per bucket costs
+    more there); for more rows bucket by bucket (the full passes cost more there)."""
+    f = _fit_tables()
+    if len(order) > SEGMENT_ROWS:
+        return np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
+    top = np.maximum.reduceat(order, f.bucket_starts, axis=1)
+    at_top = order == np.repeat(top, f.bucket_sizes, axis=1)
+    return np.minimum.reduceat(np.where(at_top, f.positions, len(f.positions)), f.bucket_starts, axis=1)
 
 
 def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, style_probs: np.ndarray,
@@ -648,7 +688,7 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     misses = named[:, columns].astype(np.float32) @ f.fails_sorted[columns]
     order = fallback - misses  # a miss outweighs any fit
     order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
-    spread = np.stack([lo + np.argmax(order[:, lo:hi], axis=1) for lo, hi in f.bucket_bounds], axis=1)
+    spread = _bucket_best(order)
     fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
     best = np.zeros((len(ids), LIBRARY_BEST), np.int64)
     best_relevance = np.zeros((len(ids), LIBRARY_BEST))
@@ -721,7 +761,7 @@ def _fixable(cand: Candidates, named: np.ndarray) -> np.ndarray:
     """(B, C) named colour cues a candidate misses that a colour put into a free role could meet (at most as many
     as it has free roles)."""
     f = _fit_tables()
-    free = (f.present[cand.palette] & ~cand.brand)[..., [ROLE_AXIS.index(r.value) for r in INJECT_ROLES]]
+    free = f.present[cand.palette] & ~cand.brand & INJECT_MASK
     missing = (~cand.met[..., N_TONES:] & named[:, None, N_TONES:] & f.anchor_cue).sum(axis=-1)
     return np.minimum(missing, free.sum(axis=-1))
 
@@ -788,24 +828,26 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     clash = np.zeros((batch, c), bool)
     nearest = np.full((batch, c), np.inf)
     varied: list[tuple[int, int, int, int]] = []
+    fixed = 10.0 * fit + MMR_LAMBDA * cand.relevance  # the value's first terms, summed first as before
     for r in range(rounds):
         active = n > r
         diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
-        value = 10.0 * fit + MMR_LAMBDA * cand.relevance + (1 - MMR_LAMBDA) * diversity + learned
+        value = fixed + (1 - MMR_LAMBDA) * diversity + learned
         value[taken] = -np.inf
         allowed = np.where(clash, -np.inf, value)
         best = np.argmax(allowed, axis=1)
-        stuck = np.isneginf(allowed[rows, best])  # nothing left that differs: take the best of the rest
-        best[stuck] = np.argmax(value[stuck], axis=1)
+        stuck = active & np.isneginf(allowed[rows, best])  # nothing left that differs: take the best of the rest
         best = np.where(active, best, 0)
         chosen[:, r] = np.where(active, best, -1)
-        stuck_rows = np.flatnonzero(stuck & active)
-        if len(stuck_rows):
+        if stuck.any():
+            stuck_rows = np.flatnonzero(stuck)
+            best[stuck_rows] = chosen[stuck_rows, r] = np.argmax(value[stuck_rows], axis=1)
             varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
         taken[rows[active], best[active]] = True
         # Only candidates still open, of briefs that choose again after this round.
         open_rows, open_cols = np.nonzero(~taken & ~clash & (n > r + 1)[:, None])
-        clash[open_rows, open_cols] = _clashes(cand, open_rows, open_cols, best[open_rows])
+        if len(open_rows):  # (none in the last round)
+            clash[open_rows, open_cols] = _clashes(cand, open_rows, open_cols, best[open_rows])
         step = np.sqrt(((signature - signature[rows, best][:, None, :]) ** 2).sum(-1)) / np.sqrt(3)
         nearest = np.minimum(nearest, step)
     picked = chosen >= 0
@@ -1061,8 +1103,8 @@ def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarra
     f = _fit_tables()
     tones = named_tones.astype(np.float32)
     out = {"pool": ~zh[:, None] | _tables().pair_zh[None, :]}
-    for when, table in (("first", f.pair_first), ("later", f.pair_later)):
-        met = tones @ table[:, :N_TONES].T.astype(np.float32)  # (B, F)
+    for when, table in (("first", f.tone_pair_first), ("later", f.tone_pair_later)):
+        met = tones @ table  # (B, F)
         out[f"tones_{when}"] = met >= tones.sum(axis=1, keepdims=True)
         out[f"count_{when}"] = met
     return out
@@ -1081,10 +1123,9 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     batch, rounds = palettes.shape
     rows = np.arange(batch)
     n_styles = style_probs.shape[1]
-    cjk = _tables().pair_zh.astype(np.float32)
+    cjk = f.cjk
     feasible = {}
-    for when in ("first", "later"):
-        rules = getattr(f, f"pair_{when}")[:, N_TONES:].astype(np.float32)
+    for when, rules in (("first", f.pair_style_first), ("later", f.pair_style_later)):
         tones_ok = types[f"tones_{when}"].astype(np.float32)
         in_cjk = (tones_ok * cjk) @ rules > 0  # (B, n_styles)
         in_pool = (tones_ok * types["pool"]) @ rules > 0
@@ -1282,7 +1323,16 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     names: dict[str, str] = {}
     branded = np.zeros(0, dtype=np.int64)
     if distinct:
-        names = dict(zip(distinct, nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(distinct)))))
+        if honour_brief:  # their OKLab as `_brand_arrays` gave it, at each one's first place
+            first: dict[str, tuple[int, int]] = {}
+            for b, colors in enumerate(brand_lists):
+                for k, color in enumerate(colors):
+                    first.setdefault(color, (b, k))
+            at = np.array(list(first.values()))
+            distinct_oklab = brand_oklab[at[:, 0], at[:, 1]]
+        else:
+            distinct_oklab = rgb8_to_oklab(hexes_to_rgb8(distinct))
+        names = dict(zip(distinct, nearest_color_names(distinct_oklab)))
         if honour_brief:
             positions = cand.brand_position[brief_of, chosen]
         else:
