@@ -186,6 +186,9 @@ from coloraide.spaces.lab import EPSILON as _LAB_EPSILON, KAPPA as _LAB_KAPPA  #
 from coloraide.spaces.oklab import LMS3_TO_OKLAB, XYZD65_TO_LMS  # noqa: E402
 from coloraide.spaces.srgb_linear import RGB_TO_XYZ  # noqa: E402
 
+_RGB_TO_XYZ, _XYZD65_TO_LMS, _LMS3_TO_OKLAB = (np.array(m, np.float64) for m in (RGB_TO_XYZ, XYZD65_TO_LMS,
+                                                                                  LMS3_TO_OKLAB))
+
 _THIRD = 3 ** -1  # coloraide's nth_root(x, 3) is abs(x) ** (3 ** -1)
 
 
@@ -204,10 +207,14 @@ def hexes_to_rgb8(hexes: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.frombuffer(bytes.fromhex("".join(h[1:] for h in hexes)), np.uint8).reshape(-1, 3)
 
 
-def _mat3(m, x: np.ndarray) -> np.ndarray:
-    # Written out rather than x @ m.T: the same products summed left to right as coloraide's matmul_x3.
-    r, g, b = x[..., 0], x[..., 1], x[..., 2]
-    return np.stack([m[i][0] * r + m[i][1] * g + m[i][2] * b for i in range(3)], axis=-1)
+def _mat3(m: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(3, 3) matrix times (..., 3) vectors, rounded as coloraide's matmul_x3: each row's three products summed left
+    to right (x @ m.T may sum in another order). One broadcast product and two sums, not 15 ufuncs and a stack:
+    the request path converts a few colours per call, where each numpy call's fixed cost dominates."""
+    products = x[..., None, :] * m  # (..., row, column)
+    out = products[..., 0] + products[..., 1]
+    out += products[..., 2]
+    return out
 
 
 def _nth_root3(x: np.ndarray) -> np.ndarray:
@@ -215,7 +222,7 @@ def _nth_root3(x: np.ndarray) -> np.ndarray:
 
 
 def rgb8_to_xyz_d65(rgb8: np.ndarray) -> np.ndarray:
-    return _mat3(RGB_TO_XYZ, _srgb_linear_levels()[np.asarray(rgb8, dtype=np.intp)])
+    return _mat3(_RGB_TO_XYZ, _srgb_linear_levels()[np.asarray(rgb8, dtype=np.intp)])
 
 
 def rgb8_to_lab_d65(rgb8: np.ndarray) -> np.ndarray:
@@ -228,8 +235,8 @@ def rgb8_to_lab_d65(rgb8: np.ndarray) -> np.ndarray:
 
 def rgb8_to_oklab(rgb8: np.ndarray) -> np.ndarray:
     """(..., 3) 8-bit sRGB -> OKLab (what ``hex_to_oklab`` gives), float64."""
-    lms = _mat3(XYZD65_TO_LMS, rgb8_to_xyz_d65(rgb8))
-    return _mat3(LMS3_TO_OKLAB, np.where(lms == 0, 0.0, _nth_root3(lms)))
+    lms = _mat3(_XYZD65_TO_LMS, rgb8_to_xyz_d65(rgb8))
+    return _mat3(_LMS3_TO_OKLAB, np.where(lms == 0, 0.0, _nth_root3(lms)))
 
 
 _POW25_7 = 25.0 ** 7
@@ -370,12 +377,22 @@ def nearest_color_names(oklab: np.ndarray) -> list[str]:
 from coloraide.spaces.oklab import LMS_TO_XYZD65, OKLAB_TO_LMS3  # noqa: E402
 from coloraide.spaces.srgb_linear import XYZ_TO_RGB  # noqa: E402
 
+_OKLAB_TO_LMS3, _LMS_TO_XYZD65, _XYZ_TO_RGB = (np.array(m, np.float64) for m in (OKLAB_TO_LMS3, LMS_TO_XYZD65,
+                                                                                  XYZ_TO_RGB))
+
 GAMUT_STEPS = 12  # bisection steps on chroma: 0.4 / 2**12 = 1e-4, below one 8-bit level (~4e-3 in OKLab)
 
 
 def _oklab_to_srgb_linear(oklab: np.ndarray) -> np.ndarray:
-    lms = _mat3(OKLAB_TO_LMS3, oklab) ** 3
-    return _mat3(XYZ_TO_RGB, _mat3(LMS_TO_XYZD65, lms))
+    lms = _mat3(_OKLAB_TO_LMS3, oklab) ** 3
+    return _mat3(_XYZ_TO_RGB, _mat3(_LMS_TO_XYZD65, lms))
+
+
+def _in_srgb(rgb: np.ndarray) -> np.ndarray:
+    """(N, 3) linear sRGB -> (N,) inside the gamut, with a little tolerance (channels AND-ed one by one: a reduction
+    over a 3-long axis costs more on the few colours of a request)."""
+    ok = (rgb >= -1e-6) & (rgb <= 1 + 1e-6)
+    return ok[:, 0] & ok[:, 1] & ok[:, 2]
 
 
 def oklch_to_rgb8(lch: np.ndarray) -> np.ndarray:
@@ -383,34 +400,27 @@ def oklch_to_rgb8(lch: np.ndarray) -> np.ndarray:
     at constant lightness and hue to the sRGB boundary (coloraide's ``fit("srgb", method="oklch-chroma", jnd=0)``,
     bisected here for a whole batch at once), then clipped and rounded as a hex code is."""
     lch = np.asarray(lch, dtype=np.float64)
-    light = np.clip(lch[..., 0], 0.0, 1.0)
-    hue = np.radians(lch[..., 2])
-    cos, sin = np.cos(hue), np.sin(hue)
-
-    def linear(chroma: np.ndarray) -> np.ndarray:
-        return _oklab_to_srgb_linear(np.stack([light, chroma * cos, chroma * sin], axis=-1))
-
-    def inside(rgb: np.ndarray) -> np.ndarray:
-        return ((rgb >= -1e-6) & (rgb <= 1 + 1e-6)).all(axis=-1)
-
-    chroma = np.maximum(lch[..., 1], 0.0)
-    rgb = linear(chroma)
-    out = np.flatnonzero(~inside(rgb).reshape(-1))
+    flat = lch.reshape(-1, 3)
+    # OKLab (L, C cos h, C sin h) built in one preallocated array, and each bisection step only rewrites a and b.
+    oklab = np.empty(flat.shape)
+    np.clip(flat[:, 0], 0.0, 1.0, out=oklab[:, 0])
+    hue = np.radians(flat[:, 2])
+    cos_sin = np.stack([np.cos(hue), np.sin(hue)], axis=-1)
+    chroma = np.maximum(flat[:, 1], 0.0)
+    np.multiply(chroma[:, None], cos_sin, out=oklab[:, 1:])
+    rgb = _oklab_to_srgb_linear(oklab)
+    out = np.flatnonzero(~_in_srgb(rgb))
     if len(out):  # bisect only the colours outside the gamut
-        shape = rgb.shape
-        rgb = rgb.reshape(-1, 3)
-        light, cos, sin = (a.reshape(-1)[out] for a in (light, cos, sin))
-        lo, hi = np.zeros(len(out)), chroma.reshape(-1)[out]
-
-        def at(c: np.ndarray) -> np.ndarray:
-            return _oklab_to_srgb_linear(np.stack([light, c * cos, c * sin], axis=-1))
-
+        at, cos_sin = oklab[out], cos_sin[out]
+        lo, hi = np.zeros(len(out)), chroma[out]
         for _ in range(GAMUT_STEPS):
             mid = 0.5 * (lo + hi)
-            fits = inside(at(mid))
+            np.multiply(mid[:, None], cos_sin, out=at[:, 1:])
+            fits = _in_srgb(_oklab_to_srgb_linear(at))
             lo, hi = np.where(fits, mid, lo), np.where(fits, hi, mid)
-        rgb[out] = at(lo)
-        rgb = rgb.reshape(shape)
+        np.multiply(lo[:, None], cos_sin, out=at[:, 1:])
+        rgb[out] = _oklab_to_srgb_linear(at)
+    rgb = rgb.reshape(lch.shape)
     rgb = np.clip(rgb, 0.0, 1.0)
     # sRGB transfer (IEC 61966-2-1), as coloraide encodes srgb from srgb-linear.
     encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)

@@ -139,8 +139,12 @@ def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ranges can all be met at once (lightness, chroma and hue ranges overlap): all of them where they agree, else
     each maximal agreeing subset (pastel + vivid + fresh -> pastel + fresh, vivid + fresh), so that where tones
     contradict the fit still meets as many as it can."""
-    # The schemes of one answer name the same: each distinct set once.
-    distinct, back = np.unique(tones, axis=0, return_inverse=True)
+    # The schemes of one answer name the same: each distinct set once (a batch of one brief has one; np.unique over
+    # rows costs ~0.1 ms).
+    if (tones == tones[0]).all():
+        distinct, back = tones[:1], np.zeros(len(tones), np.int64)
+    else:
+        distinct, back = np.unique(tones, axis=0, return_inverse=True)
     rows, targets = _target_sets(distinct)
     where = [np.flatnonzero(back == u) for u in range(len(distinct))]
     count = np.bincount(rows, minlength=len(distinct))
@@ -149,6 +153,18 @@ def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     del count
     order = np.argsort(rows_all, kind="stable")
     return rows_all[order], targets_all[order]
+
+
+@cache
+def _subsets() -> tuple[np.ndarray, np.ndarray]:
+    """The non-empty subsets of MOST_TARGETS targets, constant tables for `_target_sets`: (2**most - 1, most) bool
+    members (subset k is the binary digits of k + 1), and (subsets, subsets) int32 within[i, j].T, subset i inside
+    subset j and smaller."""
+    most = MOST_TARGETS
+    bits = (np.arange(1, 1 << most)[:, None] >> np.arange(most)) & 1
+    within = (((bits[:, None] & ~bits[None] & 1).sum(-1) == 0)
+              & (bits[None].sum(-1) > bits[:, None].sum(-1)))
+    return bits.astype(bool), within.T.astype(np.int32)
 
 
 def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -161,24 +177,22 @@ def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         sub = tones[split]
         order = np.argsort(~sub, axis=1, kind="stable")[:, :most]  # named tones first
         count = sub.sum(axis=1)
-        bits = (np.arange(1, 1 << most)[:, None] >> np.arange(most)) & 1  # (2**most - 1, most) non-empty subsets
-        usable = (bits * (np.arange(most) >= count[:, None, None])).sum(-1) == 0  # only named tones
+        bits, within_t = _subsets()
+        usable = np.arange(1, len(bits) + 1) < (1 << np.minimum(count, most))[:, None]  # only named: k + 1 < 2**count
         # Agreement of each subset from its members' ranges, gathered by the order (most, not every target).
         t = _tone_tables()
-        picked = bits[None].astype(bool) & usable[..., None]  # (n, subsets, most)
+        picked = bits[None] & usable[..., None]  # (n, subsets, most)
         lo_l = np.where(picked, t.l[order, 0][:, None], -np.inf).max(-1)
         hi_l = np.where(picked, t.l[order, 1][:, None], np.inf).min(-1)
         lo_c = np.where(picked, t.c[order, 0][:, None], -np.inf).max(-1)
         hi_c = np.where(picked, t.c[order, 1][:, None], np.inf).min(-1)
         hue_any = np.bitwise_and.reduce(np.where(picked[..., None], t.hue_packed[order][:, None], 255), axis=-2).any(-1)
         ok = usable & (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_any
-        # Maximal: no agreeing strict superset. within[i, j]: subset i is inside subset j, and smaller.
-        within = (((bits[:, None] & ~bits[None] & 1).sum(-1) == 0)
-                  & (bits[None].sum(-1) > bits[:, None].sum(-1)))
-        dominated = (ok.astype(np.int32) @ within.T.astype(np.int32)) > 0
+        # Maximal: no agreeing strict superset.
+        dominated = (ok.astype(np.int32) @ within_t) > 0
         r, k = np.nonzero(ok & ~dominated)
         member = np.zeros((len(r), sub.shape[1]), bool)
-        i, j = np.nonzero(bits[k].astype(bool))
+        i, j = np.nonzero(bits[k])
         member[i, order[r[i], j]] = True
         rows.append(split[r])
         targets.append(member)
