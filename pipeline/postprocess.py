@@ -1323,16 +1323,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     names: dict[str, str] = {}
     branded = np.zeros(0, dtype=np.int64)
     if distinct:
-        if honour_brief:  # their OKLab as `_brand_arrays` gave it, at each one's first place
-            first: dict[str, tuple[int, int]] = {}
-            for b, colors in enumerate(brand_lists):
-                for k, color in enumerate(colors):
-                    first.setdefault(color, (b, k))
-            at = np.array(list(first.values()))
-            distinct_oklab = brand_oklab[at[:, 0], at[:, 1]]
-        else:
-            distinct_oklab = rgb8_to_oklab(hexes_to_rgb8(distinct))
-        names = dict(zip(distinct, nearest_color_names(distinct_oklab)))
+        names = dict(zip(distinct, nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(distinct)))))
         if honour_brief:
             positions = cand.brand_position[brief_of, chosen]
         else:

@@ -135,3 +135,22 @@ def test_micro_batches_joined_for_one_pass_answer_as_alone(golden):
     assert joined.input_ids.shape == (40, max(e.input_ids.shape[1] for e in encodings))
     together = [schemes_json(s) for s in schemes_batch(briefs, joined, {k: v[:40] for k, v in outputs.items()})]
     assert together == alone
+
+
+def test_one_brief_at_a_time_answers_as_in_batches(golden):
+    """A replica at light load post-processes one brief a pass, and some steps take another path for a few rows
+    (`_bucket_best`, the one-brief target tones of `pipeline.tone_fit`): every brief alone must give the bytes it
+    gets in a batch of 64."""
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records]
+    in_batches, alone = [], []
+    for rows in _chunks(len(records)):
+        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        in_batches += [schemes_json(s) for s in schemes_batch(briefs[rows], encoded,
+                                                             {k: v[rows] for k, v in outputs.items()})]
+        for i in range(rows.start, rows.stop):
+            one = slice(i, i + 1)
+            alone += [schemes_json(s) for s in schemes_batch(briefs[one], encode_batch(briefs[one], 5 * 1024 * 1024),
+                                                            {k: v[one] for k, v in outputs.items()})]
+    assert len(alone) == len(records) >= 300
+    assert [i for i, (a, b) in enumerate(zip(alone, in_batches)) if a != b] == []
