@@ -11,19 +11,25 @@
 # more: what the generator itself offers against a C target; the app with a longer micro-batch wait
 # (BATCH_WAIT); py-spy of every role at PROFILE_RATE.
 # profile: py-spy of every role at PROFILE_RATE after a two-rate sweep, then the spike at PEAK.
+# ab: the app's sweep on the code before a change (AB_DIR: its files, laid over a copy of this tree), then on this tree.
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
 mkdir -p "$OUT"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-stray() { pkill -9 -f "ray::|raylet|gcs_server|haproxy|benchmarks.baseline_server|benchmarks.trivial_server" 2>/dev/null; sleep 1; }
+# Ray's own Python daemons (dashboard, its agents, log monitor) too, and `ray stop`, so a step killed at its timeout
+# leaves nothing running into the next. (Not the cause of the `ab` stage's order effect: run 8's second sweep of
+# either order used ~20 % more CPU a request at 400-500 req/s with these killed too, and no more daemon processes.)
+stray() { ray stop --force >/dev/null 2>&1
+  pkill -9 -f "ray::|raylet|gcs_server|haproxy|ray/dashboard/|log_monitor|autoscaler/_private/monitor|runtime_env/agent|benchmarks[.]baseline_server|benchmarks[.]trivial_server" 2>/dev/null; sleep 1; }
 # Output to a file, not a pipe: a server's worker processes inherit stdout and would hold a pipe (and the step)
 # open past its timeout. SIGTERM first (gpu_serve writes what it has), SIGKILL 10 s later.
-step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T))"
+step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busiest processes before it:"
+  ps -eo pcpu,comm --sort=-pcpu | sed -n 2,4p | tr '\n' ';'; echo
   timeout -k 10 "$seconds" "$@" > "$OUT/log-$name.txt" 2>&1; echo "rc $? ($(date +%T))"; stray
   cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
@@ -82,6 +88,20 @@ profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short s
   RATES=${RATES_PROFILE:-2000 2500} sweep 150 serve-profile --tag profile --profile-rate "${PROFILE_RATE:-2000}"
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  ;;
+ab)  # the same sweep on two versions of the code, one machine start (machines differ between starts): "before"
+  # is a copy of this tree with AB_DIR's files laid over it (e.g. the previous post-processing), then this tree
+  before=/tmp/ab-before
+  rm -rf "$before" && mkdir -p "$before"
+  tar --exclude='./.kit*' --exclude='./.whl*' --exclude="./${AB_DIR:?folder of the before-files}" -cf - . \
+    | tar -xf - -C "$before"
+  cp -r "$AB_DIR"/. "$before"/
+  site=${SITE:-/tmp/site}
+  run_before() { (cd "$before" && PYTHONPATH="$site:$before:$before/build" sweep "${SWEEP_S:-200}" serve-before --tag before); }
+  # AB_FIRST=after runs this tree first: the order flips between calls, since a machine drifts within one.
+  [ "${AB_FIRST:-before}" = after ] || run_before
+  sweep "${SWEEP_S:-200}" serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
+  [ "${AB_FIRST:-before}" = after ] && run_before
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
   sweep "${SWEEP_S:-190}" serve --tag fixed
