@@ -491,16 +491,15 @@ class _FitTables:
     grid_name: list[str]
     grid_in_tone: np.ndarray  # (G, n_tones) bool: inside the tone's ranges (rule 2)
     grid_out_tone: np.ndarray  # (G, n_tones) float32: 1 where outside (to count, by a product, tones a colour leaves)
-    pair_first: np.ndarray  # (F, n_tones + n_styles) bool (knowledge.fit_tables.pair_passes)
-    pair_later: np.ndarray
-    style_pair_first: np.ndarray  # (n_styles, F): the style columns of pair_first, one row a style
+    # From knowledge.fit_tables.pair_passes: (F, n_tones + n_styles) bool, for a first scheme and the later ones.
+    style_pair_first: np.ndarray  # (n_styles, F): its style columns, one row a style
     style_pair_later: np.ndarray
     style_mood: np.ndarray  # (n_styles, F): `_Tables.mood` one row a style
     heading_script: np.ndarray  # (F,) bool
     # The same as float32 for the products of `_type_tables` and `assign_fitting_styles`
-    tone_pair_first: np.ndarray  # (n_tones, F): the tone columns of pair_first, one row a tone
+    tone_pair_first: np.ndarray  # (n_tones, F): its tone columns, one row a tone
     tone_pair_later: np.ndarray
-    pair_style_first: np.ndarray  # (F, n_styles): the style columns of pair_first
+    pair_style_first: np.ndarray  # (F, n_styles): its style columns
     pair_style_later: np.ndarray
     cjk: np.ndarray  # (F,) 1 for a CJK pair
 
@@ -587,7 +586,7 @@ def _fit_tables() -> _FitTables:
         grid_lch=grid_lch, grid_oklab=grid_oklab, grid_lab=rgb8_to_lab_d65(hexes_to_rgb8(grid_hex)),
         grid_hex=grid_hex, grid_name=nearest_color_names(grid_oklab),
         grid_in_tone=grid_in_tone, grid_out_tone=(~grid_in_tone).astype(np.float32),
-        pair_first=pairs.first, pair_later=pairs.later, heading_script=pair_faces().heading_script,
+        heading_script=pair_faces().heading_script,
         style_pair_first=np.ascontiguousarray(pairs.first[:, N_TONES:].T),
         style_pair_later=np.ascontiguousarray(pairs.later[:, N_TONES:].T),
         style_mood=np.ascontiguousarray(_tables().mood.T),
