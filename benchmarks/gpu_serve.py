@@ -41,15 +41,12 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
-              look_back_s: float | None = None, ingress_target: float | None = None,
-              post_processes: int | None = None):
+              look_back_s: float | None = None, ingress_target: float | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
         if batch_wait_s is not None:
             app["args"]["ingress_batch_wait_s"] = batch_wait_s
-        if post_processes is not None:
-            app["args"]["ingress_post_processes"] = post_processes
         if encoder == "inline":
             inline_encoder(config)
         deployments = {d["name"]: d for d in app["deployments"]}
@@ -174,7 +171,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--batch-wait", type=float, help="the ingress micro-batch wait in s (default: the config's)")
-    parser.add_argument("--post-processes", type=int, help="the app's ingress_post_processes (default: the config's)")
     parser.add_argument("--ingress-target", type=float, help="the Ingress's target_ongoing_requests (default: "
                         "the config's)")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
@@ -214,8 +210,7 @@ def main() -> None:
                           "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")},
               "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time(),
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
-              "ingress_batch_wait_s": args.batch_wait, "ingress_post_processes": args.post_processes,
-              "look_back_period_s": args.look_back,
+              "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
               "ingress_target_ongoing": args.ingress_target}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
@@ -228,8 +223,7 @@ def main() -> None:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
                                                                  parse_replicas(args.replicas), args.batch_wait,
-                                                                 args.look_back, args.ingress_target,
-                                                                 args.post_processes),
+                                                                 args.look_back, args.ingress_target),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))

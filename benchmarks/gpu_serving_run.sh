@@ -12,12 +12,11 @@
 # (BATCH_WAIT); py-spy of every role at PROFILE_RATE.
 # profile: py-spy of every role at PROFILE_RATE after a two-rate sweep, then the spike at PEAK.
 # ab: the app's sweep on the code before a change (AB_DIR: its files, laid over a copy of this tree), then on this tree.
-# layouts: the app's sweep under each replica layout of LAYOUTS, in that order. posts: the same for each
-# ingress_post_processes of POSTS (post-processing in a thread or in child processes of each ingress replica).
+# layouts: the app's sweep under each replica layout of LAYOUTS, in that order.
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | layouts | posts | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | layouts | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -111,11 +110,6 @@ layouts)  # the app's sweep under each replica layout in LAYOUTS (space-separate
   for layout in ${LAYOUTS:?replica layouts}; do
     tag=$(echo "$layout" | sed -E 's/Ingress=/i/; s/BriefEncoder=/e/; s/Recommender=/r/; s/,//g')
     REPLICAS=$layout sweep "${SWEEP_S:-200}" "serve-$tag" --tag "$tag"
-  done
-  ;;
-posts)  # the app's sweep with each ingress_post_processes of POSTS (e.g. "0 1"; 0 = a worker thread), in that order
-  for posts in ${POSTS:?ingress_post_processes values}; do
-    sweep "${SWEEP_S:-200}" "serve-post$posts" --tag "post$posts" --post-processes "$posts"
   done
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)

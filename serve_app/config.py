@@ -42,12 +42,6 @@ class AppArgs(BaseModel):
         description="Micro-batches in flight per ingress replica; while all are out, arrivals gather into the "
                     "next one (fewer in flight: bigger batches under load, each hop paid by more briefs).",
     )
-    ingress_post_processes: int = Field(
-        default=0, ge=0,
-        description="0: post-process in a worker thread of the ingress replica; N: in N child processes it starts "
-                    "and warms (spawned, not forked), so a pass never holds the GIL that the replica's event loop "
-                    "and its Ray and gRPC threads need (at the cost of pickling each micro-batch both ways).",
-    )
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
     # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.

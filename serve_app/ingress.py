@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +31,7 @@ from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
-from pipeline.taste import TasteBatch, TasteModel
+from pipeline.taste import TasteModel
 from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs
 from serve_app.errors import field_error
@@ -63,9 +62,9 @@ _REPLICA_GONE = (RayActorError, ReplicaUnavailableError)
 # (`ingress_max_concurrent_batches`): while they wait on the encoder and recommender, the next one gathers
 # everything that arrives.
 CONCURRENT_MICRO_BATCHES = AppArgs.model_fields["ingress_max_concurrent_batches"].default
-# Post-processing runs one pass at a time per replica (one per child process with `ingress_post_processes`), over
-# every micro-batch whose model outputs are back by then (at most this many): it costs ~3 ms for one brief but
-# ~0.5 ms a brief for 64 (benchmarks.postprocess_bench), and passes in parallel threads would only contend for the GIL.
+# Post-processing runs one pass at a time per replica, over every micro-batch whose model outputs are back by
+# then (at most this many): it costs ~3 ms for one brief but ~0.5 ms a brief for 64 (benchmarks.postprocess_bench),
+# and passes in parallel threads would only contend for the GIL.
 POST_MAX_MICRO_BATCHES = 8
 STAGE_BOUNDARIES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
 
@@ -134,11 +133,9 @@ class Ingress:
         # share between numpy calls.
         concurrent = self.args.ingress_max_concurrent_batches
         self.workers = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="post")
-        self.post_processes = _start_post_processes(self.args.ingress_post_processes)
         self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
                                           self.args.ingress_batch_wait_s, concurrent)
-        self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0,
-                                        max(1, self.args.ingress_post_processes))
+        self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0, 1)
         self.micro_batch_metric = Histogram(
             "packdesign_ingress_batch_size", description="Briefs per ingress micro-batch (one encoder and one "
             "recommender call each).", boundaries=[1, 2, 4, 8, 16, 32, 64, 128])
@@ -148,8 +145,7 @@ class Ingress:
         # Warm before taking traffic: a replica added during a spike must not fill lazy caches on live requests.
         if encoder is None:
             tokenizer()
-        if self.post_processes is None:  # else each child warmed its own
-            postprocess.warm()
+        postprocess.warm()
         freeze_startup_heap()
 
     def reconfigure(self, config: dict) -> None:
@@ -278,24 +274,42 @@ class Ingress:
         return answers
 
     async def _post_pass(self, parts: list[Inferred]) -> list[tuple[list, list[AnswerRecord]]]:
-        """Micro-batches whose model outputs are back -> per micro-batch, its answers and records: one pass for
-        those of one model version and backend, in a worker thread or a child process (`ingress_post_processes`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.workers, self._finish, parts)
+
+    def _finish(self, parts: list[Inferred]) -> list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]:
+        """Worker thread: post-process micro-batches as one pass (those of one model version and backend
+        together), serialise each answer, build its log record; per micro-batch, its answers and records."""
+        results: list = [None] * len(parts)
         groups: dict[tuple[str, str], list[int]] = {}
         for index, part in enumerate(parts):
             groups.setdefault((part.result.model_version, part.result.backend), []).append(index)
-        model, resets = self.taste, self.taste_resets  # one version for the whole pass, whatever reconfigure does
-        passes = []
-        for indices in groups.values():
-            tenants = [item.tenant for i in indices for item in parts[i].items]
-            passes.append(([parts[i] for i in indices], model.batch(tenants, resets) if model is not None else None))
-        if self.post_processes is not None:
-            done = await asyncio.wrap_future(self.post_processes.submit(post_process, passes))
-        else:
-            done = await asyncio.get_running_loop().run_in_executor(self.workers, post_process, passes)
-        results: list = [None] * len(parts)
-        for indices, answered in zip(groups.values(), done):
-            for i, result in zip(indices, answered):
-                results[i] = result
+        model = self.taste  # one version for the whole pass, whatever reconfigure does meanwhile
+        for (model_version, backend), indices in groups.items():
+            group = [parts[i] for i in indices]
+            items = [item for part in group for item in part.items]
+            tenants = [item.tenant for item in items]
+            taste = model.batch(tenants, self.taste_resets) if model is not None else None
+            encoded = EncodedBatch.concat([part.encoded for part in group])
+            outputs = group[0].result.outputs if len(group) == 1 else {
+                name: np.concatenate([part.result.outputs[name] for part in group])
+                for name in group[0].result.outputs}
+            stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
+                         "infer": (part.inferred_at - part.encoded_at) * 1000} for part in group for _ in part.items]
+            answers, batch_schemes = answer_batch(
+                [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
+                [item.encoding for item in items], model_version, backend, stage_ms,
+                [item.started for item in items], time.perf_counter, taste)
+            versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
+                        else [None] * len(items))
+            start = 0
+            for i, part in zip(indices, group):
+                end = start + len(part.items)
+                records = AnswerRecord.for_batch([item.request_id for item in part.items], tenants[start:end],
+                                                 [item.brief for item in part.items], model_version,
+                                                 batch_schemes[start:end], versions[start:end])
+                results[i] = (answers[start:end], records)
+                start = end
         return results
 
     # --- feedback and health ------------------------------------------------------------------------------
@@ -329,57 +343,6 @@ class Ingress:
         return {"status": "ok", "backend": stats["backend"], "precision": stats["precision"],
                 "model_version": stats["model_version"],
                 "learner_version": self.taste.version if self.taste is not None else None}
-
-
-def post_process(passes: list[tuple[list[Inferred], TasteBatch | None]]
-                 ) -> list[list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]]:
-    """Worker thread or child process: each pass's micro-batches (one model version and backend) post-processed
-    together, each answer serialised and its log record built; per pass, per micro-batch, its answers and records."""
-    done = []
-    for group, taste in passes:
-        items = [item for part in group for item in part.items]
-        model_version, backend = group[0].result.model_version, group[0].result.backend
-        encoded = EncodedBatch.concat([part.encoded for part in group])
-        outputs = group[0].result.outputs if len(group) == 1 else {
-            name: np.concatenate([part.result.outputs[name] for part in group]) for name in group[0].result.outputs}
-        stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
-                     "infer": (part.inferred_at - part.encoded_at) * 1000} for part in group for _ in part.items]
-        # perf_counter is CLOCK_MONOTONIC, one clock for every process of the host: a child's `now` and the
-        # replica's `started` times compare.
-        answers, batch_schemes = answer_batch(
-            [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
-            [item.encoding for item in items], model_version, backend, stage_ms,
-            [item.started for item in items], time.perf_counter, taste)
-        versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
-                    else [None] * len(items))
-        answered, start = [], 0
-        for part in group:
-            end = start + len(part.items)
-            records = AnswerRecord.for_batch([item.request_id for item in part.items],
-                                             [item.tenant for item in part.items],
-                                             [item.brief for item in part.items], model_version,
-                                             batch_schemes[start:end], versions[start:end])
-            answered.append((answers[start:end], records))
-            start = end
-        done.append(answered)
-    return done
-
-
-def _warm_post_process() -> None:
-    """A post-processing child's start: the lazy tables filled before its first pass, then the heap frozen."""
-    postprocess.warm()
-    freeze_startup_heap()
-
-
-def _start_post_processes(count: int) -> ProcessPoolExecutor | None:
-    """`count` warm post-processing children, or None (post-process in a thread). Spawned: forking a process that
-    runs Ray's and gRPC's threads is unsafe. Every child is started and warm before the replica takes traffic."""
-    if not count:
-        return None
-    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_post_process)
-    # The pool spawns a child per submit that finds none idle: `count` overlapping tasks start them all now.
-    wait([pool.submit(time.sleep, 0.5) for _ in range(count)])
-    return pool
 
 
 def _rejection_json(rejection: BriefRejection) -> bytes:
