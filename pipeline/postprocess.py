@@ -1112,8 +1112,9 @@ def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarra
 def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: dict[str, np.ndarray],
                           taste: TasteBatch | None = None) -> np.ndarray:
     """`assign_styles` where a style counts only if some font pair meets its type rule and every named tone's
-    (rule 4, first-scheme policy for the first scheme): the brief's top styles first, then the next likeliest
-    style that has such a pair; where none has, the old choice stands.
+    (rule 4, first-scheme policy for the first scheme, and for every scheme after one whose style only a script
+    heading could type): the brief's top styles first, then the next likeliest style that has such a pair; where
+    none has, the old choice stands.
 
     The pairs asked are the CJK-capable ones for every brief, en too (they are part of the en pool), so that a
     brief and its translation take the same directions (zh/en parity); only where no style has a CJK pair does an
@@ -1129,6 +1130,10 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
         in_cjk = (tones_ok * cjk) @ rules > 0  # (B, n_styles)
         in_pool = (tones_ok * types["pool"]) @ rules > 0
         feasible[when] = np.where(in_cjk.any(axis=1, keepdims=True), in_cjk, in_pool)
+    # A style feasible only through a script heading (a `secondary` policy) takes the answer's one script slot:
+    # after that, later schemes are held to the first-scheme tables (rule 4: no script heading above them).
+    needs_script = feasible["later"] & ~feasible["first"]
+    script_taken = np.zeros(batch, bool)
     top = np.zeros((batch, n_styles), bool)
     top[rows[:, None], np.argsort(-style_probs, axis=1)[:, :TOP_STYLES]] = True
     likely = np.sqrt(style_probs)
@@ -1139,13 +1144,15 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     for r in range(rounds):
         active = palettes[:, r] >= 0
         fit = fit_table[np.maximum(palettes[:, r], 0)]
-        value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * feasible["later" if r else "first"]
+        now = np.where(script_taken[:, None] | (r == 0), feasible["first"], feasible["later"])
+        value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * now
         if bonus is not None:
             # The taste only among the top styles some pair can type as asked, by the stricter first-scheme
             # policy even for later schemes: a script heading above one makes the font choice apply it.
             value = value + np.where(top & feasible["first"], bonus, 0.0)
         best = np.argmax(value, axis=1)
         used[rows[active], best[active]] += 1
+        script_taken |= active & (r > 0) & needs_script[rows, best]
         out[:, r] = np.where(active, best, -1)
     return out
 
@@ -1156,8 +1163,9 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
 
     Order of choice, strongest first: meets the scheme's own style's type rule and every named tone's (rule 4;
     a later scheme may take a script heading under a `secondary` policy while no script heading is ranked above
-    it); a heading family not used yet in the answer (rule 8: where the pool cannot give both, style fit wins
-    and the repeat stays); more of those rules met; ranked by the model; then relevance and mood as before.
+    it); not a script face while a later scheme needs the answer's one script slot and this one can do without;
+    a heading family not used yet in the answer (rule 8: where the pool cannot give both, style fit wins and the
+    repeat stays); more of those rules met; ranked by the model; then relevance and mood as before.
     """
     f, t = _fit_tables(), _tables()
     batch, rounds = styles.shape
@@ -1177,6 +1185,12 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     ranked_term = 5.0 * ranked
     relevance_term = MMR_LAMBDA * relevance
     outside_pool = ~types["pool"]
+    # Schemes whose style and named tones only a script heading can meet (a `secondary` policy): an answer has
+    # one such slot (rule 4), so an earlier scheme that can meet its rules with another face leaves it to them.
+    ok_first = (f.style_pair_first[styles.clip(0)] & types["tones_first"][:, None] & types["pool"][:, None]).any(2)
+    ok_later = (f.style_pair_later[styles.clip(0)] & types["tones_later"][:, None] & types["pool"][:, None]).any(2)
+    needs_script = (styles >= 0) & ~ok_first & ok_later
+    needs_script[:, 0] = False
     for r in range(rounds):
         active = styles[:, r] >= 0
         style = np.maximum(styles[:, r], 0)
@@ -1189,7 +1203,10 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
             style_ok = f.style_pair_first[style]
             tones_ok, count = types["tones_first"], types["count_first"] + style_ok
         repeat = used[:, t.pair_heading]
-        whole = 1000.0 * (style_ok & tones_ok) + 100.0 * ~repeat + 10.0 * count + ranked_term
+        reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
+        # A script face a later scheme needs is kept for it where another face meets this scheme's rules.
+        whole = (1000.0 * (style_ok & tones_ok) - 500.0 * (reserve[:, None] & f.heading_script[None, :])
+                 + 100.0 * ~repeat + 10.0 * count + ranked_term)
         value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)

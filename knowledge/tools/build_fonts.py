@@ -124,12 +124,20 @@ CJK_MANUAL_MOOD: dict[str, dict[str, float]] = {
     "LXGW Marker Gothic": {"Playful": 0.6, "Active": 0.6, "Happy": 0.5, "Sincere": 0.4},
     # WDXL 滑油字: condensed, heavy, square-cornered geometric strokes, a poster face like ZCOOL QingKe HuangYou.
     "WDXL Lubrifont SC": {"Loud": 0.7, "Futuristic": 0.6, "Innovative": 0.5, "Active": 0.5},
+    # 昭源圓體: a rounded Hei, soft stroke ends: friendly, gentle, approachable.
+    "Chiron GoRound TC": {"Happy": 0.6, "Sincere": 0.6, "Calm": 0.5, "Cute": 0.4},
+    # 昭源黑體: a contemporary Hei of even colour (after Source Han Sans): clean, businesslike, modern.
+    "Chiron Hei HK": {"Business": 0.6, "Competent": 0.6, "Calm": 0.6, "Innovative": 0.3},
+    # 朱古力黑體: a Hei on classical (old-print) glyph shapes: plain but with a period flavour.
+    "Chocolate Classical Sans": {"Calm": 0.6, "Sincere": 0.5, "Vintage": 0.5, "Sophisticated": 0.4},
 }
 ZH_HEADINGS = ("Liu Jian Mao Cao", "Long Cang", "Ma Shan Zheng", "ZCOOL KuaiLe", "ZCOOL QingKe HuangYou",
                "ZCOOL XiaoWei", "Zhi Mang Xing")
 # Headings added later go after every earlier combination, so existing pair ids keep their rows (a model's baked
 # font key table stays aligned with them until it is re-exported).
-ZH_HEADINGS_ADDED = ("Cactus Classical Serif", "LXGW WenKai TC", "LXGW Marker Gothic", "WDXL Lubrifont SC")
+ZH_HEADINGS_ADDED = ("Cactus Classical Serif", "LXGW WenKai TC", "LXGW Marker Gothic", "WDXL Lubrifont SC",
+                     # 2026-12-04: sans faces, so sans-typed zh answers repeat a heading less often
+                     "Chiron GoRound TC", "Chiron Hei HK", "Chocolate Classical Sans")
 ZH_BODIES = ("Noto Sans SC", "Noto Serif SC")
 ZH_BODY_WEIGHTS = (400, 300)
 ZH_NOTO_HEADING_WEIGHTS = (700, 900)
@@ -158,6 +166,8 @@ ZH_CATEGORY_WORDS = {
     "Liu Jian Mao Cao": ("cursive grass script", "草书"),
     "Cactus Classical Serif": ("classical Ming serif", "古典明体"), "LXGW WenKai TC": ("Kai regular script", "楷体"),
     "LXGW Marker Gothic": ("marker-pen Hei", "马克笔黑体"), "WDXL Lubrifont SC": ("condensed geometric display", "窄体几何展示体"),
+    "Chiron GoRound TC": ("rounded Hei", "圆体"), "Chiron Hei HK": ("contemporary Hei", "现代黑体"),
+    "Chocolate Classical Sans": ("classical-form Hei", "古典字形黑体"),
 }
 
 
@@ -328,7 +338,8 @@ def zh_pairs(fonts: dict[str, FontFamily]) -> list[dict]:
     for h in ZH_HEADINGS_ADDED:
         for b in ZH_BODIES:
             for i, bw in enumerate(ZH_BODY_WEIGHTS):
-                combos.append((h, nearest_weight(fonts[h], 400), b, bw, i == 0))
+                # heading_weight: a Hei with a bold takes it (the single-weight faces stay at 400)
+                combos.append((h, heading_weight(fonts[h]), b, bw, i == 0))
     pairs = []
     for h, hw, b, bw, canonical in combos:
         if h not in fonts or b not in fonts or not (fonts[h].covers_zh and fonts[b].covers_zh):
