@@ -1164,8 +1164,8 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     Order of choice, strongest first: meets the scheme's own style's type rule and every named tone's (rule 4;
     a later scheme may take a script heading under a `secondary` policy while no script heading is ranked above
     it); not a script face while a later scheme needs the answer's one script slot and this one can do without;
-    a heading family not used yet in the answer (rule 8: where the pool cannot give both, style fit wins and the
-    repeat stays); more of those rules met; ranked by the model; then relevance and mood as before.
+    more of those rules met; a heading family not used yet in the answer (rule 8: where the pool cannot give both,
+    fit wins and the repeat stays); ranked by the model; then relevance and mood as before.
     """
     f, t = _fit_tables(), _tables()
     batch, rounds = styles.shape
@@ -1204,9 +1204,11 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
             tones_ok, count = types["tones_first"], types["count_first"] + style_ok
         repeat = used[:, t.pair_heading]
         reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
-        # A script face a later scheme needs is kept for it where another face meets this scheme's rules.
+        # A script face a later scheme needs is kept for it where another face meets this scheme's rules. Where no
+        # pair meets them all, more of them met comes before a fresh heading (fit to the brief first, the repeat
+        # reported): the other way round, the zh pool's new sans faces won over repeats meeting more tones.
         whole = (1000.0 * (style_ok & tones_ok) - 500.0 * (reserve[:, None] & f.heading_script[None, :])
-                 + 100.0 * ~repeat + 10.0 * count + ranked_term)
+                 + 100.0 * count + 10.0 * ~repeat + ranked_term)
         value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)

@@ -1,7 +1,9 @@
 """The batch request path against frozen answers (make_golden.py): first those of the per-brief code it replaced,
 re-frozen on purpose when post-processing began choosing to the brief (issue 15), and again when tone fitting
 (`pipeline.tone_fit`) moved the colours of 26 of the 1,662 schemes into their briefs' tones, and when the CJK pool
-grew by four faces (typography and its rationale of 335 schemes).
+grew by four faces (typography and its rationale of 335 schemes), and when the answer's one script slot was kept for
+the scheme that needs it and three more CJK faces joined (2026-12-04: 337 of 1,662 schemes changed, 335 in
+typography, 44 in style, 32 in layout, 98 in score; every one in its rationale).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
