@@ -36,6 +36,10 @@ step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busies
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
 
+# One core's speed on the code the request path is made of, first, so that CPU a request compares across machine
+# starts (the VM image and host change between sessions).
+python3 -m benchmarks.cpu_calibration --cpu "${LOAD_CPUS%%-*}" | tee "$OUT/cpu-calibration.json"
+
 case "$stage" in
 capacity)
   sweep 170 serve --tag fixed
