@@ -49,7 +49,6 @@ def python_loop(steps: int = 100_000) -> None:
     total = 0
     for i in range(steps):
         total += i % 7
-    return None
 
 
 def main() -> None:

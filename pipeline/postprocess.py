@@ -1098,14 +1098,18 @@ def _undo_new_clashes(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, saved
 
 def _type_tables(named_tones: np.ndarray, zh: np.ndarray) -> dict[str, np.ndarray]:
     """Per brief and font pair (B, F): in the brief's pool (CJK pairs for zh), and how it stands with the named
-    tones' type rules as a first and as a later scheme (all met; how many met)."""
+    tones' type rules as a first and as a later scheme (all met; how many met); per brief and style (B, n_styles):
+    whether some pair of the pool meets that style's type rule and every named tone's, as a first and as a later
+    scheme."""
     f = _fit_tables()
     tones = named_tones.astype(np.float32)
     out = {"pool": ~zh[:, None] | _tables().pair_zh[None, :]}
-    for when, table in (("first", f.tone_pair_first), ("later", f.tone_pair_later)):
+    for when, table, styles in (("first", f.tone_pair_first, f.pair_style_first),
+                                ("later", f.tone_pair_later, f.pair_style_later)):
         met = tones @ table  # (B, F)
         out[f"tones_{when}"] = met >= tones.sum(axis=1, keepdims=True)
         out[f"count_{when}"] = met
+        out[f"styles_{when}"] = (out[f"tones_{when}"] & out["pool"]).astype(np.float32) @ styles > 0
     return out
 
 
@@ -1126,10 +1130,8 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     cjk = f.cjk
     feasible = {}
     for when, rules in (("first", f.pair_style_first), ("later", f.pair_style_later)):
-        tones_ok = types[f"tones_{when}"].astype(np.float32)
-        in_cjk = (tones_ok * cjk) @ rules > 0  # (B, n_styles)
-        in_pool = (tones_ok * types["pool"]) @ rules > 0
-        feasible[when] = np.where(in_cjk.any(axis=1, keepdims=True), in_cjk, in_pool)
+        in_cjk = (types[f"tones_{when}"].astype(np.float32) * cjk) @ rules > 0  # (B, n_styles)
+        feasible[when] = np.where(in_cjk.any(axis=1, keepdims=True), in_cjk, types[f"styles_{when}"])
     # A style feasible only through a script heading (a `secondary` policy) takes the answer's one script slot:
     # after that, later schemes are held to the first-scheme tables (rule 4: no script heading above them).
     needs_script = feasible["later"] & ~feasible["first"]
@@ -1187,9 +1189,8 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     outside_pool = ~types["pool"]
     # Schemes whose style and named tones only a script heading can meet (a `secondary` policy): an answer has
     # one such slot (rule 4), so an earlier scheme that can meet its rules with another face leaves it to them.
-    ok_first = (f.style_pair_first[styles.clip(0)] & types["tones_first"][:, None] & types["pool"][:, None]).any(2)
-    ok_later = (f.style_pair_later[styles.clip(0)] & types["tones_later"][:, None] & types["pool"][:, None]).any(2)
-    needs_script = (styles >= 0) & ~ok_first & ok_later
+    by_scheme = np.arange(batch)[:, None], styles.clip(0)
+    needs_script = (styles >= 0) & ~types["styles_first"][by_scheme] & types["styles_later"][by_scheme]
     needs_script[:, 0] = False
     for r in range(rounds):
         active = styles[:, r] >= 0
