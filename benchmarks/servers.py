@@ -232,11 +232,13 @@ def batch_size_counters(cluster: Cluster | None) -> dict | None:
     return counters or None
 
 
-_STAGE = re.compile(r'^(?:ray_)?packdesign_ingress_stage_ms_(?P<kind>bucket|count|sum)\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
+_STAGE = re.compile(r'^(?:ray_)?packdesign_ingress_(?P<metric>stage|loop_lag)_ms_(?P<kind>bucket|count|sum)'
+                    r'\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
 
 
 def stage_counters(cluster: Cluster | None) -> dict | None:
-    """The ingress's micro-batch stage histograms (serve_app/ingress.py), summed over replicas, by stage."""
+    """The ingress's micro-batch stage histograms (serve_app/ingress.py), summed over replicas, by stage; and its
+    event-loop lag samples as the pseudo-stage "loop_lag" (one count per 50 ms sample, not per micro-batch)."""
     port = getattr(cluster, "metrics_port", None)
     if not port:
         return None
@@ -244,15 +246,23 @@ def stage_counters(cluster: Cluster | None) -> dict | None:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     except httpx.HTTPError:
         return None
+    return parse_stage_counters(text)
+
+
+def parse_stage_counters(text: str) -> dict | None:
+    """Prometheus text -> {stage: {"count": n, "sum": ms, "le=<bound>": cumulative n}}, summed over replicas."""
     counters: dict[str, dict[str, float]] = {}
     for line in text.splitlines():
         if not (match := _STAGE.match(line)):
             continue
-        stage = re.search(r'stage="([^"]+)"', match["labels"])
-        if stage is None:
+        if match["metric"] == "loop_lag":
+            name = "loop_lag"
+        elif stage := re.search(r'stage="([^"]+)"', match["labels"]):
+            name = stage[1]
+        else:
             continue
         key = match["kind"] if match["kind"] != "bucket" else "le=" + re.search(r'le="([^"]+)"', match["labels"])[1]
-        per = counters.setdefault(stage[1], {})
+        per = counters.setdefault(name, {})
         per[key] = per.get(key, 0.0) + float(match["value"])
     return counters or None
 

@@ -67,6 +67,8 @@ CONCURRENT_MICRO_BATCHES = AppArgs.model_fields["ingress_max_concurrent_batches"
 # and passes in parallel threads would only contend for the GIL.
 POST_MAX_MICRO_BATCHES = 8
 STAGE_BOUNDARIES_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+# How often the event loop's lag is sampled: a timer due every this many seconds, and how late it ran.
+LOOP_LAG_PERIOD_S = 0.05
 
 
 async def _call_with_one_retry(call):
@@ -142,6 +144,12 @@ class Ingress:
         self.stage_metric = Histogram(
             "packdesign_ingress_stage_ms", description="Milliseconds of each micro-batch stage: wait (oldest brief, "
             "to forming), encode, infer, post, commit.", boundaries=STAGE_BOUNDARIES_MS, tag_keys=("stage",))
+        # Every stage's end is seen on this replica's event loop, so a loop held by other work (HTTP parsing,
+        # Serve's bookkeeping, a post-processing pass holding the GIL) delays every request in flight at once.
+        self.loop_lag_metric = Histogram(
+            "packdesign_ingress_loop_lag_ms", description="How late this replica's event loop ran a timer due every "
+            f"{LOOP_LAG_PERIOD_S * 1000:.0f} ms: the time it was held by other work.", boundaries=STAGE_BOUNDARIES_MS)
+        self._loop_watch: asyncio.Task | None = None
         # Warm before taking traffic: a replica added during a spike must not fill lazy caches on live requests.
         if encoder is None:
             tokenizer()
@@ -229,7 +237,17 @@ class Ingress:
                             headers={"Retry-After": str(self.args.retry_after_s)})
 
     async def answer(self, brief: Brief, encoding: HeatmapEncoding, tenant: str, rid: str) -> bytes | BriefRejection:
+        if self._loop_watch is None:  # on the replica's event loop, which exists once requests arrive
+            self._loop_watch = asyncio.get_running_loop().create_task(self._watch_loop())
         return await self.micro_batches.submit(Pending(brief, encoding, tenant, rid, time.perf_counter()))
+
+    async def _watch_loop(self) -> None:
+        """Sample the event loop's lag for as long as the replica lives (~20 cheap wake-ups a second)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LOOP_LAG_PERIOD_S
+            await asyncio.sleep(LOOP_LAG_PERIOD_S)
+            self.loop_lag_metric.observe(max(0.0, loop.time() - due) * 1000)
 
     @staticmethod
     def _brief(brief: Brief | dict | bytes | str) -> Brief:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from benchmarks.cpu_by_process import usage
 from benchmarks.pyspy import fold
-from benchmarks.servers import stage_summary
+from benchmarks.servers import parse_stage_counters, stage_summary
 
 
 def test_fold_counts_self_and_inclusive_shares():
@@ -29,6 +29,28 @@ def test_stage_summary_is_the_difference_between_snapshots():
     assert summary["post"]["mean_ms"] == 20.0  # (500 - 100) / 20, not the cumulative 500 / 30
     assert summary["post"]["p50_le_ms"] == "+Inf"  # only 2 of the 20 new ones fell at or under 10 ms
     assert summary["wait"] == {"batches": 4, "mean_ms": 0.5, "p50_le_ms": "1", "p90_le_ms": "1", "p99_le_ms": "1"}
+
+
+def test_stage_counters_sum_replicas_and_read_the_loop_lag_as_a_stage():
+    text = "\n".join([
+        '# HELP ray_packdesign_ingress_stage_ms Milliseconds of each micro-batch stage.',
+        'ray_packdesign_ingress_stage_ms_bucket{Component="core_worker",le="5.0",stage="post"} 3.0',
+        'ray_packdesign_ingress_stage_ms_bucket{Component="core_worker",le="5.0",stage="post"} 4.0',
+        'ray_packdesign_ingress_stage_ms_count{Component="core_worker",stage="post"} 9.0',
+        'ray_packdesign_ingress_stage_ms_sum{Component="core_worker",stage="post"} 40.5',
+        'ray_packdesign_ingress_loop_lag_ms_bucket{Component="core_worker",le="1.0"} 18.0',
+        'ray_packdesign_ingress_loop_lag_ms_bucket{Component="core_worker",le="+Inf"} 20.0',
+        'ray_packdesign_ingress_loop_lag_ms_count{Component="core_worker"} 20.0',
+        'ray_packdesign_ingress_loop_lag_ms_sum{Component="core_worker"} 31.0',
+        'ray_packdesign_batch_size_count{Component="core_worker"} 7.0',
+    ])
+    counters = parse_stage_counters(text)
+    assert counters["post"] == {"le=5.0": 7.0, "count": 9.0, "sum": 40.5}  # two replicas' rows summed
+    assert counters["loop_lag"] == {"le=1.0": 18.0, "le=+Inf": 20.0, "count": 20.0, "sum": 31.0}
+    assert set(counters) == {"post", "loop_lag"}
+    summary = stage_summary(None, counters)
+    assert summary["loop_lag"] == {"batches": 20, "mean_ms": 1.55, "p50_le_ms": "1.0", "p90_le_ms": "1.0",
+                                   "p99_le_ms": "+Inf"}
 
 
 def test_cpu_usage_counts_only_the_window():

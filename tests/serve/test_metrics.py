@@ -38,6 +38,9 @@ def test_metrics_are_exported(cluster, client):
         ("ray_packdesign_http_requests_total", (("route", "unmatched"), ("code", "404"))),
         ("ray_packdesign_http_errors_total", (("route", "/v1/recommend"), ("code", "422"))),
         ("ray_packdesign_http_request_latency_ms_count", (("route", "/v1/recommend"),)),
+        # The ingress's micro-batch stages and its event loop's lag (sampled from the first request on).
+        ("ray_packdesign_ingress_stage_ms_count", (("stage", "post"),)),
+        ("ray_packdesign_ingress_loop_lag_ms_count", ()),
         # The recommender's: batch sizes and backend latency.
         ("ray_packdesign_batch_size_count", ()),
         ("ray_packdesign_backend_latency_ms_count", ()),
