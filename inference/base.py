@@ -19,6 +19,7 @@ log = logging.getLogger("packdesign.inference")
 # Shapes GPU backends pad to, so a handful of CUDA graphs / engine shapes cover every request.
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 SEQ_BUCKETS = (16, 32, 64, 128)
+WARM_MAX_TOKENS = 64  # lengths a GPU replica captures before taking traffic (`warm_for_serving` says why)
 
 
 def bucket(value: int, buckets: tuple[int, ...]) -> int:
@@ -69,10 +70,11 @@ def warm_for_serving(backend: InferenceBackend) -> None:
     captured on first use: capture them now, not on a live batch. Lengths up to 64 tokens, not only the usual
     16-32: a capture stalls the replica's model thread for tens of ms, and briefs of 33-64 tokens (0.45 % of the
     benchmark mix, long keyword text; none longer) otherwise paid one per batch bucket on each replica (H200 run
-    10: the infer hop's p99 fell from <= 50 to <= 20 ms in most rate steps). 65-128 tokens still capture on first
-    use: warming (64, 128) met one unexplained CUDA assert in the 12-process baseline (docs/bench/batch-first)."""
+    10: the infer hop's p99 stayed <= 20 ms in 4 of 6 rate steps, against 2 of 9 without). 65-128 tokens still
+    capture on first use: warming (64, 128) met one unexplained CUDA assert in the 12-process baseline
+    (docs/bench/batch-first)."""
     if backend.info.device.startswith("cuda"):
-        for seq_len in SEQ_BUCKETS[:3]:
+        for seq_len in (s for s in SEQ_BUCKETS if s <= WARM_MAX_TOKENS):
             backend.warmup(BATCH_BUCKETS, seq_len=seq_len)
     else:
         backend.warmup((1, 8, 64))
