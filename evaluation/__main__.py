@@ -38,7 +38,7 @@ from model.dataset import brief_arrays
 from model.design_tensors import load_design_tensors
 from pipeline.features import EncodedBatch, encode_brief
 from pipeline.postprocess import schemes_batch
-from model.teacher import Teacher
+from model.teacher import SEMANTIC_BEFORE, Teacher
 from pipeline.tokenization import pad_batch
 
 # Pass criteria. Set from what the trained model reaches with margin, and far above what random weights
@@ -132,13 +132,16 @@ def _color(scheme: dict, role: str) -> str:
 
 
 def ranking_metrics(samples, outputs) -> dict[str, float]:
-    """NDCG@5 of the model's rankings against the teacher's targets, and (`*_old_teacher`) against the teacher
-    before issue 15's rule terms (`Teacher(rules=False)`), so a retrained model is read against both."""
+    """NDCG@5 of the model's rankings against the teacher's targets; against the teacher before its keyword-semantics
+    terms were weakened (`*_semantic_teacher`: `Teacher(semantic=SEMANTIC_BEFORE)`); and against the teacher before
+    issue 15 (`*_old_teacher`: `Teacher(rules=False, semantic=SEMANTIC_BEFORE)`). A retrained model is read against
+    each."""
     arrays = brief_arrays(samples, progress=False)
     tensors = load_design_tensors()
     n = len(samples)
     metrics = {}
-    for suffix, teacher in (("", Teacher(tensors)), ("_old_teacher", Teacher(tensors, rules=False))):
+    for suffix, teacher in (("", Teacher(tensors)), ("_semantic_teacher", Teacher(tensors, semantic=SEMANTIC_BEFORE)),
+                            ("_old_teacher", Teacher(tensors, rules=False, semantic=SEMANTIC_BEFORE))):
         target = teacher(*arrays.tensors())
         style_gain = target.style_probs.numpy()
         palette_gain = target.palette_probs().numpy()
