@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -52,8 +53,10 @@ def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_
 
 
 def rate_sweep(server: Server, payloads: list[dict], rates: list[float], duration_s: float,
-               slo_ms: float = SLO_P99_MS, past_slo: int = 1, processes: int = 1, cpu_probe=None) -> dict:
-    """Ascending constant rates; stops once `past_slo` + 1 rates in a row were far past the SLO."""
+               slo_ms: float = SLO_P99_MS, past_slo: int = 1, processes: int = 1, cpu_probe=None,
+               on_step: Callable[[dict], None] | None = None) -> dict:
+    """Ascending constant rates; stops once `past_slo` + 1 rates in a row were far past the SLO. `on_step` gets the
+    sweep so far after each rate, so a caller can save it before a timeout kills the run mid-sweep."""
     # A few seconds at the first rate first, unrecorded: the first step otherwise carries start-up effects.
     measure(server, payloads, constant(rates[0]), 4.0, processes=processes)
     rows, misses = [], 0
@@ -63,14 +66,20 @@ def rate_sweep(server: Server, payloads: list[dict], rates: list[float], duratio
         summary["meets_slo"] = bool(summary["p99_ms"] <= slo_ms and summary["errors"] == 0)
         rows.append(summary)
         print(f"[{server.name}] {json.dumps(summary)}", flush=True)
+        if on_step is not None:
+            on_step(_sweep_result(server, slo_ms, duration_s, rows))
         # Stop once clearly past capacity: consecutive misses by a wide margin (a near miss at a low rate is
         # noise on a small machine, not saturation).
         misses = 0 if summary["p99_ms"] <= 3 * slo_ms and not summary["errors"] else misses + 1
         if misses > past_slo:
             break
         time.sleep(2)  # let queues drain between steps
+    return _sweep_result(server, slo_ms, duration_s, rows)
+
+
+def _sweep_result(server: Server, slo_ms: float, duration_s: float, rows: list[dict]) -> dict:
     held = [r["rate"] for r in rows if r["meets_slo"]]
-    return {"server": server.name, "slo_p99_ms": slo_ms, "duration_s": duration_s, "rows": rows,
+    return {"server": server.name, "slo_p99_ms": slo_ms, "duration_s": duration_s, "rows": list(rows),
             "max_rate_at_slo": max(held) if held else 0.0, **server.notes}
 
 
