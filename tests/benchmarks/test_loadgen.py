@@ -3,41 +3,24 @@ measured from the scheduled send times, not as a lower request rate."""
 
 import asyncio
 import math
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from stub_http import JsonStub, serving
 
 from benchmarks.loadgen import arrival_times, run, summarize
 
 SERVICE_S = 0.05  # a single-threaded server answering in 50 ms: capacity 20 requests/s
 
 
-class _Slow(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        self.rfile.read(int(self.headers.get("content-length", 0)))
-        time.sleep(SERVICE_S)
-        self.send_response(200)
-        self.send_header("content-length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args):
-        pass
-
-
-class _Server(HTTPServer):
-    request_queue_size = 256  # queue connections rather than refuse them: the point is to queue
+class _Slow(JsonStub):
+    service_s = SERVICE_S
 
 
 @pytest.fixture()
 def slow_server():
-    server = _Server(("127.0.0.1", 0), _Slow)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(_Slow) as url:
+        yield url
 
 
 def test_arrival_times_follow_the_rate_including_a_spike():
@@ -101,12 +84,8 @@ def test_answers_split_latency_into_handler_and_outside():
     assert answer_total_ms(real) == 12.75
     assert math.isnan(answer_total_ms(b'{"status":"ok"}'))  # no timings in the body
 
-    server = _Server(("127.0.0.1", 0), _SlowWithTimings)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:  # 30/s offered to a 20/s server: queueing grows, all of it outside the 5 ms the handler reports
-        results = asyncio.run(run(f"http://127.0.0.1:{server.server_port}", [{}], lambda t: 30.0, 1.5, path="/"))
-    finally:
-        server.shutdown()
+    with serving(_SlowWithTimings) as url:  # 30/s offered to a 20/s server: queueing grows, all of it outside
+        results = asyncio.run(run(url, [{}], lambda t: 30.0, 1.5, path="/"))  # the 5 ms the handler reports
     split = summarize(results, 1.5)["split_ms"]
     assert split["handler_p50"] == split["handler_p99"] == 5.0
     assert split["outside_p99"] > 200 and split["slowest_1pct_outside_share"] > 0.9
