@@ -233,13 +233,11 @@ def main() -> None:
             scenarios.measure(server, payloads, scenarios.constant(100), 4, processes=1)  # warm every path
             if args.rates:
                 def keep(sweep: dict) -> None:  # each rate as it is measured: a step's timeout kills this process
-                    report["sweep"] = sweep
+                    report["sweep"] = sweep  # the last call's sweep is the whole result
                     out.write_text(json.dumps(report, indent=2) + "\n")
 
-                report["sweep"] = scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds,
-                                                       slo_ms=args.slo_ms, processes=args.procs, cpu_probe=CPUProbe(),
-                                                       on_step=keep)
-                out.write_text(json.dumps(report, indent=2) + "\n")
+                scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds, slo_ms=args.slo_ms,
+                                     processes=args.procs, cpu_probe=CPUProbe(), on_step=keep)
             if args.profile_rate:
                 with Profiler(PROFILED_ROLES, 12, args.out / f"pyspy-{name}") as profiler:
                     _, summary = scenarios.measure(server, payloads, scenarios.constant(args.profile_rate), 12.0,

@@ -60,8 +60,8 @@ class TeacherTargets:
     font_scores: torch.Tensor  # (B, M)
     layout: torch.Tensor  # (B, 4, rows, cols) 0-1
 
-    def palette_probs(self) -> torch.Tensor:
-        return F.softmax(self.palette_scores / PALETTE_TEMPERATURE, dim=-1)
+    def palette_probs(self, temperature: float = PALETTE_TEMPERATURE) -> torch.Tensor:
+        return F.softmax(self.palette_scores / temperature, dim=-1)
 
     def font_probs(self) -> torch.Tensor:
         return F.softmax(self.font_scores / FONT_TEMPERATURE, dim=-1)
@@ -216,4 +216,3 @@ class Teacher:
             font_scores=self.font_scores(blocks, tone_w, style_p, text_emb),
             layout=self.layout(blocks, style_p),
         )
-

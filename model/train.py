@@ -61,8 +61,8 @@ def distill_loss(heads: RecommenderHeads, batch, teacher: Teacher,
     style_logits, palette_scores, font_scores, layout_logits = heads(shown, features)
     parts = {
         "style": F.kl_div(F.log_softmax(style_logits, -1), target.style_probs, reduction="batchmean"),
-        "palette": F.kl_div(F.log_softmax(palette_scores, -1),
-                            F.softmax(target.palette_scores / PALETTE_TARGET_TEMPERATURE, -1), reduction="batchmean"),
+        "palette": F.kl_div(F.log_softmax(palette_scores, -1), target.palette_probs(PALETTE_TARGET_TEMPERATURE),
+                            reduction="batchmean"),
         "font": F.kl_div(F.log_softmax(font_scores, -1), target.font_probs(), reduction="batchmean"),
         "layout": F.binary_cross_entropy_with_logits(layout_logits, target.layout),
     }
