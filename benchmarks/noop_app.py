@@ -5,7 +5,7 @@
                  handle call per micro-batch to BriefEncoder (a list of bytes -> padded numpy arrays) and
                  ONE to Recommender (the arrays -> output arrays), and splits the outputs into answers.
         Recommender: @serve.batch over those calls (micro-batches of several ingress replicas concatenated).
-    Every stage returns at once (zeros of the real shapes: features 81, grid 16x12, top 32 palettes, 16 fonts),
+    Every stage returns at once (zeros of the real shapes: features FEATURE_DIM, grid 16x12, top 32 palettes, 16 fonts),
     so what is measured is the proxy, FastAPI, the batching and the two Ray hops per micro-batch.
 
     python -m benchmarks.noop_app --write-config /tmp/noop.yaml   # from deploy/serve_config.gpu.yaml
@@ -38,10 +38,11 @@ import numpy as np
 from fastapi import FastAPI, Request, Response
 from ray import serve
 
+from pipeline.feature_layout import FEATURE_DIM
 from serve_app.ingress import CONCURRENT_MICRO_BATCHES
 from serve_app.microbatch import MicroBatcher
 
-FEATURE_DIM, SEQ, GRID = 81, 32, (16, 12)
+SEQ, GRID = 32, (16, 12)
 TOP_PALETTES, TOP_FONTS, STYLES = 32, 16, 12
 ANSWER = b'{"schemes":[],"noop":true,"i":%d}'
 

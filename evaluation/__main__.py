@@ -389,11 +389,15 @@ def evaluate_fit(backend: InferenceBackend | None, n_briefs: int = FIT_BRIEFS,
         runs[language] = (samples, outputs, answer_schemes(samples, encoded, outputs))
         briefs = [s.brief for s in samples]
         alone = model_alone_schemes(samples, encoded, outputs)
+        palette_ok, type_ok = library_ceiling(briefs)
         for mode, answers in (("", runs[language][2]), ("_model_alone", alone)):
             g = grade(briefs, answers)
             metrics |= fit_metrics(g, language + mode)
+            # The same share on the briefs the libraries could serve at all: what is left once the briefs that
+            # ask for the impossible (tones no palette or font pair meets together) are set aside.
+            servable = (palette_ok & type_ok)[g.table.answer] & g.named_any
+            metrics[f"fit_all_servable_{language}{mode}"] = _share(g.all_met[servable])
             rows[language + mode] = attribute_rows(g)
-        palette_ok, type_ok = library_ceiling(briefs)
         metrics[f"library_palette_can_{language}"] = _share(palette_ok)
         metrics[f"library_type_can_{language}"] = _share(type_ok)
         metrics[f"library_can_{language}"] = _share(palette_ok & type_ok)
@@ -430,6 +434,7 @@ def format_fit(metrics: dict, rows: dict) -> str:
 
     summary = [
         ("every tone and cue named (schemes naming any)", "fit_all"),
+        ("the same, briefs one palette and one font pair could serve (below)", "fit_all_servable"),
         ("tones named (schemes naming a tone)", "fit_tones"),
         ("cues named (schemes naming a cue)", "fit_cues"),
         ("type suits the scheme's style (heading and body)", "font_suits_style"),

@@ -222,6 +222,47 @@ def normalize_keywords(text: str) -> tuple[str, list[LexiconEntry]]:
     return result.text, result.entries
 
 
+_LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@cache
+def _english_terms() -> tuple[dict[str, LexiconEntry], int]:
+    """The entries' English phrases as folded word sequences (the first entry of a phrase wins), and the longest."""
+    terms: dict[str, LexiconEntry] = {}
+    for entry in load_lexicon():
+        key = " ".join(_LATIN_WORD.findall(unicodedata.normalize("NFKC", entry.en).casefold()))
+        if key:
+            terms.setdefault(key, entry)
+    return terms, max((k.count(" ") + 1 for k in terms), default=1)
+
+
+def english_term_entries(text: str) -> list[LexiconEntry]:
+    """The entries whose English phrase the text names, as whole words, longest match at each word (a phrase
+    inside a longer one dropped), in text order.
+
+    Why: a Chinese brief's terms carry tone and style cues (`cue_ids`) to the teacher and the network; an English
+    brief saying the same ("happy cartoon fruit" for 快乐卡通水果) must carry the same cues, or the two languages
+    get different directions (issue 15, parity)."""
+    terms, longest = _english_terms()
+    words = _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).casefold().replace("-", " "))
+    found, furthest = [], -1
+    for i in range(len(words)):
+        for j in range(min(len(words), i + longest), i, -1):
+            entry = terms.get(" ".join(words[i:j]))
+            if entry is not None:
+                if j > furthest:
+                    found.append(entry)
+                    furthest = j
+                break
+    return found
+
+
+def cue_entries(text: str, chinese: list[LexiconEntry] | None = None) -> list[LexiconEntry]:
+    """Every entry a brief's keywords name, in Chinese (the terms `normalize_keywords` matched, passed as
+    `chinese` where already known) and in English: the lexicon's cue evidence, alike in both languages."""
+    return (normalize_keywords(text)[1] if chinese is None else chinese) + english_term_entries(text)
+
+
 def cue_ids(entries: list[LexiconEntry] | tuple[LexiconEntry, ...]) -> dict[str, set[str]]:
     """Union of the taxonomy ids cued by the entries, keyed by vocabulary (every key present)."""
     cues: dict[str, set[str]] = {vocab: set() for vocab in CUE_FIELDS.values()}

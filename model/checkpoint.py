@@ -18,7 +18,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 HEADS_PATH = WEIGHTS_DIR / "heads.safetensors"
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
 # Rebuilt from knowledge/ at load time, so not stored in the checkpoint.
-_TABLE_BUFFERS = {"palette_features", "palette_lab", "palette_lab_mask", "font_features"}
+_TABLE_BUFFERS = {"palette_features", "palette_lab", "palette_lab_mask", "font_features", "palette_rule_pass"}
 
 
 def build_heads(tensors: DesignTensors) -> RecommenderHeads:
@@ -28,6 +28,8 @@ def build_heads(tensors: DesignTensors) -> RecommenderHeads:
         palette_lab_mask=torch.from_numpy(tensors.palette_lab_mask.astype(np.float32)),
         font_features=torch.from_numpy(tensors.font_features()),
         n_styles=len(Style),
+        palette_rule_pass=torch.from_numpy(
+            np.concatenate([tensors.tone_palette_pass, tensors.cue_palette_pass]).astype(np.float32)),
     )
 
 

@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from knowledge.attributes import find_cues
-from knowledge.lexicon import normalize_keywords
+from knowledge.lexicon import cue_entries
 from model.briefs import BriefSample, paraphrase_keywords
 from model.design_tensors import CACHE_DIR, cue_ids
 from pipeline.features import brief_text, structured_features
@@ -83,10 +83,11 @@ def color_cue_hot(keywords: list[str]) -> np.ndarray:
 def brief_arrays(samples: list[BriefSample], normalize_chinese: bool = True, progress: bool = True) -> BriefArrays:
     features, tone_cues, style_cues, texts = [], [], [], []
     for sample in samples:
-        features.append(structured_features(sample.brief, sample.reference_colors))
+        entries = cue_entries(sample.brief.keywords)
+        features.append(structured_features(sample.brief, sample.reference_colors, entries))
         texts.append(brief_text(sample.brief.keywords, normalize_chinese)[0])
-        # The teacher always knows the lexicon cues, whatever the network is shown.
-        tones, styles = cue_vectors(normalize_keywords(sample.brief.keywords)[1])
+        # The teacher reads the lexicon cues of both languages, as the features do.
+        tones, styles = cue_vectors(entries)
         tone_cues.append(tones)
         style_cues.append(styles)
     return BriefArrays(

@@ -22,6 +22,9 @@ TOP_PALETTES = 32
 TOP_FONTS = 16
 N_ELEMENTS = 4
 BRAND_RADIUS = 0.08
+# The palette rule term's starting weight: the teacher's W_PAL_RULE (6.0 a rule met) over the training target's
+# temperature (0.05), i.e. what one named tone or colour cue met is worth in the target's logits. Learned from there.
+RULE_WEIGHT_INIT = 120.0
 
 
 def color_match(slots: torch.Tensor, palette_lab: torch.Tensor, palette_mask: torch.Tensor,
@@ -103,9 +106,12 @@ class RecommenderHeads(nn.Module):
     """Everything after the text encoder; trained on cached MiniLM embeddings."""
 
     def __init__(self, palette_features: torch.Tensor, palette_lab: torch.Tensor, palette_lab_mask: torch.Tensor,
-                 font_features: torch.Tensor, n_styles: int) -> None:
+                 font_features: torch.Tensor, n_styles: int, palette_rule_pass: torch.Tensor) -> None:
+        """`palette_rule_pass`: (tones + colour cues, N) 1 where the palette meets that tone's or cue's frozen rule,
+        rows in the order of the features' `tone` then `colour_cues` blocks."""
         super().__init__()
         self.register_buffer("palette_features", palette_features)
+        self.register_buffer("palette_rule_pass", palette_rule_pass)
         self.register_buffer("palette_lab", palette_lab)
         self.register_buffer("palette_lab_mask", palette_lab_mask)
         self.register_buffer("font_features", font_features)
@@ -118,6 +124,9 @@ class RecommenderHeads(nn.Module):
         # Colour matching is a fixed geometric feature (distance in OKLab), only its weight is learned.
         self.brand_weight = nn.Parameter(torch.tensor(2.0))
         self.reference_weight = nn.Parameter(torch.tensor(1.0))
+        # How many of the tones the brief chose and the colour cues its keywords name a palette meets, counted
+        # exactly as the teacher counts them (its strongest term); only the weight is learned.
+        self.rule_weight = nn.Parameter(torch.tensor(RULE_WEIGHT_INIT))
         self.layout = LayoutDecoder()
 
     def palette_keys(self) -> torch.Tensor:
@@ -131,6 +140,10 @@ class RecommenderHeads(nn.Module):
         with torch.no_grad():
             return color_match(slots, self.palette_lab, self.palette_lab_mask, compact=self.training)
 
+    def rules_met(self, features: torch.Tensor) -> torch.Tensor:
+        named = torch.cat([features[:, feature_slice("tone")], features[:, feature_slice("colour_cues")]], dim=-1)
+        return named @ self.palette_rule_pass
+
     def forward(self, text_emb: torch.Tensor, features: torch.Tensor,
                 palette_keys: torch.Tensor | None = None, font_keys: torch.Tensor | None = None):
         brief = self.brief(torch.cat([text_emb, features], dim=-1))
@@ -141,6 +154,7 @@ class RecommenderHeads(nn.Module):
             self.palette_query(brief) @ pk.T
             + self.brand_weight * self.color_match(features[:, feature_slice("brand_colors")])
             + self.reference_weight * self.color_match(features[:, feature_slice("reference_colors")])
+            + self.rule_weight * self.rules_met(features)
         )
         font_scores = self.font_query(brief) @ fk.T
         return style_logits, palette_scores, font_scores, self.layout(brief)

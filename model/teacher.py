@@ -1,7 +1,9 @@
 """The knowledge-based teacher: scores (brief, style), (brief, palette), (brief, font pair) and the layout.
 
-The network is trained to reproduce these scores from the brief alone (it does not see the lexicon cue
-ids nor the colour cue ids below, only the text MiniLM reads), so the teacher is the definition of a good answer. Its rules are
+The network is trained to reproduce these scores from the brief alone: the text MiniLM reads and the structured
+features, which hold the same lexicon tone cues and colour cues as the teacher reads here (in both languages,
+`knowledge.lexicon.cue_entries`; the style cues it learns from the words), so the teacher is the definition of a
+good answer. Its rules are
 documented in docs/teacher.md; the weights here are the ones that doc lists.
 
 All functions work on batches of torch tensors so targets are computed on the fly during training.

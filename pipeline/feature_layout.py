@@ -1,7 +1,9 @@
-"""Layout of the structured-feature vector (which slot means what); no dependencies beyond the taxonomy."""
+"""Layout of the structured-feature vector (which slot means what); no dependencies beyond the taxonomy and the
+frozen brief attributes (the colour cues' order)."""
 
 from __future__ import annotations
 
+from knowledge.attributes import load_attributes
 from knowledge.taxonomy import Audience, PackageFormat, ProductCategory, Tone
 
 MAX_COLORS = 3  # brand colours and reference-image colours each fill up to three slots
@@ -18,6 +20,14 @@ _BLOCKS: list[tuple[str, int]] = [
     ("has_keywords", 1),
     ("brand_colors", MAX_COLORS * COLOR_SLOT),
     ("reference_colors", MAX_COLORS * COLOR_SLOT),
+    # What the keywords name by the knowledge base's own reading, alike in Chinese and English: the lexicon's tone
+    # cues (`knowledge.lexicon.cue_entries`) and the colour cues (`knowledge.attributes.find_cues`, in
+    # brief_attributes.json order). The teacher scores with exactly these; read from the text alone, the network
+    # learnt them loosely and differently per language (issue 15: its top-5 palettes shared half the teacher's).
+    # The lexicon's style cues are left to the text: as inputs they split the styles of zh/en pairs more often
+    # (docs/model.md "The network reads the cues").
+    ("tone_cues", len(Tone)),
+    ("colour_cues", len(load_attributes().cues)),
 ]
 FEATURE_DIM = sum(size for _, size in _BLOCKS)
 OFFSETS: dict[str, int] = {}
@@ -31,6 +41,7 @@ INDEX = {
     "audience": {m.value: i for i, m in enumerate(Audience)},
     "tone": {m.value: i for i, m in enumerate(Tone)},
     "package_format": {m.value: i for i, m in enumerate(PackageFormat)},
+    "colour_cue": {cue: i for i, cue in enumerate(load_attributes().cues)},
 }
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from contract.brief import Brief
-from knowledge.attributes import find_cue_terms
+from knowledge.attributes import find_cue_terms, find_cues
 from knowledge.colors import hex_to_oklab
-from knowledge.lexicon import normalize_keywords
+from knowledge.lexicon import LexiconEntry, cue_entries, normalize_keywords
 from knowledge.taxonomy import Locale
 from pipeline.feature_layout import AB_SCALE, COLOR_SLOT, INDEX, MAX_COLORS, OFFSETS
 from pipeline.feature_layout import FEATURE_DIM
@@ -74,7 +74,11 @@ def _put_colors(vector: np.ndarray, block: str, colors: list[str]) -> None:
         vector[base : base + COLOR_SLOT] = (lightness, a * AB_SCALE, b * AB_SCALE, 1.0)
 
 
-def structured_features(brief: Brief, reference_colors: list[str] | tuple[str, ...] = ()) -> np.ndarray:
+def structured_features(brief: Brief, reference_colors: list[str] | tuple[str, ...] = (),
+                        entries: list[LexiconEntry] | None = None, colour_cue_ids: list[str] | None = None
+                        ) -> np.ndarray:
+    """`entries` (`knowledge.lexicon.cue_entries`) and `colour_cue_ids` (`find_cues`) of the brief's keywords where
+    the caller has them already; read from the keywords otherwise."""
     vector = np.zeros(FEATURE_DIM, dtype=np.float32)
     vector[OFFSETS["product_category"] + INDEX["product_category"][brief.product_category]] = 1.0
     for audience in brief.audience:
@@ -86,6 +90,11 @@ def structured_features(brief: Brief, reference_colors: list[str] | tuple[str, .
     vector[OFFSETS["has_keywords"]] = float(bool(brief.keywords.strip()))
     _put_colors(vector, "brand_colors", list(brief.brand_colors))
     _put_colors(vector, "reference_colors", list(reference_colors))
+    for entry in cue_entries(brief.keywords) if entries is None else entries:
+        for tone in entry.tones:
+            vector[OFFSETS["tone_cues"] + INDEX["tone"][tone]] = 1.0
+    for cue in find_cues(brief.keywords) if colour_cue_ids is None else colour_cue_ids:
+        vector[OFFSETS["colour_cues"] + INDEX["colour_cue"][cue]] = 1.0
     return vector
 
 
@@ -96,7 +105,7 @@ def encode_brief(
     cue_ids, cue_terms = colour_cues(brief.keywords)
     return EncodedBrief(
         token_ids=token_ids(text),
-        features=structured_features(brief, reference_colors),
+        features=structured_features(brief, reference_colors, colour_cue_ids=cue_ids),
         text=text,
         cues=cues,
         reference_colors=list(reference_colors)[:MAX_COLORS],
@@ -211,7 +220,8 @@ def encode_batch(briefs: list[Brief], max_image_bytes: int, pad_to_multiple: int
         ids, terms = colour_cues(brief.keywords)
         cue_ids.append(ids)
         cue_terms.append(terms)
-        features[i] = structured_features(brief, found)
+        features[i] = structured_features(
+            brief, found, cue_entries(brief.keywords, entries if normalize_chinese else None), ids)
     sequences = [e.ids for e in tokenizer().encode_batch(texts)] if texts else []
     input_ids, attention_mask = pad_batch(sequences, pad_to_multiple) if sequences else (
         np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))

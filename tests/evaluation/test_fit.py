@@ -208,7 +208,8 @@ FIT_FLOORS = {"fit_all": 0.6, "font_suits_style": 0.9, "text_contrast": 1.0, "pa
 def test_fit_floor_on_a_held_out_slice(held_out_fit, language):
     got = {k: held_out_fit[language][f"{k}_{language}"] for k in FIT_FLOORS}
     assert all(got[k] >= floor for k, floor in FIT_FLOORS.items()), got
-    # The same weights without the rules (the model's ranking alone) miss the floor: the floor measures the rules.
+    # The same weights without the post-processing rules (the model's ranking alone) meet less: the rules add to
+    # what the model carries (since the network reads the cues, 2026-12-04, its own fit is near this floor).
     alone = held_out_fit[language + "_alone"]
-    assert alone[f"fit_all_{language}"] < FIT_FLOORS["fit_all"]
+    assert alone[f"fit_all_{language}"] < got["fit_all"] - 0.05
     assert alone[f"pairs_distinct_{language}"] < FIT_FLOORS["pairs_distinct"]

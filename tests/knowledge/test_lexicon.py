@@ -8,7 +8,9 @@ import time
 from knowledge.lexicon import (
     CUE_FIELDS,
     LexiconEntry,
+    cue_entries,
     cue_ids,
+    english_term_entries,
     load_lexicon,
     normalize_keywords,
     normalize_keywords_detailed,
@@ -162,3 +164,15 @@ def test_terms_give_way_to_a_dictionary_word_around_them() -> None:
     assert [e.zh for e in normalize_keywords("清爽夏季限定")[1]] == ["清爽", "夏季限定"]
     assert [e.zh for e in normalize_keywords("红 茶")[1]] == ["红", "茶"]
     assert [e.zh for e in normalize_keywords("红茶 酒红")[1]] == ["红茶", "酒红"]
+
+
+def test_english_terms_match_whole_words_longest_first() -> None:
+    """The entries' English phrases are read in English keywords as whole words: "street style" as one term (not
+    "style" inside it), nothing inside "teapots" or "stylesheet"; a Chinese brief keeps its terms and adds the
+    English ones it also names."""
+    found = [e.en for e in english_term_entries("Loud street-style cola, happy cartoon fruit")]
+    assert found == ["street style", "happy", "cartoon", "fruit"]
+    assert english_term_entries("teapots and a stylesheet") == []
+    mixed = cue_entries("卡通 happy")
+    assert [e.en for e in mixed] == ["cartoon", "happy"]
+    assert cue_entries("卡通", []) == english_term_entries("卡通") == []  # `chinese` given: not read again

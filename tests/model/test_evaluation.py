@@ -22,7 +22,11 @@ def random_model(tmp_path_factory) -> str:
 
     torch.manual_seed(1234)
     tmp = tmp_path_factory.mktemp("random")
-    save_file(trainable_state(build_heads(load_design_tensors()).eval()), str(tmp / "heads.safetensors"))
+    heads = build_heads(load_design_tensors()).eval()
+    # Every learned parameter at random, the palette rule term's weight too: it starts at the teacher's own value
+    # (RULE_WEIGHT_INIT), which would grade the rule term rather than random weights.
+    heads.rule_weight.data = torch.randn(())
+    save_file(trainable_state(heads), str(tmp / "heads.safetensors"))
     export(tmp / "random.onnx", heads_path=tmp / "heads.safetensors")
     return str(tmp / "random.onnx")
 

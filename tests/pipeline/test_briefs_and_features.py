@@ -70,3 +70,19 @@ def test_chinese_outside_the_lexicon_reaches_minilm_as_english_words():
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in pieces), pieces
     assert "glacier springhead" in batch.texts[0] and "filbert" in batch.texts[1]
     assert batch.cues[0] == ["lime"]  # the glossed words are text, not lexicon cues
+
+
+def test_cue_features_are_the_same_for_a_chinese_brief_and_its_english():
+    """The lexicon's tone cues and the colour cues reach the network alike from 快乐卡通水果 and from "happy cartoon
+    fruit", and from 海洋 and "ocean"; before, only the Chinese brief carried tone cues (to the teacher)."""
+    blocks = ("tone_cues", "colour_cues")
+    for zh, en in (("快乐卡通水果", "happy cartoon fruit"), ("海洋香味沐浴露", "ocean scent shower gel")):
+        vectors = [structured_features(Brief(product_category="snacks", package_format="bag", keywords=k, locale=loc))
+                   for k, loc in ((zh, "zh"), (en, "en"))]
+        cues = [np.concatenate([v[feature_slice(b)] for b in blocks]) for v in vectors]
+        assert cues[0].sum() > 0 and np.array_equal(cues[0], cues[1]), (zh, en)
+    batch = encode_batch([Brief(product_category="snacks", package_format="bag", keywords="happy cartoon fruit")], 0)
+    alone = structured_features(Brief(product_category="snacks", package_format="bag", keywords="happy cartoon fruit"))
+    assert np.array_equal(batch.features[0], alone)  # the request path's batch and the training path agree
+    plain = structured_features(Brief(product_category="snacks", package_format="bag", keywords="quarterly report"))
+    assert not np.concatenate([plain[feature_slice(b)] for b in blocks]).any()

@@ -3,7 +3,8 @@ re-frozen on purpose when post-processing began choosing to the brief (issue 15)
 (`pipeline.tone_fit`) moved the colours of 26 of the 1,662 schemes into their briefs' tones, and when the CJK pool
 grew by four faces (typography and its rationale of 335 schemes), and when the answer's one script slot was kept for
 the scheme that needs it and three more CJK faces joined (2026-12-04: 337 of 1,662 schemes changed, 335 in
-typography, 44 in style, 32 in layout, 98 in score; every one in its rationale).
+typography, 44 in style, 32 in layout, 98 in score; every one in its rationale), and when the features grew by the
+keywords' tone and colour cues (2026-12-04, 81 -> 174: every encoding's features re-written, no scheme changed).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
