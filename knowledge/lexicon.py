@@ -236,6 +236,22 @@ def _english_terms() -> tuple[dict[str, LexiconEntry], int]:
     return terms, max((k.count(" ") + 1 for k in terms), default=1)
 
 
+def longest_matches(units: list[str], table: dict, longest: int, joiner: str) -> list[tuple[int, int, str]]:
+    """The longest `table` key (up to `longest` units, joined by `joiner`) starting at each unit, minus those inside
+    an earlier match (overlaps both kept, as `_term_spans` does): (start, end, key) in text order. A key whose value
+    is None still matches, so it can block the shorter keys inside it."""
+    kept, furthest = [], -1
+    for i in range(len(units)):
+        for j in range(min(len(units), i + longest), i, -1):
+            key = joiner.join(units[i:j])
+            if key in table:
+                if j > furthest:
+                    kept.append((i, j, key))
+                    furthest = j
+                break
+    return kept
+
+
 def english_term_entries(text: str) -> list[LexiconEntry]:
     """The entries whose English phrase the text names, as whole words, longest match at each word (a phrase
     inside a longer one dropped), in text order.
@@ -245,16 +261,7 @@ def english_term_entries(text: str) -> list[LexiconEntry]:
     get different directions (issue 15, parity)."""
     terms, longest = _english_terms()
     words = _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).casefold().replace("-", " "))
-    found, furthest = [], -1
-    for i in range(len(words)):
-        for j in range(min(len(words), i + longest), i, -1):
-            entry = terms.get(" ".join(words[i:j]))
-            if entry is not None:
-                if j > furthest:
-                    found.append(entry)
-                    furthest = j
-                break
-    return found
+    return [terms[key] for _, _, key in longest_matches(words, terms, longest, " ")]
 
 
 def cue_entries(text: str, chinese: list[LexiconEntry] | None = None) -> list[LexiconEntry]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from knowledge.attributes import Box
+from knowledge.lexicon import longest_matches
 
 KEYWORD_COLOURS_PATH = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "keyword_colours.json"
 
@@ -46,7 +47,8 @@ class KeywordColour(NamedTuple):
 @dataclass(frozen=True)
 class KeywordColourTable:
     # folded phrase (1-3 words) / Chinese word -> OKLCH, or None for a blocker: a term the lexicon or the colour
-    # cues own, or a Chinese word that holds a coloured one (金融 holds 金); the longest match stops on it.
+    # cues own, or a Chinese word that holds a coloured one (金融 holds 金); the longest match
+    # (`knowledge.lexicon.longest_matches`) stops on it.
     en: dict[str, tuple[float, float, float] | None]
     zh: dict[str, tuple[float, float, float] | None]
     en_max_words: int
@@ -78,32 +80,17 @@ def _region(l: float, c: float, h: float) -> Box:
     return region_of(l, c, h)
 
 
-def _spans(units: list[str], table: dict, longest: int, joiner: str) -> list[tuple[int, int, str]]:
-    """The longest table entry starting at each unit, minus those inside an earlier one (overlaps both kept, as
-    `knowledge.lexicon` does): (start, end, key) in text order."""
-    kept, furthest = [], -1
-    for i in range(len(units)):
-        for j in range(min(len(units), i + longest), i, -1):
-            key = joiner.join(units[i:j])
-            if key in table:
-                if j > furthest:
-                    kept.append((i, j, key))
-                    furthest = j
-                break
-    return kept
-
-
 def find_keyword_colours(keywords: str, table: KeywordColourTable | None = None) -> list[KeywordColour]:
     """One brief's keyword text -> its colour-bearing keywords, in text order, each once (at most MAX_PER_BRIEF)."""
     table = load_keyword_colours() if table is None else table
     text = unicodedata.normalize("NFKC", keywords).casefold()
     found: dict[str, tuple[float, float, float]] = {}
     words = _LATIN_WORD.findall(text.replace("-", " "))
-    for _, _, key in _spans(words, table.en, table.en_max_words, " "):
+    for _, _, key in longest_matches(words, table.en, table.en_max_words, " "):
         if table.en[key] is not None:
             found.setdefault(key, table.en[key])
     for run in _CJK_RUN.findall(text):
-        for _, _, key in _spans(list(run), table.zh, table.zh_max_chars, ""):
+        for _, _, key in longest_matches(list(run), table.zh, table.zh_max_chars, ""):
             if table.zh[key] is not None:
                 found.setdefault(key, table.zh[key])
     return [KeywordColour(k, v, _region(*v)) for k, v in list(found.items())[:MAX_PER_BRIEF]]
