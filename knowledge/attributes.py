@@ -23,6 +23,9 @@ from knowledge.labels import profile
 from knowledge.taxonomy import Style, Tone
 
 ATTRIBUTES_PATH = Path(__file__).parent / "data" / "brief_attributes.json"
+# Words that hold a cue term but do not mean its colour (粉丝 "fans" holds 粉 pink, "red tape" holds red), built from
+# CC-CEDICT and WordNet by knowledge/tools/build_cue_blockers.py: a cue term inside one found in the text is dropped.
+CUE_BLOCKERS_PATH = Path(__file__).parent / "data" / "cue_blockers.json"
 SCRIPT_POLICIES = ("yes", "secondary", "no")
 DEFAULT_DARK_BACKGROUND = 0.3  # what oklch_fit assumes for a profile without one (the styles)
 
@@ -205,16 +208,46 @@ def _fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+def _bounded(text: str, start: int, end: int) -> bool:
+    return (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum())
+
+
+@cache
+def cue_blockers() -> dict[str, tuple[tuple[str, int], ...]]:
+    """cue term -> the blockers that hold it, each with the term's offset inside it (on word boundaries for Latin
+    text), so a found term looks only at the blockers that could surround it."""
+    raw = json.loads(CUE_BLOCKERS_PATH.read_text(encoding="utf-8"))
+    index: dict[str, list[tuple[str, int]]] = {}
+    for term, cue in load_attributes().cue_terms.items():
+        if cue is None:
+            continue
+        for blocker in raw["zh" if not term.isascii() else "en"]:
+            blocker = _fold(blocker)
+            at = blocker.find(term)
+            while at >= 0:
+                if not term.isascii() or _bounded(blocker, at, at + len(term)):
+                    index.setdefault(term, []).append((blocker, at))
+                at = blocker.find(term, at + 1)
+    return {term: tuple(found) for term, found in index.items()}
+
+
 def _spans(text: str) -> list[tuple[int, int, str | None]]:
-    """Every occurrence of every term; Latin terms only on word boundaries ("sea" not in "seasonal")."""
+    """Every occurrence of every term, and of every blocker around one (as a span naming no cue); Latin text only
+    on word boundaries ("sea" not in "seasonal")."""
     spans = []
+    blockers = cue_blockers()
     for term, cue in load_attributes().cue_terms.items():
         start = text.find(term)
         while start >= 0:
             end = start + len(term)
-            bounded = (start == 0 or not text[start - 1].isalnum()) and (end == len(text) or not text[end].isalnum())
-            if not term.isascii() or bounded:
+            if not term.isascii() or _bounded(text, start, end):
                 spans.append((start, end, cue))
+                for blocker, at in blockers.get(term, ()):
+                    b_start = start - at
+                    b_end = b_start + len(blocker)
+                    if b_start >= 0 and text.startswith(blocker, b_start) and (
+                            not blocker.isascii() or _bounded(text, b_start, b_end)):
+                        spans.append((b_start, b_end, None))
             start = text.find(term, start + 1)
     return spans
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from knowledge.attributes import ATTRIBUTES_PATH, SCRIPT_POLICIES, find_cues, load_attributes
+from knowledge.attributes import (ATTRIBUTES_PATH, CUE_BLOCKERS_PATH, SCRIPT_POLICIES, cue_blockers, find_cues,
+                                  load_attributes)
 from knowledge.fonts import expressive_tag_names
 from knowledge.labels import profile
 from knowledge.lexicon import load_lexicon
@@ -81,9 +82,30 @@ def test_cue_boxes_are_well_formed(defs):
     ("网红 奶粉 吉祥物", []),  # 红 / 粉 / 吉祥 inside words that carry no colour
     ("中秋节日礼盒", ["mid_autumn", "festive_red"]),  # overlapping terms both count
     ("森林 海洋 抹茶", ["forest", "ocean", "matcha"]),
+    # Words that hold a cue term but mean something else (knowledge/data/cue_blockers.json) ...
+    ("粉丝专属 爆红单品", []),  # 粉丝 "fans", 爆红 "to become a hit"
+    ("低筋面粉 葡萄牙蛋挞 咖啡因", []),  # flour, Portugal, caffeine
+    ("red tape, golden age, black market", []),
+    # ... while the cue itself, and words whose senses name its colour, still name it.
+    ("粉色 粉红色 小红莓 咖啡馆", ["pink", "red", "brown"]),  # 小红莓 "cranberry" is red, 咖啡馆 "coffee shop"
+    ("粉丝 粉色", ["pink"]),
+    ("red tape, red", ["red"]),
+    ("golden hour, gold", ["gold"]),
 ])
 def test_find_cues(text, expected):
     assert find_cues(text) == expected
+
+
+def test_cue_blockers_are_words_that_hold_a_cue_term():
+    """Every blocker holds a cue term (else it blocks nothing) and is no term or neutral phrase itself (else it would
+    silence a cue the definitions name)."""
+    raw = json.loads(CUE_BLOCKERS_PATH.read_text(encoding="utf-8"))
+    terms = load_attributes().cue_terms
+    held = {b for found in cue_blockers().values() for b, _ in found}
+    blockers = [b.casefold() for b in (*raw["en"], *raw["zh"])]
+    assert len(blockers) >= 500
+    assert not [b for b in blockers if b in terms]
+    assert not [b for b in blockers if b not in held]
 
 
 def test_a_lexicon_term_names_the_same_cues_in_en_and_zh():
