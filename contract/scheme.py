@@ -136,6 +136,10 @@ class Scheme(Finite):
     layout: Layout
     score: float
     rationale: str
+    unmet: list[str] | None = Field(
+        default=None, description="Present only where this scheme misses something its brief named: the tones and "
+        "colour cues (ids as in `palette.tuned_to`) whose palette or type rule it does not meet, after brand colours "
+        "and every colour put in. Mostly tones no palette meets together (Morandi and neon); the rationale says so.")
 
 
 class Timings(Finite):

@@ -1312,6 +1312,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     injected: dict[int, list[Injection]] = {}
     keyword_put: dict[int, list[KeywordPut]] = {}
     tuned: dict[int, list[ToneTuned]] = {}
+    unmet: dict[int, list[int]] = {}
     if honour_brief:
         f = _fit_tables()
         chosen = picked[brief_of, rank]
@@ -1335,6 +1336,10 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         # Then the remaining free colours moved into the named tones' ranges where the scheme still misses one.
         tuned = _tune_to_tones(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
                                keyword_put, named[brief_of], brief_of)
+        # What each scheme, as finally coloured and typed, still misses of what its brief named: said in the
+        # answer rather than implied by "driven by" (mostly tones that contradict, e.g. Morandi + neon).
+        unmet = _unmet_attributes(lch, f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of], rank,
+                                  s_font)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
     # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
@@ -1393,6 +1398,8 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             cue_ids[b])
         if s in tuned:
             put_in += _put_tuned(colors, p, locale, tuned[s], cue_terms[b], cue_ids[b])
+        if s in unmet:
+            put_in += _not_met(unmet[s], np.flatnonzero(named[b]).tolist(), locale, cue_terms[b], cue_ids[b])
         _, heading, body = typography[font_l[s]]
         k = style_l[s]
         label_ = style_label[locale][k]
@@ -1406,7 +1413,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         palette = {"id": t.palette_id[p], "colors": colors, "harmony": harmony, "text_contrast": t.text_contrast[p]}
         if s in tuned:  # only where colours moved, so every other answer keeps its bytes
             palette["tuned_to"] = list(tuned[s][0].tones)
-        answer.append({
+        scheme = {
             "style": {"id": STYLES[k], "label": label_, "score": prob_l[s]},
             "style_scores": style_scores,
             "palette": palette,
@@ -1415,8 +1422,73 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                        "heatmaps": heatmaps[s], "boxes": dict(zip(ELEMENTS, box_l[s]))},
             "score": round(score_l[s], 4),
             "rationale": rationale,
-        })
+        }
+        if s in unmet:  # only where something named is missed, so every other answer keeps its bytes
+            scheme["unmet"] = [_attribute_id(a) for a in unmet[s]]
+        answer.append(scheme)
     return out
+
+
+def _unmet_attributes(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray, rank: np.ndarray,
+                      font: np.ndarray) -> dict[int, list[int]]:
+    """scheme -> the attributes (tone or cue columns) its brief names that its final colours (after brand, cue,
+    keyword and tone changes) or its font pair do not meet, in column order: the palette rule of each named tone
+    and cue (`attribute_rules().meets_each`, as the grade reads it) and each named tone's type rule, as a first
+    scheme or, for a later one, under the first-scheme policy still where a script heading is ranked above it
+    (rule 4). (S, 6, 3), (S, 6), (S, 6), (S, A), (S,), (S,), schemes brief by brief in rank order -> only the
+    schemes that miss one."""
+    rows, attribute = np.nonzero(named)
+    if not len(rows):
+        return {}
+    ok = attribute_rules().meets_each(lch[rows], present[rows], brand[rows], attribute)
+    f = _fit_tables()
+    script = f.heading_script[font].astype(np.int64)
+    before = np.cumsum(script) - script  # script headings of the batch ranked before, this brief's and earlier ones
+    brief_start = np.flatnonzero(rank == 0)
+    script_above = (before - before[brief_start][np.searchsorted(brief_start, np.arange(len(rank)), "right") - 1]) > 0
+    tone = np.flatnonzero(attribute < N_TONES)
+    tone_attr, pair = attribute[tone], font[rows[tone]]
+    first = (rank[rows[tone]] == 0) | script_above[rows[tone]]
+    ok[tone] &= np.where(first, f.tone_pair_first[tone_attr, pair], f.tone_pair_later[tone_attr, pair]) > 0
+    out: dict[int, list[int]] = {}
+    for s, a in zip(rows[~ok].tolist(), attribute[~ok].tolist()):
+        out.setdefault(s, []).append(a)
+    return out
+
+
+def _attribute_id(column: int) -> str:
+    """A tone or cue column of `named_attributes` -> its id (as `tuned_to` and the definitions name it)."""
+    return TONES[column] if column < N_TONES else _fit_tables().cue_ids[column - N_TONES]
+
+
+@cache
+def _reconcilable() -> np.ndarray:
+    """(A, A) bool: some library palette, as it stands, meets both attributes' palette rules."""
+    passes = _fit_tables().passes.astype(np.float32)
+    return (passes.T @ passes) > 0
+
+
+def _not_met(missed: list[int], named: list[int], locale: str, cue_terms: list[str], cue_ids: list[str]) -> str:
+    """The rationale's sentence on what a scheme misses of its brief, each with the named attributes no library
+    palette meets together with it (the reason, where there is one)."""
+    t = _tables()
+    together = _reconcilable()
+
+    def name(a: int) -> str:
+        if a < N_TONES:
+            return t.tone_label[locale][TONES[a]]
+        cue = _attribute_id(a)
+        return f"“{cue_terms[cue_ids.index(cue)]}”" if cue in cue_ids else cue
+
+    parts = []
+    for a in missed:
+        against = [name(b) for b in named if b != a and b not in missed and not together[a, b]]
+        if locale == "zh":
+            parts.append(name(a) + (f"（没有配色能与{'、'.join(against)}同时满足）" if against else ""))
+        else:
+            parts.append(name(a) + (f" (no library palette meets it together with {', '.join(against)})"
+                                    if against else ""))
+    return f"未能满足：{'；'.join(parts)}。" if locale == "zh" else f" Not met: {'; '.join(parts)}."
 
 
 def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tuple[int, str]], names: dict[str, str],

@@ -192,7 +192,10 @@ def held_out_fit():
         samples = [in_language(s, language) for s in base]
         encoded, outputs = run_model(backend, samples)
         briefs = [s.brief for s in samples]
-        out[language] = fit_metrics(grade(briefs, answer_schemes(samples, encoded, outputs)), language)
+        answers = answer_schemes(samples, encoded, outputs)
+        g = grade(briefs, answers)
+        out[language] = fit_metrics(g, language)
+        out[language + "_graded"] = (answers, g)
         out[language + "_alone"] = fit_metrics(grade(briefs, model_alone_schemes(samples, encoded, outputs)),
                                                language)
     return out
@@ -213,3 +216,34 @@ def test_fit_floor_on_a_held_out_slice(held_out_fit, language):
     alone = held_out_fit[language + "_alone"]
     assert alone[f"fit_all_{language}"] < got["fit_all"] - 0.05
     assert alone[f"pairs_distinct_{language}"] < FIT_FLOORS["pairs_distinct"]
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_each_scheme_says_what_it_misses_as_the_grader_finds_it(held_out_fit, language):
+    """A scheme's `unmet` (the request path's own check after every colour change) lists exactly the named tones and
+    cues the grader finds unmet, and the rationale says so; schemes that meet everything carry no `unmet`."""
+    answers, g = held_out_fit[language + "_graded"]
+    flat = [s for a in answers for s in a]
+    graded = [sorted([TONES[k] for k in np.flatnonzero(g.tone_named[i] & ~g.tone_met[i])]
+                     + [g.cue_ids[k] for k in np.flatnonzero(g.cue_named[i] & ~g.cue_met[i])]) for i in range(len(flat))]
+    assert [sorted(s.get("unmet", [])) for s in flat] == graded
+    missing = [s for s in flat if "unmet" in s]
+    assert missing and all(s["unmet"] for s in missing)  # the slice has some; never an empty list
+    assert all(("Not met: " if language == "en" else "未能满足：") in s["rationale"] for s in missing)
+
+
+def test_contradicting_tones_are_named_with_the_reason():
+    """Morandi (greyed) and neon (glowing) are met by no library palette together: a scheme that misses one says
+    which, and why."""
+    from inference.onnxruntime_backend import OnnxRuntimeBackend
+    from pipeline.features import encode_batch
+    from pipeline.postprocess import schemes_batch
+
+    briefs = [brief(tone=("morandi", "neon"), keywords="summer", n=3),
+              brief(tone=("morandi", "neon"), keywords="夏日", n=3, locale="zh")]
+    encoded = encode_batch(briefs, max_image_bytes=1 << 20)
+    outputs = OnnxRuntimeBackend(precision="fp32").infer(encoded.input_ids, encoded.attention_mask, encoded.features)
+    for answer, reason in zip(schemes_batch(briefs, encoded, outputs), ("together with", "同时满足")):
+        for s in answer:
+            assert len(s.get("unmet", [])) == 1 and s["unmet"][0] in ("morandi", "neon"), s.get("unmet")
+            assert reason in s["rationale"]
