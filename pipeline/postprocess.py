@@ -54,6 +54,9 @@ from pipeline.taste import TasteBatch, feature_tables
 from pipeline.tone_fit import ToneTuned, fit_tones
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
+# Bonus, when choosing a later palette, for meeting a named tone or cue no scheme chosen so far meets: above the MMR
+# terms and the taste's reach (PALETTE_REACH), below half a step of the named-attribute count (10 a step).
+COVER_BONUS = 4.0
 MIN_PALETTE_DISTANCE = 0.06  # OKLab distance below which two candidate palettes count as the same direction
 BRAND_ROLES = (PaletteRole.primary, PaletteRole.accent, PaletteRole.secondary, PaletteRole.highlight)
 STYLES = [s.value for s in Style]
@@ -446,6 +449,7 @@ MIN_FITTING = 8  # "too few": of the model's top MODEL_CANDIDATES, meeting every
 HUE_SECTORS = 8  # and the library's best of each hue sector x 2 lightness bands, greys apart
 LIBRARY_RELEVANCE = 0.25  # relevance of a library palette (x its fallback score): below the model's own picks
 TASTE_CANDIDATES = 8  # for a tenant with a learned taste: the library palettes it ranks highest that meet the brief
+SIDE_CANDIDATES = 2  # for a brief naming tones no candidate meets (they contradict the others): the library's best each
 INJECT_ROLES = (PaletteRole.secondary, PaletteRole.highlight, PaletteRole.accent)  # may take a cue's colour
 ROLE_AXIS = [r.value for r in ROLE_ORDER]
 INJECT_MASK = np.isin(ROLE_AXIS, [r.value for r in INJECT_ROLES])  # INJECT_ROLES as a mask over the roles
@@ -707,6 +711,9 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     palette = np.concatenate([model, best, f.bucket_order[spread]], axis=1)
     relevance = np.concatenate([relevance[:, :MODEL_CANDIDATES], best_relevance,
                                 LIBRARY_RELEVANCE * np.take_along_axis(fallback, spread, axis=1)], axis=1)
+    side, side_relevance = _side_candidates(order, fallback, named, palette)
+    palette = np.concatenate([palette, side], axis=1)
+    relevance = np.concatenate([relevance, side_relevance], axis=1)
     if taste is not None:
         # (B, P) in bucket order, float32 (an order only; tanh keeps it): fewest named tones and cues missed
         # first (all met, where the library has enough), then the taste; never one that is already a candidate.
@@ -745,6 +752,32 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         met[b_of, cand, attribute] = attribute_rules().meets_each(
             lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
     return Candidates(palette, relevance, lch, oklab, lab, brand, met, position)
+
+
+def _side_candidates(order: np.ndarray, fallback: np.ndarray, named: np.ndarray, palette: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Where a brief names a tone that none of its candidates meets as it stands (a tone that contradicts the
+    others: neon beside Morandi, whose library best all go the Morandi way), the library's best palette that meets
+    it (`order`: fewest named missed, then fit; bucket order) joins as a candidate, at most SIDE_CANDIDATES tones a
+    brief, so the schemes can take that side too (`select_fitting_palettes`, COVER_BONUS). -> (B, SIDE_CANDIDATES)
+    palettes and relevance; -inf relevance (never chosen, the answer unchanged) where a brief needs none."""
+    f = _fit_tables()
+    side = np.zeros((len(palette), SIDE_CANDIDATES), np.int64)
+    relevance = np.full((len(palette), SIDE_CANDIDATES), -np.inf)
+    need_b, need_t = np.nonzero(named[:, :N_TONES] & ~f.passes[palette][..., :N_TONES].any(axis=1))
+    slot = np.arange(len(need_b)) - np.searchsorted(need_b, need_b)  # the tone's place among its brief's needs
+    keep = slot < SIDE_CANDIDATES
+    need_b, need_t, slot = need_b[keep], need_t[keep], slot[keep]
+    if not len(need_b):
+        return side, relevance
+    score = np.where(f.passes[f.bucket_order][:, need_t].T, order[need_b], -np.inf)  # (N, P) bucket order
+    score[np.arange(len(need_b))[:, None], f.bucket_rank[palette[need_b]]] = -np.inf  # not a candidate already
+    top = np.argmax(score, axis=1)
+    ok = np.isfinite(score[np.arange(len(need_b)), top])
+    need_b, slot, top = need_b[ok], slot[ok], top[ok]
+    side[need_b, slot] = f.bucket_order[top]
+    relevance[need_b, slot] = LIBRARY_RELEVANCE * fallback[need_b, top]
+    return side, relevance
 
 
 def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray) -> np.ndarray:
@@ -807,11 +840,14 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     tones and cues (a missed colour cue that a free role could take counts half; where no candidate meets all,
     contradictory tones, this maximises the number met, ties going to (4)); (4) the MMR value: relevance vs OKLab
     distance to the schemes chosen, plus the tenant's learned taste (`pipeline.taste`: bounded below one step of
-    (3), so it re-orders only within (1)-(3)).
+    (3), so it re-orders only within (1)-(3)); within (3), where the schemes chosen so far miss a named tone or cue
+    (contradicting tones: Morandi + neon), a candidate that meets one of those comes first (COVER_BONUS), so the
+    schemes take the brief's different sides instead of one side each time.
     """
     batch, c = cand.palette.shape
     rows = np.arange(batch)
-    fit = (cand.met & named[:, None, :]).sum(axis=-1) + 0.5 * _fixable(cand, named)
+    met_named = cand.met & named[:, None, :]
+    fit = met_named.sum(axis=-1) + 0.5 * _fixable(cand, named)
     fit -= 1000.0 * (_tables().brandable[cand.palette].sum(axis=-1) < n_brands[:, None])
     # The taste only among candidates that meet every named tone and cue as they stand: elsewhere the brief's
     # rules alone decide. (Not the half-credit of a cue colour a free role could take: putting it in can break a
@@ -823,15 +859,19 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     signature = cand.oklab[:, :, [R_BACKGROUND, R_PRIMARY, R_ACCENT]].reshape(batch, c, -1)
     rounds = int(n.max()) if batch else 0
     chosen = np.full((batch, rounds), -1, dtype=np.int64)
-    taken = np.zeros((batch, c), bool)
+    taken = np.isneginf(cand.relevance)  # columns a brief does not use (taste, side) are never chosen: skip them
     clash = np.zeros((batch, c), bool)
     nearest = np.full((batch, c), np.inf)
+    covered = np.zeros(named.shape, bool)  # (B, A) named attributes met by a scheme chosen so far
     varied: list[tuple[int, int, int, int]] = []
     fixed = 10.0 * fit + MMR_LAMBDA * cand.relevance  # the value's first terms, summed first as before
     for r in range(rounds):
         active = n > r
         diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
         value = fixed + (1 - MMR_LAMBDA) * diversity + learned
+        uncovered = np.flatnonzero(active & (named & ~covered).any(axis=1)) if r else ()
+        if len(uncovered):
+            value[uncovered] += COVER_BONUS * (met_named[uncovered] & ~covered[uncovered, None, :]).any(axis=-1)
         value[taken] = -np.inf
         allowed = np.where(clash, -np.inf, value)
         best = np.argmax(allowed, axis=1)
@@ -843,6 +883,7 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
             best[stuck_rows] = chosen[stuck_rows, r] = np.argmax(value[stuck_rows], axis=1)
             varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
         taken[rows[active], best[active]] = True
+        covered[rows[active]] |= met_named[rows[active], best[active]]
         # Only candidates still open, of briefs that choose again after this round.
         open_rows, open_cols = np.nonzero(~taken & ~clash & (n > r + 1)[:, None])
         if len(open_rows):  # (none in the last round)

@@ -234,7 +234,7 @@ def test_each_scheme_says_what_it_misses_as_the_grader_finds_it(held_out_fit, la
 
 def test_contradicting_tones_are_named_with_the_reason():
     """Morandi (greyed) and neon (glowing) are met by no library palette together: a scheme that misses one says
-    which, and why."""
+    which, and why; and the schemes take both sides (not three Morandi schemes)."""
     from inference.onnxruntime_backend import OnnxRuntimeBackend
     from pipeline.features import encode_batch
     from pipeline.postprocess import schemes_batch
@@ -247,3 +247,4 @@ def test_contradicting_tones_are_named_with_the_reason():
         for s in answer:
             assert len(s.get("unmet", [])) == 1 and s["unmet"][0] in ("morandi", "neon"), s.get("unmet")
             assert reason in s["rationale"]
+        assert {s["unmet"][0] for s in answer} == {"morandi", "neon"}
