@@ -2,6 +2,8 @@
 
 The teacher's cues are of two kinds: the runtime lexicon's tone/style cues, and the frozen colour cues
 (`knowledge.attributes.find_cues`, read from the raw keywords in en and zh alike, as the evaluation reads them).
+The tone cues and colour cues are the structured features' own blocks (`pipeline.features`), read from there so
+that the teacher and the network see one array; the style cues are no feature (left to the text) and kept here.
 
 MiniLM is frozen, so each distinct brief text is embedded once and cached; the heads then train on the
 cached embeddings, which keeps a full training run on a 2-core CPU within minutes.
@@ -17,10 +19,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from knowledge.attributes import find_cues
 from knowledge.lexicon import cue_entries
 from model.briefs import BriefSample, paraphrase_keywords
-from model.design_tensors import CACHE_DIR, cue_ids
+from model.design_tensors import CACHE_DIR
+from pipeline.feature_layout import feature_slice
 from pipeline.features import brief_text, structured_features
 from model.teacher import cue_vectors
 from model.text_encoder import MiniLMEncoder
@@ -31,10 +33,19 @@ from pipeline.tokenization import encode_texts
 class BriefArrays:
     features: np.ndarray  # (n, FEATURE_DIM)
     text_emb: np.ndarray  # (n, 384)
-    tone_cues: np.ndarray  # (n, 18)
-    style_cues: np.ndarray  # (n, 14)
-    color_cues: np.ndarray  # (n, K) the frozen colour cues the keywords name, `cue_ids()` order
+    style_cues: np.ndarray  # (n, 14) the lexicon's style cues
     texts: list[str]
+
+    @property
+    def tone_cues(self) -> np.ndarray:
+        """(n, 18) the lexicon's tone cues: the features' `tone_cues` block."""
+        return np.ascontiguousarray(self.features[:, feature_slice("tone_cues")])
+
+    @property
+    def color_cues(self) -> np.ndarray:
+        """(n, K) the frozen colour cues the keywords name: the features' `colour_cues` block, whose order is
+        `cue_ids()`'s (tests/model/test_dataset.py)."""
+        return np.ascontiguousarray(self.features[:, feature_slice("colour_cues")])
 
     def tensors(self, index=slice(None)) -> tuple[torch.Tensor, ...]:
         """(features, text_emb, tone_cues, style_cues, color_cues): the teacher's arguments, in order."""
@@ -71,31 +82,18 @@ def embed_texts(texts: list[str], batch_size: int = 128, progress: bool = True) 
     return table[[index[t] for t in texts]]
 
 
-def color_cue_hot(keywords: list[str]) -> np.ndarray:
-    """(n, K) multi-hot of the colour cues each keyword string names (`knowledge.attributes.find_cues`)."""
-    column = {c: k for k, c in enumerate(cue_ids())}
-    out = np.zeros((len(keywords), len(column)), dtype=np.float32)
-    for i, text in enumerate(keywords):
-        out[i, [column[c] for c in find_cues(text)]] = 1.0
-    return out
-
-
 def brief_arrays(samples: list[BriefSample], normalize_chinese: bool = True, progress: bool = True) -> BriefArrays:
-    features, tone_cues, style_cues, texts = [], [], [], []
+    features, style_cues, texts = [], [], []
     for sample in samples:
         entries = cue_entries(sample.brief.keywords)
         features.append(structured_features(sample.brief, sample.reference_colors, entries))
         texts.append(brief_text(sample.brief.keywords, normalize_chinese)[0])
         # The teacher reads the lexicon cues of both languages, as the features do.
-        tones, styles = cue_vectors(entries)
-        tone_cues.append(tones)
-        style_cues.append(styles)
+        style_cues.append(cue_vectors(entries)[1])
     return BriefArrays(
         features=np.stack(features),
         text_emb=embed_texts(texts, progress=progress),
-        tone_cues=np.stack(tone_cues),
         style_cues=np.stack(style_cues),
-        color_cues=color_cue_hot([s.brief.keywords for s in samples]),
         texts=texts,
     )
 

@@ -208,7 +208,7 @@ class Teacher:
         self, features: torch.Tensor, text_emb: torch.Tensor, tone_cues: torch.Tensor, style_cues: torch.Tensor,
         color_cues: torch.Tensor,
     ) -> TeacherTargets:
-        """`color_cues`: (B, K) the frozen colour cues the raw keywords name (`model.dataset.color_cue_hot`)."""
+        """`color_cues`: (B, K) the frozen colour cues the raw keywords name (`BriefArrays.color_cues`)."""
         blocks = self._blocks(features)
         tone_w = self.tone_weights(blocks, tone_cues)
         style_p = self.style_probs(blocks, tone_w, style_cues, text_emb)
