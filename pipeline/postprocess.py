@@ -220,6 +220,7 @@ def warm() -> None:
     t = _tables()
     _fit_tables()
     _taste_palettes_sorted()
+    _reconcilable()  # the reason a rationale gives for a tone no library palette meets with another
     # The lexicon trie and the Chinese gloss table (zh rationales) and the named-colour grid and sRGB levels (brand
     # colour names).
     normalize_keywords("清爽")

@@ -86,3 +86,44 @@ def test_cue_features_are_the_same_for_a_chinese_brief_and_its_english():
     assert np.array_equal(batch.features[0], alone)  # the request path's batch and the training path agree
     plain = structured_features(Brief(product_category="snacks", package_format="bag", keywords="quarterly report"))
     assert not np.concatenate([plain[feature_slice(b)] for b in blocks]).any()
+
+
+WARM_THEN_ENCODE = """
+import inspect, json, sys
+from contract.brief import Brief
+from pipeline.features import encode_batch, warm
+
+def sizes():
+    # The tables: cached functions of no argument (per-input memos such as hex_to_oklab grow with new inputs).
+    out = {}
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in ("knowledge", "contract", "pipeline"):
+            for attr, value in list(vars(module).items()):
+                info = getattr(value, "cache_info", None)
+                if callable(info) and not inspect.signature(value).parameters:
+                    out[f"{name}.{attr}"] = info().currsize
+    return out
+
+warm()
+before = sizes()
+encode_batch([Brief(product_category="beverage", package_format="can", keywords="forest tea, golden hour, sapphire"),
+              Brief(product_category="coffee_tea", package_format="box", keywords="国潮 森林 低筋面粉 咖啡", locale="zh",
+                    brand_colors=["#c0ffee"])], max_image_bytes=1 << 20)
+after = sizes()
+print(json.dumps({k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}))
+"""
+
+
+def test_after_warm_encoding_fills_no_cache():
+    """A new encoder replica warms at start (serve_app/encoder.py): afterwards a live micro-batch, English and
+    Chinese, finds every table encoding reads already loaded (without `warm()`, six of them load on it). In a
+    fresh process, since the tests share caches."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", WARM_THEN_ENCODE], cwd=root, capture_output=True, text=True,
+                          check=True)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
