@@ -291,6 +291,15 @@ def model_alone_schemes(samples: list[BriefSample], encoded, outputs: dict[str, 
     return out
 
 
+def _answers_covering(g: Grade) -> np.ndarray:
+    """(answers,) every tone and cue the brief names is met (palette and type) by at least one of its schemes."""
+    met = np.concatenate([g.tone_met | ~g.tone_named, g.cue_met | ~g.cue_named], axis=1)  # (S, attributes)
+    answers = int(g.table.answer.max()) + 1 if len(g.table.answer) else 0
+    some = np.zeros((answers, met.shape[1]), bool)
+    np.logical_or.at(some, g.table.answer, met)
+    return some.all(axis=1)
+
+
 def _share(values: np.ndarray) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
 
@@ -397,6 +406,12 @@ def evaluate_fit(backend: InferenceBackend | None, n_briefs: int = FIT_BRIEFS,
             # ask for the impossible (tones no palette or font pair meets together) are set aside.
             servable = (palette_ok & type_ok)[g.table.answer] & g.named_any
             metrics[f"fit_all_servable_{language}{mode}"] = _share(g.all_met[servable])
+            # Answers in which every named tone and cue is met by some scheme: where one scheme cannot meet them
+            # all (contradicting tones), whether the schemes at least take every side the brief asks for.
+            covered = _answers_covering(g)
+            named_brief = g.named_any[np.searchsorted(g.table.answer, np.arange(len(briefs)))]
+            metrics[f"answer_covers_{language}{mode}"] = _share(covered[named_brief])
+            metrics[f"answer_covers_unservable_{language}{mode}"] = _share(covered[named_brief & ~(palette_ok & type_ok)])
             rows[language + mode] = attribute_rows(g)
         metrics[f"library_palette_can_{language}"] = _share(palette_ok)
         metrics[f"library_type_can_{language}"] = _share(type_ok)
@@ -435,6 +450,8 @@ def format_fit(metrics: dict, rows: dict) -> str:
     summary = [
         ("every tone and cue named (schemes naming any)", "fit_all"),
         ("the same, briefs one palette and one font pair could serve (below)", "fit_all_servable"),
+        ("answers whose schemes together meet every named tone and cue", "answer_covers"),
+        ("the same, briefs one palette and one font pair could not serve", "answer_covers_unservable"),
         ("tones named (schemes naming a tone)", "fit_tones"),
         ("cues named (schemes naming a cue)", "fit_cues"),
         ("type suits the scheme's style (heading and body)", "font_suits_style"),
