@@ -38,19 +38,20 @@ class BriefArrays:
 
     @property
     def tone_cues(self) -> np.ndarray:
-        """(n, 18) the lexicon's tone cues: the features' `tone_cues` block."""
-        return np.ascontiguousarray(self.features[:, feature_slice("tone_cues")])
+        """(n, 18) the lexicon's tone cues: the features' `tone_cues` block (a view)."""
+        return self.features[:, feature_slice("tone_cues")]
 
     @property
     def color_cues(self) -> np.ndarray:
-        """(n, K) the frozen colour cues the keywords name: the features' `colour_cues` block, whose order is
-        `cue_ids()`'s (tests/model/test_dataset.py)."""
-        return np.ascontiguousarray(self.features[:, feature_slice("colour_cues")])
+        """(n, K) the frozen colour cues the keywords name: the features' `colour_cues` block (a view), whose order
+        is `cue_ids()`'s (tests/model/test_dataset.py)."""
+        return self.features[:, feature_slice("colour_cues")]
 
     def tensors(self, index=slice(None)) -> tuple[torch.Tensor, ...]:
         """(features, text_emb, tone_cues, style_cues, color_cues): the teacher's arguments, in order."""
+        # Only the rows asked for are copied (the cue blocks are views into `features`), contiguous as before.
         return tuple(
-            torch.from_numpy(a[index])
+            torch.from_numpy(np.ascontiguousarray(a[index]))
             for a in (self.features, self.text_emb, self.tone_cues, self.style_cues, self.color_cues)
         )
 

@@ -101,13 +101,14 @@ def structured_features(brief: Brief, reference_colors: list[str] | tuple[str, .
 def encode_brief(
     brief: Brief, reference_colors: list[str] | tuple[str, ...] = (), normalize_chinese: bool = True
 ) -> EncodedBrief:
-    text, cues = brief_text(brief.keywords, normalize_chinese)
+    text, entries = _normalised(brief.keywords, normalize_chinese)
     cue_ids, cue_terms = colour_cues(brief.keywords)
     return EncodedBrief(
         token_ids=token_ids(text),
-        features=structured_features(brief, reference_colors, colour_cue_ids=cue_ids),
+        features=structured_features(
+            brief, reference_colors, cue_entries(brief.keywords, entries if normalize_chinese else None), cue_ids),
         text=text,
-        cues=cues,
+        cues=[e.en for e in entries],
         reference_colors=list(reference_colors)[:MAX_COLORS],
         cue_ids=cue_ids,
         cue_terms=cue_terms,

@@ -771,7 +771,7 @@ def _side_candidates(order: np.ndarray, fallback: np.ndarray, named: np.ndarray,
     need_b, need_t, slot = need_b[keep], need_t[keep], slot[keep]
     if not len(need_b):
         return side, relevance
-    score = np.where(f.passes[f.bucket_order][:, need_t].T, order[need_b], -np.inf)  # (N, P) bucket order
+    score = np.where(f.fails_sorted[need_t] == 0, order[need_b], -np.inf)  # (N, P) bucket order
     score[np.arange(len(need_b))[:, None], f.bucket_rank[palette[need_b]]] = -np.inf  # not a candidate already
     top = np.argmax(score, axis=1)
     ok = np.isfinite(score[np.arange(len(need_b)), top])
