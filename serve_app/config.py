@@ -33,6 +33,11 @@ class AppArgs(BaseModel):
                     "the ingress process (one Ray hop less; then drop BriefEncoder from the config's deployments).",
     )
     recommend_timeout_s: float = Field(default=10.0, gt=0, description="Per-request budget inside the graph.")
+    warm_up_timeout_s: float = Field(
+        default=60.0, gt=0,
+        description="How long a new ingress replica waits for its warm-up brief through the encoder and recommender "
+                    "before it takes traffic anyway (downstream replicas still starting, or failing: /healthz says).",
+    )
     # Micro-batching in the ingress: concurrent requests share one encoder call, one recommender call and one
     # post-processing pass. The wait is what a lone request pays at most; under load batches fill before it.
     ingress_max_batch_size: int = Field(default=64, gt=0, description="Briefs per ingress micro-batch.")

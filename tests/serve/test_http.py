@@ -182,3 +182,15 @@ def test_request_id_follows_the_client_header_and_keys_feedback(client):
     assert response.headers["x-request-id"] == "brief-20261124-0001"
     event = {"request_id": "brief-20261124-0001", "scheme_index": 0, "action": "rejected"}
     assert client.post("/v1/feedback", json=event).json()["status"] == "recorded"
+
+
+def test_ingress_is_warm_before_it_takes_traffic(client, cluster):
+    """A new ingress replica sends one brief through the encoder and the recommender before it takes traffic (the
+    first call through each handle sets up its router), and that brief never reaches the answer log."""
+    import sqlite3
+
+    warm_up = client.get("/healthz").json()["warm_up"]
+    assert warm_up["ok"] is True, warm_up
+    with sqlite3.connect(f"file:{cluster.tmp / 'feedback.sqlite3'}?mode=ro", uri=True) as db:
+        logged = db.execute("SELECT COUNT(*) FROM answer_records WHERE request_id = 'warm-up'").fetchone()[0]
+    assert logged == 0
