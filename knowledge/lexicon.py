@@ -223,16 +223,28 @@ def normalize_keywords(text: str) -> tuple[str, list[LexiconEntry]]:
 
 
 _LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_KEYWORD_BREAK = re.compile(r"[,;/|.!?\n，、；。！？]+")
+
+
+def _english_key(text: str) -> str:
+    return " ".join(_LATIN_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 @cache
-def _english_terms() -> tuple[dict[str, LexiconEntry], int]:
-    """The entries' English phrases as folded word sequences (the first entry of a phrase wins), and the longest."""
-    terms: dict[str, LexiconEntry] = {}
+def _english_terms() -> tuple[dict[str, LexiconEntry | None], int]:
+    """The entries' English phrases as folded word sequences (the first entry of a phrase wins), and the longest.
+    The English cue blockers (`knowledge/data/cue_blockers.json`: "red tape", "golden age", "cup of tea", phrases
+    that do not mean their words) are keys with no entry: the longest match stops on them, so a term inside one
+    cues nothing, as in the colour cues (and as a longer dictionary word does for a Chinese term)."""
+    from knowledge.attributes import CUE_BLOCKERS_PATH
+
+    terms: dict[str, LexiconEntry | None] = {}
     for entry in load_lexicon():
-        key = " ".join(_LATIN_WORD.findall(unicodedata.normalize("NFKC", entry.en).casefold()))
-        if key:
+        if key := _english_key(entry.en):
             terms.setdefault(key, entry)
+    for blocker in json.loads(CUE_BLOCKERS_PATH.read_text(encoding="utf-8"))["en"]:
+        if key := _english_key(blocker):
+            terms.setdefault(key, None)
     return terms, max((k.count(" ") + 1 for k in terms), default=1)
 
 
@@ -260,8 +272,12 @@ def english_term_entries(text: str) -> list[LexiconEntry]:
     brief saying the same ("happy cartoon fruit" for 快乐卡通水果) must carry the same cues, or the two languages
     get different directions (issue 15, parity)."""
     terms, longest = _english_terms()
-    words = _LATIN_WORD.findall(unicodedata.normalize("NFKC", text).casefold().replace("-", " "))
-    return [terms[key] for _, _, key in longest_matches(words, terms, longest, " ")]
+    found = []
+    # A phrase is read within one keyword: "red, brick red" holds "red" and "brick red", not the blocker "red brick".
+    for keyword in _KEYWORD_BREAK.split(unicodedata.normalize("NFKC", text).casefold()):
+        words = _LATIN_WORD.findall(keyword.replace("-", " "))
+        found += [terms[key] for _, _, key in longest_matches(words, terms, longest, " ")]
+    return [entry for entry in found if entry is not None]
 
 
 def cue_entries(text: str, chinese: list[LexiconEntry] | None = None) -> list[LexiconEntry]:

@@ -176,3 +176,24 @@ def test_english_terms_match_whole_words_longest_first() -> None:
     mixed = cue_entries("卡通 happy")
     assert [e.en for e in mixed] == ["cartoon", "happy"]
     assert cue_entries("卡通", []) == english_term_entries("卡通") == []  # `chinese` given: not read again
+
+
+def test_english_terms_give_way_to_a_phrase_that_does_not_mean_them() -> None:
+    """The English cue blockers (cue_blockers.json, from WordNet: phrases whose senses name neither their colour
+    word nor any colour) stop the English terms inside them, as they stop the colour cues: "red tape" cues no vivid
+    red, "golden age" no metallic gold, "cup of tea" no tea. The same words on their own, or beside other words,
+    keep their entries."""
+    assert english_term_entries("cut through the red tape") == []
+    assert english_term_entries("a golden age of travel") == []
+    assert english_term_entries("not my cup of tea") == []
+    assert [e.en for e in english_term_entries("red apple, golden honey tea")] == ["red", "apple", "golden", "honey",
+                                                                                  "tea"]
+
+
+def test_english_terms_stay_inside_one_keyword() -> None:
+    """Keywords are separated by commas (and other breaks): a phrase is never read across one. "avocado green, tea"
+    names avocado green and tea, not green tea; "red, brick red" names red and brick red, and the blocker "red brick"
+    across the comma blocks nothing."""
+    assert [e.en for e in english_term_entries("avocado green, tea")] == ["avocado green", "tea"]
+    assert [e.en for e in english_term_entries("oat; milk")] == ["oat", "milk"]
+    assert [e.en for e in english_term_entries("red, brick red")] == ["red", "brick red"]
