@@ -226,6 +226,13 @@ _LATIN_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _KEYWORD_BREAK = re.compile(r"[,;/|.!?\n，、；。！？]+")
 
 
+def keyword_pieces(text: str) -> list[str]:
+    """A brief's keyword text split into its keywords (at commas, semicolons, slashes, full stops and their CJK
+    forms): a phrase is read inside one keyword, never across two ("girlish sweet, potato chips" names no sweet
+    potato)."""
+    return _KEYWORD_BREAK.split(text)
+
+
 def _english_key(text: str) -> str:
     return " ".join(_LATIN_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
@@ -274,7 +281,7 @@ def english_term_entries(text: str) -> list[LexiconEntry]:
     terms, longest = _english_terms()
     found = []
     # A phrase is read within one keyword: "red, brick red" holds "red" and "brick red", not the blocker "red brick".
-    for keyword in _KEYWORD_BREAK.split(unicodedata.normalize("NFKC", text).casefold()):
+    for keyword in keyword_pieces(unicodedata.normalize("NFKC", text).casefold()):
         words = _LATIN_WORD.findall(keyword.replace("-", " "))
         found += [terms[key] for _, _, key in longest_matches(words, terms, longest, " ")]
     return [entry for entry in found if entry is not None]

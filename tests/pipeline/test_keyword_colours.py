@@ -221,3 +221,11 @@ def test_a_keyword_colour_never_costs_a_named_tone(backend):
     assert (met[0][np.arange(len(rows)), np.array(column)[rows]].sum()
             >= met[1][np.arange(len(rows)), np.array(column)[rows]].sum())
     assert with_colours != without  # the keyword colours did change some scheme
+
+
+def test_a_phrase_is_read_inside_one_keyword():
+    """Keywords are separated by commas: "girlish sweet, potato chips" names no sweet potato and "black and white,
+    rice wine" no white rice (both were read across the comma); the same phrase inside one keyword still counts."""
+    assert "sweet potato" not in [k.keyword for k in find_keyword_colours("girlish sweet, potato chips")]
+    assert "white rice" not in [k.keyword for k in find_keyword_colours("black and white, rice wine")]
+    assert "sweet potato" in [k.keyword for k in find_keyword_colours("roasted sweet potato, chips")]
