@@ -30,7 +30,6 @@ from serve_app.heap import freeze_startup_heap
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, encode_batch
 from pipeline.features import warm as warm_encoding
-from pipeline.tokenization import tokenizer
 from serve_app.api import parse_brief
 from serve_app.errors import field_error, validation_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
@@ -86,8 +85,7 @@ class Baseline:
         self.backend = select_backend(os.environ.get(ENV + "BACKEND", "onnxruntime"), options)
         warm_for_serving(self.backend)
         self.version = self.backend.info.detail.get("model_version") or "unknown"
-        tokenizer()
-        warm_encoding()  # as the Serve encoder replicas do
+        warm_encoding()  # every table encoding reads, as the Serve encoder replicas do
         postprocess.warm()
         self.store = FeedbackStore(os.environ.get(ENV + "DB", f"/tmp/packdesign-baseline-{os.getpid()}.sqlite3"))
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")

@@ -49,15 +49,19 @@ def setting_overrides(name: str):
     return apply
 
 
+def _timed(client: httpx.Client, brief: dict) -> tuple[float, dict]:
+    """One request: ms over HTTP, and the answer's own stage times."""
+    start = time.perf_counter()
+    response = client.post("/v1/recommend", json=brief)
+    elapsed = (time.perf_counter() - start) * 1000
+    response.raise_for_status()
+    return elapsed, response.json()["timings_ms"]
+
+
 def sequential(client: httpx.Client, briefs: list[dict]) -> dict:
-    latencies, server_totals = [], []
-    for brief in briefs:
-        start = time.perf_counter()
-        response = client.post("/v1/recommend", json=brief)
-        latencies.append((time.perf_counter() - start) * 1000)
-        response.raise_for_status()
-        server_totals.append(response.json()["timings_ms"]["total"])
-    lat = np.array(latencies)
+    timed = [_timed(client, brief) for brief in briefs]
+    lat = np.array([ms for ms, _ in timed])
+    server_totals = [timings["total"] for _, timings in timed]
     return {"requests": len(lat), "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p99_ms": round(float(np.percentile(lat, 99)), 1), "max_ms": round(float(lat.max()), 1),
             "server_total_p50_ms": round(float(np.percentile(server_totals, 50)), 1)}
@@ -68,12 +72,9 @@ def first_requests(client: httpx.Client, briefs: list[dict]) -> list[dict]:
     stage times. A replica that is not warm before it takes traffic pays its set-up on these."""
     out = []
     for brief in briefs:
-        start = time.perf_counter()
-        response = client.post("/v1/recommend", json=brief)
-        response.raise_for_status()
-        timings = response.json()["timings_ms"]
-        out.append({"http_ms": round((time.perf_counter() - start) * 1000, 1)}
-                   | {k: timings[k] for k in ("encode", "infer", "post", "total") if k in timings})
+        ms, timings = _timed(client, brief)
+        out.append({"http_ms": round(ms, 1)} | {k: timings[k] for k in ("encode", "infer", "post", "total")
+                                                  if k in timings})
     return out
 
 

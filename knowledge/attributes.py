@@ -213,10 +213,17 @@ def _bounded(text: str, start: int, end: int) -> bool:
 
 
 @cache
+def load_cue_blockers() -> dict[str, tuple[str, ...]]:
+    """The blockers as written in cue_blockers.json, by language ("en", "zh"); read once for every reader."""
+    raw = json.loads(CUE_BLOCKERS_PATH.read_text(encoding="utf-8"))
+    return {language: tuple(raw[language]) for language in ("en", "zh")}
+
+
+@cache
 def cue_blockers() -> dict[str, tuple[tuple[str, int], ...]]:
     """cue term -> the blockers that hold it, each with the term's offset inside it (on word boundaries for Latin
     text), so a found term looks only at the blockers that could surround it."""
-    raw = json.loads(CUE_BLOCKERS_PATH.read_text(encoding="utf-8"))
+    raw = load_cue_blockers()
     index: dict[str, list[tuple[str, int]]] = {}
     for term, cue in load_attributes().cue_terms.items():
         if cue is None:

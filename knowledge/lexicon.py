@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
+from knowledge.attributes import load_cue_blockers
 from knowledge.gloss import gloss_run, word_spans
 
 LEXICON_PATH = Path(__file__).parent / "data" / "lexicon.json"
@@ -233,6 +234,13 @@ def keyword_pieces(text: str) -> list[str]:
     return _KEYWORD_BREAK.split(text)
 
 
+def latin_phrases(text: str, table: dict, longest: int, word: re.Pattern[str] = _LATIN_WORD) -> list[str]:
+    """The `table` keys (phrases of up to `longest` words) that folded `text` names, the longest at each word
+    (`longest_matches`), read inside one keyword at a time (`keyword_pieces`), in text order."""
+    return [key for keyword in keyword_pieces(text)
+            for _, _, key in longest_matches(word.findall(keyword.replace("-", " ")), table, longest, " ")]
+
+
 def _english_key(text: str) -> str:
     return " ".join(_LATIN_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
 
@@ -243,13 +251,11 @@ def _english_terms() -> tuple[dict[str, LexiconEntry | None], int]:
     The English cue blockers (`knowledge/data/cue_blockers.json`: "red tape", "golden age", "cup of tea", phrases
     that do not mean their words) are keys with no entry: the longest match stops on them, so a term inside one
     cues nothing, as in the colour cues (and as a longer dictionary word does for a Chinese term)."""
-    from knowledge.attributes import CUE_BLOCKERS_PATH
-
     terms: dict[str, LexiconEntry | None] = {}
     for entry in load_lexicon():
         if key := _english_key(entry.en):
             terms.setdefault(key, entry)
-    for blocker in json.loads(CUE_BLOCKERS_PATH.read_text(encoding="utf-8"))["en"]:
+    for blocker in load_cue_blockers()["en"]:
         if key := _english_key(blocker):
             terms.setdefault(key, None)
     return terms, max((k.count(" ") + 1 for k in terms), default=1)
@@ -279,11 +285,8 @@ def english_term_entries(text: str) -> list[LexiconEntry]:
     brief saying the same ("happy cartoon fruit" for 快乐卡通水果) must carry the same cues, or the two languages
     get different directions (issue 15, parity)."""
     terms, longest = _english_terms()
-    found = []
     # A phrase is read within one keyword: "red, brick red" holds "red" and "brick red", not the blocker "red brick".
-    for keyword in keyword_pieces(unicodedata.normalize("NFKC", text).casefold()):
-        words = _LATIN_WORD.findall(keyword.replace("-", " "))
-        found += [terms[key] for _, _, key in longest_matches(words, terms, longest, " ")]
+    found = (terms[key] for key in latin_phrases(unicodedata.normalize("NFKC", text).casefold(), terms, longest))
     return [entry for entry in found if entry is not None]
 
 

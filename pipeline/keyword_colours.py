@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from knowledge.attributes import Box
-from knowledge.lexicon import keyword_pieces, longest_matches
+from knowledge.lexicon import latin_phrases, longest_matches
 
 KEYWORD_COLOURS_PATH = Path(__file__).resolve().parents[1] / "knowledge" / "data" / "keyword_colours.json"
 
@@ -85,11 +85,9 @@ def find_keyword_colours(keywords: str, table: KeywordColourTable | None = None)
     table = load_keyword_colours() if table is None else table
     text = unicodedata.normalize("NFKC", keywords).casefold()
     found: dict[str, tuple[float, float, float]] = {}
-    for keyword in keyword_pieces(text):  # a phrase inside one keyword only
-        words = _LATIN_WORD.findall(keyword.replace("-", " "))
-        for _, _, key in longest_matches(words, table.en, table.en_max_words, " "):
-            if table.en[key] is not None:
-                found.setdefault(key, table.en[key])
+    for key in latin_phrases(text, table.en, table.en_max_words, _LATIN_WORD):  # inside one keyword at a time
+        if table.en[key] is not None:
+            found.setdefault(key, table.en[key])
     for run in _CJK_RUN.findall(text):
         for _, _, key in longest_matches(list(run), table.zh, table.zh_max_chars, ""):
             if table.zh[key] is not None:

@@ -11,7 +11,6 @@ import logging
 from ray import serve
 
 from contract.brief import Brief
-from knowledge.gloss import load_gloss
 from pipeline.features import EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
 from pipeline.tokenization import tokenizer
@@ -33,9 +32,9 @@ def decode_briefs(briefs_json: list[bytes]) -> list[Brief]:
 class BriefEncoder:
     def __init__(self, max_image_bytes: int) -> None:
         self.max_image_bytes = max_image_bytes
-        tokenizer()  # load once per replica, not on the first request
-        load_gloss()  # the Chinese gloss table (~0.1 s to read), likewise
-        warm_encoding()  # and every other table encoding reads (a new replica's first micro-batch would pay ~70 ms)
+        # Every table encoding reads (tokenizer, lexicon, gloss, cues, keyword colours), once per replica: a new
+        # replica's first micro-batch would pay ~70 ms for them.
+        warm_encoding()
         freeze_startup_heap()
 
     async def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:

@@ -31,8 +31,8 @@ from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
+from pipeline.features import warm as warm_encoding
 from pipeline.taste import TasteModel
-from pipeline.tokenization import tokenizer
 from serve_app.config import AppArgs
 from serve_app.errors import field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
@@ -154,8 +154,8 @@ class Ingress:
             f"{LOOP_LAG_PERIOD_S * 1000:.0f} ms: the time it was held by other work.", boundaries=STAGE_BOUNDARIES_MS)
         self._loop_watch: asyncio.Task | None = None
         # Warm before taking traffic: a replica added during a spike must not fill lazy caches on live requests.
-        if encoder is None:
-            tokenizer()
+        if encoder is None:  # `encoder: inline`: this replica encodes, so it loads what the encoder replicas do
+            warm_encoding()
         postprocess.warm()
         self.warm_up = await self._warm_path()
         freeze_startup_heap()  # after the warm-up: the routers and connections it made are start-up state too

@@ -62,7 +62,7 @@ GENERIC = frozenset({"colour", "colours", "color", "style", "and", "of", "the", 
 # WordNet lexicographer files of concrete nouns (Tops, animal, artifact, body, food, object, phenomenon, plant,
 # quantity, shape, substance): left alone by the English rule.
 CONCRETE = frozenset({3, 5, 6, 8, 13, 17, 19, 20, 23, 25, 27})
-HUE_SLACK = 20.0  # degrees beyond a cue box's hue range that a thing's colour may lie and still mean the cue  # WordNet lexicographer files (noun.animal, noun.plant)
+HUE_SLACK = 20.0  # degrees beyond a cue box's hue range that a thing's colour may lie and still mean the cue
 _WORD = re.compile(r"[a-z]+")
 
 
