@@ -16,7 +16,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | layouts | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -29,9 +29,16 @@ stray() { ray stop --force >/dev/null 2>&1
   pkill -9 -f "ray::|raylet|gcs_server|haproxy|ray/dashboard/|log_monitor|autoscaler/_private/monitor|runtime_env/agent|benchmarks[.]baseline_server|benchmarks[.]trivial_server" 2>/dev/null; sleep 1; }
 # Output to a file, not a pipe: a server's worker processes inherit stdout and would hold a pipe (and the step)
 # open past its timeout. SIGTERM first (gpu_serve writes what it has), SIGKILL 10 s later.
+# The node's aggregate CPU line of /proc/stat: user nice system idle iowait irq softirq steal ...
+cpustat() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6, $9}' /proc/stat; }
 step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busiest processes before it:"
   ps -eo pcpu,comm --sort=-pcpu | sed -n 2,4p | tr '\n' ';'; echo
-  timeout -k 10 "$seconds" "$@" > "$OUT/log-$name.txt" 2>&1; echo "rc $? ($(date +%T))"; stray
+  local before; before=$(cpustat)
+  timeout -k 10 "$seconds" "$@" > "$OUT/log-$name.txt" 2>&1; echo "rc $? ($(date +%T))"
+  # Steal: time the hypervisor gave this VM's vCPUs to others while they wanted to run (jiffies over the step).
+  read -r b_busy b_idle b_steal <<<"$before"; read -r a_busy a_idle a_steal <<<"$(cpustat)"
+  echo "cpu over the step: busy $((a_busy - b_busy)) idle $((a_idle - b_idle)) steal $((a_steal - b_steal)) jiffies"
+  stray
   cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
@@ -39,6 +46,11 @@ sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server s
 # One core's speed on the code the request path is made of, first, so that CPU a request compares across machine
 # starts (the VM image and host change between sessions).
 python3 -m benchmarks.cpu_calibration --cpu "${LOAD_CPUS%%-*}" | tee "$OUT/cpu-calibration.json"
+# Which vCPUs share a physical core (hyperthreads): a busy sibling halves a core's speed, so where Ray and the load
+# generator sit matters; recorded once per call.
+{ lscpu | grep -E "^(Model name|Thread|Core|Socket|NUMA node\(s\)|CPU\(s\))"; lscpu -e=CPU,CORE,SOCKET,NODE; } \
+  > "$OUT/topology.txt" 2>&1 || true
+sed -n 1,6p "$OUT/topology.txt"
 
 case "$stage" in
 capacity)
@@ -107,6 +119,14 @@ ab)  # the same sweep on two versions of the code, one machine start (machines d
   [ "${AB_FIRST:-before}" = after ] || run_before
   sweep "${SWEEP_S:-200}" serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
   [ "${AB_FIRST:-before}" = after ] && run_before
+  ;;
+encoders)  # the app's sweep with the BriefEncoder hop and with `encoder: inline`, in the order of ENCODERS (flip it
+  # between calls: a second sweep on a start drifts, run 8)
+  # (inline: REPLICAS_INLINE, by default the same Ingress and Recommender replicas without the encoder's)
+  for encoder in ${ENCODERS:-deployment inline}; do
+    layout=$REPLICAS; [ "$encoder" = inline ] && layout=${REPLICAS_INLINE:-Ingress=6,Recommender=2}
+    REPLICAS=$layout sweep "${SWEEP_S:-200}" "serve-$encoder" --tag "enc-$encoder" --encoder "$encoder"
+  done
   ;;
 layouts)  # the app's sweep under each replica layout in LAYOUTS (space-separated, e.g. "Ingress=6,BriefEncoder=3,Recommender=2
   # Ingress=8,BriefEncoder=2,Recommender=2"), one machine start, in the order given (flip it between calls: a second

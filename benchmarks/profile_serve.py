@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--load-cpus")
     parser.add_argument("--num-cpus", type=int, help="logical CPUs of the local cluster (default 4)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile-serve")
+    parser.add_argument("--native", action="store_true", help="py-spy --native --threads: C/C++ frames by thread")
     args = parser.parse_args()
 
     scenarios.LOAD.update(cpus=parse_cpus(args.load_cpus) if args.load_cpus else None, unique=True)
@@ -69,7 +70,7 @@ def main() -> None:
         with context as server:
             scenarios.measure(server, payloads, constant(min(args.rate, 50)), 5.0)  # warm every path
             probe = CPUProbe()
-            with Profiler(ROLES, args.seconds, args.out) as profiler:
+            with Profiler(ROLES, args.seconds, args.out, native=args.native) as profiler:
                 _, summary = scenarios.measure(server, payloads, constant(args.rate), args.seconds,
                                                processes=args.procs, cpu_probe=probe)
             report = {"server": name, "rate": args.rate, "summary": summary, "profile": profiler.summary()}

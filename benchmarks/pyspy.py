@@ -31,8 +31,13 @@ def _py_spy() -> str:
 
 
 class Profiler:
-    def __init__(self, roles: list[str], seconds: float, out_dir: Path, max_per_role: int = 2) -> None:
+    def __init__(self, roles: list[str], seconds: float, out_dir: Path, max_per_role: int = 2,
+                 native: bool = False) -> None:
         self.roles, self.seconds, self.out_dir, self.max_per_role = roles, seconds, Path(out_dir), max_per_role
+        # --native also unwinds C/C++ frames and --threads names each sample's thread: what Ray's and gRPC's
+        # own threads spend (no Python frame of their own) shows up only this way.
+        # Native unwinding must pause the target, so it cannot be --nonblocking (it slows the process a little).
+        self.extra = ["--native", "--threads"] if native else ["--nonblocking"]
         self.procs: list[tuple[str, int, Path, subprocess.Popen]] = []
 
     def __enter__(self) -> Profiler:
@@ -46,9 +51,9 @@ class Profiler:
             # The busiest processes of the role (a replica's forked helpers are not what we want).
             for _, pid in sorted(pids, reverse=True)[: self.max_per_role]:
                 out = self.out_dir / f"pyspy-{role}-{pid}.txt"
-                proc = subprocess.Popen([exe, "record", "--format", "raw", "--rate", str(RATE_HZ), "--nonblocking",
+                proc = subprocess.Popen([exe, "record", "--format", "raw", "--rate", str(RATE_HZ),
                                          "--duration", str(int(self.seconds)), "--pid", str(pid), "--output",
-                                         str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                         str(out), *self.extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 self.procs.append((role, pid, out, proc))
         return self
 

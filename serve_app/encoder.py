@@ -22,6 +22,12 @@ log = logging.getLogger("ray.serve")
 INLINE_MAX_BRIEFS = 4
 
 
+def inline_on_loop(briefs: list[Brief]) -> bool:
+    """Whether a micro-batch is cheap enough to encode on the event loop: a sync call or a thread costs a hand-off
+    per call, more than this work."""
+    return len(briefs) <= INLINE_MAX_BRIEFS and not any(brief.reference_image for brief in briefs)
+
+
 def decode_briefs(briefs_json: list[bytes]) -> list[Brief]:
     """The ingress validated these already; parsing again (pydantic's Rust parser) is ~20 us a brief and keeps
     the hop's payload plain bytes instead of pickled pydantic objects."""
@@ -39,9 +45,7 @@ class BriefEncoder:
 
     async def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:
         briefs = decode_briefs(briefs_json)
-        if len(briefs) <= INLINE_MAX_BRIEFS and not any(brief.reference_image for brief in briefs):
-            # A few text-only briefs on the event loop: a sync method costs a thread hand-off per call (Serve
-            # runs those in its thread pool), more than this work.
+        if inline_on_loop(briefs):  # Serve would run a sync method in its thread pool: a hand-off per call
             return encode_batch(briefs, self.max_image_bytes, pad_to_multiple)
         # Larger batches and reference images (decoded and clustered, milliseconds each) off the loop, which keeps
         # taking calls meanwhile.

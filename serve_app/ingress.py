@@ -34,6 +34,7 @@ from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
 from pipeline.taste import TasteModel
 from serve_app.config import AppArgs
+from serve_app.encoder import inline_on_loop
 from serve_app.errors import field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 from serve_app.heap import freeze_startup_heap
@@ -294,16 +295,19 @@ class Ingress:
                   "commit": time.perf_counter() - posted_at}
         for stage, seconds in stages.items():
             self.stage_metric.observe(seconds * 1000, tags={"stage": stage})
-        log.info("recommend batch=%d model_batch=%d backend=%s %s", len(items), inferred.result.batch_size,
-                 inferred.result.backend, " ".join(f"{k}_ms={v * 1000:.1f}" for k, v in stages.items()))
+        if log.isEnabledFor(logging.DEBUG):  # the stage metric has these; a line per micro-batch is for debugging
+            log.debug("recommend batch=%d model_batch=%d backend=%s %s", len(items), inferred.result.batch_size,
+                      inferred.result.backend, " ".join(f"{k}_ms={v * 1000:.1f}" for k, v in stages.items()))
         return answers
 
     async def _through_model(self, items: list[Pending]) -> Inferred:
         """The micro-batch's two hops: one encoder call (or encoding here, `encoder: inline`), one recommender call."""
         started = time.perf_counter()
         briefs = [item.brief for item in items]
-        if self.encoder is None:  # `encoder: inline`: same function, no hop
-            encoded: EncodedBatch = await asyncio.get_running_loop().run_in_executor(
+        if self.encoder is None and inline_on_loop(briefs):  # `encoder: inline`, a few text-only briefs
+            encoded: EncodedBatch = encode_batch(briefs, self.args.max_image_bytes)
+        elif self.encoder is None:  # `encoder: inline`: same function, no hop
+            encoded = await asyncio.get_running_loop().run_in_executor(
                 self.workers, encode_batch, briefs, self.args.max_image_bytes)
         else:
             payload = [brief.model_dump_json().encode() for brief in briefs]
