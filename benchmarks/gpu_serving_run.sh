@@ -46,8 +46,8 @@ sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server s
 # One core's speed on the code the request path is made of, first, so that CPU a request compares across machine
 # starts (the VM image and host change between sessions).
 python3 -m benchmarks.cpu_calibration --cpu "${LOAD_CPUS%%-*}" | tee "$OUT/cpu-calibration.json"
-# Which vCPUs share a physical core (hyperthreads): a busy sibling halves a core's speed, so where Ray and the load
-# generator sit matters; recorded once per call.
+# Which vCPUs share a physical core (hyperthreads): a busy sibling slows a core, so where Ray and the load generator
+# sit would matter; recorded once per call.
 { lscpu | grep -E "^(Model name|Thread|Core|Socket|NUMA node\(s\)|CPU\(s\))"; lscpu -e=CPU,CORE,SOCKET,NODE; } \
   > "$OUT/topology.txt" 2>&1 || true
 sed -n 1,6p "$OUT/topology.txt"

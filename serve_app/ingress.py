@@ -304,14 +304,14 @@ class Ingress:
         """The micro-batch's two hops: one encoder call (or encoding here, `encoder: inline`), one recommender call."""
         started = time.perf_counter()
         briefs = [item.brief for item in items]
-        if self.encoder is None and inline_on_loop(briefs):  # `encoder: inline`, a few text-only briefs
-            encoded: EncodedBatch = encode_batch(briefs, self.args.max_image_bytes)
-        elif self.encoder is None:  # `encoder: inline`: same function, no hop
+        if self.encoder is not None:
+            payload = [brief.model_dump_json().encode() for brief in briefs]
+            encoded: EncodedBatch = await _call_with_one_retry(lambda: self.encoder.encode_batch.remote(payload))
+        elif inline_on_loop(briefs):  # `encoder: inline`: same function, no hop; a few text-only briefs right here
+            encoded = encode_batch(briefs, self.args.max_image_bytes)
+        else:
             encoded = await asyncio.get_running_loop().run_in_executor(
                 self.workers, encode_batch, briefs, self.args.max_image_bytes)
-        else:
-            payload = [brief.model_dump_json().encode() for brief in briefs]
-            encoded = await _call_with_one_retry(lambda: self.encoder.encode_batch.remote(payload))
         encoded_at = time.perf_counter()
         inputs = ModelInputs(encoded.input_ids, encoded.attention_mask, encoded.features)
         result: ModelOutputs = await _call_with_one_retry(lambda: self.recommender.infer_batch.remote(inputs))

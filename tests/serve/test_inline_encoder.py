@@ -39,7 +39,7 @@ def test_inline_encoder_answers_as_the_encoder_hop_does(client, inline_client):
 
 
 def test_inline_encoder_takes_a_burst(inline_client):
-    # Concurrent briefs form micro-batches above the event loop's limit: those are encoded in a worker thread.
+    # Concurrent briefs can form micro-batches above the event loop's limit, which are encoded in a worker thread.
     briefs = [EN_BRIEF | {"keywords": f"refreshing summer {i}"} for i in range(24)]
     with ThreadPoolExecutor(12) as pool:
         responses = list(pool.map(lambda b: inline_client.post("/v1/recommend", json=b), briefs))
