@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import ValidationError
 
-from contract.brief import MAX_IMAGE_BYTES
+from contract.brief import MAX_IMAGE_BYTES, BriefBatch
 from contract.scheme import HeatmapEncoding
 from inference.base import warm_for_serving
 from inference.registry import select_backend
@@ -30,7 +30,8 @@ from serve_app.heap import freeze_startup_heap
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, encode_batch
 from pipeline.features import warm as warm_encoding
-from serve_app.api import parse_brief
+from pipeline.answer import batch_answer_json
+from serve_app.api import parse_brief, parse_json_body
 from serve_app.errors import field_error, validation_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 
@@ -145,6 +146,19 @@ async def recommend(request: Request, heatmaps: HeatmapEncoding = Query(default=
     if isinstance(answer, BriefRejection):
         return field_error(answer.field, answer.message)
     return Response(answer, media_type=JSON)
+
+
+@app.post("/v1/recommend/batch")
+async def recommend_batch(request: Request, heatmaps: HeatmapEncoding = Query(default="u8_base64")):
+    started = time.perf_counter()
+    try:
+        batch = parse_json_body(BriefBatch, await request.body())
+    except ValidationError as exc:
+        return validation_error([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+    rid, batcher = uuid.uuid4().hex, request.app.state.baseline.batcher
+    answers = await asyncio.gather(*(batcher.submit((brief, heatmaps, f"{rid}-{i}", started))
+                                     for i, brief in enumerate(batch.briefs)))
+    return Response(batch_answer_json(answers), media_type=JSON)
 
 
 def main() -> None:

@@ -175,6 +175,8 @@ def main() -> None:
                         "the config's)")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
                         "(default: the config's)")
+    parser.add_argument("--briefs-per-request", type=int, default=1,
+                        help="> 1: that many distinct briefs a request to /v1/recommend/batch (--rates count requests)")
     parser.add_argument("--tag", default="", help="appended to output file names (several variants in one folder)")
     parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
     parser.add_argument("--spike-hold", type=float, default=30.0)
@@ -197,6 +199,8 @@ def main() -> None:
     os.environ.setdefault("RAY_metrics_report_interval_ms", "2000")
     scenarios.METRICS_SETTLE_S = 3.0
     scenarios.LOAD.update(cpus=load_cpus, unique=True)  # pinned generator, no body twice in a run
+    if args.briefs_per_request > 1:
+        scenarios.LOAD.update(path="/v1/recommend/batch", briefs_per_request=args.briefs_per_request)
     args.out.mkdir(parents=True, exist_ok=True)
     payloads = brief_mix(2000)
     name = f"{args.server}-{args.variant}" if args.server == "serve" else f"baseline-{args.workers}w"
@@ -211,7 +215,7 @@ def main() -> None:
               "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time(),
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
               "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
-              "ingress_target_ongoing": args.ingress_target}
+              "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None

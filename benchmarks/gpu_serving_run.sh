@@ -16,7 +16,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | bulk | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -139,6 +139,19 @@ layouts)  # the app's sweep under each replica layout in LAYOUTS (space-separate
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
   sweep "${SWEEP_S:-190}" serve --tag fixed
   sweep "${SWEEP_S:-190}" serve-wait --tag "wait${WAIT_B:-0}" --batch-wait "${WAIT_B:-0}"
+  ;;
+bulk)  # POST /v1/recommend/batch, BULK briefs a request: the app's sweep (BULK_RATES in requests/s), then the plain
+  # baseline's on the same rates and route, then with `encoder: inline` where BULK_INLINE is set (~2 min each)
+  k=${BULK:-16}
+  RATES=${BULK_RATES:-100 200 300 400 500 600} sweep "${SWEEP_S:-170}" "serve-bulk$k" --tag "bulk$k" \
+    --briefs-per-request "$k"
+  step "${SWEEP_S:-150}" "baseline-bulk$k" python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
+    --workers "${WORKERS:-12}" --tag "bulk$k" --briefs-per-request "$k" --rates ${BULK_RATES:-100 200 300 400 500 600} \
+    --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  if [ -n "${BULK_INLINE:-}" ]; then
+    REPLICAS=${REPLICAS_INLINE:-Ingress=8,Recommender=2} RATES=${BULK_RATES:-100 200 300 400 500 600} \
+      sweep "${SWEEP_S:-170}" "serve-bulk$k-inline" --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline
+  fi
   ;;
 noop)  # the no-op Serve app of this shape alone (~2 min)
   step 150 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \

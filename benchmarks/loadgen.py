@@ -270,6 +270,7 @@ class Job:
     connections: int
     timeout_s: float
     warm_path: str | None  # GET this with `connections` requests at once before the clock: open the pool
+    briefs_per_request: int = 1  # > 1: request i carries briefs i*k .. i*k+k-1 as {"briefs": [...]} (the batch route)
 
 
 async def _drive(job: Job, bodies: list[bytes], out: dict, ready: Callable[[], float]) -> None:
@@ -350,11 +351,15 @@ def _job_worker(job: Job, ready: Callable[[], float]) -> dict:
         pin(job.cpus)  # what it got is reported ("cpus" below), whether or not pinning worked
     prepared = time.perf_counter()
     # Bodies first, all of them, before the clock: encoding is not part of any request's latency.
+    k = job.briefs_per_request
+    brief_indices = [i * k + j for i in job.indices.tolist() for j in range(k)]
     if job.unique:
-        bodies = unique_bodies(job.base, job.indices.tolist(), job.seed)
+        bodies = unique_bodies(job.base, brief_indices, job.seed)
     else:
         encoded = [json.dumps(p).encode() for p in job.base]
-        bodies = [encoded[i % len(encoded)] for i in job.indices.tolist()]
+        bodies = [encoded[i % len(encoded)] for i in brief_indices]
+    if k > 1:
+        bodies = [b'{"briefs":[' + b",".join(bodies[r * k:(r + 1) * k]) + b"]}" for r in range(len(job.indices))]
     digests = np.fromiter((body_digest(b) for b in bodies), np.int64, len(bodies))
     try:
         import uvloop  # the GPU image and the venv have it; plain asyncio otherwise
@@ -394,7 +399,8 @@ def _process_main(k: int, job: Job, barrier, start_value, queue) -> None:
 def run_procs(url: str, base: list[dict], rate: Callable[[float], float], duration_s: float, procs: int = 1,
               cpus: list[int] | None = None, unique: bool = True, seed: int = 0, timeout_s: float = 30.0,
               path: str = "/v1/recommend", pool_s: float = 0.25, warm_path: str | None = None,
-              start_delay_s: float = 0.5, prepare_timeout_s: float = 600.0) -> list[dict]:
+              start_delay_s: float = 0.5, prepare_timeout_s: float = 600.0,
+              briefs_per_request: int = 1) -> list[dict]:
     """The open-loop schedule of `rate` over `procs` processes; returns each process' raw results.
 
     `cpus`: the cores the processes are pinned to, round-robin (one core each while there are enough).
@@ -409,7 +415,8 @@ def run_procs(url: str, base: list[dict], rate: Callable[[float], float], durati
     cpus = cpus if cpus is not None else parse_cpus(None)
     per_proc_rate = busiest_second(schedule) / procs
     jobs = [Job(url, path, schedule[idx], idx, base, unique, seed, [cpus[k % len(cpus)]] if cpus else [],
-                pool_size(per_proc_rate, pool_s), timeout_s, warm_path) for k, idx in enumerate(parts)]
+                pool_size(per_proc_rate, pool_s), timeout_s, warm_path, briefs_per_request)
+            for k, idx in enumerate(parts)]
     # Separate processes even for one: pinning applies to them, never to the caller.
     ctx = multiprocessing.get_context("spawn")
     barrier, start_value, results_queue = ctx.Barrier(procs + 1), ctx.Value("d", 0.0), ctx.Queue()
@@ -479,15 +486,16 @@ def summarize_procs(parts: list[dict], duration_s: float) -> dict:
 
 def run_parallel(url: str, payloads: list[dict], rate: PiecewiseRate, duration_s: float, processes: int = 1,
                  timeout_s: float = 30.0, cpus: list[int] | None = None, unique: bool = False,
-                 pool_s: float = 0.25) -> list[Result]:
+                 pool_s: float = 0.25, path: str = "/v1/recommend", briefs_per_request: int = 1) -> list[Result]:
     """The same open-loop schedule spread over several processes (one Python client tops out at a few
     thousand requests/s); the payloads cycle (request i sends payloads[i mod len]) unless `unique`, which
-    makes every body distinct; `cpus` pins the processes."""
-    if processes <= 1 and not unique and not cpus:
+    makes every body distinct; `cpus` pins the processes; `briefs_per_request` > 1 sends that many briefs a
+    request to `path` (the batch route)."""
+    if processes <= 1 and not unique and not cpus and briefs_per_request == 1:
         started = time.time()
-        return Results(asyncio.run(run(url, payloads, rate, duration_s, timeout_s)), started)
+        return Results(asyncio.run(run(url, payloads, rate, duration_s, timeout_s, path=path)), started)
     parts = run_procs(url, payloads, rate, duration_s, processes, cpus=cpus, unique=unique, timeout_s=timeout_s,
-                      pool_s=pool_s)
+                      pool_s=pool_s, path=path, briefs_per_request=briefs_per_request)
     return Results(to_results(parts), parts[0]["start_at"] if parts else time.time())
 
 
@@ -553,14 +561,24 @@ def summarize(results: list[Result], duration_s: float) -> dict:
     return summary
 
 
+def brief_rates(summary: dict, briefs_per_request: int) -> dict:
+    """With several briefs a request, the rates in briefs (the rates above count requests)."""
+    if briefs_per_request == 1:
+        return {}
+    return {"briefs_per_request": briefs_per_request,
+            "offered_briefs_per_s": round(summary["offered_qps"] * briefs_per_request, 1),
+            "achieved_briefs_per_s": round(summary["achieved_qps"] * briefs_per_request, 1)}
+
+
 def sweep(url: str, payloads: list[dict], rates: list[float], duration_s: float, procs: int = 1,
           cpus: list[int] | None = None, unique: bool = True, pool_s: float = 0.25, path: str = "/v1/recommend",
-          warm_path: str | None = None, timeout_s: float = 30.0) -> list[dict]:
+          warm_path: str | None = None, timeout_s: float = 30.0, briefs_per_request: int = 1) -> list[dict]:
     rows = []
     for rate in rates:
         parts = run_procs(url, payloads, constant(rate), duration_s, procs, cpus, unique=unique, pool_s=pool_s,
-                          path=path, warm_path=warm_path, timeout_s=timeout_s)
-        rows.append({"rate": rate, **summarize_procs(parts, duration_s)})
+                          path=path, warm_path=warm_path, timeout_s=timeout_s, briefs_per_request=briefs_per_request)
+        summary = summarize_procs(parts, duration_s)
+        rows.append({"rate": rate, **summary, **brief_rates(summary, briefs_per_request)})
         print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     return rows
 
@@ -577,7 +595,9 @@ def main() -> None:
     parser.add_argument("--cpus", help="cores to pin the processes to, e.g. 8-15 (default: all this one may use)")
     parser.add_argument("--pool-s", type=float, default=0.25,
                         help="connections per process = its rate x this many seconds (at least 8)")
-    parser.add_argument("--path", default="/v1/recommend")
+    parser.add_argument("--path", help="default /v1/recommend, or /v1/recommend/batch with --briefs-per-request")
+    parser.add_argument("--briefs-per-request", type=int, default=1,
+                        help="> 1: that many distinct briefs a request, to the batch route")
     parser.add_argument("--warm-path", help="GET this once per pooled connection before the clock (opens the pool)")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--cycle", action="store_true", help="send the mix cyclically (the old behaviour) "
@@ -587,8 +607,10 @@ def main() -> None:
     from benchmarks.workload import brief_mix
 
     payloads = brief_mix(args.briefs)
+    path = args.path or ("/v1/recommend/batch" if args.briefs_per_request > 1 else "/v1/recommend")
     options = dict(procs=args.procs, cpus=parse_cpus(args.cpus), unique=not args.cycle, pool_s=args.pool_s,
-                   path=args.path, warm_path=args.warm_path, timeout_s=args.timeout)
+                   path=path, warm_path=args.warm_path, timeout_s=args.timeout,
+                   briefs_per_request=args.briefs_per_request)
     if args.local_cluster:
         from benchmarks.local_cluster import Cluster
 

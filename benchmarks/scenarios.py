@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks.loadgen import PiecewiseRate, Result, constant, run_parallel, summarize
+from benchmarks.loadgen import PiecewiseRate, Result, brief_rates, constant, run_parallel, summarize
 from benchmarks.servers import (ReplicaMonitor, Server, batch_size_counters, batch_size_summary, stage_counters,
                                stage_summary)
 
@@ -34,14 +34,17 @@ def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_
         cpu_probe.start()
     results = run_parallel(server.base_url, payloads, rate, duration_s, processes, timeout_s, pool_s=pool_s, **LOAD)
     summary = summarize(results, duration_s)
+    k = LOAD.get("briefs_per_request", 1)  # the batch route: CPU is counted per brief answered
+    summary.update(brief_rates(summary, k))
     if cpu_probe is not None:  # counted over the sending window only (the schedule's t = 0 to its end)
         start_at = getattr(results, "start_at", None)
 
         def answered_in(t0: float, t1: float) -> int:
-            return sum(1 for r in results if r.status == 200 and t0 <= start_at + r.scheduled_s < t1)
+            return k * sum(1 for r in results if r.status == 200 and t0 <= start_at + r.scheduled_s < t1)
 
-        summary["cpu"] = cpu_probe.stop(sum(1 for r in results if r.status == 200),
+        summary["cpu"] = cpu_probe.stop(k * sum(1 for r in results if r.status == 200),
                                         None if start_at is None else (start_at, start_at + duration_s), answered_in)
+        summary["cpu"]["per"] = "brief" if k > 1 else "request"
     if getattr(results, "start_at", None) is not None:  # epoch seconds: to match server logs to this run
         summary["window"] = [round(results.start_at, 3), round(results.start_at + duration_s, 3)]
     if server.cluster is not None and before is not None:

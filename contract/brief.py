@@ -117,6 +117,19 @@ def clean_text(text: str) -> str:
     return " ".join(text.split())
 
 
+# Briefs in one POST /v1/recommend/batch: one ingress micro-batch at the shipped `ingress_max_batch_size`.
+MAX_BRIEFS_PER_REQUEST = 64
+
+
+class BriefBatch(BaseModel):
+    """Several briefs in one request (a platform filling a catalogue): each is answered as if sent alone, and
+    HTTP, validation and the ingress's micro-batch are paid once for all of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    briefs: list[Brief] = Field(min_length=1, max_length=MAX_BRIEFS_PER_REQUEST)
+
+
 class FeedbackAction(StrEnum):
     chosen = "chosen"
     rejected = "rejected"

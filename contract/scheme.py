@@ -160,3 +160,20 @@ class Recommendation(Finite):
     learner_version: str | None = Field(
         default=None, description="Present only where the tenant's learned taste (feedback) re-ranked the schemes: "
                                   "the version of the learner artefact that did.")
+
+
+class BriefError(BaseModel):
+    field: str = Field(description="The brief's field that could not be used, e.g. reference_image.")
+    message: str
+
+
+class RejectedBrief(BaseModel):
+    """A brief of a batch that passed the schema but could not be used (e.g. a reference image that does not
+    decode): the same cause a single /v1/recommend answers with 422."""
+
+    error: BriefError
+
+
+class BatchRecommendation(Finite):
+    answers: list[Recommendation | RejectedBrief] = Field(
+        description="One per brief, in the order sent: the design directions, or why that brief was rejected.")

@@ -10,10 +10,10 @@ pass. The OpenAPI schema still documents both (`Brief` in, `Recommendation` out)
 import json
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from contract.brief import Brief, Feedback
-from contract.scheme import HeatmapEncoding, Recommendation
+from contract.brief import MAX_BRIEFS_PER_REQUEST, Brief, BriefBatch, Feedback
+from contract.scheme import BatchRecommendation, HeatmapEncoding, Recommendation
 from knowledge.labels import all_options
 from serve_app import designer, errors, http_metrics, security
 from serve_app.config import AppArgs
@@ -25,15 +25,16 @@ DESCRIPTION = (
     "with roles, font pairing, style scores and a front-panel layout."
 )
 BRIEF_REF = "#/components/schemas/Brief"
+BRIEF_BATCH_REF = "#/components/schemas/BriefBatch"
 JSON = "application/json"
 
 
-def parse_brief(body: bytes) -> Brief:
+def parse_json_body(model: type[BaseModel], body: bytes):
     """pydantic's Rust parser first (one pass, strict JSON). It refuses what Python's json module reads: lone
     surrogate escapes ("\\ud800", which the contract removes from keywords) among them, so a body it calls
     invalid JSON gets a second reading before it is refused."""
     try:
-        return Brief.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         if not any(e["type"] == "json_invalid" for e in exc.errors()):
             raise
@@ -41,7 +42,11 @@ def parse_brief(body: bytes) -> Brief:
             data = json.loads(body)
         except ValueError:
             raise exc from None
-        return Brief.model_validate(data)
+        return model.model_validate(data)
+
+
+def parse_brief(body: bytes) -> Brief:
+    return parse_json_body(Brief, body)
 
 
 def _ingress(request: Request):
@@ -57,7 +62,8 @@ def _tenant(request: Request) -> str:
 
 
 def _with_brief_schema(app: FastAPI) -> None:
-    """Put `Brief` (read from the raw body, so FastAPI does not see it) into the OpenAPI components."""
+    """Put `Brief` and `BriefBatch` (read from the raw body, so FastAPI does not see them) into the OpenAPI
+    components."""
     build = app.openapi
 
     def openapi() -> dict:
@@ -67,6 +73,9 @@ def _with_brief_schema(app: FastAPI) -> None:
             brief = Brief.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
             components.update(brief.pop("$defs", {}))
             components["Brief"] = brief
+            batch = BriefBatch.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+            batch.pop("$defs", None)  # Brief's, already there
+            components["BriefBatch"] = batch
         return app.openapi_schema
 
     app.openapi = openapi
@@ -100,6 +109,33 @@ def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
             return errors.validation_error(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
         answer = await _ingress(request).answer_http(brief, heatmaps, request)
+        return Response(answer, media_type=JSON) if isinstance(answer, bytes) else answer
+
+    @app.post(
+        "/v1/recommend/batch", summary="Design directions for several briefs in one request",
+        description=f"Up to {MAX_BRIEFS_PER_REQUEST} briefs, each answered as `/v1/recommend` would answer it alone, "
+                    "in the order sent. A brief that passes the schema but cannot be used (e.g. its reference image "
+                    "does not decode) gets `{\"error\": {...}}` in its place; a body that fails the schema is a 422 "
+                    "naming `briefs.<i>.<field>`, and nothing of it is answered. Brief i's `request_id` is the "
+                    "request's id followed by `-i`.",
+        response_class=Response,
+        responses={200: {"model": BatchRecommendation, "description": "One answer per brief", "content": {JSON: {}}},
+                   422: {"description": "Invalid body (the brief and field are named)"},
+                   503: {"description": "Over capacity; retry after Retry-After seconds"}},
+        openapi_extra={"requestBody": {"required": True,
+                                       "content": {JSON: {"schema": {"$ref": BRIEF_BATCH_REF}}}}},
+    )
+    async def recommend_batch(
+        request: Request,
+        heatmaps: HeatmapEncoding = Query(
+            default="u8_base64", description="u8_base64 (compact, default) or grid (rows of 0-1 numbers)."),
+    ):
+        try:
+            batch = parse_json_body(BriefBatch, await request.body())
+        except ValidationError as exc:
+            return errors.validation_error(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+        answer = await _ingress(request).answer_http_batch(batch.briefs, heatmaps, request)
         return Response(answer, media_type=JSON) if isinstance(answer, bytes) else answer
 
     @app.get("/v1/options", summary="Every brief vocabulary with English and Chinese labels")

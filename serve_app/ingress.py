@@ -29,6 +29,7 @@ from ray.serve.metrics import Histogram
 from contract.brief import Brief
 from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
+from pipeline.answer import batch_answer_json, rejection_json
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
@@ -224,20 +225,39 @@ class Ingress:
         encoder rejects `{"error": {"field": ..., "message": ...}}`. Invalid briefs raise before any work."""
         parsed = [self._brief(b) for b in briefs]
         prefix = uuid.uuid4().hex[:16]
-        answers = await asyncio.gather(*(self.answer(b, heatmaps, DEFAULT_TENANT, f"{prefix}-{i}")
-                                          for i, b in enumerate(parsed)))
-        return [a if isinstance(a, bytes) else _rejection_json(a) for a in answers]
+        rids = [f"{prefix}-{i}" for i in range(len(parsed))]
+        answers = await self.answer_many(parsed, heatmaps, DEFAULT_TENANT, rids)
+        return [a if isinstance(a, bytes) else rejection_json(a.field, a.message) for a in answers]
 
     async def answer_http(self, brief: Brief, heatmaps: HeatmapEncoding, request):
-        """The HTTP routes' call: answer bytes, or the error response (422 rejection, 503 over capacity)."""
-        # Admission: past max_in_flight the answer could not come within budget anyway; say so at once.
-        if self.in_flight >= self.args.max_in_flight:
+        """POST /v1/recommend: answer bytes, or the error response (422 rejection, 503 over capacity)."""
+        answers = await self._admitted([brief], heatmaps, request, [request_id()])
+        if not isinstance(answers, list):
+            return answers
+        if isinstance(answers[0], BriefRejection):
+            return field_error(answers[0].field, answers[0].message)
+        return answers[0]
+
+    async def answer_http_batch(self, briefs: list[Brief], heatmaps: HeatmapEncoding, request):
+        """POST /v1/recommend/batch: `{"answers": [...]}` in the briefs' order, each answer as the single route's
+        bytes or the brief's rejection, joined without a second serialisation; or a 503 for all of them. Brief i's
+        request id is the request's id + "-i" (what feedback on its schemes names)."""
+        rid = request_id()
+        answers = await self._admitted(briefs, heatmaps, request, [f"{rid}-{i}" for i in range(len(briefs))])
+        if not isinstance(answers, list):
+            return answers
+        return batch_answer_json(answers)
+
+    async def _admitted(self, briefs: list[Brief], heatmaps: HeatmapEncoding, request, rids: list[str]):
+        """Admission, then the briefs' answers; a 503 response where the graph cannot take them now."""
+        # Past max_in_flight briefs the answers could not come within budget anyway; say so at once.
+        if self.in_flight + len(briefs) > max(self.args.max_in_flight, len(briefs)):
             return self.unavailable("over capacity; retry shortly")
-        self.in_flight += 1
+        self.in_flight += len(briefs)
         try:
             tenant = getattr(request.state, "tenant", DEFAULT_TENANT)
-            answer = await asyncio.wait_for(self.answer(brief, heatmaps, tenant, request_id()),
-                                            timeout=self.args.recommend_timeout_s)
+            return await asyncio.wait_for(self.answer_many(briefs, heatmaps, tenant, rids),
+                                          timeout=self.args.recommend_timeout_s)
         except TimeoutError:
             return self.unavailable("recommendation timed out; retry shortly")
         except BackPressureError:  # a downstream deployment's max_queued_requests is reached
@@ -245,10 +265,7 @@ class Ingress:
         except Overloaded as exc:
             return self.unavailable(f"{exc}; retry shortly")
         finally:
-            self.in_flight -= 1
-        if isinstance(answer, BriefRejection):
-            return field_error(answer.field, answer.message)
-        return answer
+            self.in_flight -= len(briefs)
 
     def unavailable(self, detail: str):
         from fastapi.responses import JSONResponse
@@ -257,9 +274,15 @@ class Ingress:
                             headers={"Retry-After": str(self.args.retry_after_s)})
 
     async def answer(self, brief: Brief, encoding: HeatmapEncoding, tenant: str, rid: str) -> bytes | BriefRejection:
+        return (await self.answer_many([brief], encoding, tenant, [rid]))[0]
+
+    async def answer_many(self, briefs: list[Brief], encoding: HeatmapEncoding, tenant: str,
+                          rids: list[str]) -> list[bytes | BriefRejection]:
         if self._loop_watch is None:  # on the replica's event loop, which exists once requests arrive
             self._loop_watch = asyncio.get_running_loop().create_task(self._watch_loop())
-        return await self.micro_batches.submit(Pending(brief, encoding, tenant, rid, time.perf_counter()))
+        now = time.perf_counter()
+        return await self.micro_batches.submit_many(
+            [Pending(brief, encoding, tenant, rid, now) for brief, rid in zip(briefs, rids)])
 
     async def _watch_loop(self) -> None:
         """Sample the event loop's lag for as long as the replica lives (~20 cheap wake-ups a second)."""
@@ -389,8 +412,3 @@ class Ingress:
                 "learner_version": self.taste.version if self.taste is not None else None,
                 "warm_up": self.warm_up}
 
-
-def _rejection_json(rejection: BriefRejection) -> bytes:
-    import orjson
-
-    return orjson.dumps({"error": {"field": rejection.field, "message": rejection.message}})

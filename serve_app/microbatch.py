@@ -41,14 +41,29 @@ class MicroBatcher(Generic[Item, Result]):
         self._running: set[asyncio.Task] = set()
 
     async def submit(self, item: Item) -> Result:
+        return await self._enqueue([item])[0]
+
+    async def submit_many(self, items: Sequence[Item]) -> list[Result]:
+        """Several items queued at once, in order (a batch request's briefs stay together in one batch where
+        they fit); their results in the same order."""
+        futures = self._enqueue(items)
+        try:
+            return list(await asyncio.gather(*futures))
+        except BaseException:
+            for future in futures:  # a timeout or failure: the rest leave the queue too (dropped as abandoned)
+                future.cancel()
+            raise
+
+    def _enqueue(self, items: Sequence[Item]) -> list[asyncio.Future]:
         loop = asyncio.get_running_loop()
         if self._dispatcher is None:
             self._arrived = asyncio.Event()
             self._dispatcher = loop.create_task(self._dispatch())
-        future = loop.create_future()
-        self._queue.append((item, future, loop.time()))
+        now = loop.time()
+        futures = [loop.create_future() for _ in items]
+        self._queue.extend(zip(items, futures, [now] * len(futures)))
         self._arrived.set()
-        return await future
+        return futures
 
     def queued(self) -> int:
         return len(self._queue)

@@ -25,6 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         self.server.seen.append(hashlib.sha256(body).hexdigest())
+        self.server.bodies.append(body)
         self.server.arrivals.append(time.time())
         kind = json.loads(body).get("kind", "ok") if body.startswith(b"{") else "ok"
         if kind == "drop":  # no answer at all: the client sees the connection close
@@ -55,6 +56,7 @@ def server():
     httpd.daemon_threads = True
     httpd.request_queue_size = 512
     httpd.seen = []
+    httpd.bodies = []
     httpd.arrivals = []
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -102,6 +104,20 @@ def test_processes_send_the_whole_schedule_once_with_distinct_bodies(server, mix
     assert summary["statuses"] == {"200": expected} and summary["lost"] == 0
     assert summary["distinct_bodies"] == expected
     assert len(server.seen) == expected and len(set(server.seen)) == expected  # the server saw each once
+
+
+def test_several_briefs_a_request_are_distinct_valid_batches(server, mix):
+    url = f"http://127.0.0.1:{server.server_port}"
+    parts = run_procs(url, mix, constant(40.0), 1.0, procs=2, cpus=[0], path="/v1/recommend/batch",
+                      briefs_per_request=5)
+    expected = len(arrival_times(constant(40.0), 1.0))
+    assert summarize_procs(parts, 1.0)["statuses"] == {"200": expected}
+    assert len(set(server.seen)) == expected  # one body a request, each distinct
+    # Request i carries briefs 5i .. 5i+4 of the run: the same bodies one brief a request would have sent.
+    sent = sorted(tuple(json.dumps(b, ensure_ascii=False).encode() for b in json.loads(body)["briefs"])
+                  for body in server.bodies)  # arrival order may differ from the schedule's between processes
+    bodies = unique_bodies(mix, range(5 * expected), seed=0)
+    assert sent == sorted(tuple(bodies[5 * i:5 * i + 5]) for i in range(expected))
 
 
 def test_lost_counts_everything_but_200_and_503_with_retry_after(server):

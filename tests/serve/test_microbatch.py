@@ -158,3 +158,39 @@ def test_wrong_result_count_is_an_error_for_the_callers():
         return await asyncio.gather(*(batcher.submit(i) for i in range(3)), return_exceptions=True)
 
     assert all(isinstance(r, RuntimeError) for r in asyncio.run(scenario()))
+
+
+def test_submit_many_keeps_its_items_together_and_in_order():
+    async def scenario():
+        run = Recorder()
+        batcher = MicroBatcher(run, max_batch_size=8, wait_s=0.0, max_concurrent=1)
+        lone = asyncio.ensure_future(batcher.submit(100))
+        await _until(lambda: len(run.batches) == 1)
+        # Queued while the slot is busy: a request's 6 briefs, then another's 5; batches cap at 8.
+        first = asyncio.ensure_future(batcher.submit_many(list(range(6))))
+        second = asyncio.ensure_future(batcher.submit_many(list(range(10, 15))))
+        await asyncio.sleep(0)
+        run.release.set()
+        return run, await asyncio.gather(lone, first, second)
+
+    run, (lone, first, second) = asyncio.run(scenario())
+    assert lone == 1000 and first == [i * 10 for i in range(6)] and second == [i * 10 for i in range(10, 15)]
+    assert run.batches == [[100], [0, 1, 2, 3, 4, 5, 10, 11], [12, 13, 14]]
+
+
+def test_submit_many_that_gives_up_leaves_the_queue():
+    async def scenario():
+        run = Recorder()
+        batcher = MicroBatcher(run, max_batch_size=8, wait_s=0.0, max_concurrent=1)
+        blocker = asyncio.ensure_future(batcher.submit(100))
+        await _until(lambda: len(run.batches) == 1)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(batcher.submit_many([1, 2, 3]), 0.01)
+        kept = asyncio.ensure_future(batcher.submit(7))
+        await asyncio.sleep(0)
+        run.release.set()
+        await asyncio.gather(blocker, kept)
+        return run
+
+    run = asyncio.run(scenario())
+    assert run.batches == [[100], [7]]  # the abandoned request's briefs were never computed
