@@ -141,15 +141,17 @@ waits)  # the ingress micro-batch wait A/B at light load, one after the other: t
   sweep "${SWEEP_S:-190}" serve-wait --tag "wait${WAIT_B:-0}" --batch-wait "${WAIT_B:-0}"
   ;;
 bulk)  # POST /v1/recommend/batch, BULK briefs a request: the app's sweep (BULK_RATES in requests/s), then the plain
-  # baseline's on the same rates and route, then with `encoder: inline` where BULK_INLINE is set (~2 min each)
+  # baseline's on the same rates and route, then with `encoder: inline` where BULK_INLINE is set (~2 min each).
+  # Rates step finely: run 13 (H100, a slow start) answered 100 requests/s of 16 (p99 135 ms), and its step at 200
+  # overloaded the app, whose requests then ran to the 30 s client timeout until the step's own timeout killed it.
   k=${BULK:-16}
-  RATES=${BULK_RATES:-100 200 300 400 500 600} sweep "${SWEEP_S:-170}" "serve-bulk$k" --tag "bulk$k" \
+  RATES=${BULK_RATES:-50 75 100 125 150 175} sweep "${SWEEP_S:-170}" "serve-bulk$k" --tag "bulk$k" \
     --briefs-per-request "$k"
   step "${SWEEP_S:-150}" "baseline-bulk$k" python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
-    --workers "${WORKERS:-12}" --tag "bulk$k" --briefs-per-request "$k" --rates ${BULK_RATES:-100 200 300 400 500 600} \
+    --workers "${WORKERS:-12}" --tag "bulk$k" --briefs-per-request "$k" --rates ${BULK_RATES:-50 75 100 125 150 175} \
     --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   if [ -n "${BULK_INLINE:-}" ]; then
-    REPLICAS=${REPLICAS_INLINE:-Ingress=8,Recommender=2} RATES=${BULK_RATES:-100 200 300 400 500 600} \
+    REPLICAS=${REPLICAS_INLINE:-Ingress=8,Recommender=2} RATES=${BULK_RATES:-50 75 100 125 150 175} \
       sweep "${SWEEP_S:-170}" "serve-bulk$k-inline" --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline
   fi
   ;;
