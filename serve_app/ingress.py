@@ -281,8 +281,10 @@ class Ingress:
         if self._loop_watch is None:  # on the replica's event loop, which exists once requests arrive
             self._loop_watch = asyncio.get_running_loop().create_task(self._watch_loop())
         now = time.perf_counter()
-        return await self.micro_batches.submit_many(
-            [Pending(brief, encoding, tenant, rid, now) for brief, rid in zip(briefs, rids)])
+        items = [Pending(brief, encoding, tenant, rid, now) for brief, rid in zip(briefs, rids)]
+        if len(items) == 1:  # the common case: no gather around a single future
+            return [await self.micro_batches.submit(items[0])]
+        return await self.micro_batches.submit_many(items)
 
     async def _watch_loop(self) -> None:
         """Sample the event loop's lag for as long as the replica lives (~20 cheap wake-ups a second)."""
