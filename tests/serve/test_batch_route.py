@@ -85,3 +85,20 @@ def test_openapi_documents_the_batch_route(client):
     assert route["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BriefBatch"}
     assert schema["components"]["schemas"]["BriefBatch"]["properties"]["briefs"]["maxItems"] == MAX_BRIEFS_PER_REQUEST
     assert "BatchRecommendation" in schema["components"]["schemas"]
+
+
+def test_admission_counts_briefs_not_requests(client):
+    """Twelve 16-brief requests at once: an ingress replica admits briefs up to `max_in_flight` (24 in
+    serve_config.yaml), so it holds one such request at a time and refuses the others at once with 503 +
+    Retry-After; every admitted request is answered whole. (Counting requests, it would take all twelve.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [{"briefs": [EN_BRIEF | {"keywords": f"refreshing summer {i}-{j}"} for j in range(16)]}
+               for i in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(lambda body: client.post("/v1/recommend/batch", json=body), batches))
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {200, 503}, [r.text[:120] for r in responses]
+    assert 200 in codes and 503 in codes, codes
+    assert all(r.headers.get("retry-after") for r in responses if r.status_code == 503)
+    assert all(len(r.json()["answers"]) == 16 for r in responses if r.status_code == 200)
