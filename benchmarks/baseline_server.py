@@ -32,7 +32,7 @@ from pipeline.features import BriefRejection, encode_batch
 from pipeline.features import warm as warm_encoding
 from pipeline.answer import batch_answer_json
 from serve_app.api import parse_brief, parse_json_body
-from serve_app.errors import field_error, validation_error
+from serve_app.errors import body_validation_error, field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 
 ENV = "PACKDESIGN_BASELINE_"
@@ -141,7 +141,7 @@ async def recommend(request: Request, heatmaps: HeatmapEncoding = Query(default=
     try:
         brief = parse_brief(await request.body())
     except ValidationError as exc:
-        return validation_error([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+        return body_validation_error(exc)
     answer = await request.app.state.baseline.batcher.submit((brief, heatmaps, uuid.uuid4().hex, started))
     if isinstance(answer, BriefRejection):
         return field_error(answer.field, answer.message)
@@ -154,7 +154,7 @@ async def recommend_batch(request: Request, heatmaps: HeatmapEncoding = Query(de
     try:
         batch = parse_json_body(BriefBatch, await request.body())
     except ValidationError as exc:
-        return validation_error([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+        return body_validation_error(exc)
     rid, batcher = uuid.uuid4().hex, request.app.state.baseline.batcher
     answers = await asyncio.gather(*(batcher.submit((brief, heatmaps, f"{rid}-{i}", started))
                                      for i, brief in enumerate(batch.briefs)))

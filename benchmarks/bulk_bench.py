@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks import scenarios, servers
 from benchmarks.cpu_by_process import CPUProbe
+from benchmarks.loadgen import route_for
 from benchmarks.workload import brief_mix, describe
 
 
@@ -40,7 +41,7 @@ def main() -> None:
     for name in args.servers:
         with servers.start(name, payloads) as server:
             for k, slo in zip(args.briefs_per_request, slos):
-                path = "/v1/recommend" if k == 1 else "/v1/recommend/batch"
+                path = route_for(k)
                 scenarios.LOAD.update(path=path, briefs_per_request=k)
                 sweep = scenarios.rate_sweep(server, payloads, [r / k for r in args.brief_rates], args.step_seconds,
                                              slo_ms=slo, cpu_probe=CPUProbe())

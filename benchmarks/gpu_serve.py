@@ -27,7 +27,7 @@ from pathlib import Path
 
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
-from benchmarks.loadgen import parse_cpus
+from benchmarks.loadgen import parse_cpus, route_for
 from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, baseline, variant_env
@@ -200,7 +200,7 @@ def main() -> None:
     scenarios.METRICS_SETTLE_S = 3.0
     scenarios.LOAD.update(cpus=load_cpus, unique=True)  # pinned generator, no body twice in a run
     if args.briefs_per_request > 1:
-        scenarios.LOAD.update(path="/v1/recommend/batch", briefs_per_request=args.briefs_per_request)
+        scenarios.LOAD.update(path=route_for(args.briefs_per_request), briefs_per_request=args.briefs_per_request)
     args.out.mkdir(parents=True, exist_ok=True)
     payloads = brief_mix(2000)
     name = f"{args.server}-{args.variant}" if args.server == "serve" else f"baseline-{args.workers}w"

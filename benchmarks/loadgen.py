@@ -561,6 +561,11 @@ def summarize(results: list[Result], duration_s: float) -> dict:
     return summary
 
 
+def route_for(briefs_per_request: int) -> str:
+    """The route a request of this many briefs goes to."""
+    return "/v1/recommend/batch" if briefs_per_request > 1 else "/v1/recommend"
+
+
 def brief_rates(summary: dict, briefs_per_request: int) -> dict:
     """With several briefs a request, the rates in briefs (the rates above count requests)."""
     if briefs_per_request == 1:
@@ -607,7 +612,7 @@ def main() -> None:
     from benchmarks.workload import brief_mix
 
     payloads = brief_mix(args.briefs)
-    path = args.path or ("/v1/recommend/batch" if args.briefs_per_request > 1 else "/v1/recommend")
+    path = args.path or route_for(args.briefs_per_request)
     options = dict(procs=args.procs, cpus=parse_cpus(args.cpus), unique=not args.cycle, pool_s=args.pool_s,
                    path=path, warm_path=args.warm_path, timeout_s=args.timeout,
                    briefs_per_request=args.briefs_per_request)

@@ -93,10 +93,12 @@ def answer_json(request_id: str, model_version: str, backend: str, timings_ms: d
 def batch_answer_json(answers: list) -> bytes:
     """The /v1/recommend/batch answer (`contract.scheme.BatchRecommendation`): each brief's answer bytes as they
     are, or for a brief that could not be used (a `pipeline.features.BriefRejection`) its error, in order."""
-    parts = (a if isinstance(a, bytes) else rejection_json(a.field, a.message) for a in answers)
-    return b'{"answers":[' + b",".join(parts) + b"]}"
+    return b'{"answers":[' + b",".join(map(brief_answer_json, answers)) + b"]}"
 
 
-def rejection_json(field: str, message: str) -> bytes:
-    """`contract.scheme.RejectedBrief`: why one brief of a batch was not answered."""
-    return orjson.dumps({"error": {"field": field, "message": message}})
+def brief_answer_json(answer) -> bytes:
+    """One brief's answer bytes as they are, or for a `pipeline.features.BriefRejection` its
+    `contract.scheme.RejectedBrief`: why the brief was not answered."""
+    if isinstance(answer, bytes):
+        return answer
+    return orjson.dumps({"error": {"field": answer.field, "message": answer.message}})

@@ -106,8 +106,7 @@ def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
         try:
             brief = parse_brief(await request.body())
         except ValidationError as exc:
-            return errors.validation_error(
-                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+            return errors.body_validation_error(exc)
         answer = await _ingress(request).answer_http(brief, heatmaps, request)
         return Response(answer, media_type=JSON) if isinstance(answer, bytes) else answer
 
@@ -133,8 +132,7 @@ def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
         try:
             batch = parse_json_body(BriefBatch, await request.body())
         except ValidationError as exc:
-            return errors.validation_error(
-                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+            return errors.body_validation_error(exc)
         answer = await _ingress(request).answer_http_batch(batch.briefs, heatmaps, request)
         return Response(answer, media_type=JSON) if isinstance(answer, bytes) else answer
 

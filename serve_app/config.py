@@ -50,7 +50,9 @@ class AppArgs(BaseModel):
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
     # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.
-    max_in_flight: int = Field(default=64, gt=0, description="Briefs admitted per ingress replica (/v1/recommend, and each brief of /v1/recommend/batch).")
+    max_in_flight: int = Field(
+        default=64, gt=0,
+        description="Briefs admitted per ingress replica (/v1/recommend, and each brief of /v1/recommend/batch).")
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After (seconds) on every 503 the ingress sends.")
     # Access and input limits (serve_app/security.py).
     max_request_bytes: int = Field(

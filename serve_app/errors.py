@@ -43,6 +43,11 @@ def validation_error(errors: list[dict]) -> JSONResponse:
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+def body_validation_error(exc) -> JSONResponse:
+    """422 for a raw body pydantic refused (a `ValidationError`), its locations under "body" as FastAPI puts them."""
+    return validation_error([{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)])
+
+
 def field_error(field: str, message: str) -> JSONResponse:
     return validation_error([{"loc": ["body", field], "msg": message, "type": "value_error"}])
 

@@ -29,7 +29,7 @@ from ray.serve.metrics import Histogram
 from contract.brief import Brief
 from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
-from pipeline.answer import batch_answer_json, rejection_json
+from pipeline.answer import batch_answer_json, brief_answer_json
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
@@ -227,7 +227,7 @@ class Ingress:
         prefix = uuid.uuid4().hex[:16]
         rids = [f"{prefix}-{i}" for i in range(len(parsed))]
         answers = await self.answer_many(parsed, heatmaps, DEFAULT_TENANT, rids)
-        return [a if isinstance(a, bytes) else rejection_json(a.field, a.message) for a in answers]
+        return [brief_answer_json(a) for a in answers]
 
     async def answer_http(self, brief: Brief, heatmaps: HeatmapEncoding, request):
         """POST /v1/recommend: answer bytes, or the error response (422 rejection, 503 over capacity)."""
