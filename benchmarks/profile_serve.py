@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
-from benchmarks.loadgen import constant, parse_cpus
+from benchmarks.loadgen import constant, parse_cpus, route_for
 from benchmarks.local_cluster import ROOT, Cluster, one_replica_each
 from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
@@ -40,13 +40,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=60.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--procs", type=int, default=1)
+    parser.add_argument("--briefs-per-request", type=int, default=1,
+                        help="> 1: that many briefs a request on the batch route; --rate stays requests/s")
     parser.add_argument("--load-cpus")
     parser.add_argument("--num-cpus", type=int, help="logical CPUs of the local cluster (default 4)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile-serve")
     parser.add_argument("--native", action="store_true", help="py-spy --native --threads: C/C++ frames by thread")
     args = parser.parse_args()
 
-    scenarios.LOAD.update(cpus=parse_cpus(args.load_cpus) if args.load_cpus else None, unique=True)
+    scenarios.LOAD.update(cpus=parse_cpus(args.load_cpus) if args.load_cpus else None, unique=True,
+                          path=route_for(args.briefs_per_request), briefs_per_request=args.briefs_per_request)
     payloads = brief_mix(2000)
     tmp = Path(tempfile.mkdtemp(prefix="profile-", dir="/tmp"))
     cluster = None
@@ -73,7 +76,7 @@ def main() -> None:
             with Profiler(ROLES, args.seconds, args.out, native=args.native) as profiler:
                 _, summary = scenarios.measure(server, payloads, constant(args.rate), args.seconds,
                                                processes=args.procs, cpu_probe=probe)
-            report = {"server": name, "rate": args.rate, "summary": summary, "profile": profiler.summary()}
+            report = {"server": name, "rate": args.rate, "briefs_per_request": args.briefs_per_request, "summary": summary, "profile": profiler.summary()}
     finally:
         if cluster is not None:
             cluster.stop()

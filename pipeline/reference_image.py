@@ -30,6 +30,7 @@ _M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
 _M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
                 [1.9779984951, -2.4285922050, 0.4505937099],
                 [0.0259040371, 0.7827717662, -0.8086757660]])
+_M1_INV, _M2_INV = np.linalg.inv(_M1), np.linalg.inv(_M2)  # once, not per image
 
 
 class ReferenceImageError(ValueError):
@@ -44,8 +45,8 @@ def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
 
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
-    lms = (lab @ np.linalg.inv(_M2).T) ** 3
-    linear = np.clip(lms @ np.linalg.inv(_M1).T, 0.0, 1.0)
+    lms = (lab @ _M2_INV.T) ** 3
+    linear = np.clip(lms @ _M1_INV.T, 0.0, 1.0)
     return np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
 
 
