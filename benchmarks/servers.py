@@ -152,15 +152,22 @@ while True:
         # ongoing requests it would decide on, and how many replica reports reached it and how late.
         try:
             controller = controller or ray.get_actor("SERVE_CONTROLLER_ACTOR", namespace="serve")
-            sample["controller_ongoing"] = {{name: round(float(ray.get(
-                controller._get_total_num_requests_for_deployment_for_testing.remote(DeploymentID(name, {app!r})),
-                timeout=2)), 1) for name in app.deployments}}
+            ongoing = {{}}
+            for name in app.deployments:
+                try:  # a deployment with fixed replicas has no autoscaling state (KeyError)
+                    ongoing[name] = round(float(ray.get(controller._get_total_num_requests_for_deployment_for_testing
+                                                        .remote(DeploymentID(name, {app!r})), timeout=2)), 1)
+                except Exception:  # noqa: BLE001
+                    pass
+            sample["controller_ongoing"] = ongoing
             # The Ingress replicas' own series as the controller holds them (age of the newest point, its
             # value): tells a stale series (no new points recorded) from a low count.
-            series = ray.get(controller._get_metrics_for_deployment_for_testing.remote(
-                DeploymentID("Ingress", {app!r})), timeout=2).get("running_requests", [])
+            metrics = ray.get(controller._get_metrics_for_deployment_for_testing.remote(
+                DeploymentID("Ingress", {app!r})), timeout=2)
             sample["ingress_series"] = [[round(time.time() - s[-1].timestamp, 2), s[-1].value, len(s)]
-                                        for s in series if s]
+                                        for s in metrics.get("running_requests", []) if s]
+            # The cores each Ingress replica last reported (serve_app/autoscaling.py), as the policy reads them.
+            sample["ingress_cpu_busy"] = [round(s[-1].value, 3) for s in metrics.get("cpu_busy", []) if s]
             health = ray.get(controller.get_health_metrics.remote(), timeout=2)
             delay = health.get("replica_metrics_delay_ms") or {{}}
             sample["controller_health"] = {{"replica_reports": health.get("replica_reports_received"),
@@ -169,7 +176,7 @@ while True:
                                             "loop_s_max": (health.get("loop_duration_s") or {{}}).get("max"),
                                             "event_loop_delay_s": health.get("event_loop_delay_s")}}
         except Exception as exc:  # noqa: BLE001
-            sample["controller_error"] = str(exc)[:200]
+            sample["controller_error"] = str(exc)[-1500:]
         print(json.dumps(sample, default=str), flush=True)
     except Exception as exc:  # a status call can fail while the controller is busy; keep sampling
         print(json.dumps({{"t": time.time(), "error": str(exc)[:200]}}), flush=True)

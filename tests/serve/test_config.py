@@ -69,3 +69,15 @@ def test_ingress_concurrency_is_configured_and_bounded():
         assert args.ingress_max_concurrent_batches >= 1, name
     with pytest.raises(ValidationError, match="ingress_max_concurrent_batches"):
         AppArgs.model_validate({"ingress_max_concurrent_batches": 0})
+
+
+@pytest.mark.parametrize(("name", "config"), list(configs()))
+def test_ingress_and_encoder_scale_on_cpu_too(name, config):
+    """Batch requests hold up to 64 briefs: requests in flight alone undercount the Ingress's and the encoder's
+    load, so both must use the policy that also reads their CPU, and Serve must be able to load it."""
+    deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
+    for deployment in ("Ingress", "BriefEncoder"):
+        scaling = AutoscalingConfig.model_validate(deployments[deployment]["autoscaling_config"])
+        assert scaling.policy.policy_function == "serve_app.autoscaling:CpuOrRequestsPolicy", (name, deployment)
+        policy = scaling.policy.get_policy()(**scaling.policy.policy_kwargs)
+        assert 0.3 <= policy.target_cpu_busy <= 1.0

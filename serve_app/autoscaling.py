@@ -1,0 +1,68 @@
+"""Autoscaling on the CPU a replica uses as well as on its requests in flight.
+
+Serve's default rule scales on requests in flight a replica. That counts work right when every request is one brief,
+but a `/v1/recommend/batch` request holds up to 64 briefs, and each encoder call a whole micro-batch: under batch
+traffic the Ingress and BriefEncoder replicas fill their cores while the rule sees a request or two each and adds
+no replica. So these replicas also report the share of a core their process used since their last report
+(`CpuBusy`, Serve's `record_autoscaling_stats` hook), and `CpuOrRequestsPolicy` asks for whichever is more: the
+default rule's replicas, or enough that the reported CPU comes to `target_cpu_busy` a replica. Serve applies the
+autoscaling_config's delays, factors and min/max around it, as it does for its own rule.
+
+Serve pickles this module by value into its controller, so it imports nothing of this project.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ray.serve.autoscaling_policy import replica_queue_length_autoscaling_policy
+
+CPU_BUSY_METRIC = "cpu_busy"
+
+
+class CpuBusy:
+    """Cores this process used (all its threads: event loop, post-processing, Ray's own) per wall second, over
+    windows of at least `window_s`; 1.0 is one core kept busy.
+
+    The first window opens at the first `sample()`, which Serve makes once the replica is up: what a replica spends
+    starting (its warm-up brief, building its FastAPI app, measured at ~0.4 s of CPU right after the constructor on
+    2 cores) is not load, and reported as load it would make every new replica ask for another. Between window ends
+    the last full window's value is repeated, so a report a few milliseconds after the previous one is not noise.
+    """
+
+    def __init__(self, window_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._opened: tuple[float, float] | None = None
+        self._value = 0.0
+
+    def sample(self) -> float:
+        now, cpu = time.monotonic(), time.process_time()
+        with self._lock:
+            if self._opened is None:
+                self._opened = (now, cpu)
+            elif now - self._opened[0] >= self.window_s:
+                then, cpu_then = self._opened
+                self._value = max(0.0, cpu - cpu_then) / (now - then)
+                self._opened = (now, cpu)
+            return self._value
+
+
+class CpuOrRequestsPolicy:
+    """A deployment's replicas: Serve's default rule on requests in flight, raised to what the replicas' reported
+    CPU needs at `target_cpu_busy` cores a replica. Without CPU reports (replicas starting, or a deployment that
+    does not report) it is the default rule exactly."""
+
+    def __init__(self, target_cpu_busy: float = 0.6) -> None:
+        if not 0.0 < target_cpu_busy <= 4.0:
+            raise ValueError(f"target_cpu_busy must be in (0, 4] cores a replica, not {target_cpu_busy}")
+        self.target_cpu_busy = float(target_cpu_busy)
+
+    def __call__(self, ctx) -> tuple[float, dict]:
+        by_requests, state = replica_queue_length_autoscaling_policy(ctx)
+        busy = (ctx.aggregated_metrics or {}).get(CPU_BUSY_METRIC) or {}
+        if ctx.current_num_replicas == 0 or not busy:
+            return by_requests, state
+        by_cpu = sum(busy.values()) / self.target_cpu_busy
+        return max(by_requests, by_cpu), state

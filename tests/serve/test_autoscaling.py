@@ -1,0 +1,130 @@
+"""Autoscaling on CPU as well as requests in flight (serve_app/autoscaling.py): the sampler reads this process's
+CPU, the policy is Serve's default rule raised to what the reported CPU needs, and on a real local cluster batch
+traffic that keeps requests in flight far below the request target still scales the Ingress out."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+from ray.serve._private.common import DeploymentID, ReplicaID
+from ray.serve.config import AutoscalingConfig, AutoscalingContext
+
+from benchmarks.local_cluster import Cluster
+from benchmarks.servers import ReplicaMonitor
+from benchmarks.workload import brief_mix
+from serve_app.autoscaling import CPU_BUSY_METRIC, CpuBusy, CpuOrRequestsPolicy
+
+DEPLOYMENT = DeploymentID(name="Ingress", app_name="packdesign")
+
+
+def test_cpu_busy_reads_this_processes_cores_over_whole_windows():
+    busy = CpuBusy(window_s=0.3)
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:  # start-up work before the first report: not counted
+        pass
+    assert busy.sample() == 0.0  # opens the first window
+    time.sleep(0.35)
+    idle = busy.sample()
+    assert busy.sample() == idle  # within a window: the last full window's value again
+    deadline = time.process_time() + 0.35
+    while time.process_time() < deadline:  # one core, busy
+        pass
+    working = busy.sample()
+    assert idle < 0.3, idle
+    assert working > 0.6, working
+
+
+def _context(replicas: int, requests: float, cpu: list[float] | None, target_requests: float = 8) -> AutoscalingContext:
+    ids = [ReplicaID(unique_id=f"r{i}", deployment_id=DEPLOYMENT) for i in range(replicas)]
+    config = AutoscalingConfig(min_replicas=1, max_replicas=16, target_ongoing_requests=target_requests)
+    return AutoscalingContext(
+        deployment_id=DEPLOYMENT, deployment_name="Ingress", app_name="packdesign", current_num_replicas=replicas,
+        target_num_replicas=replicas, running_replicas=ids, total_num_requests=requests, total_queued_requests=0.0,
+        aggregated_metrics=None if cpu is None else {CPU_BUSY_METRIC: dict(zip(ids, cpu))}, raw_metrics=None,
+        capacity_adjusted_min_replicas=1, capacity_adjusted_max_replicas=16, policy_state={},
+        last_scale_up_time=None, last_scale_down_time=None, current_time=time.time(), config=config)
+
+
+def test_policy_takes_whichever_rule_asks_for_more():
+    policy = CpuOrRequestsPolicy(target_cpu_busy=0.5)
+    # Batch traffic: 2 requests in flight over 2 replicas (the request rule, target 8 each, wants 0.25), both
+    # replicas 0.9 cores busy: 1.8 cores at 0.5 a replica.
+    desired, _ = policy(_context(2, requests=2, cpu=[0.9, 0.9]))
+    assert desired == pytest.approx(3.6)
+    # Single-brief traffic, 24 requests over 2 replicas (24 / 8 = 3), CPU light (0.4 / 0.5 = 0.8): the request rule.
+    desired, _ = policy(_context(2, requests=24, cpu=[0.2, 0.2]))
+    assert desired == pytest.approx(3.0)
+    # No CPU reports yet (replicas starting): the default rule exactly.
+    desired, _ = policy(_context(2, requests=2, cpu=None))
+    assert desired == pytest.approx(0.25)
+    with pytest.raises(ValueError):
+        CpuOrRequestsPolicy(target_cpu_busy=0.0)
+
+
+def _scale_on_cpu_only(config: dict) -> None:
+    """The Ingress may grow to 3 replicas, and only its CPU can take it there: the request target is far above
+    anything this test sends. (It starts at 2, not 1: requests that reach it before its first replica runs, the
+    cluster's health polls, take Serve's cold-start path, which asks for upscaling_factor replicas whatever the
+    policy; the default policy does the same.) Encoder and recommender: one replica each, fixed (2 cores)."""
+    for deployment in config["applications"][0]["deployments"]:
+        if deployment["name"] == "Ingress":
+            deployment["autoscaling_config"].update(
+                min_replicas=1, initial_replicas=1, max_replicas=3, target_ongoing_requests=1000,
+                upscale_delay_s=1, look_back_period_s=4,
+                policy={"policy_function": "serve_app.autoscaling:CpuOrRequestsPolicy",
+                        "policy_kwargs": {"target_cpu_busy": 0.1}})
+        else:
+            deployment.pop("autoscaling_config", None)
+            deployment["num_replicas"] = 1
+
+
+@pytest.mark.slow
+def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
+    briefs = brief_mix(2000, seed=21)
+    with Cluster(tmp_path, config_overrides=_scale_on_cpu_only) as cluster:
+        monitor = ReplicaMonitor(cluster, interval_s=0.5)
+        try:
+            monitor.wait_ready()
+            time.sleep(6)  # idle: the Ingress reports its idle cores (~0.015) and must not grow
+            idle_counts = {sum(s["replicas"]["Ingress"].values()) for s in monitor.samples if "replicas" in s}
+            assert len(idle_counts) == 1, idle_counts
+            (start_count,) = idle_counts
+            assert start_count < 3
+
+            stop = threading.Event()
+            statuses: list[int] = []
+
+            def send(worker: int) -> None:  # closed loop: one request of 16 briefs in flight at a time
+                with httpx.Client(base_url=cluster.base_url, timeout=60) as client:
+                    i = worker
+                    while not stop.is_set():
+                        batch = [briefs[(i * 16 + j) % len(briefs)] for j in range(16)]
+                        statuses.append(client.post("/v1/recommend/batch", json={"briefs": batch}).status_code)
+                        i += 1
+
+            # One client: two 16-brief requests on one replica would pass max_in_flight (24 briefs) and get 503.
+            clients = [threading.Thread(target=send, args=(0,), daemon=True)]
+            for client in clients:
+                client.start()
+            deadline, scaled = time.monotonic() + 60, None
+            while time.monotonic() < deadline and scaled is None:
+                time.sleep(0.5)
+                for s in monitor.samples[-3:]:
+                    ingress = s.get("replicas", {}).get("Ingress", {})
+                    if ingress.get("RUNNING", 0) + ingress.get("STARTING", 0) > start_count:
+                        scaled = s
+            stop.set()
+            for client in clients:
+                client.join(timeout=90)
+        finally:
+            samples = monitor.stop()
+    ongoing = [s["controller_ongoing"]["Ingress"] for s in samples if "controller_ongoing" in s]
+    cpu = [s.get("ingress_cpu_busy") for s in samples if s.get("ingress_cpu_busy")]
+    print(f"statuses {sorted(set(statuses))} n={len(statuses)}; Ingress ongoing max {max(ongoing, default=None)}; "
+          f"cpu_busy reports {cpu[:3]} ... {cpu[-3:]}")
+    assert statuses and set(statuses) == {200}
+    assert scaled is not None, f"no Ingress replica added within 60 s; last sample {samples[-1] if samples else None}"
+    assert ongoing and max(ongoing) <= 2  # the request rule (target 1000) could not have asked for it
