@@ -41,7 +41,8 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
-              look_back_s: float | None = None, ingress_target: float | None = None):
+              look_back_s: float | None = None, ingress_target: float | None = None,
+              scale_on: str = "cpu-or-requests"):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
@@ -57,6 +58,9 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
             deployments["Ingress"]["autoscaling_config"].update(max_replicas=ingress_replicas)
         if ingress_target:
             deployments["Ingress"]["autoscaling_config"].update(target_ongoing_requests=ingress_target)
+        if scale_on == "requests":  # an A/B: Serve's default rule alone, as before serve_app/autoscaling.py
+            for name in ("Ingress", "BriefEncoder"):
+                deployments.get(name, {}).get("autoscaling_config", {}).pop("policy", None)
         for deployment in deployments.values():
             # Benchmark only: scale down within 20 s, so the spike starts from the replicas its 10 % base load
             # needs after the warm-up (the shipped config keeps minutes); 8 s made the Recommender flap 2 -> 1
@@ -175,6 +179,9 @@ def main() -> None:
                         "the config's)")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
                         "(default: the config's)")
+    parser.add_argument("--scale-on", choices=["cpu-or-requests", "requests"], default="cpu-or-requests",
+                        help="the Ingress's and BriefEncoder's autoscaling policy: the shipped one (CPU or requests, "
+                             "serve_app/autoscaling.py) or Serve's default rule on requests alone")
     parser.add_argument("--briefs-per-request", type=int, default=1,
                         help="> 1: that many distinct briefs a request to /v1/recommend/batch (--rates count requests)")
     parser.add_argument("--tag", default="", help="appended to output file names (several variants in one folder)")
@@ -215,7 +222,8 @@ def main() -> None:
               "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time(),
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
               "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
-              "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request}
+              "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request,
+              "scale_on": args.scale_on}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None
@@ -227,7 +235,7 @@ def main() -> None:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
                                                                  parse_replicas(args.replicas), args.batch_wait,
-                                                                 args.look_back, args.ingress_target),
+                                                                 args.look_back, args.ingress_target, args.scale_on),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))

@@ -16,7 +16,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | bulk | noop | baseline | more | rest | profile | spike}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | bulk | noop | baseline | more | rest | profile | spike | spike-bulk}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -169,6 +169,15 @@ spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s; A/Bs: LOOK_BACK (e
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike${LOOK_BACK:+-lb$LOOK_BACK}${INGRESS_TARGET:+-t$INGRESS_TARGET}" --server serve \
     --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS" \
     ${LOOK_BACK:+--look-back $LOOK_BACK} ${INGRESS_TARGET:+--ingress-target $INGRESS_TARGET}
+  ;;
+spike-bulk)  # the spike with BULK briefs a request (PEAK in requests/s), under the shipped autoscaling policy (CPU or
+  # requests, serve_app/autoscaling.py) and then under Serve's default rule alone, one machine start (~4 min each)
+  k=${BULK:-16}
+  for scale_on in cpu-or-requests requests; do
+    step 230 "spike-bulk$k-$scale_on" python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike-bulk$k-$scale_on" \
+      --server serve --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" \
+      --load-cpus "$LOAD_CPUS" --briefs-per-request "$k" --scale-on "$scale_on"
+  done
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac
