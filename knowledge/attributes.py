@@ -238,12 +238,24 @@ def cue_blockers() -> dict[str, tuple[tuple[str, int], ...]]:
     return {term: tuple(found) for term, found in index.items()}
 
 
+@cache
+def _terms_by_first_character() -> dict[str, tuple[tuple[str, str | None], ...]]:
+    """The cue terms (and neutral phrases) grouped by their first character, in table order within each."""
+    groups: dict[str, list[tuple[str, str | None]]] = {}
+    for term, cue in load_attributes().cue_terms.items():
+        groups.setdefault(term[:1], []).append((term, cue))
+    return {first: tuple(terms) for first, terms in groups.items()}
+
+
 def _spans(text: str) -> list[tuple[int, int, str | None]]:
     """Every occurrence of every term, and of every blocker around one (as a span naming no cue); Latin text only
-    on word boundaries ("sea" not in "seasonal")."""
+    on word boundaries ("sea" not in "seasonal"). Only the terms that begin with a character of the text are
+    searched (half the encoder's time on a text-only brief went on ~430 `find` calls that found nothing);
+    the spans come in another order than a search of every term, which no reader depends on (they are sorted)."""
     spans = []
     blockers = cue_blockers()
-    for term, cue in load_attributes().cue_terms.items():
+    by_first = _terms_by_first_character()
+    for term, cue in (pair for first in dict.fromkeys(text) for pair in by_first.get(first, ())):
         start = text.find(term)
         while start >= 0:
             end = start + len(term)
