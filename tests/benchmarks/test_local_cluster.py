@@ -1,10 +1,15 @@
 """A local cluster whose app cannot start says so with Serve's own reason instead of waiting out its 300 s (the
-no-op benchmark step once printed nothing for its whole timeout on the GPU node)."""
+no-op benchmark step once printed nothing for its whole timeout on the GPU node); a `ray start` that fails says
+why, and one whose picked port was taken meanwhile is started again on fresh ports (a fresh-clone CI run once lost
+a test module's cases to "ray start exited with 1", its output sent nowhere)."""
 
+import socket
+
+import httpx
 import pytest
 import yaml
 
-from benchmarks.local_cluster import ROOT, Cluster
+from benchmarks.local_cluster import ROOT, Cluster, one_replica_each
 from benchmarks.noop_app import noop_config
 from benchmarks.noop_bench import fixed_replicas
 
@@ -26,3 +31,23 @@ def test_a_deploy_that_fails_is_reported_at_once(tmp_path):
         cluster.stop()
     # Without the fail-fast check start() would raise "did not become healthy within 300 s" instead.
     assert "3 times in a row" in str(failure.value) or "reconfigure" in str(failure.value)
+
+
+@pytest.mark.slow
+def test_a_taken_port_is_reported_and_started_again_on_fresh_ports(tmp_path, capfd):
+    cluster = Cluster(tmp_path, config_overrides=one_replica_each)
+    first = cluster.gcs_port
+    taken = socket.socket()  # the GCS port picked free, taken by someone else before `ray start` binds it
+    taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    taken.bind(("127.0.0.1", first))
+    taken.listen()
+    try:
+        cluster.start()
+        assert cluster.gcs_port != first
+        assert httpx.get(f"{cluster.base_url}/healthz", timeout=30).status_code == 200
+    finally:
+        cluster.stop()
+        taken.close()
+    report = capfd.readouterr().err
+    assert "ray start exited with" in report and "starting again on fresh ports" in report
+    assert str(first) in report  # the GCS's own complaint about its port, quoted from ray start's output
