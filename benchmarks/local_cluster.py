@@ -53,6 +53,10 @@ def inline_encoder(config: dict) -> None:
     app["deployments"] = [d for d in app["deployments"] if d["name"] != "BriefEncoder"]
 
 
+class HeadExited(RuntimeError):
+    """`ray start --head` exited before its dashboard came up; the message quotes its output."""
+
+
 class Cluster:
     def __init__(self, tmp: Path, config_overrides=None, env: dict | None = None,
                  config_path: Path = ROOT / "serve_config.yaml", num_cpus: int = 4, num_gpus: int | None = None) -> None:
@@ -83,8 +87,8 @@ class Cluster:
             try:
                 self._start_head()
                 break
-            except RuntimeError as exc:
-                if attempt == attempts or "ray start exited" not in str(exc):
+            except HeadExited as exc:
+                if attempt == attempts:
                     raise
                 print(f"local cluster: {exc}; starting again on fresh ports", file=sys.stderr)
                 with contextlib.suppress(ProcessLookupError):  # whatever it started before exiting
@@ -169,7 +173,7 @@ class Cluster:
         while time.monotonic() < deadline:
             if self.head.poll() is not None:
                 tail = self.head_log.read_text(errors="replace")[-2000:] if self.head_log.exists() else ""
-                raise RuntimeError(f"ray start exited with {self.head.returncode}; its output ends:\n{tail}")
+                raise HeadExited(f"ray start exited with {self.head.returncode}; its output ends:\n{tail}")
             try:
                 # The Serve REST API (what `serve deploy` calls), not just the dashboard's HTTP server.
                 if httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=5,

@@ -76,7 +76,8 @@ def main() -> None:
             with Profiler(ROLES, args.seconds, args.out, native=args.native) as profiler:
                 _, summary = scenarios.measure(server, payloads, constant(args.rate), args.seconds,
                                                processes=args.procs, cpu_probe=probe)
-            report = {"server": name, "rate": args.rate, "briefs_per_request": args.briefs_per_request, "summary": summary, "profile": profiler.summary()}
+            report = {"server": name, "rate": args.rate, "briefs_per_request": args.briefs_per_request,
+                      "summary": summary, "profile": profiler.summary()}
     finally:
         if cluster is not None:
             cluster.stop()

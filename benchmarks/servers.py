@@ -176,7 +176,7 @@ while True:
                                             "loop_s_max": (health.get("loop_duration_s") or {{}}).get("max"),
                                             "event_loop_delay_s": health.get("event_loop_delay_s")}}
         except Exception as exc:  # noqa: BLE001
-            sample["controller_error"] = str(exc)[-1500:]
+            sample["controller_error"] = str(exc)[-300:]  # a remote traceback: its tail names the error
         print(json.dumps(sample, default=str), flush=True)
     except Exception as exc:  # a status call can fail while the controller is busy; keep sampling
         print(json.dumps({{"t": time.time(), "error": str(exc)[:200]}}), flush=True)

@@ -49,6 +49,18 @@ class CpuBusy:
             return self._value
 
 
+class ReportsCpu:
+    """Mixed into a deployment (Ingress, BriefEncoder): Serve's custom-metrics hook, reporting the cores the replica
+    used (`CpuBusy`), which `CpuOrRequestsPolicy` scales on."""
+
+    _cpu_busy: CpuBusy | None = None
+
+    def record_autoscaling_stats(self) -> dict[str, float]:
+        if self._cpu_busy is None:  # Serve reports only once the replica is up: start-up is not load
+            self._cpu_busy = CpuBusy()
+        return {CPU_BUSY_METRIC: self._cpu_busy.sample()}
+
+
 class CpuOrRequestsPolicy:
     """A deployment's replicas: Serve's default rule on requests in flight, raised to what the replicas' reported
     CPU needs at `target_cpu_busy` cores a replica. Without CPU reports (replicas starting, or a deployment that

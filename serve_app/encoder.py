@@ -14,7 +14,7 @@ from contract.brief import Brief
 from pipeline.features import EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
 from pipeline.tokenization import tokenizer
-from serve_app.autoscaling import CPU_BUSY_METRIC, CpuBusy
+from serve_app.autoscaling import ReportsCpu
 from serve_app.heap import freeze_startup_heap
 
 log = logging.getLogger("ray.serve")
@@ -36,19 +36,13 @@ def decode_briefs(briefs_json: list[bytes]) -> list[Brief]:
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25})
-class BriefEncoder:
+class BriefEncoder(ReportsCpu):
     def __init__(self, max_image_bytes: int) -> None:
         self.max_image_bytes = max_image_bytes
         # Every table encoding reads (tokenizer, lexicon, gloss, cues, keyword colours), once per replica: a new
         # replica's first micro-batch would pay ~70 ms for them.
         warm_encoding()
         freeze_startup_heap()
-        self.cpu_busy = CpuBusy()  # its first window opens at Serve's first report: start-up is not load
-
-    def record_autoscaling_stats(self) -> dict[str, float]:
-        """Cores used since the last report: one encoder call is a whole micro-batch, so its requests in flight
-        say little of its load (serve_app.autoscaling)."""
-        return {CPU_BUSY_METRIC: self.cpu_busy.sample()}
 
     async def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:
         briefs = decode_briefs(briefs_json)

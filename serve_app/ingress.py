@@ -34,7 +34,7 @@ from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
 from pipeline.taste import TasteModel
-from serve_app.autoscaling import CPU_BUSY_METRIC, CpuBusy
+from serve_app.autoscaling import ReportsCpu
 from serve_app.config import AppArgs
 from serve_app.encoder import inline_on_loop
 from serve_app.errors import field_error
@@ -122,7 +122,7 @@ class Pending:
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=128)
 @serve.ingress()  # the FastAPI app is built per replica by __serve_build_asgi_app__ (state per app)
-class Ingress:
+class Ingress(ReportsCpu):
     async def __init__(self, encoder: DeploymentHandle | None, recommender: DeploymentHandle,
                        args: dict | None = None) -> None:
         # async: Serve awaits it on the replica's event loop, so the warm-up below can use the handles.
@@ -162,12 +162,6 @@ class Ingress:
         postprocess.warm()
         self.warm_up = await self._warm_path()
         freeze_startup_heap()  # after the warm-up: the routers and connections it made are start-up state too
-        self.cpu_busy = CpuBusy()  # its first window opens at Serve's first report: start-up is not load
-
-    def record_autoscaling_stats(self) -> dict[str, float]:
-        """Serve's custom-metrics hook: the cores this replica used since its last report, which
-        serve_app.autoscaling.CpuOrRequestsPolicy scales on (a batch request is one request but up to 64 briefs)."""
-        return {CPU_BUSY_METRIC: self.cpu_busy.sample()}
 
     async def _warm_path(self) -> dict:
         """One brief through the whole path, never logged or answered: the first call through each handle sets up

@@ -97,18 +97,17 @@ def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
             stop = threading.Event()
             statuses: list[int] = []
 
-            def send(worker: int) -> None:  # closed loop: one request of 16 briefs in flight at a time
+            def send() -> None:  # closed loop, one client: one request of 16 briefs in flight at a time (two
+                # 16-brief requests on one replica would pass max_in_flight, 24 briefs, and get 503)
                 with httpx.Client(base_url=cluster.base_url, timeout=60) as client:
-                    i = worker
+                    i = 0
                     while not stop.is_set():
                         batch = [briefs[(i * 16 + j) % len(briefs)] for j in range(16)]
                         statuses.append(client.post("/v1/recommend/batch", json={"briefs": batch}).status_code)
                         i += 1
 
-            # One client: two 16-brief requests on one replica would pass max_in_flight (24 briefs) and get 503.
-            clients = [threading.Thread(target=send, args=(0,), daemon=True)]
-            for client in clients:
-                client.start()
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
             deadline, scaled = time.monotonic() + 60, None
             while time.monotonic() < deadline and scaled is None:
                 time.sleep(0.5)
@@ -117,8 +116,7 @@ def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
                     if ingress.get("RUNNING", 0) + ingress.get("STARTING", 0) > start_count:
                         scaled = s
             stop.set()
-            for client in clients:
-                client.join(timeout=90)
+            sender.join(timeout=90)
         finally:
             samples = monitor.stop()
     ongoing = [s["controller_ongoing"]["Ingress"] for s in samples if "controller_ongoing" in s]
