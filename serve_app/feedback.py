@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS answer_records (
     tenant TEXT NOT NULL,
     brief TEXT NOT NULL,
     model_version TEXT NOT NULL,
-    choices TEXT NOT NULL
+    choices TEXT NOT NULL,
+    learner_version TEXT
 );
 CREATE TABLE IF NOT EXISTS learner_resets (
     tenant TEXT PRIMARY KEY,
@@ -98,11 +99,21 @@ class FeedbackStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=30000")
-            self._db.executescript(_SCHEMA)
-            # Logs written before the learner existed: add its column (NULL = not re-ranked).
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(answer_records)")}
-            if "learner_version" not in columns:
-                self._db.execute("ALTER TABLE answer_records ADD COLUMN learner_version TEXT")
+            # Replicas that start together open one file at once: the schema work is one write transaction each,
+            # so the second sees what the first made (two that both saw the column missing both added it, and one
+            # replica died at start).
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    self._db.execute(statement)
+                # Logs written before the learner existed: add its column (NULL = not re-ranked).
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(answer_records)")}
+                if "learner_version" not in columns:
+                    self._db.execute("ALTER TABLE answer_records ADD COLUMN learner_version TEXT")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         # Answers are written by one writer thread in group commits: every answer waiting when the writer
         # comes round goes into one transaction. Under load that is one commit per batch instead of one per
         # request (several ingress replicas share the file, and each commit takes SQLite's write lock).
