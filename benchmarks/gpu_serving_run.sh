@@ -16,7 +16,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | bulk | noop | baseline | more | rest | profile | spike | spike-bulk}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -141,13 +141,14 @@ waits)  # the ingress micro-batch wait A/B at light load, one after the other: t
   sweep "${SWEEP_S:-190}" serve-wait --tag "wait${WAIT_B:-0}" --batch-wait "${WAIT_B:-0}"
   ;;
 bulk)  # POST /v1/recommend/batch, BULK briefs a request: the app's sweep (BULK_RATES in requests/s), then the plain
-  # baseline's on the same rates and route, then with `encoder: inline` where BULK_INLINE is set (~2 min each).
+  # baseline's on the same rates and route (unless BULK_BASELINE=0), then with `encoder: inline` where BULK_INLINE is
+  # set (~2 min each).
   # Rates step finely: run 13 (H100, a slow start) answered 100 requests/s of 16 (p99 135 ms), and its step at 200
   # overloaded the app, whose requests then ran to the 30 s client timeout until the step's own timeout killed it.
   k=${BULK:-16}
   RATES=${BULK_RATES:-50 75 100 125 150 175} sweep "${SWEEP_S:-170}" "serve-bulk$k" --tag "bulk$k" \
     --briefs-per-request "$k"
-  step "${SWEEP_S:-150}" "baseline-bulk$k" python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
+  [ "${BULK_BASELINE:-1}" = 0 ] || step "${SWEEP_S:-150}" "baseline-bulk$k" python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
     --workers "${WORKERS:-12}" --tag "bulk$k" --briefs-per-request "$k" --rates ${BULK_RATES:-50 75 100 125 150 175} \
     --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   if [ -n "${BULK_INLINE:-}" ]; then
@@ -178,6 +179,19 @@ spike-bulk)  # the spike with BULK briefs a request (PEAK in requests/s), under 
       --server serve --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" \
       --load-cpus "$LOAD_CPUS" --briefs-per-request "$k" --scale-on "$scale_on"
   done
+  ;;
+encoder-hop)  # one BriefEncoder replica's CPU a call against encode_batch's own, 1/4/8 calls in flight (~30 s a run);
+  # ENCODER_B: another serve_app/encoder.py to run alternately with this tree's (A B A B), for an A/B on one start
+  cp serve_app/encoder.py "$OUT/encoder-a.py"
+  for round in 1 2; do
+    for side in a ${ENCODER_B:+b}; do
+      if [ "$side" = b ]; then cp "$ENCODER_B" serve_app/encoder.py; else cp "$OUT/encoder-a.py" serve_app/encoder.py; fi
+      step 120 "encoder-hop-$side-$round" python3 -m benchmarks.encoder_hop --briefs-per-call "${BULK:-16}" --calls 400 \
+        --concurrency 1 4 8 --num-cpus 4
+    done
+  done
+  cp "$OUT/encoder-a.py" serve_app/encoder.py
+  grep -h "^{" "$OUT"/log-encoder-hop-*.txt
   ;;
 *) echo "unknown stage $stage" >&2; exit 2 ;;
 esac

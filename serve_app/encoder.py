@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from ray import serve
 
@@ -42,6 +43,11 @@ class BriefEncoder(ReportsCpu):
         # Every table encoding reads (tokenizer, lexicon, gloss, cues, keyword colours), once per replica: a new
         # replica's first micro-batch would pay ~70 ms for them.
         warm_encoding()
+        # One encoding thread: concurrent calls queue for it rather than run side by side. Encoding holds the GIL
+        # most of the time, and threads contending for it burn CPU on the hand-offs: with 16-brief calls 4 at a
+        # time, 10.7-10.9 ms of replica CPU a call in asyncio's default pool, 8.7-9.4 in one thread, the same wall
+        # time (`python -m benchmarks.encoder_hop`, 2 cores).
+        self.encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         freeze_startup_heap()
 
     async def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:
@@ -50,7 +56,8 @@ class BriefEncoder(ReportsCpu):
             return encode_batch(briefs, self.max_image_bytes, pad_to_multiple)
         # Larger batches and reference images (decoded and clustered, milliseconds each) off the loop, which keeps
         # taking calls meanwhile.
-        return await asyncio.to_thread(encode_batch, briefs, self.max_image_bytes, pad_to_multiple)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.encoding, encode_batch, briefs, self.max_image_bytes, pad_to_multiple)
 
     def check_health(self) -> None:
         if not tokenizer().encode("health check").ids:
