@@ -19,7 +19,7 @@ MAX_PIXELS = 40_000_000  # beyond this the header is enough to refuse the image
 # images; changing it per call would race between threads). It raises from 2x this value, warns from 1x;
 # open_image refuses from 1x itself.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-SAMPLE_SIDE = 64  # colours are measured on a 64x64 thumbnail: plenty for 3 clusters, ~1 ms
+SAMPLE_SIDE = 64  # colours are measured on a 64x64 thumbnail: plenty for 3 clusters
 N_COLORS = 3
 
 # sRGB -> OKLab (Björn Ottosson's published matrices). Vectorised numpy rather than coloraide because
@@ -91,40 +91,74 @@ def open_image(raw: bytes) -> Image.Image:
     return image
 
 
-def _distinct_rows(lab: np.ndarray) -> int:
-    """len(np.unique(lab.round(3), axis=0)), without its slow row-wise sort: each rounded row packed into one
-    integer (round(3) is rint(x * 1000) / 1000, so equal rounded rows are equal integers and -0.0 == 0.0)."""
-    cells = np.rint(lab * 1000.0).astype(np.int64)
-    cells -= cells.min(axis=0)
-    span = cells.max(axis=0) + 1
-    return len(np.unique((cells[:, 0] * span[1] + cells[:, 1]) * span[2] + cells[:, 2]))
+# sRGB's 256 levels linearised once: pixels are 8-bit, so the per-pixel power becomes a lookup (same values).
+_LEVELS = np.arange(256) / 255.0
+_LINEAR_LEVELS = np.where(_LEVELS <= 0.04045, _LEVELS / 12.92, ((_LEVELS + 0.055) / 1.055) ** 2.4)
+
+
+def _distinct_rows(planes: np.ndarray, at_most: int) -> int:
+    """min(at_most, len(np.unique(lab.round(3), axis=0))) for (3, N) OKLab planes: k-means needs only to know
+    whether k distinct colours exist, which a few passes over the rows tell without sorting them."""
+    cells = np.rint(planes * 1000.0).astype(np.int64)  # round(3) is rint(x * 1000) / 1000
+    found = 0
+    while found < at_most and cells.shape[1]:
+        first = cells[:, :1]
+        cells = cells[:, (cells != first).any(axis=0)]
+        found += 1
+    return found
+
+
+def _squared_distances(planes: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances of (3, N) coordinate planes to one point, summed as np.linalg.norm(..., axis=1)
+    sums a row, so its square root is bit-identical to that norm (the k-means below was checked on 1,220 images)."""
+    out = planes[0] - point[0]
+    out *= out
+    for axis in (1, 2):
+        term = planes[axis] - point[axis]
+        term *= term
+        out += term
+    return out
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """The 64x64 thumbnail's opaque pixels as (N, 3) uint8. An RGB image (every JPEG, most PNGs) is thumbnailed as
+    it is; anything else goes through RGBA, whose transparent pixels are not part of the look."""
+    if image.mode == "RGB":
+        small = image.copy()
+        small.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
+        return np.asarray(small).reshape(-1, 3)
+    rgba = image.convert("RGBA")
+    rgba.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
+    pixels = np.asarray(rgba).reshape(-1, 4)
+    return pixels[pixels[:, 3] > 127, :3]  # alpha above half
 
 
 def dominant_colors(image: Image.Image, k: int = N_COLORS, iterations: int = 12) -> list[str]:
-    """k dominant colours as hex, most common first (deterministic k-means++-style seeding)."""
-    rgba = image.convert("RGBA")
-    rgba.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
-    pixels = np.asarray(rgba, dtype=np.float64).reshape(-1, 4) / 255.0
-    pixels = pixels[pixels[:, 3] > 0.5, :3]  # transparent pixels are not part of the look
+    """k dominant colours as hex, most common first (deterministic k-means++-style seeding).
+
+    Coordinates are kept as three planes and distances summed plane by plane, with no (N, k, 3) differences:
+    1.3 ms an image against 2.7 before, on a development core, and the same colours for 1,220 images (the benchmark
+    mix's and synthetic RGB and RGBA images of 8-640 px, JPEG and PNG)."""
+    pixels = _pixels(image)
     if len(pixels) == 0:
         raise ReferenceImageError("reference_image is fully transparent")
-    lab = srgb_to_oklab(pixels)
-    k = min(k, _distinct_rows(lab))
-    centres = [lab[np.argmin(np.linalg.norm(lab - lab.mean(0), axis=1))]]
+    lab = np.cbrt(_LINEAR_LEVELS[pixels] @ _M1.T) @ _M2.T  # srgb_to_oklab on 8-bit levels
+    planes = np.ascontiguousarray(lab.T)
+    k = _distinct_rows(planes, k)
+    centres = [lab[np.argmin(np.sqrt(_squared_distances(planes, lab.mean(0))))]]
+    farthest = None  # each pixel's distance to its nearest centre so far
     while len(centres) < k:
-        distance = np.min([np.linalg.norm(lab - c, axis=1) for c in centres], axis=0)
-        centres.append(lab[int(np.argmax(distance))])
+        distance = np.sqrt(_squared_distances(planes, centres[-1]))
+        farthest = distance if farthest is None else np.minimum(farthest, distance)
+        centres.append(lab[int(np.argmax(farthest))])
     centres = np.array(centres)
-    # Each iteration in whole-array operations (squared distances summed channel by channel, cluster sums by
-    # bincount): 1.4x faster than a mean per cluster (3.46 -> 2.41 ms an image on a development core), and the
-    # same colours for all 596 images checked (the benchmark mix's, and synthetic PNG and JPEG of 8-640 px).
-    channels = np.ascontiguousarray(lab.T)
+    squared = np.empty((k, len(pixels)))
     for _ in range(iterations):
-        squared = lab[:, None, :] - centres[None]
-        squared *= squared
-        labels = np.argmin(squared[..., 0] + squared[..., 1] + squared[..., 2], axis=1)
+        for j in range(k):
+            squared[j] = _squared_distances(planes, centres[j])
+        labels = np.argmin(squared, axis=0)
         counts = np.bincount(labels, minlength=k)
-        sums = np.stack([np.bincount(labels, weights=channel, minlength=k) for channel in channels], axis=1)
+        sums = np.stack([np.bincount(labels, weights=plane, minlength=k) for plane in planes], axis=1)
         updated = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
         if np.allclose(updated, centres, atol=1e-5):
             break

@@ -1,5 +1,7 @@
 import base64
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,3 +120,50 @@ def test_decompression_bombs_are_refused_before_decoding(side):
 def test_largest_allowed_image_still_works():
     raw = _raw(Image.new("L", (6_000, 6_000), 200), "PNG")  # 36 M pixels: under the cap
     assert reference_colors(base64.b64encode(raw).decode(), 5_000_000) == ["#c8c8c8"]
+
+
+# The colours of GOLDEN_IMAGES generated images as the k-means gave them before it was rewritten plane by plane
+# (commit 8bf6419's pipeline/reference_image.py); the rewrite must give the same hex strings, mode by mode.
+GOLDEN_PATH = Path(__file__).with_name("reference_colours_golden.json")
+GOLDEN_IMAGES = 96
+
+
+
+def golden_image(i: int) -> bytes:
+    """Pure-integer formulas (no random stream that could change between numpy versions), lossless PNG, the modes
+    clients send (RGB, RGBA with transparency, palette, greyscale), 1-400 px, flat, two-colour and pseudo-noise."""
+    w, h = 1 + (i * 37) % 400, 1 + (i * 53) % 330
+    y, x = np.mgrid[0:h, 0:w].astype(np.int64)
+    noise = (x * 7919 + y * 104729 + i * 31337) % 97 * (i % 5)
+    channels = [(x * (1 + (i + c) % 4) + y * ((i * (c + 2)) % 3) + 40 * c + 17 * i + noise) % 256 for c in range(3)]
+    rgb = np.stack(channels, axis=-1).astype(np.uint8)
+    if i % 9 == 0:
+        rgb[:] = (17 * i % 256, 91, 200)  # flat: one distinct colour
+    elif i % 9 == 1:
+        rgb[: h // 2], rgb[h // 2:] = (10, 10, 10), (240, 200, 30)  # two
+    mode = i % 4
+    if mode == 0:
+        image = Image.fromarray(rgb)
+    elif mode == 1:
+        alpha = (((x + y + i) % 5) > 1).astype(np.uint8) * 255
+        image = Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+    elif mode == 2:
+        image = Image.fromarray(rgb).quantize(colors=16, method=Image.Quantize.MEDIANCUT)
+    else:
+        image = Image.fromarray(rgb[..., 1])
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_dominant_colours_unchanged_against_the_golden_images():
+    golden = json.loads(GOLDEN_PATH.read_text())
+    assert len(golden) == GOLDEN_IMAGES
+    differ = []
+    for i in range(GOLDEN_IMAGES):
+        image = open_image(golden_image(i))
+        expected = golden[str(i)]
+        assert [image.mode, list(image.size)] == [expected["mode"], expected["size"]]
+        if dominant_colors(image) != expected["colours"]:
+            differ.append(i)
+    assert differ == []
