@@ -136,11 +136,13 @@ class Ingress(ReportsCpu):
         self.taste_resets: dict[str, float] = {}
         self._resets_thread: threading.Thread | None = None
         self.in_flight = 0  # /v1/recommend briefs admitted and not yet answered (this replica)
-        # Worker threads for the post-processing pass (one at a time) and, with `encoder: inline`, encoding:
-        # both hold the GIL for much of their time, so more would only add switching; the event loop keeps its
-        # share between numpy calls.
+        # One thread for post-processing passes (one at a time) and, with `encoder: inline`, one for encoding: both
+        # hold the GIL for much of their time, and more threads contending for it burn CPU on the hand-offs (the
+        # BriefEncoder's calls 4 at a time in a pool: 10.7-10.9 ms of CPU a call against 8.7-9.4 in one thread,
+        # benchmarks.encoder_hop); the event loop keeps its share between numpy calls.
         concurrent = self.args.ingress_max_concurrent_batches
-        self.workers = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="post")
+        self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post")
+        self.encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
                                           self.args.ingress_batch_wait_s, concurrent)
         self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0, 1)
@@ -337,7 +339,7 @@ class Ingress(ReportsCpu):
             encoded = encode_batch(briefs, self.args.max_image_bytes)
         else:
             encoded = await asyncio.get_running_loop().run_in_executor(
-                self.workers, encode_batch, briefs, self.args.max_image_bytes)
+                self.encoding, encode_batch, briefs, self.args.max_image_bytes)
         encoded_at = time.perf_counter()
         inputs = ModelInputs(encoded.input_ids, encoded.attention_mask, encoded.features)
         result: ModelOutputs = await _call_with_one_retry(lambda: self.recommender.infer_batch.remote(inputs))
