@@ -39,13 +39,18 @@ step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busies
   read -r b_busy b_idle b_steal <<<"$before"; read -r a_busy a_idle a_steal <<<"$(cpustat)"
   echo "cpu over the step: busy $((a_busy - b_busy)) idle $((a_idle - b_idle)) steal $((a_steal - b_steal)) jiffies"
   stray
+  # The node's core speed again after each step: it moved by up to 1.7x within one call (run 16).
+  echo "{\"after\": \"$name\", \"calibration\": $(python3 -m benchmarks.cpu_calibration --cpu "${LOAD_CPUS%%-*}")}" \
+    >> "$OUT/cpu-calibration-steps.jsonl"
   cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
 
 # One core's speed on the code the request path is made of, first, so that CPU a request compares across machine
 # starts (the VM image and host change between sessions).
-python3 -m benchmarks.cpu_calibration --cpu "${LOAD_CPUS%%-*}" | tee "$OUT/cpu-calibration.json"
+# One file a stage: two stages into one OUT keep both readings (run 16's first was overwritten; the node's speed
+# moved 63 -> 36 ns a loop step between them).
+python3 -m benchmarks.cpu_calibration --cpu "${LOAD_CPUS%%-*}" | tee "$OUT/cpu-calibration-$stage.json"
 # Which vCPUs share a physical core (hyperthreads): a busy sibling slows a core, so where Ray and the load generator
 # sit would matter; recorded once per call.
 { lscpu | grep -E "^(Model name|Thread|Core|Socket|NUMA node\(s\)|CPU\(s\))"; lscpu -e=CPU,CORE,SOCKET,NODE; } \
