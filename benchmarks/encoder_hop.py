@@ -14,27 +14,18 @@ import json
 import os
 import time
 
+from benchmarks.cpu_by_process import snapshot
 from benchmarks.workload import brief_mix
 
-APP = "encoder-hop"
+APP = "packdesign"  # the app name benchmarks.cpu_by_process knows its replicas by
 
 
-def _replica_pid() -> int:
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if f"ServeReplica:{APP}:BriefEncoder".encode() in f.read():
-                        return int(entry)
-            except OSError:
-                continue
-    raise RuntimeError("BriefEncoder replica process not found")
-
-
-def _cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _encoder_cpu_s() -> float:
+    """CPU seconds so far of the BriefEncoder replica (its role in the project's /proc reader)."""
+    found = [cpu for cpu, role in snapshot().values() if role == "encoder"]
+    if not found:
+        raise RuntimeError("BriefEncoder replica process not found")
+    return sum(found)
 
 
 async def _sweep(payloads: list[list[bytes]], concurrency: list[int], idle_s: float) -> dict:
@@ -42,10 +33,9 @@ async def _sweep(payloads: list[list[bytes]], concurrency: list[int], idle_s: fl
 
     handle = serve.get_deployment_handle("BriefEncoder", APP)
     await handle.encode_batch.remote(payloads[0])  # the router and connection, before any timing
-    pid = _replica_pid()
-    before = _cpu_s(pid)
+    before = _encoder_cpu_s()
     await asyncio.sleep(idle_s)
-    idle_cores = (_cpu_s(pid) - before) / idle_s
+    idle_cores = (_encoder_cpu_s() - before) / idle_s
     found = {"idle_cores": round(idle_cores, 4)}
     for n in concurrency:
         gate = asyncio.Semaphore(n)
@@ -54,10 +44,10 @@ async def _sweep(payloads: list[list[bytes]], concurrency: list[int], idle_s: fl
             async with gate:
                 await handle.encode_batch.remote(payload)
 
-        before, started = _cpu_s(pid), time.perf_counter()
+        before, started = _encoder_cpu_s(), time.perf_counter()
         await asyncio.gather(*(call(p) for p in payloads))
         wall = time.perf_counter() - started
-        busy = _cpu_s(pid) - before - idle_cores * wall
+        busy = _encoder_cpu_s() - before - idle_cores * wall
         found[n] = {"wall_s": round(wall, 2), "replica_cpu_ms_per_call": round(busy / len(payloads) * 1000, 2)}
     await serve.shutdown_async()  # on this loop, which the handle's router lives on
     return found

@@ -37,13 +37,17 @@ class ReferenceImageError(ValueError):
     """The reference image cannot be used; the message is safe to show the client."""
 
 
+def _srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    return np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
 def _linear_to_oklab(linear: np.ndarray) -> np.ndarray:
     return np.cbrt(linear @ _M1.T) @ _M2.T
 
 
 def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) sRGB in 0-1 -> (..., 3) OKLab."""
-    return _linear_to_oklab(np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4))
+    return _linear_to_oklab(_srgb_to_linear(rgb))
 
 
 def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
@@ -94,8 +98,7 @@ def open_image(raw: bytes) -> Image.Image:
 
 
 # sRGB's 256 levels linearised once: pixels are 8-bit, so the per-pixel power becomes a lookup (same values).
-_LEVELS = np.arange(256) / 255.0
-_LINEAR_LEVELS = np.where(_LEVELS <= 0.04045, _LEVELS / 12.92, ((_LEVELS + 0.055) / 1.055) ** 2.4)
+_LINEAR_LEVELS = _srgb_to_linear(np.arange(256) / 255.0)
 
 
 def _distinct_rows(planes: np.ndarray, at_most: int) -> int:

@@ -128,7 +128,6 @@ GOLDEN_PATH = Path(__file__).with_name("reference_colours_golden.json")
 GOLDEN_IMAGES = 96
 
 
-
 def golden_image(i: int) -> bytes:
     """Pure-integer formulas (no random stream that could change between numpy versions), lossless PNG, the modes
     clients send (RGB, RGBA with transparency, palette, greyscale), 1-400 px, flat, two-colour and pseudo-noise."""
