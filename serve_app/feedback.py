@@ -50,6 +50,21 @@ CREATE TABLE IF NOT EXISTS feedback (
 """
 
 
+def _use_wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch the file to WAL. The switch needs the file to itself, and SQLite answers SQLITE_BUSY at once, without
+    its busy handler, while another connection has it open (replicas starting together: 4 of 1,600 openers in a
+    local repro), so ask again until `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class UnknownAnswer(LookupError):
     pass
 
@@ -97,7 +112,7 @@ class FeedbackStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30.0)
         self._lock = threading.Lock()
         with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            _use_wal(self._db, timeout_s=30.0)
             self._db.execute("PRAGMA busy_timeout=30000")
             # Replicas that start together open one file at once: the schema work is one write transaction each,
             # so the second sees what the first made (two that both saw the column missing both added it, and one
