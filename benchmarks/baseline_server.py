@@ -32,6 +32,7 @@ from pipeline.features import BriefRejection, encode_batch
 from pipeline.features import warm as warm_encoding
 from pipeline.answer import batch_answer_json
 from serve_app.api import parse_brief, parse_json_body
+from serve_app.config import AppArgs
 from serve_app.errors import body_validation_error, field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 
@@ -81,7 +82,9 @@ class MicroBatcher:
 class Baseline:
     def __init__(self) -> None:
         options = {"onnxruntime": {"precision": os.environ.get(ENV + "PRECISION", "fp32"),
-                                   "intra_op_threads": int(os.environ.get(ENV + "THREADS", "1"))},
+                                   "intra_op_threads": int(os.environ.get(ENV + "THREADS", "1")),
+                                   "length_group": int(os.environ.get(ENV + "LENGTH_GROUP",
+                                                                      AppArgs.model_fields["ort_length_group"].default))},
                    "torch": {"cuda_graphs": True}, "tensorrt": {"engine_dir": "artifacts/engines"}}
         self.backend = select_backend(os.environ.get(ENV + "BACKEND", "onnxruntime"), options)
         warm_for_serving(self.backend)

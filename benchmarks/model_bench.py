@@ -4,6 +4,8 @@ with FP32, and GPU memory per configuration.
 
     python -m benchmarks.model_bench prepare           # inputs from held-out briefs -> artifacts/bench/inputs.npz
     python -m benchmarks.model_bench run --out docs/bench/model-cpu.json
+    # a batch of mixed-length briefs on a CPU: one call at the padded length against length groups, one core
+    python -m benchmarks.model_bench length-groups [--briefs 1024] [--rounds 3]
     # the CPU variants side by side (docs/precision.md): same threads, interleaved rounds, one run
     python -m benchmarks.model_bench run --cpu-variants --threads 2 --rounds 5 --batches 1,8,32,64 --kinds typical \
         --out docs/bench/model-cpu-variants.json
@@ -237,6 +239,44 @@ def plot(report: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def length_group_run(n_briefs: int, rounds: int, batches: tuple[int, ...], multiples: tuple[int, ...]) -> None:
+    """ONNX Runtime (the served CPU variant, one intra-op thread, one pinned core) on random batches of the
+    benchmark's brief mix, real token lengths: one call at the batch's longest length rounded up to 8 (as the
+    recommender pads with `pad_to_multiple: 8`) against `inference.base.infer_by_length` groups; the ways
+    alternate within each round, every way on the same batches. ms of model a brief, best round."""
+    import os
+
+    from benchmarks.workload import brief_mix
+    from contract.brief import Brief
+    from inference.onnxruntime_backend import OnnxRuntimeBackend
+    from pipeline.features import encode_batch
+
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    encoded = encode_batch([Brief.model_validate(b) for b in brief_mix(n_briefs, seed=3)], 5 * 1024 * 1024)
+    lengths = encoded.attention_mask.sum(axis=1)
+    backend = OnnxRuntimeBackend(precision="auto", intra_op_threads=1, length_group=0)
+    print(f"{backend.info.precision}, one thread on core {min(os.sched_getaffinity(0))}; {n_briefs} briefs, tokens "
+          f"p50 {np.percentile(lengths, 50):.0f}, p90 {np.percentile(lengths, 90):.0f}, max {lengths.max()}")
+    ways = {"one call, longest rounded up to 8": 0, **{f"groups of {m}": m for m in multiples}}
+    rng = np.random.default_rng(0)
+    print("batch | " + " | ".join(ways) + " | ms a brief (best of rounds); ratio to one call")
+    for batch in batches:
+        chosen = [rng.choice(n_briefs, batch, replace=False) for _ in range(max(8, 512 // batch))]
+        times = {name: [] for name in ways}
+        for _ in range(rounds):
+            for name, multiple in ways.items():
+                backend.length_group = multiple
+                started = time.perf_counter()
+                for rows in chosen:
+                    width = min(encoded.input_ids.shape[1], int(-(-lengths[rows].max() // 8) * 8))
+                    backend.infer(encoded.input_ids[rows, :width], encoded.attention_mask[rows, :width],
+                                  encoded.features[rows])
+                times[name].append((time.perf_counter() - started) * 1000 / (batch * len(chosen)))
+        best = {name: min(t) for name, t in times.items()}
+        one = best["one call, longest rounded up to 8"]
+        print(f"{batch:5d} | " + " | ".join(f"{v:.3f} ({v / one:.2f})" for v in best.values()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -250,12 +290,20 @@ def main() -> None:
     run_p.add_argument("--cpu-variants", action="store_true", help="every ONNX Runtime variant, nothing else")
     run_p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: all cores)")
     run_p.add_argument("--rounds", type=int, default=1, help=">1: time the configurations round-robin")
+    groups = sub.add_parser("length-groups")
+    groups.add_argument("--briefs", type=int, default=1024)
+    groups.add_argument("--rounds", type=int, default=3)
+    groups.add_argument("--batches", default="1,4,16,64")
+    groups.add_argument("--multiples", default="4,8,16")
     show = sub.add_parser("table")
     show.add_argument("report", type=Path)
     show.add_argument("--plot", type=Path)
     args = parser.parse_args()
     if args.command == "prepare":
         prepare()
+    elif args.command == "length-groups":
+        length_group_run(args.briefs, args.rounds, tuple(int(b) for b in args.batches.split(",")),
+                         tuple(int(m) for m in args.multiples.split(",")))
     elif args.command == "run":
         report = run(args.out, args.seconds, tuple(int(b) for b in args.batches.split(",")),
                      tuple(args.kinds.split(",")), args.only.split(",") if args.only else None,

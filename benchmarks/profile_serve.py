@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import constant, parse_cpus, route_for
-from benchmarks.local_cluster import ROOT, Cluster, one_replica_each
+from benchmarks.local_cluster import ROOT, Cluster, inline_encoder, one_replica_each
 from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, _kill_strays, baseline, variant_env
@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--load-cpus")
     parser.add_argument("--num-cpus", type=int, help="logical CPUs of the local cluster (default 4)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile-serve")
+    parser.add_argument("--encoder", choices=["deployment", "inline"], default="deployment",
+                        help="inline: `encoder: inline` (the ingress encodes, no BriefEncoder replica)")
     parser.add_argument("--native", action="store_true", help="py-spy --native --threads: C/C++ frames by thread")
     args = parser.parse_args()
 
@@ -63,6 +65,8 @@ def main() -> None:
             def overrides(config: dict) -> None:
                 config["applications"][0]["args"]["backend"] = args.backend
                 one_replica_each(config)
+                if args.encoder == "inline":
+                    inline_encoder(config)
                 if counts:
                     fixed_replicas({k: int(v) for k, v in counts.items()})(config)
 

@@ -9,7 +9,8 @@ batch sizes the recommender forms under concurrent clients.
 
 Settings (`--settings`, one run each, in the order given): `shipped` (serve_config.yaml as is); `no-timers` (no
 micro-batch wait in the ingress or the recommender: batches form only from what queued while the previous ones
-ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads); `baseline`
+ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads); `inline` (`encoder: inline`: the
+ingress encodes, no BriefEncoder hop); `baseline`
 (the plain single-process server, the same batch functions and model variant, 1 thread).
 """
 
@@ -26,17 +27,19 @@ import httpx
 import numpy as np
 
 from benchmarks.workload import brief_mix
-from benchmarks.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster, inline_encoder
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
 
 FIRST = 5  # requests timed right after start, apart from the steady-state figures
-SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "baseline")
+SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "inline", "baseline")
 
 
 def setting_overrides(name: str):
     """The serve_config.yaml change a setting makes (None: as shipped)."""
     if name == "shipped":
         return None
+    if name == "inline":
+        return inline_encoder
 
     def apply(config: dict) -> None:
         app = config["applications"][0]
@@ -62,9 +65,12 @@ def sequential(client: httpx.Client, briefs: list[dict]) -> dict:
     timed = [_timed(client, brief) for brief in briefs]
     lat = np.array([ms for ms, _ in timed])
     server_totals = [timings["total"] for _, timings in timed]
+    stages = {stage: round(float(np.median([t.get(stage, np.nan) for _, t in timed])), 2)
+              for stage in ("encode", "infer", "model", "post")}
     return {"requests": len(lat), "p50_ms": round(float(np.percentile(lat, 50)), 1),
             "p99_ms": round(float(np.percentile(lat, 99)), 1), "max_ms": round(float(lat.max()), 1),
-            "server_total_p50_ms": round(float(np.percentile(server_totals, 50)), 1)}
+            "server_total_p50_ms": round(float(np.percentile(server_totals, 50)), 1),
+            "server_stage_p50_ms": stages}
 
 
 def first_requests(client: httpx.Client, briefs: list[dict]) -> list[dict]:

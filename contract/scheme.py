@@ -144,7 +144,10 @@ class Scheme(Finite):
 
 class Timings(Finite):
     encode: float
-    infer: float
+    infer: float = Field(description="From the brief's encoding to its model outputs back: the model call, plus the "
+                         "hop to the recommender and its batch wait where the model runs in another deployment.")
+    model: float | None = Field(default=None, description="The model call alone (the whole coalesced batch it ran "
+                                "in), where the model runs in another deployment: `infer` minus this is the hop.")
     post: float
     total: float
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.base import BackendInfo, BackendUnavailable, InferenceBackend
+from inference.base import BackendInfo, BackendUnavailable, InferenceBackend, infer_by_length
 from model.artifacts import (DISABLED_OPTIMIZERS, ModelMismatch, check_model_metadata, file_sha256, onnx_path,
                              resolve_auto)
 from model.net import OUTPUT_NAMES
@@ -19,7 +19,10 @@ log = logging.getLogger("packdesign.inference")
 
 class OnnxRuntimeBackend(InferenceBackend):
     def __init__(self, precision: str = "fp32", model_path: str | None = None, intra_op_threads: int = 0,
-                 inter_op_threads: int = 1, providers: list[str] | None = None) -> None:
+                 inter_op_threads: int = 1, providers: list[str] | None = None, length_group: int = 4) -> None:
+        """`length_group`: run a batch as groups of briefs whose token counts round up to the same multiple of
+        this, each group at its own longest length (`inference.base.infer_by_length`); 0: one call at the
+        batch's padded length."""
         try:
             import onnxruntime as ort
         except ImportError as exc:  # pragma: no cover - a core dependency
@@ -62,10 +65,16 @@ class OnnxRuntimeBackend(InferenceBackend):
                     "model_version": metadata.get("model_version") if precision == "fp32"
                     else f"{metadata.get('model_version')}+{precision}",
                     "providers": self.session.get_providers(),
-                    "intra_op_threads": options.intra_op_num_threads},
+                    "intra_op_threads": options.intra_op_num_threads, "length_group": length_group},
         )
+        self.length_group = length_group
 
     def infer(self, input_ids, attention_mask, features):
+        if self.length_group > 0:
+            return infer_by_length(self._run, input_ids, attention_mask, features, self.length_group)
+        return self._run(input_ids, attention_mask, features)
+
+    def _run(self, input_ids, attention_mask, features):
         outputs = self.session.run(
             OUTPUT_NAMES,
             {"input_ids": input_ids.astype(np.int64, copy=False),

@@ -23,6 +23,11 @@ class AppArgs(BaseModel):
                     "that passed the build's accuracy gates; FP32 without a manifest). TensorRT/torch pick theirs.",
     )
     ort_intra_op_threads: int = Field(default=0, ge=0, description="0 = ONNX Runtime's default (all cores).")
+    ort_length_group: int = Field(
+        default=4, ge=0,
+        description="ONNX Runtime runs a batch as groups of briefs whose token counts round up to the same multiple "
+                    "of this, each group at its own longest length (on a CPU a long brief otherwise pads the whole "
+                    "batch); 0 = one call at the padded length.")
     engine_dir: str = Field(default="artifacts/engines", description="Where TensorRT engines + sidecars live.")
     torch_cuda_graphs: bool = True
     feedback_db: str = Field(default="artifacts/feedback.sqlite3", description="SQLite (WAL) feedback store.")
@@ -73,7 +78,8 @@ class AppArgs(BaseModel):
 
     def backend_options(self) -> dict[str, dict]:
         return {
-            "onnxruntime": {"precision": self.precision, "intra_op_threads": self.ort_intra_op_threads},
+            "onnxruntime": {"precision": self.precision, "intra_op_threads": self.ort_intra_op_threads,
+                            "length_group": self.ort_length_group},
             "torch": {"cuda_graphs": self.torch_cuda_graphs},
             "tensorrt": {"engine_dir": self.engine_dir},
         }

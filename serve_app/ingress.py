@@ -367,7 +367,8 @@ class Ingress(ReportsCpu):
                 name: np.concatenate([part.result.outputs[name] for part in group])
                 for name in group[0].result.outputs}
             stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
-                         "infer": (part.inferred_at - part.encoded_at) * 1000} for part in group for _ in part.items]
+                         "infer": (part.inferred_at - part.encoded_at) * 1000, "model": part.result.infer_ms}
+                        for part in group for _ in part.items]
             answers, batch_schemes = answer_batch(
                 [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
                 [item.encoding for item in items], model_version, backend, stage_ms,
