@@ -34,6 +34,7 @@ TUNING = {
     "inline-encoder": "encoder: inline (encode in the ingress process, no BriefEncoder hop)",
     "micro-batches-1": "ingress_max_concurrent_batches 1 (default 3): one micro-batch in flight per ingress replica",
     "micro-batches-2": "ingress_max_concurrent_batches 2 (default 3)",
+    "length-group-0": "ort_length_group 0 (default 4): one ONNX Runtime call a batch, at its padded length",
 }
 
 
@@ -49,6 +50,8 @@ def _tuning_override(name: str):
             one_replica_each(config)
         elif name == "inline-encoder":
             inline_encoder(config)
+        elif name == "length-group-0":
+            app["args"]["ort_length_group"] = 0
         elif name.startswith("micro-batches-"):
             app["args"]["ingress_max_concurrent_batches"] = int(name.rsplit("-", 1)[1])
         else:

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import constant, parse_cpus, route_for
@@ -47,6 +49,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile-serve")
     parser.add_argument("--encoder", choices=["deployment", "inline"], default="deployment",
                         help="inline: `encoder: inline` (the ingress encodes, no BriefEncoder replica)")
+    parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="an application arg of serve_config.yaml set for this run (YAML value), e.g. "
+                             "ort_length_group=0; repeatable")
     parser.add_argument("--native", action="store_true", help="py-spy --native --threads: C/C++ frames by thread")
     args = parser.parse_args()
 
@@ -67,6 +72,9 @@ def main() -> None:
                 one_replica_each(config)
                 if args.encoder == "inline":
                     inline_encoder(config)
+                for setting in args.app_arg:
+                    key, value = setting.split("=", 1)
+                    config["applications"][0]["args"][key] = yaml.safe_load(value)
                 if counts:
                     fixed_replicas({k: int(v) for k, v in counts.items()})(config)
 
