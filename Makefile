@@ -27,6 +27,7 @@ setup: $(STAMP)
 model: $(STAMP)
 	$(BIN)/python -c "from model.export import ensure_model; print(ensure_model())"
 	$(BIN)/python -m calibration.cpu_variants
+	$(BIN)/python -c "from pipeline.postprocess import warm; warm()"  # tables a replica loads (pipeline/table_cache.py)
 
 # Serve's HTTP path: `haproxy` (default) = HAProxy in front with direct ingress to the Ingress replicas, plus
 # throughput mode (user code on the replica's event loop, gRPC between deployments, GC frozen after start-up);

@@ -50,6 +50,7 @@ from knowledge.taxonomy import Harmony, LayoutElement, Locale, PackageFormat, Pa
 from pipeline.answer import answer_json, schemes_json, schemes_json_batch
 from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
+from pipeline.table_cache import load_or_build
 from pipeline.taste import TasteBatch, feature_tables
 from pipeline.tone_fit import ToneTuned, fit_tones
 
@@ -138,6 +139,10 @@ def _fixed_palette(palette) -> tuple[tuple[tuple[str, str, str], ...], float]:
 
 @cache
 def _tables() -> _Tables:
+    return load_or_build("postprocess-tables", _build_tables)
+
+
+def _build_tables() -> _Tables:
     palettes = load_palettes()
     lab, mask = palette_role_lab()
     signature = np.ascontiguousarray(lab[:, [0, 2, 3]].reshape(len(palettes), -1))
@@ -525,6 +530,10 @@ def _region_grid(box) -> list[str]:
 
 @cache
 def _fit_tables() -> _FitTables:
+    return load_or_build("postprocess-fit-tables", _build_fit_tables)
+
+
+def _build_fit_tables() -> _FitTables:
     defs = load_attributes()
     palettes = load_palettes()
     library = library_colours()

@@ -109,3 +109,26 @@ def test_controller_events_time_each_decision_and_start_from_the_load_start():
         {"t": 18.12, "event": "adding", "deployment": "Ingress", "replicas": 4},
         {"t": 24.45, "event": "started", "deployment": "Ingress", "start_s": 6.3, "constructor_s": 2.0},
     ]
+
+
+def test_replica_processes_finds_a_new_replica_by_its_title():
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks.replica_start import replica_processes
+
+    before = set(replica_processes("Ingress"))
+    started = time.time()
+    # A replica's process title carries "ServeReplica:<app>:<deployment>"; here an argument carries it.
+    child = subprocess.Popen([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(30)",
+                              "ray::ServeReplica:packdesign:Ingress"])
+    try:
+        time.sleep(1.5)
+        found = {pid: v for pid, v in replica_processes("Ingress").items() if pid not in before}
+        assert list(found) == [child.pid]
+        start, cpu = found[child.pid]
+        assert abs(start - started) < 2.0 and 0.0 < cpu < 5.0
+        assert child.pid not in replica_processes("BriefEncoder")
+    finally:
+        child.kill()
