@@ -53,6 +53,7 @@ from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
 from pipeline.table_cache import load_or_build
 from pipeline.taste import TasteBatch, feature_tables
 from pipeline.tone_fit import ToneTuned, fit_tones
+from pipeline.tone_fit import warm as warm_tone_fit
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 # Bonus, when choosing a later palette, for meeting a named tone or cue no scheme chosen so far meets: above the MMR
@@ -226,6 +227,7 @@ def warm() -> None:
     _fit_tables()
     _taste_palettes_sorted()
     _reconcilable()  # the reason a rationale gives for a tone no library palette meets with another
+    warm_tone_fit()
     # The lexicon trie and the Chinese gloss table (zh rationales) and the named-colour grid and sRGB levels (brand
     # colour names).
     normalize_keywords("清爽")

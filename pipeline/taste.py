@@ -40,6 +40,7 @@ from knowledge.fit_tables import ROLES, library_colours, pair_faces
 from knowledge.fonts import load_font_pairs
 from knowledge.palettes import load_palettes
 from knowledge.taxonomy import Style
+from pipeline.table_cache import load_or_build
 
 PALETTE_REACH = 2.0
 STYLE_REACH = 2.0
@@ -133,6 +134,10 @@ def _font_raw() -> tuple[np.ndarray, list[str]]:
 
 @cache
 def feature_tables() -> FeatureTables:
+    return load_or_build("taste-features", _build_feature_tables)
+
+
+def _build_feature_tables() -> FeatureTables:
     palette_raw, palette_names = _palette_raw()
     font_raw, font_names = _font_raw()
     # Styles one-hot, centred but not standardised: standardised, a style one in 14 schemes has the value 3.6, so

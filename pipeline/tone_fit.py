@@ -167,6 +167,13 @@ def _subsets() -> tuple[np.ndarray, np.ndarray]:
     return bits.astype(bool), within.T.astype(np.int32)
 
 
+def warm() -> None:
+    """The fixed tables fitting reads (`postprocess.warm`: a made-up batch names no contradicting tones, so it
+    would not reach the subsets table)."""
+    _tone_tables()
+    _subsets()
+
+
 def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`_target_tones` for distinct rows."""
     agree = _joint(tones)[-1]

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import postprocess
+from pipeline import postprocess, taste
 from pipeline.table_cache import ROOT, load_or_build, source_key
 
 
@@ -35,17 +35,20 @@ def assert_same(a, b, where="tables"):
         assert a == b, where
 
 
-BUILDERS = {"postprocess-tables": "_build_tables", "postprocess-fit-tables": "_build_fit_tables"}
+BUILDERS = {"postprocess-tables": "postprocess._build_tables", "postprocess-fit-tables": "postprocess._build_fit_tables",
+            "taste-features": "taste._build_feature_tables"}
 
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_another_process_loads_what_a_fresh_build_gives(tmp_path, name):
-    built = load_or_build(name, getattr(postprocess, BUILDERS[name]), cache_dir=tmp_path, key="k")
+    module, builder = BUILDERS[name].split(".")
+    built = load_or_build(name, getattr({"postprocess": postprocess, "taste": taste}[module], builder),
+                          cache_dir=tmp_path, key="k")
     assert (tmp_path / f"{name}-k.pkl").exists()
     # A fresh interpreter (its own string-hash seed) builds the tables itself and compares them with the file.
     code = (f"import pickle, sys; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'tests' / 'pipeline')!r})\n"
-            f"from test_table_cache import assert_same\nfrom pipeline import postprocess\n"
-            f"assert_same(postprocess.{BUILDERS[name]}(), pickle.load(open({str(tmp_path / f'{name}-k.pkl')!r}, 'rb')))\n"
+            f"from test_table_cache import assert_same\nfrom pipeline import postprocess, taste\n"
+            f"assert_same({BUILDERS[name]}(), pickle.load(open({str(tmp_path / f'{name}-k.pkl')!r}, 'rb')))\n"
             "print('same')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"})
