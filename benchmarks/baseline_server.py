@@ -81,10 +81,10 @@ class MicroBatcher:
 
 class Baseline:
     def __init__(self) -> None:
+        length_group = AppArgs.model_fields["ort_length_group"].default  # as the Serve graph's recommender
         options = {"onnxruntime": {"precision": os.environ.get(ENV + "PRECISION", "fp32"),
                                    "intra_op_threads": int(os.environ.get(ENV + "THREADS", "1")),
-                                   "length_group": int(os.environ.get(ENV + "LENGTH_GROUP",
-                                                                      AppArgs.model_fields["ort_length_group"].default))},
+                                   "length_group": int(os.environ.get(ENV + "LENGTH_GROUP", length_group))},
                    "torch": {"cuda_graphs": True}, "tensorrt": {"engine_dir": "artifacts/engines"}}
         self.backend = select_backend(os.environ.get(ENV + "BACKEND", "onnxruntime"), options)
         warm_for_serving(self.backend)

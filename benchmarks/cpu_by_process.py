@@ -33,8 +33,8 @@ def _role(cmdline: str) -> str:
     return "other"
 
 
-def snapshot() -> dict[int, tuple[float, str]]:
-    """pid -> (CPU seconds so far, role)."""
+def processes() -> dict[int, tuple[float, int, float, str]]:
+    """pid -> (CPU seconds so far, parent pid, start in seconds since boot, command line) of every process."""
     tick = os.sysconf("SC_CLK_TCK")
     out = {}
     for entry in os.listdir("/proc"):
@@ -45,10 +45,16 @@ def snapshot() -> dict[int, tuple[float, str]]:
                 stat = f.read()
             with open(f"/proc/{entry}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+        except OSError:  # gone meanwhile
             continue
         fields = stat[stat.rindex(")") + 2:].split()
-        out[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[1]), cmd)
+        out[int(entry)] = ((int(fields[11]) + int(fields[12])) / tick, int(fields[1]), int(fields[19]) / tick, cmd)
+    return out
+
+
+def snapshot() -> dict[int, tuple[float, str]]:
+    """pid -> (CPU seconds so far, role)."""
+    out = {pid: (cpu, parent, cmd) for pid, (cpu, parent, _, cmd) in processes().items()}
     roles = {}
 
     def role_of(pid: int, depth: int = 0) -> str:

@@ -154,11 +154,15 @@ class Cluster:
             time.sleep(1)
         return False
 
+    def applications(self, timeout: float = 5) -> dict:
+        """Serve's REST API view of the cluster's applications (`serve status`'s data, replicas included)."""
+        return httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=timeout,
+                         headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}).json()
+
     def deploy_failure(self) -> str | None:
         """Serve's own account of a failed deploy (the REST API's app and deployment messages), else None."""
         try:
-            apps = httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=5,
-                             headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}).json()
+            apps = self.applications()
         except (httpx.HTTPError, ValueError):
             return None
         app = (apps.get("applications") or {}).get(APP) or {}

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import yaml
 
+from benchmarks.cpu_by_process import processes
 from benchmarks.local_cluster import APP, ROOT, Cluster, one_replica_each
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _boot_time() -> float:
@@ -37,24 +34,12 @@ def _boot_time() -> float:
 
 def replica_processes(deployment: str) -> dict[int, tuple[float, float]]:
     """pid -> (start, epoch seconds; CPU seconds used) of this machine's replica processes of `deployment`."""
-    boot, found = _boot_time(), {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as cmd:
-                if f"ServeReplica:{APP}:{deployment}".encode() not in cmd.read():
-                    continue
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        found[int(pid)] = (boot + int(fields[19]) / _CLOCK_TICKS, (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS)
-    return found
+    boot, title = _boot_time(), f"ServeReplica:{APP}:{deployment}"
+    return {pid: (boot + started, cpu) for pid, (cpu, _, started, cmd) in processes().items() if title in cmd}
 
 
 def _replica_states(cluster: Cluster, deployment: str) -> list[str]:
-    apps = httpx.get(f"http://127.0.0.1:{cluster.dashboard_port}/api/serve/applications/", timeout=5,
-                     headers={"Authorization": f"Bearer {cluster.env['RAY_AUTH_TOKEN']}"}).json()
-    return [r["state"] for r in apps["applications"][APP]["deployments"][deployment]["replicas"]]
+    return [r["state"] for r in cluster.applications()["applications"][APP]["deployments"][deployment]["replicas"]]
 
 
 def scale_ups(setting: str, deployment: str, counts: list[int], config: Path) -> list[dict]:

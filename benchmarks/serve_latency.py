@@ -9,9 +9,9 @@ batch sizes the recommender forms under concurrent clients.
 
 Settings (`--settings`, one run each, in the order given): `shipped` (serve_config.yaml as is); `no-timers` (no
 micro-batch wait in the ingress or the recommender: batches form only from what queued while the previous ones
-ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads); `inline` (`encoder: inline`: the
-ingress encodes, no BriefEncoder hop); `baseline`
-(the plain single-process server, the same batch functions and model variant, 1 thread).
+ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads); `inline`
+(`encoder: inline`: the ingress encodes, no BriefEncoder hop); `baseline` (the plain single-process server, the
+same batch functions and model variant, 1 thread).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def bucket(value: int, buckets: tuple[int, ...]) -> int:
 
 def length_groups(attention_mask: np.ndarray, multiple: int) -> list[tuple[np.ndarray, int]]:
     """The rows of a right-padded batch grouped by token count rounded up to `multiple` -> per group (rows, the
-    group's longest token count, the length to run it at). Ascending length."""
+    group's longest token count: the length to run it at), shortest group first."""
     lengths = np.maximum(attention_mask.sum(axis=1), 1)
     key = -(-lengths // multiple)
     if (key == key[0]).all():  # the usual single group: no sort

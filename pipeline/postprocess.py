@@ -52,8 +52,7 @@ from pipeline.features import EncodedBatch, colour_cues
 from pipeline.keyword_colours import KeywordColour, keyword_colours_batch
 from pipeline.table_cache import load_or_build
 from pipeline.taste import TasteBatch, feature_tables
-from pipeline.tone_fit import ToneTuned, fit_tones
-from pipeline.tone_fit import warm as warm_tone_fit
+from pipeline.tone_fit import ToneTuned, fit_tones, warm as warm_tone_fit
 
 MMR_LAMBDA = 0.65  # relevance vs diversity when choosing palettes and font pairs
 # Bonus, when choosing a later palette, for meeting a named tone or cue no scheme chosen so far meets: above the MMR

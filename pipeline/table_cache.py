@@ -66,17 +66,19 @@ def load_or_build(name: str, build: Callable[[], T], cache_dir: Path | None = No
     except Exception as exc:  # noqa: BLE001 - truncated or from an incompatible build: build afresh
         log.warning("table cache %s unreadable (%s); building it again", path.name, exc)
     value = build()
+    written: Path | None = None
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=f".{name}-", delete=False) as file:
+            written = Path(file.name)
             pickle.dump(value, file, protocol=pickle.HIGHEST_PROTOCOL)
-        os.chmod(file.name, 0o644)  # as any other build output (a temporary file starts private)
-        os.replace(file.name, path)
+        written.chmod(0o644)  # as any other build output (a temporary file starts private)
+        os.replace(written, path)
         for stale in cache_dir.glob(f"{name}-*.pkl"):  # built from sources since edited: never read again
             if stale != path:
                 stale.unlink(missing_ok=True)
     except OSError as exc:
         log.info("table cache %s not written (%s)", path.name, exc)
-        if "file" in locals():
-            Path(file.name).unlink(missing_ok=True)
+        if written is not None:
+            written.unlink(missing_ok=True)
     return value

@@ -35,7 +35,8 @@ def assert_same(a, b, where="tables"):
         assert a == b, where
 
 
-BUILDERS = {"postprocess-tables": "postprocess._build_tables", "postprocess-fit-tables": "postprocess._build_fit_tables",
+BUILDERS = {"postprocess-tables": "postprocess._build_tables",
+            "postprocess-fit-tables": "postprocess._build_fit_tables",
             "taste-features": "taste._build_feature_tables"}
 
 
@@ -46,7 +47,8 @@ def test_another_process_loads_what_a_fresh_build_gives(tmp_path, name):
                           cache_dir=tmp_path, key="k")
     assert (tmp_path / f"{name}-k.pkl").exists()
     # A fresh interpreter (its own string-hash seed) builds the tables itself and compares them with the file.
-    code = (f"import pickle, sys; sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'tests' / 'pipeline')!r})\n"
+    code = (f"import pickle, sys; sys.path.insert(0, {str(ROOT)!r})\n"
+            f"sys.path.insert(0, {str(ROOT / 'tests' / 'pipeline')!r})\n"
             f"from test_table_cache import assert_same\nfrom pipeline import postprocess, taste\n"
             f"assert_same({BUILDERS[name]}(), pickle.load(open({str(tmp_path / f'{name}-k.pkl')!r}, 'rb')))\n"
             "print('same')")
