@@ -99,6 +99,7 @@ def main() -> None:
         cluster = Cluster(tmp, config_overrides=fixed_replicas(counts) if counts else None, env=env,
                           config_path=config_path, num_cpus=args.num_cpus)
         rows = []
+        report["variants"][variant] = {"env": env, "rows": rows}
         try:
             started = time.monotonic()
             cluster.start()
@@ -114,6 +115,7 @@ def main() -> None:
                 rows.append(row)
                 print(f"[{variant}] " + json.dumps({k: v for k, v in row.items() if k != "procs"},
                                                    ensure_ascii=False), flush=True)
+                _save(report, args.out)  # after every rate: a step cut at its timeout keeps the rows before it
                 time.sleep(2.0)  # let queues drain between steps
             if args.wrk and shutil.which("wrk"):
                 row = wrk(cluster.base_url, args.duration, args.wrk_connections, args.wrk_threads, args.wrk)
@@ -125,9 +127,12 @@ def main() -> None:
         finally:
             cluster.stop()
             _kill_strays(tmp)
-        report["variants"][variant] = {"env": env, "rows": rows}
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    _save(report, args.out)
+
+
+def _save(report: dict, out: Path | None) -> None:
+    if out:
+        out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

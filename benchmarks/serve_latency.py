@@ -9,7 +9,8 @@ batch sizes the recommender forms under concurrent clients.
 
 Settings (`--settings`, one run each, in the order given): `shipped` (serve_config.yaml as is); `no-timers` (no
 micro-batch wait in the ingress or the recommender: batches form only from what queued while the previous ones
-ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads); `inline`
+ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads);
+`recommender-no-wait` (only the recommender's `@serve.batch` wait at 0, the ingress's as shipped); `inline`
 (`encoder: inline`: the ingress encodes, no BriefEncoder hop); `baseline` (the plain single-process server, the
 same batch functions and model variant, 1 thread).
 """
@@ -31,7 +32,7 @@ from benchmarks.local_cluster import Cluster, inline_encoder
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
 
 FIRST = 5  # requests timed right after start, apart from the steady-state figures
-SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "inline", "baseline")
+SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "recommender-no-wait", "inline", "baseline")
 
 
 def setting_overrides(name: str):
@@ -43,7 +44,8 @@ def setting_overrides(name: str):
 
     def apply(config: dict) -> None:
         app = config["applications"][0]
-        app["args"]["ingress_batch_wait_s"] = 0.0
+        if name != "recommender-no-wait":
+            app["args"]["ingress_batch_wait_s"] = 0.0
         for deployment in app["deployments"]:
             if deployment["name"] == "Recommender":
                 deployment["user_config"]["batch_wait_timeout_s"] = 0.0
