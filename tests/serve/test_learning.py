@@ -74,9 +74,7 @@ def deploy_learner(cluster: Cluster, artefact: str | None) -> None:
 
 
 def ingress_replicas(cluster: Cluster) -> set[str]:
-    response = httpx.get(f"http://127.0.0.1:{cluster.dashboard_port}/api/serve/applications/", timeout=30,
-                         headers={"Authorization": f"Bearer {cluster.env['RAY_AUTH_TOKEN']}"})
-    deployment = response.json()["applications"]["packdesign"]["deployments"]["Ingress"]
+    deployment = cluster.applications(timeout=30)["applications"]["packdesign"]["deployments"]["Ingress"]
     return {r["replica_id"] for r in deployment["replicas"] if r["state"] == "RUNNING"}
 
 
