@@ -1441,6 +1441,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                         zip(top_styles[b].tolist(), style_probs[b, top_styles[b]].tolist())])
     color_dicts, typography, typography_dicts, style_label, harmony_label = (
         t.palette_color_dicts, t.typography, t.typography_dicts, t.style_label, t.harmony_label)
+    headings_before: dict[int, dict[str, int]] = {}  # brief -> heading family -> rank (1-based) of its first scheme
     for s, b in enumerate(brief_of_l):
         locale, driven, answer, style_scores = per_brief[b]
         p = palette_l[s]
@@ -1453,6 +1454,11 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         if s in unmet:
             put_in += _not_met(unmet[s], np.flatnonzero(named[b]).tolist(), locale, cue_terms[b], cue_ids[b])
         _, heading, body = typography[font_l[s]]
+        seen = headings_before.setdefault(b, {})
+        if heading[0] in seen:  # fit wins over a fresh heading (`select_fitting_fonts`); the answer says so
+            put_in += _heading_repeat(seen[heading[0]], locale)
+        else:
+            seen[heading[0]] = len(answer) + 1
         k = style_l[s]
         label_ = style_label[locale][k]
         harmony = t.palette_harmony[p]
@@ -1506,6 +1512,16 @@ def _unmet_attributes(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, n
     for s, a in zip(rows[~ok].tolist(), attribute[~ok].tolist()):
         out.setdefault(s, []).append(a)
     return out
+
+
+def _heading_repeat(first_rank: int, locale: str) -> str:
+    """The rationale's sentence for a scheme whose heading family an earlier scheme of its answer already uses:
+    the font choice puts the brief's type rules before a fresh heading, so no unused face met them as well (in zh
+    mostly the size of the CJK pool)."""
+    if locale == "zh":
+        return f"标题字体与方案{first_rank}相同：其余字体都不如它符合这一方向与简报的字体要求。"
+    return (f" Same heading face as scheme {first_rank}: no other face meets this direction's and the brief's type "
+            f"rules as well.")
 
 
 def _attribute_id(column: int) -> str:

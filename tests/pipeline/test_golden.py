@@ -4,7 +4,9 @@ re-frozen on purpose when post-processing began choosing to the brief (issue 15)
 grew by four faces (typography and its rationale of 335 schemes), and when the answer's one script slot was kept for
 the scheme that needs it and three more CJK faces joined (2026-12-04: 337 of 1,662 schemes changed, 335 in
 typography, 44 in style, 32 in layout, 98 in score; every one in its rationale), and when the features grew by the
-keywords' tone and colour cues (2026-12-04, 81 -> 174: every encoding's features re-written, no scheme changed).
+keywords' tone and colour cues (2026-12-04, 81 -> 174: every encoding's features re-written, no scheme changed), and
+when a scheme whose heading family an earlier scheme of its answer uses began to say so in its rationale
+(2026-12-06: 104 of 1,662 schemes, only their rationale).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,

@@ -216,3 +216,27 @@ def test_a_cue_colour_is_put_in_where_no_palette_holds_it(backend):
     assert any("for “klein blue”" in s["rationale"] for s in schemes)
     for s in parsed(schemes):
         assert s.palette.text_contrast >= 4.5
+
+
+def test_a_repeated_heading_face_is_named_in_the_rationale(backend):
+    """Where the pool cannot give a fresh heading that meets the rules as well (mostly zh: the CJK pool), the
+    scheme keeps the better-fitting face and its rationale names the scheme it repeats; no other scheme says so."""
+    from benchmarks.workload import brief_mix
+
+    briefs = [Brief.model_validate(b | {"reference_image": None, "num_schemes": 4}) for b in brief_mix(96, seed=3)]
+    encoded, outputs = batch(backend, briefs)
+    notes = 0
+    for brief, schemes in zip(briefs, schemes_batch(briefs, encoded, outputs)):
+        first: dict[str, int] = {}
+        for rank, scheme in enumerate(parsed(schemes), start=1):
+            family = scheme.typography.heading.family
+            said = [m for m in ("Same heading face as scheme ", "标题字体与方案") if m in scheme.rationale]
+            if family in first:
+                notes += 1
+                expected = (f"标题字体与方案{first[family]}相同" if brief.locale.value == "zh"
+                            else f"Same heading face as scheme {first[family]}:")
+                assert expected in scheme.rationale, (rank, family, scheme.rationale)
+            else:
+                first[family] = rank
+                assert not said, (rank, family, scheme.rationale)
+    assert notes > 0  # the sample holds repeats (zh answers of four schemes), so the sentence was exercised
