@@ -49,6 +49,14 @@ step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busies
   cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
+# The plain multi-process baseline at RATES, one brief a request (its step's limit in seconds).
+baseline_sweep() { step "$1" baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
+  --workers "${WORKERS:-12}" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"; }
+# The batch route (BULK briefs a request) with `encoder: inline`: REPLICAS_INLINE, BULK_RATES and SWEEP_S, else the
+# stage's defaults $1 (replicas), $2 (rates), $3 (the step's limit in seconds).
+bulk_inline() { local k=${BULK:-16}
+  REPLICAS=${REPLICAS_INLINE:-$1} RATES=${BULK_RATES:-$2} sweep "${SWEEP_S:-$3}" "serve-bulk$k-inline" \
+    --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline; }
 
 # One core's speed on the code the request path is made of, first, so that CPU a request compares across machine
 # starts (the VM image and host change between sessions).
@@ -68,8 +76,7 @@ capacity)
     --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
     --ingress-batch 128 --ingress-wait-s 0.003 \
     --out "$OUT/noop.json"
-  step 110 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
-    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  baseline_sweep 110
   # The spike at the capacity the sweep found (p99 <= 50 ms), or PEAK where none held.
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
@@ -102,8 +109,7 @@ more)
     ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
   ;;
 rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
-  step 200 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
-    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  baseline_sweep 200
   step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
     --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
   python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
@@ -161,23 +167,15 @@ bulk)  # POST /v1/recommend/batch, BULK briefs a request: the app's sweep (BULK_
   [ "${BULK_BASELINE:-1}" = 0 ] || step "${SWEEP_S:-150}" "baseline-bulk$k" python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
     --workers "${WORKERS:-12}" --tag "bulk$k" --briefs-per-request "$k" --rates ${BULK_RATES:-50 75 100 125 150 175} \
     --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
-  if [ -n "${BULK_INLINE:-}" ]; then
-    REPLICAS=${REPLICAS_INLINE:-Ingress=8,Recommender=2} RATES=${BULK_RATES:-50 75 100 125 150 175} \
-      sweep "${SWEEP_S:-170}" "serve-bulk$k-inline" --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline
-  fi
+  [ -z "${BULK_INLINE:-}" ] || bulk_inline Ingress=8,Recommender=2 "50 75 100 125 150 175" 170
   ;;
 bulk-inline)  # the batch route with `encoder: inline` alone (REPLICAS_INLINE, BULK_RATES; run 18: 4,000 briefs/s at
   # p99 <= 50 ms with Ingress=11,Recommender=1)
-  k=${BULK:-16}
-  REPLICAS=${REPLICAS_INLINE:-Ingress=11,Recommender=1} RATES=${BULK_RATES:-200 250 300} \
-    sweep "${SWEEP_S:-200}" "serve-bulk$k-inline" --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline
+  bulk_inline Ingress=11,Recommender=1 "200 250 300" 200
   ;;
 baseline-bulk)  # the second call of run 18's plan (~7 min): the plain baseline at RATES, then the batch route inline
-  step 150 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
-    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
-  k=${BULK:-16}
-  REPLICAS=${REPLICAS_INLINE:-Ingress=11,Recommender=1} RATES=${BULK_RATES:-200 250 300} \
-    sweep "${SWEEP_S:-200}" "serve-bulk$k-inline" --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline
+  baseline_sweep 150
+  bulk_inline Ingress=11,Recommender=1 "200 250 300" 200
   ;;
 noop)  # the no-op Serve app of this shape alone (~2 min)
   step 150 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
@@ -185,8 +183,7 @@ noop)  # the no-op Serve app of this shape alone (~2 min)
     --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"
   ;;
 baseline)  # the plain multi-process baseline alone (~2 min)
-  step 150 baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline --workers "${WORKERS:-12}" \
-    --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  baseline_sweep 150
   ;;
 spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s; A/Bs: LOOK_BACK (every look_back_period_s),
   # INGRESS_TARGET (the Ingress's target_ongoing_requests)

@@ -154,10 +154,14 @@ class Cluster:
             time.sleep(1)
         return False
 
+    def _serve_rest(self, timeout: float) -> httpx.Response:
+        """GET Serve's REST API (what `serve deploy` and `serve status` call) on the cluster's dashboard."""
+        return httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=timeout,
+                         headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"})
+
     def applications(self, timeout: float = 5) -> dict:
         """Serve's REST API view of the cluster's applications (`serve status`'s data, replicas included)."""
-        return httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=timeout,
-                         headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}).json()
+        return self._serve_rest(timeout).json()
 
     def deploy_failure(self) -> str | None:
         """Serve's own account of a failed deploy (the REST API's app and deployment messages), else None."""
@@ -180,8 +184,7 @@ class Cluster:
                 raise HeadExited(f"ray start exited with {self.head.returncode}; its output ends:\n{tail}")
             try:
                 # The Serve REST API (what `serve deploy` calls), not just the dashboard's HTTP server.
-                if httpx.get(f"http://127.0.0.1:{self.dashboard_port}/api/serve/applications/", timeout=5,
-                             headers={"Authorization": f"Bearer {self.env['RAY_AUTH_TOKEN']}"}).status_code == 200:
+                if self._serve_rest(timeout=5).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
