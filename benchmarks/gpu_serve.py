@@ -25,12 +25,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import parse_cpus, route_for
 from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
-from benchmarks.servers import VARIANT_NAMES, Server, baseline, variant_env
+from benchmarks.servers import VARIANT_NAMES, Server, _kill_strays, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
 from benchmarks.local_cluster import ROOT, Cluster, inline_encoder
 
@@ -42,10 +44,11 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
               look_back_s: float | None = None, ingress_target: float | None = None,
-              scale_on: str = "cpu-or-requests"):
+              scale_on: str = "cpu-or-requests", app_args: dict | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         app["args"]["backend"] = backend
+        app["args"].update(app_args or {})
         if batch_wait_s is not None:
             app["args"]["ingress_batch_wait_s"] = batch_wait_s
         if encoder == "inline":
@@ -175,6 +178,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--batch-wait", type=float, help="the ingress micro-batch wait in s (default: the config's)")
+    parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="an application arg of the GPU config set for this run (YAML value), e.g. "
+                             "ingress_max_concurrent_batches=1; repeatable")
     parser.add_argument("--ingress-target", type=float, help="the Ingress's target_ongoing_requests (default: "
                         "the config's)")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
@@ -195,6 +201,7 @@ def main() -> None:
                         help="on a machine without CUDA: pretend this many GPUs to Ray (placement dry run; "
                              "use --backend onnxruntime)")
     args = parser.parse_args()
+    app_args = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.app_arg)}
     # A step timeout's SIGTERM unwinds like Ctrl-C, so the report and the logs below are still written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -223,7 +230,7 @@ def main() -> None:
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
               "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
               "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request,
-              "scale_on": args.scale_on}
+              "scale_on": args.scale_on, "app_args": app_args}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None
@@ -235,7 +242,8 @@ def main() -> None:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
                                                                  parse_replicas(args.replicas), args.batch_wait,
-                                                                 args.look_back, args.ingress_target, args.scale_on),
+                                                                 args.look_back, args.ingress_target, args.scale_on,
+                                                                 app_args),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))
@@ -276,6 +284,7 @@ def main() -> None:
                         (args.out / f"controller-{name}.log.gz").write_bytes(gzip.compress(log.read_bytes()))
                 out.write_text(json.dumps(report, indent=2) + "\n")
             cluster.stop()
+            _kill_strays(tmp)  # HAProxy runs outside the cluster's process group (a later run's proxy needs the port)
         if smi:
             smi.terminate()
     rows = report.get("sweep", {}).get("rows", [])

@@ -20,7 +20,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | concurrency | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -151,6 +151,20 @@ layouts)  # the app's sweep under each replica layout in LAYOUTS (space-separate
     tag=$(echo "$layout" | sed -E 's/Ingress=/i/; s/BriefEncoder=/e/; s/Recommender=/r/; s/,//g')
     REPLICAS=$layout sweep "${SWEEP_S:-200}" "serve-$tag" --tag "$tag"
   done
+  ;;
+concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCURRENCY (micro-batches in flight per
+  # ingress replica; the GPU config ships 3), in the order given (flip it between calls: a second sweep on a start
+  # drifts, run 8); then, where SPIKE_C is set, the spike to PEAK with that many in flight; then, where NOOP_RATES is
+  # set, the no-op app at those rates
+  for c in ${CONCURRENCY:-3 1}; do
+    sweep "${SWEEP_S:-170}" "serve-c$c" --tag "c$c" --app-arg "ingress_max_concurrent_batches=$c"
+  done
+  [ -z "${SPIKE_C:-}" ] || step 230 "spike-c$SPIKE_C" python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike-c$SPIKE_C" \
+    --server serve --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" \
+    --load-cpus "$LOAD_CPUS" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
+  [ -z "${NOOP_RATES:-}" ] || step 130 noop python3 -m benchmarks.noop_bench --variants haproxy --rates $NOOP_RATES \
+    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
+    --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
   sweep "${SWEEP_S:-190}" serve --tag fixed
