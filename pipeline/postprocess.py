@@ -819,7 +819,8 @@ def _closer_than(lab1: np.ndarray, lab2: np.ndarray, limit: float) -> np.ndarray
     it possible (the costly formula runs on a fraction of the pairs)."""
     maybe = np.abs(lab1[..., 0] - lab2[..., 0]) < MAX_LIGHTNESS_WEIGHT * limit
     if maybe.any():  # (each delta_e2000_lab call costs ~60 numpy calls, even on a few pairs)
-        lab1, lab2 = np.broadcast_arrays(lab1, lab2)
+        if lab1.shape != lab2.shape:
+            lab1, lab2 = np.broadcast_arrays(lab1, lab2)
         maybe[maybe] = delta_e2000_lab(lab1[maybe], lab2[maybe]) < limit
     return maybe
 
@@ -829,13 +830,21 @@ def _clashes(cand: Candidates, rows: np.ndarray, cols: np.ndarray, picked: np.nd
     primary deltaE 2000 < 10 and, where either primary is a brand colour, backgrounds and accents < 10 apart too.
     """
     limit = load_attributes().rules.min_delta_e2000
-    primary = cand.lab[:, :, R_PRIMARY]  # a view: colours varied in place are seen
-    clash = _closer_than(primary[rows, cols], primary[rows, picked], limit)
-    both = np.flatnonzero(clash & (cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY]))
-    if len(both):  # only there do ground and accent count (both roles in one call)
-        roles = np.array([R_BACKGROUND, R_ACCENT])
-        r, c, p = rows[both, None], cols[both, None], picked[both, None]
-        clash[both] = _closer_than(cand.lab[r, c, roles], cand.lab[r, p, roles], limit).all(axis=1)
+    lab = cand.lab  # colours varied in place are seen
+    first, second = lab[rows, cols, R_PRIMARY], lab[rows, picked, R_PRIMARY]
+    both = np.flatnonzero((cand.brand[rows, cols, R_PRIMARY] | cand.brand[rows, picked, R_PRIMARY])
+                          & (np.abs(first[:, 0] - second[:, 0]) < MAX_LIGHTNESS_WEIGHT * limit))
+    if not len(both):
+        return _closer_than(first, second, limit)
+    # Where a primary is a brand colour (and the primaries' lightness gap leaves a clash possible), ground and
+    # accent count too: their pairs go in the primaries' deltaE call (a second call costs ~50 us of numpy overhead,
+    # more than the extra pairs on the few briefs of a request).
+    r, c, p = rows[both, None], cols[both, None], picked[both, None]
+    roles = np.array([R_BACKGROUND, R_ACCENT])
+    close = _closer_than(np.concatenate([first, lab[r, c, roles].reshape(-1, 3)]),
+                         np.concatenate([second, lab[r, p, roles].reshape(-1, 3)]), limit)
+    clash = close[:len(rows)]
+    clash[both] &= close[len(rows):].reshape(-1, 2).all(axis=1)
     return clash
 
 
@@ -895,9 +904,11 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
             varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
         taken[rows[active], best[active]] = True
         covered[rows[active]] |= met_named[rows[active], best[active]]
+        if r + 1 == rounds:  # what follows only serves a next round
+            break
         # Only candidates still open, of briefs that choose again after this round.
         open_rows, open_cols = np.nonzero(~taken & ~clash & (n > r + 1)[:, None])
-        if len(open_rows):  # (none in the last round)
+        if len(open_rows):
             clash[open_rows, open_cols] = _clashes(cand, open_rows, open_cols, best[open_rows])
         step = np.sqrt(((signature - signature[rows, best][:, None, :]) ** 2).sum(-1)) / np.sqrt(3)
         nearest = np.minimum(nearest, step)
@@ -1375,8 +1386,9 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             s = scheme_of[b, c]
             locked[s, role] = True
             injected.setdefault(s, []).append(Injection(s, role, color, -1))
+        met = cand.met[brief_of, chosen]  # (a copy) each scheme's named attributes met as chosen, brand colours in
         for d in put_cue_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen],
-                                 named[brief_of], cand.met[brief_of, chosen].copy(), locked, brief_of, rank):
+                                 named[brief_of], met.copy(), locked, brief_of, rank):
             injected.setdefault(d.scheme, []).append(d)
         # Then the colours free keywords evoke, into the roles still free.
         taken = locked.copy()
@@ -1386,12 +1398,17 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                                      named[brief_of], [keyword_colours[b] for b in brief_of.tolist()], brief_of):
             keyword_put.setdefault(k.scheme, []).append(k)
         # Then the remaining free colours moved into the named tones' ranges where the scheme still misses one.
+        # `met` holds for the schemes whose colours nothing changed since choosing (most): only the rest are
+        # tested again below (a colour varied for rule 9 is among `injected`).
+        unchanged = np.ones(len(brief_of), bool)
+        unchanged[[*injected, *keyword_put]] = False
         tuned = _tune_to_tones(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
-                               keyword_put, named[brief_of], brief_of)
+                               keyword_put, named[brief_of], brief_of, met, unchanged)
+        unchanged[[*tuned]] = False
         # What each scheme, as finally coloured and typed, still misses of what its brief named: said in the
         # answer rather than implied by "driven by" (mostly tones that contradict, e.g. Morandi + neon).
         unmet = _unmet_attributes(lch, f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of], rank,
-                                  s_font)
+                                  s_font, met, unchanged)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
     # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
@@ -1488,17 +1505,25 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
 
 
 def _unmet_attributes(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray, rank: np.ndarray,
-                      font: np.ndarray) -> dict[int, list[int]]:
+                      font: np.ndarray, met: np.ndarray | None = None, known: np.ndarray | None = None
+                      ) -> dict[int, list[int]]:
     """scheme -> the attributes (tone or cue columns) its brief names that its final colours (after brand, cue,
     keyword and tone changes) or its font pair do not meet, in column order: the palette rule of each named tone
     and cue (`attribute_rules().meets_each`, as the grade reads it) and each named tone's type rule, as a first
     scheme or, for a later one, under the first-scheme policy still where a script heading is ranked above it
     (rule 4). (S, 6, 3), (S, 6), (S, 6), (S, A), (S,), (S,), schemes brief by brief in rank order -> only the
-    schemes that miss one."""
+    schemes that miss one. `met` (S, A) is read instead of the palette rules for the rows in `known` (S,)."""
     rows, attribute = np.nonzero(named)
     if not len(rows):
         return {}
-    ok = attribute_rules().meets_each(lch[rows], present[rows], brand[rows], attribute)
+    if met is None:
+        ok = attribute_rules().meets_each(lch[rows], present[rows], brand[rows], attribute)
+    else:
+        ok = met[rows, attribute]
+        stale = np.flatnonzero(~known[rows])
+        if len(stale):
+            r = rows[stale]
+            ok[stale] = attribute_rules().meets_each(lch[r], present[r], brand[r], attribute[stale])
     f = _fit_tables()
     script = f.heading_script[font].astype(np.int64)
     before = np.cumsum(script) - script  # script headings of the batch ranked before, this brief's and earlier ones
@@ -1595,16 +1620,16 @@ def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tupl
 
 
 def _tune_to_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
-                   taken: np.ndarray, keyword_put: dict[int, list[KeywordPut]], named: np.ndarray, answer: np.ndarray
-                   ) -> dict[int, list[ToneTuned]]:
+                   taken: np.ndarray, keyword_put: dict[int, list[KeywordPut]], named: np.ndarray, answer: np.ndarray,
+                   met: np.ndarray | None = None, known: np.ndarray | None = None) -> dict[int, list[ToneTuned]]:
     """`pipeline.tone_fit.fit_tones` on the chosen schemes, every colour put in for a cue, rule 9 or a keyword
-    kept where it is -> scheme row -> its colours moved."""
+    kept where it is -> scheme row -> its colours moved (`met`, `known` as `fit_tones` reads them)."""
     fixed = taken.copy()
     for puts in keyword_put.values():
         for k in puts:
             fixed[k.scheme, k.role] = True
     tuned: dict[int, list[ToneTuned]] = {}
-    for d in fit_tones(lch, oklab, lab, present, brand, fixed, named, answer):
+    for d in fit_tones(lch, oklab, lab, present, brand, fixed, named, answer, met=met, known=known):
         tuned.setdefault(d.scheme, []).append(d)
     return tuned
 
