@@ -52,12 +52,6 @@ class AppArgs(BaseModel):
         description="Micro-batches in flight per ingress replica; while all are out, arrivals gather into the "
                     "next one (fewer in flight: bigger batches under load, each hop paid by more briefs).",
     )
-    ingress_slot_until: Literal["answer", "model"] = Field(
-        default="answer",
-        description="How long a micro-batch holds its slot: until its answers are committed (answer), or until its "
-                    "model outputs are back (model: post-processing and the answer log's commit run outside the "
-                    "slot, so the next micro-batch's two hops overlap them).",
-    )
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
     # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.
