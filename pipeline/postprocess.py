@@ -800,6 +800,14 @@ def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: n
     return met
 
 
+def _retest(met: np.ndarray, schemes: list[int], lch: np.ndarray, present: np.ndarray, brand: np.ndarray,
+            named: np.ndarray) -> None:
+    """`met` (S, A) made current, in place, for the schemes (rows) whose colours changed."""
+    if schemes:
+        rows = np.unique(schemes)
+        met[rows] = _met_named(lch[rows], present[rows], brand[rows], named[rows])
+
+
 def _fixable(cand: Candidates, named: np.ndarray) -> np.ndarray:
     """(B, C) named colour cues a candidate misses that a colour put into a free role could meet (at most as many
     as it has free roles)."""
@@ -1398,17 +1406,15 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                                      named[brief_of], [keyword_colours[b] for b in brief_of.tolist()], brief_of):
             keyword_put.setdefault(k.scheme, []).append(k)
         # Then the remaining free colours moved into the named tones' ranges where the scheme still misses one.
-        # `met` holds for the schemes whose colours nothing changed since choosing (most): only the rest are
-        # tested again below (a colour varied for rule 9 is among `injected`).
-        unchanged = np.ones(len(brief_of), bool)
-        unchanged[[*injected, *keyword_put]] = False
-        tuned = _tune_to_tones(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
-                               keyword_put, named[brief_of], brief_of, met, unchanged)
-        unchanged[[*tuned]] = False
+        # `met` is kept current by testing again only the schemes whose colours changed since choosing (few; a
+        # colour varied for rule 9 is among `injected`), here and after the tone fitting.
+        present_s, brand_s, named_s = f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of]
+        _retest(met, [*injected, *keyword_put], lch, present_s, brand_s, named_s)
+        tuned = _tune_to_tones(lch, oklab, lab, present_s, brand_s, taken, keyword_put, named_s, brief_of, met)
+        _retest(met, [*tuned], lch, present_s, brand_s, named_s)
         # What each scheme, as finally coloured and typed, still misses of what its brief named: said in the
         # answer rather than implied by "driven by" (mostly tones that contradict, e.g. Morandi + neon).
-        unmet = _unmet_attributes(lch, f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of], rank,
-                                  s_font, met, unchanged)
+        unmet = _unmet_attributes(met, named_s, rank, s_font)
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
     # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
@@ -1504,26 +1510,18 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     return out
 
 
-def _unmet_attributes(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: np.ndarray, rank: np.ndarray,
-                      font: np.ndarray, met: np.ndarray | None = None, known: np.ndarray | None = None
+def _unmet_attributes(met: np.ndarray, named: np.ndarray, rank: np.ndarray, font: np.ndarray
                       ) -> dict[int, list[int]]:
     """scheme -> the attributes (tone or cue columns) its brief names that its final colours (after brand, cue,
     keyword and tone changes) or its font pair do not meet, in column order: the palette rule of each named tone
     and cue (`attribute_rules().meets_each`, as the grade reads it) and each named tone's type rule, as a first
     scheme or, for a later one, under the first-scheme policy still where a script heading is ranked above it
-    (rule 4). (S, 6, 3), (S, 6), (S, 6), (S, A), (S,), (S,), schemes brief by brief in rank order -> only the
-    schemes that miss one. `met` (S, A) is read instead of the palette rules for the rows in `known` (S,)."""
+    (rule 4). `met` (S, A) the palette rules' results for the final colours (`_met_named`), (S, A), (S,), (S,),
+    schemes brief by brief in rank order -> only the schemes that miss one."""
     rows, attribute = np.nonzero(named)
     if not len(rows):
         return {}
-    if met is None:
-        ok = attribute_rules().meets_each(lch[rows], present[rows], brand[rows], attribute)
-    else:
-        ok = met[rows, attribute]
-        stale = np.flatnonzero(~known[rows])
-        if len(stale):
-            r = rows[stale]
-            ok[stale] = attribute_rules().meets_each(lch[r], present[r], brand[r], attribute[stale])
+    ok = met[rows, attribute]
     f = _fit_tables()
     script = f.heading_script[font].astype(np.int64)
     before = np.cumsum(script) - script  # script headings of the batch ranked before, this brief's and earlier ones
@@ -1621,15 +1619,15 @@ def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tupl
 
 def _tune_to_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
                    taken: np.ndarray, keyword_put: dict[int, list[KeywordPut]], named: np.ndarray, answer: np.ndarray,
-                   met: np.ndarray | None = None, known: np.ndarray | None = None) -> dict[int, list[ToneTuned]]:
+                   met: np.ndarray) -> dict[int, list[ToneTuned]]:
     """`pipeline.tone_fit.fit_tones` on the chosen schemes, every colour put in for a cue, rule 9 or a keyword
-    kept where it is -> scheme row -> its colours moved (`met`, `known` as `fit_tones` reads them)."""
+    kept where it is -> scheme row -> its colours moved (`met` as `fit_tones` reads it)."""
     fixed = taken.copy()
     for puts in keyword_put.values():
         for k in puts:
             fixed[k.scheme, k.role] = True
     tuned: dict[int, list[ToneTuned]] = {}
-    for d in fit_tones(lch, oklab, lab, present, brand, fixed, named, answer, met=met, known=known):
+    for d in fit_tones(lch, oklab, lab, present, brand, fixed, named, answer, met=met):
         tuned.setdefault(d.scheme, []).append(d)
     return tuned
 

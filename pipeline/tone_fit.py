@@ -282,15 +282,14 @@ def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.n
 
 def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
               fixed: np.ndarray, named: np.ndarray, answer: np.ndarray, retry: bool = True,
-              met: np.ndarray | None = None, known: np.ndarray | None = None) -> list[ToneTuned]:
+              met: np.ndarray | None = None) -> list[ToneTuned]:
     """Move each scheme's free colours the least needed to meet every tone it names (see the module docstring).
 
     (S, 6, 3) OKLCH / OKLab / CIELAB by role change in place; `present`, `brand`, `fixed` (roles that must not
     move) (S, 6); `named` (S, tones + cues) the brief's named attributes; `answer` (S,) each scheme's brief, schemes
     of one answer adjacent in rank order. -> the colours moved. With `retry`, a scheme whose fitting rule 9 undid
-    is fitted once more with its primary kept (schemes differ by their primaries first). `met` (S, A) and `known`
-    (S,): what each scheme meets as its colours stand, read for the rows in `known` instead of testing them again
-    (the caller's own results, where a scheme's colours have not changed since).
+    is fitted once more with its primary kept (schemes differ by their primaries first). `met` (S, A): what each
+    scheme meets as its colours stand (the caller's own results), read instead of testing the rules again.
     """
     t = _tone_tables()
     counted = present & judged_roles() & ~brand
@@ -300,14 +299,8 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))
     if not len(need):
         return []
-    if met is None:
-        met_now = _met_named(lch[need], present[need], brand[need], named[need] & _tone_mask())
-    else:
-        met_now = (met[need] & named[need] & _tone_mask()).sum(axis=1)
-        stale = np.flatnonzero(~known[need])
-        if len(stale):
-            met_now[stale] = _met_named(lch[need[stale]], present[need[stale]], brand[need[stale]],
-                                        named[need[stale]] & _tone_mask())
+    met_now = (_met_named(lch[need], present[need], brand[need], named[need] & _tone_mask()) if met is None
+               else (met[need] & named[need] & _tone_mask()).sum(axis=1))
     need = need[met_now < tones[need].sum(1)]
     if not len(need):
         return []
