@@ -57,6 +57,15 @@ baseline_sweep() { step "$1" baseline python3 -m benchmarks.gpu_serve --out "$OU
 bulk_inline() { local k=${BULK:-16}
   REPLICAS=${REPLICAS_INLINE:-$1} RATES=${BULK_RATES:-$2} sweep "${SWEEP_S:-$3}" "serve-bulk$k-inline" \
     --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline; }
+# The no-op Serve app of this project's shape at NOOP_RATES, REPLICAS and the GPU config's micro-batching (its step's
+# limit in seconds).
+noop_step() { step "$1" noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
+  --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
+  --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"; }
+# The spike, 10 % -> 100 % of PEAK in 5 s held 30 s, from the shipped config's replicas and autoscaling: step name,
+# tag, then further gpu_serve arguments.
+spike_step() { step 230 "$1" python3 -m benchmarks.gpu_serve --out "$OUT" --tag "$2" --server serve --variant haproxy \
+  --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
 
 # One core's speed on the code the request path is made of, first, so that CPU a request compares across machine
 # starts (the VM image and host change between sessions).
@@ -72,17 +81,13 @@ sed -n 1,6p "$OUT/topology.txt"
 case "$stage" in
 capacity)
   sweep 170 serve --tag fixed
-  step 110 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
-    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
-    --ingress-batch 128 --ingress-wait-s 0.003 \
-    --out "$OUT/noop.json"
+  noop_step 110
   baseline_sweep 110
   # The spike at the capacity the sweep found (p99 <= 50 ms), or PEAK where none held.
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
   echo "spike peak: $PEAK req/s"
-  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
-    --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  spike_step spike spike
   ;;
 sweep)  # the app's sweep alone (~3 min; py-spy of every role at PROFILE_RATE after it, where set)
   sweep "${SWEEP_S:-260}" serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
@@ -93,12 +98,9 @@ app)  # what one call fits (~9 min): the app's sweep (py-spy of every role at PR
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
   echo "spike peak: $PEAK req/s"
-  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
-    --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  spike_step spike spike
   # (run 18: 1,000-3,000 req/s took 100 s with the start, so 4,000 needs the longer limit)
-  step 130 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
-    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
-    --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"
+  noop_step 130
   ;;
 more)
   python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
@@ -110,8 +112,7 @@ more)
   ;;
 rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   baseline_sweep 200
-  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
-    --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  spike_step spike spike
   python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
   sleep 2
   step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
@@ -119,8 +120,7 @@ rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   ;;
 profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short sweep, then the spike at PEAK
   RATES=${RATES_PROFILE:-2000 2500} sweep 150 serve-profile --tag profile --profile-rate "${PROFILE_RATE:-2000}"
-  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag spike --server serve --variant haproxy --rates \
-    --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS"
+  spike_step spike spike
   ;;
 ab)  # the same sweep on two versions of the code, one machine start (machines differ between starts): "before"
   # is a copy of this tree with AB_DIR's files laid over it (e.g. the previous post-processing), then this tree
@@ -159,12 +159,8 @@ concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCUR
   for c in ${CONCURRENCY:-3 1}; do
     sweep "${SWEEP_S:-170}" "serve-c$c" --tag "c$c" --app-arg "ingress_max_concurrent_batches=$c"
   done
-  [ -z "${SPIKE_C:-}" ] || step 230 "spike-c$SPIKE_C" python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike-c$SPIKE_C" \
-    --server serve --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" \
-    --load-cpus "$LOAD_CPUS" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
-  [ -z "${NOOP_RATES:-}" ] || step 130 noop python3 -m benchmarks.noop_bench --variants haproxy --rates $NOOP_RATES \
-    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
-    --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"
+  [ -z "${SPIKE_C:-}" ] || spike_step "spike-c$SPIKE_C" "spike-c$SPIKE_C" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
+  [ -z "${NOOP_RATES:-}" ] || noop_step 130
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
   sweep "${SWEEP_S:-190}" serve --tag fixed
@@ -192,26 +188,21 @@ baseline-bulk)  # the second call of run 18's plan (~7 min): the plain baseline 
   bulk_inline Ingress=11,Recommender=1 "200 250 300" 200
   ;;
 noop)  # the no-op Serve app of this shape alone (~2 min)
-  step 150 noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
-    --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
-    --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"
+  noop_step 150
   ;;
 baseline)  # the plain multi-process baseline alone (~2 min)
   baseline_sweep 150
   ;;
 spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s; A/Bs: LOOK_BACK (every look_back_period_s),
   # INGRESS_TARGET (the Ingress's target_ongoing_requests)
-  step 230 spike python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike${LOOK_BACK:+-lb$LOOK_BACK}${INGRESS_TARGET:+-t$INGRESS_TARGET}" --server serve \
-    --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" --load-cpus "$LOAD_CPUS" \
+  spike_step spike "spike${LOOK_BACK:+-lb$LOOK_BACK}${INGRESS_TARGET:+-t$INGRESS_TARGET}" \
     ${LOOK_BACK:+--look-back $LOOK_BACK} ${INGRESS_TARGET:+--ingress-target $INGRESS_TARGET}
   ;;
 spike-bulk)  # the spike with BULK briefs a request (PEAK in requests/s), under the shipped autoscaling policy (CPU or
   # requests, serve_app/autoscaling.py) and then under Serve's default rule alone, one machine start (~4 min each)
   k=${BULK:-16}
   for scale_on in cpu-or-requests requests; do
-    step 230 "spike-bulk$k-$scale_on" python3 -m benchmarks.gpu_serve --out "$OUT" --tag "spike-bulk$k-$scale_on" \
-      --server serve --variant haproxy --rates --spike --spike-peak "$PEAK" --spike-hold 30 --procs "$PROCS" \
-      --load-cpus "$LOAD_CPUS" --briefs-per-request "$k" --scale-on "$scale_on"
+    spike_step "spike-bulk$k-$scale_on" "spike-bulk$k-$scale_on" --briefs-per-request "$k" --scale-on "$scale_on"
   done
   ;;
 encoder-hop)  # one BriefEncoder replica's CPU a call against encode_batch's own, 1/4/8 calls in flight (~30 s a run);
