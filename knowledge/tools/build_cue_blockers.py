@@ -83,7 +83,7 @@ def read_cedict_senses(path: Path) -> dict[str, str]:
     with opener(path, "rt", encoding="utf-8") as f:
         for line in f:
             if not line.startswith("#") and (m := _CEDICT_LINE.match(line)):
-                senses[m.group(2)].append(m.group(3).lower())
+                senses[m.group(2)].append(m.group(4).lower())
     return {w: " / ".join(s) for w, s in senses.items()}
 
 

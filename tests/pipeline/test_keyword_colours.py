@@ -54,6 +54,23 @@ def test_a_colour_word_maps_into_its_region(word, region):
     assert _inside(found.region, found.oklch)
 
 
+@pytest.mark.parametrize(("word", "region"), [("marmalade", "orange"), ("mistletoe", "green"), ("paprika", "red")])
+def test_a_thing_colour_names_are_coined_after_takes_their_colour(word, region):
+    """The names-containing route (knowledge/tools/build_keyword_colours.py, `contained_name_colours`): no xkcd
+    colour and no "<word> <colour word>" names, but three or more colour names hold the word and agree."""
+    names = [n.lower().split() for n in load_named_colors().names]
+    assert sum(word in n for n in names) >= 3 and not find_cues(word)
+    (found,) = find_keyword_colours(f"{word} gift set")
+    assert found.keyword == word and _inside(load_attributes().boxes[region], found.oklch)
+
+
+def test_english_homonyms_do_not_colour_chinese_words():
+    """The names-containing route is for English keywords only: through CC-CEDICT's first gloss it coloured 颗粒
+    ("kernel; granule") by corn kernels and 莎莎舞 ("salsa dance") by the sauce."""
+    assert find_keyword_colours("kernel") and find_keyword_colours("salsa")
+    assert find_keyword_colours("果肉颗粒 莎莎舞") == []
+
+
 def test_chinese_words_come_through_their_gloss_and_longest_match():
     (jade,) = find_keyword_colours("翡翠礼盒")  # jadeite, run together with "gift box" as briefs write it
     assert jade.keyword == "翡翠" and _inside(load_attributes().boxes["green"], jade.oklch)
