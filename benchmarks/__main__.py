@@ -32,7 +32,7 @@ TUNING = {
     "batch-wait-10ms": "batch_wait_timeout_s 0.010 (default 0.004)",
     "fixed-replicas": "no autoscaling: one replica of each deployment",
     "inline-encoder": "encoder: inline (encode in the ingress process, no BriefEncoder hop)",
-    "micro-batches-3": "ingress_max_concurrent_batches 3 (default 1 on CPU; the GPU config's 3)",
+    "micro-batches-3": "ingress_max_concurrent_batches 3 (default 1, as both shipped configs)",
     "micro-batches-2": "ingress_max_concurrent_batches 2 (default 1)",
     "length-group-0": "ort_length_group 0 (default 4): one ONNX Runtime call a batch, at its padded length",
 }

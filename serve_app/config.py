@@ -48,9 +48,10 @@ class AppArgs(BaseModel):
     ingress_max_batch_size: int = Field(default=64, gt=0, description="Briefs per ingress micro-batch.")
     ingress_batch_wait_s: float = Field(default=0.002, ge=0, description="Longest wait for a micro-batch to fill.")
     ingress_max_concurrent_batches: int = Field(
-        default=3, ge=1,
+        default=1, ge=1,
         description="Micro-batches in flight per ingress replica; while all are out, arrivals gather into the "
-                    "next one (fewer in flight: bigger batches under load, each hop paid by more briefs).",
+                    "next one (fewer in flight: bigger batches under load, each hop paid by more briefs; 1 as "
+                    "both shipped configs, docs/deployment.md).",
     )
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in

@@ -135,15 +135,16 @@ def test_replica_processes_finds_a_new_replica_by_its_title():
 
 
 def test_gpu_run_overrides_set_app_args_on_the_shipped_gpu_config():
-    """`gpu_serve --app-arg` A/Bs (run 19: ingress_max_concurrent_batches 3 against 1) change only what they name."""
+    """`gpu_serve --app-arg` A/Bs (runs 19-20: ingress_max_concurrent_batches 1 against 3) change only what they
+    name."""
     import yaml
 
     from benchmarks.gpu_serve import GPU_CONFIG, overrides
 
     shipped = yaml.safe_load(GPU_CONFIG.read_text())
     config = yaml.safe_load(GPU_CONFIG.read_text())
-    overrides(1, 12, "torch", "deployment", None, app_args={"ingress_max_concurrent_batches": 1})(config)
+    overrides(1, 12, "torch", "deployment", None, app_args={"ingress_max_concurrent_batches": 3})(config)
     args, before = config["applications"][0]["args"], shipped["applications"][0]["args"]
-    assert before["ingress_max_concurrent_batches"] == 3 and args["ingress_max_concurrent_batches"] == 1
+    assert before["ingress_max_concurrent_batches"] == 1 and args["ingress_max_concurrent_batches"] == 3
     assert {k: v for k, v in args.items() if k not in ("ingress_max_concurrent_batches", "backend")} == \
         {k: v for k, v in before.items() if k not in ("ingress_max_concurrent_batches", "backend")}
