@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run here (with registry access), in the checkout the device tool sends: downloads every cp312 manylinux
 # wheel Ray Serve and this project need on the GPU image (Python 3.12, no registry) into two carry folders,
-# .whl1 and .whl2 (and the FP16 MiniLM weights and knowledge tables into .kit3 and .kit4), each small enough to travel with the repo in one device call (64 MiB per call in all).
+# .whl1 and .whl2 (and the FP16 MiniLM weights into .kit3 and .kit4, the knowledge tables into .kit5), each small enough to travel with the repo in one device call (64 MiB per call in all, untracked files included).
 # Then benchmarks/gpu_kit.sh, run there, stashes .whl1 (call 1) and installs everything (call 2).
 #   benchmarks/gpu_kit_prepare.sh            # -> .whl1/ .whl2/ (git-ignored via .git/info/exclude)
 # Packages the image already has (KINDS.md: aiohttp's own deps, numpy, onnxruntime, tokenizers, safetensors,
@@ -74,9 +74,10 @@ done
 
 # .kit3/.kit4: the MiniLM weights as FP16 (87 -> 44 MiB; the GPU path runs the encoder in FP16 anyway), split
 # in two parts, and the knowledge tables built here (artifacts/cache/design_tensors-*.npz, from `make model`),
-# so the GPU run reads the same tables as this machine. Stash .kit3, then `run .kit4`.
-for d in /.kit3/ /.kit4/; do grep -qxF "$d" "$exclude" || echo "$d" >> "$exclude"; done
-rm -rf .kit3 .kit4 && mkdir -p .kit3 .kit4
+# so the GPU run reads the same tables as this machine. Stash .kit3 and .kit4, then `run .kit5` (the tables had
+# shared .kit4, which with the repository came within 1 MiB of the limit: run 20 lost a call to it).
+for d in /.kit3/ /.kit4/ /.kit5/; do grep -qxF "$d" "$exclude" || echo "$d" >> "$exclude"; done
+rm -rf .kit3 .kit4 .kit5 && mkdir -p .kit3 .kit4 .kit5
 if [ -n "$minilm" ]; then
   "$PY" - "$minilm/model.safetensors" "$dl/minilm-model.safetensors" <<'EOF2'
 import sys
@@ -86,13 +87,13 @@ EOF2
   split -n 2 -d "$dl/minilm-model.safetensors" "$dl/minilm-model.safetensors.part-"
   mv "$dl/minilm-model.safetensors.part-00" .kit3/ && mv "$dl/minilm-model.safetensors.part-01" .kit4/
 fi
-# Only the tables the current knowledge data hashes to (older ones linger in the cache), into the lighter .kit4.
+# Only the tables the current knowledge data hashes to (older ones linger in the cache), into .kit5.
 tables=$("$PY" -c "from model.design_tensors import CACHE_DIR, CACHE_VERSION; from model.design_tensors import knowledge_hash; \
 print(CACHE_DIR / f'design_tensors-v{CACHE_VERSION}-{knowledge_hash()}.npz')" 2>/dev/null || true)
-if [ -n "$tables" ] && [ -e "$tables" ]; then cp "$tables" .kit4/; else echo "no current design_tensors npz: run make model first" >&2; fi
+if [ -n "$tables" ] && [ -e "$tables" ]; then cp "$tables" .kit5/; else echo "no current design_tensors npz: run make model first" >&2; fi
 
 repo=$(git ls-files -z | xargs -0 stat -c %s | awk '{s+=$1} END {print s}')
-for d in .whl1 .whl2 .kit3 .kit4; do
+for d in .whl1 .whl2 .kit3 .kit4 .kit5; do
   total=$(( repo + $(size $d) ))
   printf '%s: %s files, %.1f MiB; with the repo'"'"'s tracked files %.1f MiB\n' "$d" "$(ls $d | wc -l)" \
     "$(echo "$(size $d) / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)"

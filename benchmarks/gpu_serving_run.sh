@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole serving measurement on one GPU node (16 cores: Ray on 0-11, the load generator on 12-15), run
-# through benchmarks/gpu_kit.sh after its stash calls, in two device calls of under 10 minutes each:
-#   bash benchmarks/gpu_kit.sh run .kit4 -- "bash benchmarks/gpu_serving_run.sh capacity \$OUT"
+# through benchmarks/gpu_kit.sh after its stash calls (.whl1, .whl2, .kit3, .kit4), in two device calls of under 10 minutes each:
+#   bash benchmarks/gpu_kit.sh run .kit5 -- "bash benchmarks/gpu_serving_run.sh capacity \$OUT"
 #   bash benchmarks/gpu_kit.sh again -- "bash benchmarks/gpu_serving_run.sh more \$OUT"
 # capacity (~9 min), one setting throughout (HAProxy + throughput mode, REPLICAS fixed): (1) the real app, a
 # rate sweep to p99 <= 50 ms with CPU by process and each micro-batch stage's time, (2) the no-op Serve app of
@@ -12,7 +12,7 @@
 # (BATCH_WAIT); py-spy of every role at PROFILE_RATE.
 # profile: py-spy of every role at PROFILE_RATE after a two-rate sweep, then the spike at PEAK.
 # run 18's two-call plan for what issue 13 asks of one start (after the three stash calls):
-#   bash benchmarks/gpu_kit.sh run .kit4 -- "PACK=1 RATES='400 700 1000' bash benchmarks/gpu_serving_run.sh app \$OUT/a"
+#   bash benchmarks/gpu_kit.sh run .kit5 -- "PACK=1 RATES='400 700 1000' bash benchmarks/gpu_serving_run.sh app \$OUT/a"
 #   bash benchmarks/gpu_kit.sh again -- "PACK=1 RATES='400 700 1000' BULK_RATES='200 250 300' bash benchmarks/gpu_serving_run.sh baseline-bulk \$OUT/b"
 # PACK=1: the stage's files end as one OUT.tgz (the device tool brings back at most 8 files a call).
 # ab: the app's sweep on the code before a change (AB_DIR: its files, laid over a copy of this tree), then on this tree.
@@ -153,10 +153,10 @@ layouts)  # the app's sweep under each replica layout in LAYOUTS (space-separate
   done
   ;;
 concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCURRENCY (micro-batches in flight per
-  # ingress replica; the GPU config ships 3), in the order given (flip it between calls: a second sweep on a start
+  # ingress replica; the GPU config ships 1 since run 20, 3 before), in the order given (flip it between calls: a second sweep on a start
   # drifts, run 8); then, where SPIKE_C is set, the spike to PEAK with that many in flight; then, where NOOP_RATES is
   # set, the no-op app at those rates
-  for c in ${CONCURRENCY:-3 1}; do
+  for c in ${CONCURRENCY:-1 3}; do
     sweep "${SWEEP_S:-170}" "serve-c$c" --tag "c$c" --app-arg "ingress_max_concurrent_batches=$c"
   done
   [ -z "${SPIKE_C:-}" ] || spike_step "spike-c$SPIKE_C" "spike-c$SPIKE_C" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
