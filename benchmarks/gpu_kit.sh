@@ -32,7 +32,16 @@ shift 2
 [ "${1:-}" = "--" ] && shift
 command=${1:?no command after --}
 
-# Join split files (NAME.part-00, NAME.part-01, ...): every part must be there.
+# Join split files (NAME.part-00, NAME.part-01, ...): every part must be there. A later part without its first
+# means a stash call did not land (run 20: a refused stash of .kit3 left the MiniLM weights half there, and the app
+# failed at start-up minutes into the call): stop before anything starts.
+for later in "$KIT"/*.part-0[1-9]; do
+  [ -e "$later" ] || continue
+  if [ ! -e "${later%.part-*}.part-00" ]; then
+    echo "kit: $(basename "$later") without its part-00: a stash call is missing (refused, or a fresh machine); stash it, then run again" >&2
+    exit 3
+  fi
+done
 for first in "$KIT"/*.part-00; do
   [ -e "$first" ] || continue
   whole=${first%.part-00}
