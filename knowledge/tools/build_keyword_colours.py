@@ -102,6 +102,7 @@ _CEDICT_LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _SKIP_SENSE = ("cl:", "variant of", "old variant", "see ", "surname", "abbr", "used in", "japanese variant",
                "erhua variant", "also written", "also pr.")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_NAME_LINKS = frozenset({"or", "and", "of", "the", "de", "von", "van"})  # lower case inside a name: "Green or Greene"
 
 
 def clean_gloss(text: str) -> str | None:
@@ -138,7 +139,12 @@ def read_cedict(path: Path) -> dict[str, list[str | None]]:
                 if sense.lower().startswith(_SKIP_SENSE):
                     continue
                 for part in sense.split(";"):
-                    glosses.append(clean_gloss(part))
+                    # A gloss whose every word is capitalised is a name ("Brown (name)", "Black Forest", "Red
+                    # Guards", "Agent Orange"), as WordNet's capitalised lemmas are: its colour words are not the
+                    # word's colour. "Chinese violet" or "Earl Grey tea" still name a thing.
+                    words = [w for w in _PARENS.sub("", part).split() if w not in _NAME_LINKS]
+                    named = bool(words) and all(w[:1].isupper() for w in words)
+                    glosses.append(None if named else clean_gloss(part))
             entries[simplified].append((name, glosses))
     return {word: [g for _, glosses in sorted(readings, key=lambda r: r[0]) for g in glosses]
             for word, readings in entries.items()}

@@ -71,6 +71,14 @@ def test_english_homonyms_do_not_colour_chinese_words():
     assert find_keyword_colours("果肉颗粒 莎莎舞") == []
 
 
+def test_a_chinese_name_takes_no_colour_from_its_english_spelling():
+    """CC-CEDICT glosses that are names ("Green or Greene (name)" for 格林, "Brown (name)", "Red Guards", "Agent
+    Orange", "Mandarin") give no colour; a thing named with a proper adjective still does ("Taiwan blue magpie")."""
+    assert find_keyword_colours("格林 布朗 怀特 红卫兵 橙剂 普通话") == []
+    (magpie,) = find_keyword_colours("台湾蓝鹊")
+    assert _inside(load_attributes().boxes["blue"], magpie.oklch)
+
+
 def test_chinese_words_come_through_their_gloss_and_longest_match():
     (jade,) = find_keyword_colours("翡翠礼盒")  # jadeite, run together with "gift box" as briefs write it
     assert jade.keyword == "翡翠" and _inside(load_attributes().boxes["green"], jade.oklch)
