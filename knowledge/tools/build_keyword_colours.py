@@ -67,6 +67,7 @@ import json
 import re
 import sys
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +198,7 @@ COLOR_SYNSET = "04963771"
 NOUN_SENSES_READ = 1  # WordNet 3.1 color.n.01, "a visual attribute of things ..."; its hyponyms name colours
 
 
+@cache  # every route reads it; parsed once a build
 def read_wordnet(dict_dir: Path):
     """-> (lemma -> [(pos, offset)] in sense order, (pos, offset) -> (gloss, hypernym offsets, lemmas, lexicographer
     file), the lemmas written in lower case somewhere) for nouns and adjectives. WordNet's index is lower case; its
@@ -341,6 +343,14 @@ def named_things(names: tuple[str, ...], labs: np.ndarray, sources: tuple[str, .
     return out
 
 
+def _plain_thing(refs: list[tuple[str, str]], synsets: dict, senses_read: int) -> bool:
+    """A WordNet noun with no adjective sense, one of whose first `senses_read` noun senses is a thing
+    (THING_NOUN_FILES): what the colour-name routes colour."""
+    nouns = [off for pos, off in refs if pos == "n"]
+    return (bool(nouns) and not any(pos == "a" for pos, _ in refs)
+            and any(synsets[("n", off)][3] in THING_NOUN_FILES for off in nouns[:senses_read]))
+
+
 def colour_name_colours(dict_dir: Path, names, labs, sources, skip_xkcd: frozenset = frozenset()
                         ) -> dict[str, np.ndarray]:
     """lemma -> OKLab for WordNet nouns that name a thing one sees, where the knowledge base's colour names say its
@@ -357,8 +367,7 @@ def colour_name_colours(dict_dir: Path, names, labs, sources, skip_xkcd: frozens
         if xkcd is not None and any(synsets[("n", off)][3] in VISIBLE_NOUN_FILES for off in nouns[:NAME_SENSES_READ]):
             out[lemma] = xkcd
             continue
-        if (not nouns or any(pos == "a" for pos, _ in refs) or len(rows) < MIN_NAMES
-                or not any(synsets[("n", off)][3] in THING_NOUN_FILES for off in nouns[:THING_SENSES_READ])):
+        if len(rows) < MIN_NAMES or not _plain_thing(refs, synsets, THING_SENSES_READ):
             continue
         colour = xkcd if xkcd is not None else majority_colour(rows)
         if colour is not None:
@@ -394,11 +403,8 @@ def contained_name_colours(dict_dir: Path, names, labs, sources, known: dict[str
                                         in skip_xkcd) else "" for n, s in zip(names, sources)])
     out = {}
     for lemma, refs in senses.items():
-        if lemma in known or lemma not in lower_case or len(lemma) < 3 or not _GLOSS.match(lemma):
-            continue
-        nouns = [off for pos, off in refs if pos == "n"]
-        if (not nouns or any(pos == "a" for pos, _ in refs)
-                or not any(synsets[("n", off)][3] in THING_NOUN_FILES for off in nouns[:CONTAINING_SENSES_READ])):
+        if (lemma in known or lemma not in lower_case or len(lemma) < 3 or not _GLOSS.match(lemma)
+                or not _plain_thing(refs, synsets, CONTAINING_SENSES_READ)):
             continue
         rows = index.get(lemma, [])
         if len(rows) < MIN_CONTAINING_NAMES:

@@ -46,6 +46,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # run as a script: this checkout's packages, not an installed copy
+
+from knowledge.tools.build_keyword_colours import _CEDICT_LINE  # noqa: E402
+
 OUT_PATH = ROOT / "knowledge" / "data" / "zh_gloss.tsv"
 KEYWORD_COLOURS_PATH = ROOT / "knowledge" / "data" / "keyword_colours.json"
 
@@ -64,7 +68,6 @@ FUNCTION_WORDS = frozenset(
     "a an the of to for from in on at by with and or but as is be are was it its this that these those so than "
     "then there here also too very yes oh ah ~'s 's".split())
 
-_CEDICT_LINE = re.compile(r"(\S+) (\S+) \[([^\]]*)\] /(.*)/\s*$")
 _HAN_ONLY = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _PARENS = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
 _GLOSS = re.compile(r"[a-z0-9][a-z0-9' -]*")

@@ -9,10 +9,14 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_kit.sh"
 
 
-def _run(tmp_path: Path, folder: str) -> subprocess.CompletedProcess:
+def _kit(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, KIT=str(tmp_path / "kit"), SITE=str(tmp_path / "site"))
-    return subprocess.run(["bash", str(SCRIPT), "run", folder, "--", "echo ran"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", str(SCRIPT), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def _run(tmp_path: Path, folder: str) -> subprocess.CompletedProcess:
+    return _kit(tmp_path, "run", folder, "--", "echo ran")
 
 
 def test_a_later_part_without_its_first_stops_the_call(tmp_path):
@@ -28,9 +32,7 @@ def test_a_later_part_without_its_first_stops_the_call(tmp_path):
 def test_parts_stashed_in_two_calls_are_joined_in_order(tmp_path):
     (tmp_path / "first").mkdir()
     (tmp_path / "first" / "minilm-model.safetensors.part-00").write_bytes(b"first half, ")
-    env = dict(os.environ, KIT=str(tmp_path / "kit"), SITE=str(tmp_path / "site"))
-    stash = subprocess.run(["bash", str(SCRIPT), "stash", "first"], cwd=tmp_path, env=env, capture_output=True,
-                           text=True, timeout=60)
+    stash = _kit(tmp_path, "stash", "first")
     assert stash.returncode == 0, stash.stderr
     (tmp_path / "second").mkdir()
     (tmp_path / "second" / "minilm-model.safetensors.part-01").write_bytes(b"second half")
