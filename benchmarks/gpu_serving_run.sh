@@ -20,7 +20,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | concurrency | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | concurrency | posts | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -161,6 +161,15 @@ concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCUR
   done
   [ -z "${SPIKE_C:-}" ] || spike_step "spike-c$SPIKE_C" "spike-c$SPIKE_C" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
   [ -z "${NOOP_RATES:-}" ] || noop_step 130
+  ;;
+posts)  # the app's sweep at each ingress_post_processes of POSTS (0: post-processing in the ingress replica's worker
+  # thread; N: in N child processes of it, off the replica's GIL), in the order given (e.g. "0 1 0": a second sweep on
+  # a start drifts, run 8)
+  i=0
+  for p in ${POSTS:-0 1 0}; do
+    i=$((i + 1))
+    sweep "${SWEEP_S:-170}" "serve-post$p-$i" --tag "post$p-$i" --app-arg "ingress_post_processes=$p"
+  done
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
   sweep "${SWEEP_S:-190}" serve --tag fixed

@@ -11,8 +11,9 @@ Settings (`--settings`, one run each, in the order given): `shipped` (serve_conf
 micro-batch wait in the ingress or the recommender: batches form only from what queued while the previous ones
 ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads);
 `recommender-no-wait` (only the recommender's `@serve.batch` wait at 0, the ingress's as shipped); `inline`
-(`encoder: inline`: the ingress encodes, no BriefEncoder hop); `baseline` (the plain single-process server, the
-same batch functions and model variant, 1 thread).
+(`encoder: inline`: the ingress encodes, no BriefEncoder hop); `post-child` (`ingress_post_processes: 1`: the
+ingress post-processes in a child process); `baseline` (the plain single-process server, the same batch functions
+and model variant, 1 thread).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from benchmarks.local_cluster import Cluster, inline_encoder
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
 
 FIRST = 5  # requests timed right after start, apart from the steady-state figures
-SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "recommender-no-wait", "inline", "baseline")
+SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "recommender-no-wait", "inline", "post-child", "baseline")
 
 
 def setting_overrides(name: str):
@@ -41,6 +42,8 @@ def setting_overrides(name: str):
         return None
     if name == "inline":
         return inline_encoder
+    if name == "post-child":
+        return lambda config: config["applications"][0]["args"].update(ingress_post_processes=1)
 
     def apply(config: dict) -> None:
         app = config["applications"][0]

@@ -37,8 +37,9 @@ class CpuBusy:
         self._opened: tuple[float, float] | None = None
         self._value = 0.0
 
-    def sample(self) -> float:
-        now, cpu = time.monotonic(), time.process_time()
+    def sample(self, extra_cpu_s: float = 0.0) -> float:
+        """`extra_cpu_s`: CPU seconds so far of work the process hands to its children (a running total)."""
+        now, cpu = time.monotonic(), time.process_time() + extra_cpu_s
         with self._lock:
             if self._opened is None:
                 self._opened = (now, cpu)
@@ -55,10 +56,14 @@ class ReportsCpu:
 
     _cpu_busy: CpuBusy | None = None
 
+    def children_cpu_s(self) -> float:
+        """CPU seconds so far of the replica's child processes (0: it has none); counted as the replica's own."""
+        return 0.0
+
     def record_autoscaling_stats(self) -> dict[str, float]:
         if self._cpu_busy is None:  # Serve reports only once the replica is up: start-up is not load
             self._cpu_busy = CpuBusy()
-        return {CPU_BUSY_METRIC: self._cpu_busy.sample()}
+        return {CPU_BUSY_METRIC: self._cpu_busy.sample(self.children_cpu_s())}
 
 
 class CpuOrRequestsPolicy:

@@ -54,6 +54,13 @@ class AppArgs(BaseModel):
                     "both shipped configs, docs/deployment.md).",
     )
 
+    ingress_post_processes: int = Field(
+        default=0, ge=0,
+        description="0: post-process in a worker thread of the ingress replica; N: in N child processes it starts "
+                    "and warms (spawned, not forked), so a pass never waits for the GIL that the replica's event "
+                    "loop and its Ray and gRPC threads hold (at the cost of pickling each micro-batch both ways).",
+    )
+
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
     # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.
     max_in_flight: int = Field(

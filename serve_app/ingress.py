@@ -4,19 +4,23 @@ Per request the ingress does only what cannot be shared: parse and validate the 
 parser, no FastAPI body model), admission, and waiting for its micro-batch. Concurrent requests coalesce
 (`serve_app.microbatch`, whose batches grow with the backlog where `@serve.batch`'s do not) into a micro-batch
 that makes ONE call to the encoder deployment (arrays back) and ONE to the recommender replicas (arrays back), is
-post-processed as a whole in a worker thread straight to answer bytes (`pipeline.postprocess` +
-`pipeline.answer`), and has its answer records group-committed before any of its answers is sent. Nothing per
-request crosses a process boundary, and nothing CPU-heavy runs on the event loop.
+post-processed as a whole straight to answer bytes (`pipeline.postprocess` + `pipeline.answer`) in a worker thread,
+or in a warm child process (`ingress_post_processes`, off the replica's GIL), and has its answer records
+group-committed before any of its answers is sent. Nothing per request crosses a process boundary, and nothing
+CPU-heavy runs on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import os
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +37,7 @@ from pipeline.answer import batch_answer_json, brief_answer_json
 from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
-from pipeline.taste import TasteModel
+from pipeline.taste import TasteBatch, TasteModel
 from serve_app.autoscaling import ReportsCpu
 from serve_app.config import AppArgs
 from serve_app.encoder import inline_on_loop
@@ -145,7 +149,12 @@ class Ingress(ReportsCpu):
         self.encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
                                           self.args.ingress_batch_wait_s, concurrent)
-        self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0, 1)
+        # `ingress_post_processes`: passes in warm child processes instead (each its own GIL), one pass per child.
+        self.post_processes = _start_post_processes(self.args.ingress_post_processes)
+        self._children_cpu: dict[int, float] = {}  # child pid -> its CPU seconds after its last pass
+        self._restarting: asyncio.Task | None = None  # a fresh pool after a child died
+        self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0,
+                                        max(1, self.args.ingress_post_processes))
         self.micro_batch_metric = Histogram(
             "packdesign_ingress_batch_size", description="Briefs per ingress micro-batch (one encoder and one "
             "recommender call each).", boundaries=[1, 2, 4, 8, 16, 32, 64, 128])
@@ -174,7 +183,7 @@ class Ingress(ReportsCpu):
         item = Pending(WARM_UP_BRIEF, "grid", DEFAULT_TENANT, "warm-up", started)
         try:
             inferred = await asyncio.wait_for(self._through_model([item]), self.args.warm_up_timeout_s)
-            await asyncio.get_running_loop().run_in_executor(self.workers, self._finish, [inferred])
+            await self._post_pass([inferred])
         except Exception as exc:  # noqa: BLE001 - take traffic anyway; the first requests pay the set-up instead
             log.warning("warm-up brief failed after %.1f s: %r", time.perf_counter() - started, exc)
             return {"ok": False, "ms": round((time.perf_counter() - started) * 1000, 1), "error": repr(exc)}
@@ -346,44 +355,49 @@ class Ingress(ReportsCpu):
         return Inferred(items, encoded, result, started, encoded_at, time.perf_counter())
 
     async def _post_pass(self, parts: list[Inferred]) -> list[tuple[list, list[AnswerRecord]]]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.workers, self._finish, parts)
-
-    def _finish(self, parts: list[Inferred]) -> list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]:
-        """Worker thread: post-process micro-batches as one pass (those of one model version and backend
-        together), serialise each answer, build its log record; per micro-batch, its answers and records."""
-        results: list = [None] * len(parts)
+        """Micro-batches whose model outputs are back -> per micro-batch, its answers and log records: one pass for
+        those of one model version and backend, in the worker thread or a child process (`ingress_post_processes`).
+        """
         groups: dict[tuple[str, str], list[int]] = {}
         for index, part in enumerate(parts):
             groups.setdefault((part.result.model_version, part.result.backend), []).append(index)
-        model = self.taste  # one version for the whole pass, whatever reconfigure does meanwhile
-        for (model_version, backend), indices in groups.items():
-            group = [parts[i] for i in indices]
-            items = [item for part in group for item in part.items]
-            tenants = [item.tenant for item in items]
-            taste = model.batch(tenants, self.taste_resets) if model is not None else None
-            encoded = EncodedBatch.concat([part.encoded for part in group])
-            outputs = group[0].result.outputs if len(group) == 1 else {
-                name: np.concatenate([part.result.outputs[name] for part in group])
-                for name in group[0].result.outputs}
-            stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
-                         "infer": (part.inferred_at - part.encoded_at) * 1000, "model": part.result.infer_ms}
-                        for part in group for _ in part.items]
-            answers, batch_schemes = answer_batch(
-                [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
-                [item.encoding for item in items], model_version, backend, stage_ms,
-                [item.started for item in items], time.perf_counter, taste)
-            versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
-                        else [None] * len(items))
-            start = 0
-            for i, part in zip(indices, group):
-                end = start + len(part.items)
-                records = AnswerRecord.for_batch([item.request_id for item in part.items], tenants[start:end],
-                                                 [item.brief for item in part.items], model_version,
-                                                 batch_schemes[start:end], versions[start:end])
-                results[i] = (answers[start:end], records)
-                start = end
+        model, resets = self.taste, self.taste_resets  # one version for the whole pass, whatever reconfigure does
+        passes = []
+        for indices in groups.values():
+            tenants = [item.tenant for i in indices for item in parts[i].items]
+            passes.append(([parts[i] for i in indices], model.batch(tenants, resets) if model is not None else None))
+        done = None
+        if (pool := self.post_processes) is not None:
+            try:
+                pid, cpu_s, done = await asyncio.wrap_future(pool.submit(_post_in_child, passes))
+                self._children_cpu[pid] = cpu_s  # the autoscaler's CPU signal counts the children's work too
+            except BrokenProcessPool:  # a child died (killed, out of memory): its pass goes to the thread
+                self._replace_post_processes(pool)
+        if done is None:
+            done = await asyncio.get_running_loop().run_in_executor(self.workers, post_process, passes)
+        results: list = [None] * len(parts)
+        for indices, answered in zip(groups.values(), done):
+            for i, result in zip(indices, answered):
+                results[i] = result
         return results
+
+    def _replace_post_processes(self, broken: ProcessPoolExecutor) -> None:
+        """Passes go to the worker thread until a fresh pool of warm children replaces the broken one (started off
+        the event loop: spawning and warming takes seconds). Nothing accepted is lost meanwhile."""
+        if self.post_processes is not broken:
+            return  # another pass saw it first
+        log.warning("a post-processing child died; passes run in the worker thread until new children are warm")
+        self.post_processes = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+        async def restart() -> None:
+            self.post_processes = await asyncio.to_thread(_start_post_processes, self.args.ingress_post_processes)
+
+        self._restarting = asyncio.get_running_loop().create_task(restart())
+
+    def children_cpu_s(self) -> float:
+        # Dead children keep their last count: the sum only grows, as a process's CPU time does.
+        return sum(self._children_cpu.values())
 
     # --- feedback and health ------------------------------------------------------------------------------
 
@@ -416,5 +430,88 @@ class Ingress(ReportsCpu):
         return {"status": "ok", "backend": stats["backend"], "precision": stats["precision"],
                 "model_version": stats["model_version"],
                 "learner_version": self.taste.version if self.taste is not None else None,
-                "warm_up": self.warm_up}
+                "warm_up": self.warm_up,
+                # Live post-processing children of this replica (`ingress_post_processes`; 0: the worker thread).
+                "post_processes": _live_children(self.post_processes)}
 
+
+def post_process(passes: list[tuple[list[Inferred], TasteBatch | None]]
+                 ) -> list[list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]]:
+    """Worker thread or child process: each pass's micro-batches (one model version and backend) post-processed
+    together, each answer serialised and its log record built; per pass, per micro-batch, its answers and records."""
+    done = []
+    for group, taste in passes:
+        items = [item for part in group for item in part.items]
+        model_version, backend = group[0].result.model_version, group[0].result.backend
+        encoded = EncodedBatch.concat([part.encoded for part in group])
+        outputs = group[0].result.outputs if len(group) == 1 else {
+            name: np.concatenate([part.result.outputs[name] for part in group]) for name in group[0].result.outputs}
+        stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
+                     "infer": (part.inferred_at - part.encoded_at) * 1000, "model": part.result.infer_ms}
+                    for part in group for _ in part.items]
+        # perf_counter is CLOCK_MONOTONIC, one clock for every process of the host: a child's `now` and the
+        # replica's `started` times compare.
+        answers, batch_schemes = answer_batch(
+            [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
+            [item.encoding for item in items], model_version, backend, stage_ms,
+            [item.started for item in items], time.perf_counter, taste)
+        versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
+                    else [None] * len(items))
+        answered, start = [], 0
+        for part in group:
+            end = start + len(part.items)
+            records = AnswerRecord.for_batch([item.request_id for item in part.items],
+                                             [item.tenant for item in part.items],
+                                             [item.brief for item in part.items], model_version,
+                                             batch_schemes[start:end], versions[start:end])
+            answered.append((answers[start:end], records))
+            start = end
+        done.append(answered)
+    return done
+
+
+# In a post-processing child only: its CPU seconds when warm (start-up is not load for the autoscaler).
+_child_started_cpu_s = 0.0
+
+
+def _post_in_child(passes: list[tuple[list[Inferred], TasteBatch | None]]):
+    """A child's pass -> (its pid, its CPU seconds since it was warm, `post_process`'s result)."""
+    done = post_process(passes)
+    return os.getpid(), time.process_time() - _child_started_cpu_s, done
+
+
+def _exit_with(parent: int) -> None:
+    """A child's watch on its replica: a replica killed outright (`ray stop`, a crash, an OOM kill) never shuts its
+    pool down, and an orphaned child would keep its ~200 MB of tables forever."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _warm_post_process(parent: int) -> None:
+    """A post-processing child's start: it leaves with its replica; the lazy tables are filled before its first
+    pass, then the heap frozen."""
+    global _child_started_cpu_s
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-replica", daemon=True).start()
+    postprocess.warm()
+    freeze_startup_heap()
+    _child_started_cpu_s = time.process_time()
+
+
+def _live_children(pool: ProcessPoolExecutor | None) -> int:
+    """Post-processing children alive (the executor keeps them in a private map: read defensively)."""
+    children = (getattr(pool, "_processes", None) or {}) if pool is not None else {}
+    return sum(child.is_alive() for child in list(children.values()))
+
+
+def _start_post_processes(count: int) -> ProcessPoolExecutor | None:
+    """`count` warm post-processing children, or None (post-process in the worker thread). Spawned: forking a
+    process that runs Ray's and gRPC's threads is unsafe. Every child is started and warm before the replica takes
+    traffic."""
+    if not count:
+        return None
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_post_process,
+                               initargs=(os.getpid(),))
+    # The pool spawns a child per submit that finds none idle: `count` overlapping tasks start them all now.
+    wait([pool.submit(time.sleep, 0.5) for _ in range(count)])
+    return pool

@@ -1,0 +1,210 @@
+"""Post-processing in the ingress's child processes (`ingress_post_processes`) answers as in its worker thread.
+
+First the pass itself: real spawned children, real pickling of micro-batches both ways, on the golden briefs'
+stored model outputs (the ingress's own function, called as the replica calls it). Then the whole app on a local
+Ray cluster with one child per ingress replica (children spawned inside a Serve replica), against the default app.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import numpy as np
+import orjson
+import pytest
+
+from benchmarks.local_cluster import Cluster
+
+from contract.brief import Brief
+from pipeline.features import encode_batch
+from serve_app.autoscaling import CpuBusy
+from serve_app.ingress import Inferred, Pending, _post_in_child, _start_post_processes, post_process
+from serve_app.recommender import ModelOutputs
+
+GOLDEN = Path(__file__).resolve().parents[1] / "pipeline"
+
+
+def _micro_batches(sizes: list[int]) -> list[Inferred]:
+    with gzip.open(GOLDEN / "golden_answers.json.gz", "rt", encoding="utf-8") as f:
+        records = json.load(f)
+    with np.load(GOLDEN / "golden_outputs.npz") as npz:
+        outputs = {k: npz[k] for k in npz.files}
+    parts, start = [], 0
+    for size in sizes:
+        rows = slice(start, start + size)
+        briefs = [Brief.model_validate(r["brief"]) for r in records[rows]]
+        now = time.perf_counter()
+        items = [Pending(brief, "u8_base64", "tenant-a", f"req-{start + i}", now) for i, brief in enumerate(briefs)]
+        result = ModelOutputs({k: v[rows] for k, v in outputs.items()}, "onnxruntime", "golden", 1.0, size)
+        parts.append(Inferred(items, encode_batch(briefs, max_image_bytes=5 * 1024 * 1024), result, now, now, now))
+        start += size
+    return parts
+
+
+def _without_timings(answer: bytes) -> dict:
+    body = orjson.loads(answer)
+    body.pop("timings_ms", None)
+    return body
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = _start_post_processes(1)
+    yield pool
+    pool.shutdown()
+
+
+def test_a_child_process_answers_as_the_thread_does(pool):
+    parts = _micro_batches([1, 5, 13])
+    passes = [(parts[:2], None), (parts[2:], None)]
+    in_thread = post_process(passes)
+    in_child = pool.submit(post_process, passes).result(timeout=120)
+    assert [len(answered) for answered in in_child] == [2, 1]
+    for thread_pass, child_pass in zip(in_thread, in_child):
+        for (thread_answers, thread_records), (child_answers, child_records) in zip(thread_pass, child_pass):
+            assert [_without_timings(a) for a in child_answers] == [_without_timings(a) for a in thread_answers]
+            assert [r.request_id for r in child_records] == [r.request_id for r in thread_records]
+            assert [r.choices_json for r in child_records] == [r.choices_json for r in thread_records]
+    # Timings read the one host clock: each answer's total runs from its own start, in either process.
+    total = orjson.loads(in_child[0][0][0][0])["timings_ms"]["total"]
+    assert 0 < total < 120_000
+
+
+def test_a_child_reports_the_cpu_of_its_passes_not_of_its_start(pool):
+    pid, before, _ = pool.submit(_post_in_child, [(_micro_batches([1]), None)]).result(timeout=120)
+    again, after, _ = pool.submit(_post_in_child, [(_micro_batches([16]), None)]).result(timeout=120)
+    assert again == pid  # one child
+    # Starting and warming it (Python, numpy, the post-processing tables: over a second of CPU) is not in the
+    # count, which a one-brief pass alone would never reach; a 16-brief pass adds to it.
+    assert 0.0 < before < 0.25, before
+    assert after > before, (before, after)
+
+
+def test_the_cpu_signal_counts_what_children_did():
+    busy = CpuBusy(window_s=0.05)
+    started = time.monotonic()
+    busy.sample(0.0)
+    time.sleep(0.06)  # this process idle; its children used 0.06 s of CPU meanwhile
+    reported = busy.sample(0.06)
+    assert reported >= 0.06 / (time.monotonic() - started) > 0.3, reported
+
+
+def test_no_children_means_the_thread():
+    assert _start_post_processes(0) is None
+
+
+def _one_child(config: dict) -> None:
+    config["applications"][0]["args"]["ingress_post_processes"] = 1
+
+
+@pytest.fixture(scope="module")
+def child_client(tmp_path_factory):
+    with Cluster(tmp_path_factory.mktemp("post-children"), config_overrides=_one_child) as cluster:
+        with httpx.Client(base_url=cluster.base_url, timeout=60) as http:
+            yield http
+
+
+@pytest.mark.slow
+def test_the_app_with_a_post_processing_child_answers_as_the_default_app(client, child_client):
+    from test_http import EN_BRIEF, ZH_BRIEF, _png, assert_contract, recommend
+
+    health = child_client.get("/healthz").json()
+    assert health["warm_up"]["ok"] is True, health  # the warm-up brief went through the child too
+    assert health["post_processes"] == 1, health
+    assert client.get("/healthz").json()["post_processes"] == 0
+    briefs = [EN_BRIEF, ZH_BRIEF, EN_BRIEF | {"brand_colors": ["#0055A4"], "keywords": "ocean, sea breeze"},
+              EN_BRIEF | {"reference_image": _png([(200, 16, 46), (10, 10, 10), (250, 215, 0)])}]
+    for brief in briefs:  # one at a time: micro-batches of one on both
+        default, child = recommend(client, brief), recommend(child_client, brief)
+        assert_contract(child, brief)
+        assert [s.model_dump() for s in child.schemes] == [s.model_dump() for s in default.schemes], brief
+    burst = [EN_BRIEF | {"keywords": f"refreshing summer {i}"} for i in range(24)]
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(lambda b: child_client.post("/v1/recommend", json=b), burst))
+    assert [r.status_code for r in responses] == [200] * len(burst), [r.text[:120] for r in responses]
+
+
+def _post_children() -> list[int]:
+    """Pids of the post-processing children of this machine's ingress replicas (spawned: `spawn_main`)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                command = f.read().decode(errors="replace")
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{parent}/cmdline", "rb") as f:
+                parent_command = f.read().decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            continue
+        if "spawn_main" in command and "Ingress" in parent_command:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow
+def test_a_killed_post_processing_child_loses_no_request(child_client):
+    from test_http import EN_BRIEF
+
+    children = _post_children()  # one per ingress replica
+    assert children, "no post-processing child runs"
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)  # each pool sees its child gone
+    burst = [EN_BRIEF | {"keywords": f"after the child {i}"} for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda b: child_client.post("/v1/recommend", json=b), burst))
+    assert [r.status_code for r in responses] == [200] * len(burst), [r.text[:120] for r in responses]
+    # Fresh children are spawned and warmed off the event loop, one per replica again.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(set(_post_children()) - set(children)) < len(children):
+        child_client.post("/v1/recommend", json=EN_BRIEF)  # a replica notices a dead child on its next pass
+        time.sleep(0.5)
+    fresh = _post_children()
+    assert len(fresh) == len(children) and not set(fresh) & set(children), (children, fresh)
+    # Each replica takes its new pool once the child is warm (/healthz answers from one replica or another).
+    while time.monotonic() < deadline and not all(
+            child_client.get("/healthz").json()["post_processes"] == 1 for _ in range(6)):
+        time.sleep(0.5)
+    assert [child_client.get("/healthz").json()["post_processes"] for _ in range(6)] == [1] * 6
+
+
+def test_a_child_leaves_with_its_replica():
+    import subprocess
+    import sys
+
+    # A stand-in replica: a process that starts a pool of one warm child, prints the child's pid, then dies without
+    # shutting the pool down (as a replica killed by `ray stop` does).
+    code = ("import os; from serve_app.ingress import _start_post_processes; pool = _start_post_processes(1); "
+            "print(pool.submit(os.getpid).result(timeout=60), flush=True); os._exit(0)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90,
+                          cwd=Path(__file__).resolve().parents[2])
+    child = int(done.stdout.split()[-1])
+    assert _wait_gone(child, 10), f"child {child} outlived its replica"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.2)
+    return False
