@@ -12,8 +12,8 @@ micro-batch wait in the ingress or the recommender: batches form only from what 
 ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads);
 `recommender-no-wait` (only the recommender's `@serve.batch` wait at 0, the ingress's as shipped); `inline`
 (`encoder: inline`: the ingress encodes, no BriefEncoder hop); `post-child` (`ingress_post_processes: 1`: the
-ingress post-processes in a child process); `baseline` (the plain single-process server, the same batch functions
-and model variant, 1 thread).
+ingress post-processes in a child process); `one-each` (one replica of each deployment, no autoscaling); `baseline`
+(the plain single-process server, the same batch functions and model variant, 1 thread).
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ import httpx
 import numpy as np
 
 from benchmarks.workload import brief_mix
-from benchmarks.local_cluster import Cluster, inline_encoder
+from benchmarks.local_cluster import Cluster, inline_encoder, one_replica_each
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
 
 FIRST = 5  # requests timed right after start, apart from the steady-state figures
-SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "recommender-no-wait", "inline", "post-child", "baseline")
+SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "recommender-no-wait", "inline", "post-child", "one-each",
+            "baseline")
 
 
 def setting_overrides(name: str):
@@ -42,6 +43,8 @@ def setting_overrides(name: str):
         return None
     if name == "inline":
         return inline_encoder
+    if name == "one-each":
+        return one_replica_each
     if name == "post-child":
         return lambda config: config["applications"][0]["args"].update(ingress_post_processes=1)
 
