@@ -46,6 +46,11 @@ def one_replica_each(config: dict) -> None:
         deployment["num_replicas"] = 1
 
 
+def post_process_child(config: dict) -> None:
+    """Config override: `ingress_post_processes: 1`, each ingress replica post-processes in a child process."""
+    config["applications"][0]["args"]["ingress_post_processes"] = 1
+
+
 def inline_encoder(config: dict) -> None:
     """Config override: `encoder: inline`, which also drops the BriefEncoder deployment (AppArgs.encoder)."""
     app = config["applications"][0]

@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 
 from benchmarks.workload import brief_mix
-from benchmarks.local_cluster import Cluster, inline_encoder, one_replica_each
+from benchmarks.local_cluster import Cluster, inline_encoder, one_replica_each, post_process_child
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
 
 FIRST = 5  # requests timed right after start, apart from the steady-state figures
@@ -46,7 +46,7 @@ def setting_overrides(name: str):
     if name == "one-each":
         return one_replica_each
     if name == "post-child":
-        return lambda config: config["applications"][0]["args"].update(ingress_post_processes=1)
+        return post_process_child
 
     def apply(config: dict) -> None:
         app = config["applications"][0]

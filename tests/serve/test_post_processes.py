@@ -12,20 +12,20 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
-
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
 import orjson
 import pytest
 
-from benchmarks.local_cluster import Cluster
-
+from benchmarks.cpu_by_process import processes
+from benchmarks.local_cluster import Cluster, post_process_child
 from contract.brief import Brief
 from pipeline.features import encode_batch
-from serve_app.autoscaling import CpuBusy
+from serve_app import autoscaling
 from serve_app.ingress import Inferred, Pending, _post_in_child, _start_post_processes, post_process
 from serve_app.recommender import ModelOutputs
 
@@ -88,26 +88,31 @@ def test_a_child_reports_the_cpu_of_its_passes_not_of_its_start(pool):
     assert after > before, (before, after)
 
 
-def test_the_cpu_signal_counts_what_children_did():
-    busy = CpuBusy(window_s=0.05)
-    started = time.monotonic()
-    busy.sample(0.0)
-    time.sleep(0.06)  # this process idle; its children used 0.06 s of CPU meanwhile
-    reported = busy.sample(0.06)
-    assert reported >= 0.06 / (time.monotonic() - started) > 0.3, reported
+def test_the_cpu_signal_counts_what_children_did(monkeypatch):
+    # The replica's clocks set by hand: over 2 s of wall time it used 0.1 s of CPU itself, its children 0.5 s.
+    clock = {"wall": 100.0, "cpu": 5.0}
+    monkeypatch.setattr(autoscaling, "time", SimpleNamespace(monotonic=lambda: clock["wall"],
+                                                             process_time=lambda: clock["cpu"]))
+
+    class Replica(autoscaling.ReportsCpu):
+        children = 1.0
+
+        def children_cpu_s(self) -> float:
+            return self.children
+
+    replica = Replica()
+    replica.record_autoscaling_stats()  # the first report opens the window
+    clock["wall"], clock["cpu"], replica.children = 102.0, 5.1, 1.5
+    assert replica.record_autoscaling_stats() == {autoscaling.CPU_BUSY_METRIC: pytest.approx((0.1 + 0.5) / 2.0)}
 
 
 def test_no_children_means_the_thread():
     assert _start_post_processes(0) is None
 
 
-def _one_child(config: dict) -> None:
-    config["applications"][0]["args"]["ingress_post_processes"] = 1
-
-
 @pytest.fixture(scope="module")
 def child_client(tmp_path_factory):
-    with Cluster(tmp_path_factory.mktemp("post-children"), config_overrides=_one_child) as cluster:
+    with Cluster(tmp_path_factory.mktemp("post-children"), config_overrides=post_process_child) as cluster:
         with httpx.Client(base_url=cluster.base_url, timeout=60) as http:
             yield http
 
@@ -134,22 +139,9 @@ def test_the_app_with_a_post_processing_child_answers_as_the_default_app(client,
 
 def _post_children() -> list[int]:
     """Pids of the post-processing children of this machine's ingress replicas (spawned: `spawn_main`)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                command = f.read().decode(errors="replace")
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{parent}/cmdline", "rb") as f:
-                parent_command = f.read().decode(errors="replace")
-        except (OSError, ValueError, IndexError):
-            continue
-        if "spawn_main" in command and "Ingress" in parent_command:
-            found.append(int(entry))
-    return found
+    running = processes()
+    return [pid for pid, (_, parent, _, command) in running.items()
+            if "spawn_main" in command and "Ingress" in running.get(parent, (0, 0, 0, ""))[3]]
 
 
 @pytest.mark.slow
