@@ -34,7 +34,7 @@ from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, _kill_strays, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
-from benchmarks.local_cluster import ROOT, Cluster, inline_encoder
+from benchmarks.local_cluster import ROOT, Cluster, inline_encoder, set_access_log
 
 GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 PROFILED_ROLES = ["ingress", "encoder", "recommender", "baseline_workers"]
@@ -44,9 +44,11 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
               look_back_s: float | None = None, ingress_target: float | None = None,
-              scale_on: str = "cpu-or-requests", app_args: dict | None = None):
+              scale_on: str = "cpu-or-requests", app_args: dict | None = None, access_log: str | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
+        if access_log is not None:
+            set_access_log(config, access_log == "on")
         app["args"]["backend"] = backend
         app["args"].update(app_args or {})
         if batch_wait_s is not None:
@@ -190,6 +192,9 @@ def main() -> None:
                              "serve_app/autoscaling.py) or Serve's default rule on requests alone")
     parser.add_argument("--briefs-per-request", type=int, default=1,
                         help="> 1: that many distinct briefs a request to /v1/recommend/batch (--rates count requests)")
+    parser.add_argument("--access-log", choices=["on", "off"],
+                        help="Serve's access log (default: the config's); in throughput mode a replica buffers 1,000 "
+                             "lines, then formats and writes them at once on its event loop")
     parser.add_argument("--tag", default="", help="appended to output file names (several variants in one folder)")
     parser.add_argument("--spike", action="store_true", help="after the sweep: 10 %% -> 100 %% of its capacity in 5 s")
     parser.add_argument("--spike-hold", type=float, default=30.0)
@@ -230,7 +235,7 @@ def main() -> None:
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
               "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
               "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request,
-              "scale_on": args.scale_on, "app_args": app_args}
+              "scale_on": args.scale_on, "app_args": app_args, "access_log": args.access_log or "config"}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None
@@ -243,7 +248,7 @@ def main() -> None:
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
                                                                  parse_replicas(args.replicas), args.batch_wait,
                                                                  args.look_back, args.ingress_target, args.scale_on,
-                                                                 app_args),
+                                                                 app_args, args.access_log),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))

@@ -20,7 +20,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | concurrency | posts | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | concurrency | posts | logs | app-args | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -59,9 +59,11 @@ bulk_inline() { local k=${BULK:-16}
     --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline; }
 # The no-op Serve app of this project's shape at NOOP_RATES, REPLICAS and the GPU config's micro-batching (its step's
 # limit in seconds).
-noop_step() { step "$1" noop python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
+# NOOP_ACCESS_LOG (on / off): Serve's access log, else the config's; NOOP_TAG names the step and its file.
+noop_step() { step "$1" "noop${NOOP_TAG:-}" python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
   --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
-  --ingress-batch 128 --ingress-wait-s 0.003 --out "$OUT/noop.json"; }
+  --ingress-batch 128 --ingress-wait-s 0.003 ${NOOP_ACCESS_LOG:+--access-log $NOOP_ACCESS_LOG} \
+  --out "$OUT/noop${NOOP_TAG:-}.json"; }
 # The spike, 10 % -> 100 % of PEAK in 5 s held 30 s, from the shipped config's replicas and autoscaling: step name,
 # tag, then further gpu_serve arguments.
 spike_step() { step 230 "$1" python3 -m benchmarks.gpu_serve --out "$OUT" --tag "$2" --server serve --variant haproxy \
@@ -169,6 +171,29 @@ posts)  # the app's sweep at each ingress_post_processes of POSTS (0: post-proce
   for p in ${POSTS:-0 1 0}; do
     i=$((i + 1))
     sweep "${SWEEP_S:-170}" "serve-post$p-$i" --tag "post$p-$i" --app-arg "ingress_post_processes=$p"
+  done
+  ;;
+logs)  # the app's sweep with Serve's access log as each of ACCESS_LOGS says (on / off, in that order, e.g. "off on
+  # off": a second sweep on a start drifts, run 8; ACCESS_LOGS="" none); then the no-op app with each of NOOP_LOGS (e.g.
+  # "on off"), where set; then, where SPIKE is set, the spike to PEAK with the config as shipped.
+  # Throughput mode buffers 1,000 access-log lines a replica and formats and writes them at once on its event loop.
+  i=0
+  for a in ${ACCESS_LOGS-off on off}; do
+    i=$((i + 1))
+    sweep "${SWEEP_S:-170}" "serve-log$a-$i" --tag "log$a-$i" --access-log "$a"
+  done
+  for a in ${NOOP_LOGS:-}; do
+    NOOP_TAG="-log$a" NOOP_ACCESS_LOG=$a noop_step 130
+  done
+  [ -z "${SPIKE:-}" ] || spike_step spike spike
+  ;;
+app-args)  # the app's sweep once per setting of APP_ARGS (space-separated NAME=VALUE, each passed as --app-arg), in
+  # the order given (e.g. "ingress_max_concurrent_batches=1 ingress_max_concurrent_batches=3": a second sweep on a
+  # start drifts, run 8; run 23 compared ingress_slot_until=model and =answer, a setting of commit 4c1f0aa's tree)
+  i=0
+  for a in ${APP_ARGS:?NAME=VALUE settings}; do
+    i=$((i + 1))
+    sweep "${SWEEP_S:-170}" "serve-${a#*=}-$i" --tag "${a#*=}-$i" --app-arg "$a"
   done
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)

@@ -51,6 +51,16 @@ def post_process_child(config: dict) -> None:
     config["applications"][0]["args"]["ingress_post_processes"] = 1
 
 
+def set_access_log(config: dict, on: bool) -> None:
+    """Serve's access log on or off (`logging_config.enable_access_log`), a line a request when on."""
+    config["logging_config"]["enable_access_log"] = on
+
+
+def no_access_log(config: dict) -> None:
+    """Config override: Serve's access log off."""
+    set_access_log(config, False)
+
+
 def inline_encoder(config: dict) -> None:
     """Config override: `encoder: inline`, which also drops the BriefEncoder deployment (AppArgs.encoder)."""
     app = config["applications"][0]

@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks import loadgen
 from benchmarks.noop_app import noop_config
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
-from benchmarks.local_cluster import ROOT, Cluster
+from benchmarks.local_cluster import ROOT, Cluster, set_access_log
 
 
 
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--wrk-connections", type=int, default=64)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--settle-s", type=float, default=3.0, help="pause after the warm-up before measuring")
+    parser.add_argument("--access-log", choices=["on", "off"], help="Serve's access log (default: the config's)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
@@ -83,7 +84,7 @@ def main() -> None:
               "config": str(args.config.relative_to(ROOT)) if args.config.is_relative_to(ROOT) else str(args.config),
               "replicas": counts or "autoscaling (config)", "ingress_batch": args.ingress_batch,
               "ingress_wait_s": args.ingress_wait_s, "grpc": args.grpc, "procs": args.procs, "cpus": args.cpus,
-              "serve_cpus": args.serve_cpus,
+              "serve_cpus": args.serve_cpus, "access_log": args.access_log or "config",
               "variants": {}}
     import ray
 
@@ -93,8 +94,10 @@ def main() -> None:
         config_path = tmp / "noop_config.yaml"
         import yaml
 
-        config_path.write_text(yaml.safe_dump(noop_config(args.config, args.ingress_batch, args.ingress_wait_s,
-                                                          args.grpc)))
+        config = noop_config(args.config, args.ingress_batch, args.ingress_wait_s, args.grpc)
+        if args.access_log is not None:
+            set_access_log(config, args.access_log == "on")
+        config_path.write_text(yaml.safe_dump(config))
         env = variant_env(VARIANT_NAMES[variant], tmp)
         cluster = Cluster(tmp, config_overrides=fixed_replicas(counts) if counts else None, env=env,
                           config_path=config_path, num_cpus=args.num_cpus)

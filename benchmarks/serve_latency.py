@@ -12,7 +12,9 @@ micro-batch wait in the ingress or the recommender: batches form only from what 
 ran, so a lone brief waits on no timer); `no-timers-ort2` (and ONNX Runtime on 2 intra-op threads);
 `recommender-no-wait` (only the recommender's `@serve.batch` wait at 0, the ingress's as shipped); `inline`
 (`encoder: inline`: the ingress encodes, no BriefEncoder hop); `post-child` (`ingress_post_processes: 1`: the
-ingress post-processes in a child process); `one-each` (one replica of each deployment, no autoscaling); `baseline`
+ingress post-processes in a child process); `one-each` (one replica of each deployment, no autoscaling);
+`no-access-log` (Serve's access log off: in throughput mode each replica buffers 1,000 lines and formats and writes
+them in one go on its event loop); `baseline`
 (the plain single-process server, the same batch functions and model variant, 1 thread).
 """
 
@@ -29,12 +31,12 @@ import httpx
 import numpy as np
 
 from benchmarks.workload import brief_mix
-from benchmarks.local_cluster import Cluster, inline_encoder, one_replica_each, post_process_child
+from benchmarks.local_cluster import Cluster, inline_encoder, no_access_log, one_replica_each, post_process_child
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, baseline, variant_env
 
 FIRST = 5  # requests timed right after start, apart from the steady-state figures
 SETTINGS = ("shipped", "no-timers", "no-timers-ort2", "recommender-no-wait", "inline", "post-child", "one-each",
-            "baseline")
+            "no-access-log", "baseline")
 
 
 def setting_overrides(name: str):
@@ -47,6 +49,8 @@ def setting_overrides(name: str):
         return one_replica_each
     if name == "post-child":
         return post_process_child
+    if name == "no-access-log":
+        return no_access_log
 
     def apply(config: dict) -> None:
         app = config["applications"][0]

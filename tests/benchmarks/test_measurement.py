@@ -148,3 +148,20 @@ def test_gpu_run_overrides_set_app_args_on_the_shipped_gpu_config():
     assert before["ingress_max_concurrent_batches"] == 1 and args["ingress_max_concurrent_batches"] == 3
     assert {k: v for k, v in args.items() if k not in ("ingress_max_concurrent_batches", "backend")} == \
         {k: v for k, v in before.items() if k not in ("ingress_max_concurrent_batches", "backend")}
+
+
+def test_gpu_run_access_log_override_changes_only_the_logging_switch():
+    """`gpu_serve --access-log off` (the access-log A/B) flips Serve's access log and leaves the rest of the logging
+    config and the app as shipped; without it the config's own setting stays."""
+    import yaml
+
+    from benchmarks.gpu_serve import GPU_CONFIG, overrides
+
+    shipped = yaml.safe_load(GPU_CONFIG.read_text())
+    for access_log, expected in (("off", False), ("on", True), (None, shipped["logging_config"]["enable_access_log"])):
+        config = yaml.safe_load(GPU_CONFIG.read_text())
+        overrides(1, 12, "torch", "deployment", None, access_log=access_log)(config)
+        assert config["logging_config"]["enable_access_log"] is expected
+        assert {k: v for k, v in config["logging_config"].items() if k != "enable_access_log"} == \
+            {k: v for k, v in shipped["logging_config"].items() if k != "enable_access_log"}
+        assert config["applications"][0]["args"] == {**shipped["applications"][0]["args"], "backend": "torch"}
