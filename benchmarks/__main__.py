@@ -35,8 +35,6 @@ TUNING = {
     "micro-batches-3": "ingress_max_concurrent_batches 3 (default 1, as both shipped configs)",
     "micro-batches-2": "ingress_max_concurrent_batches 2 (default 1)",
     "length-group-0": "ort_length_group 0 (default 4): one ONNX Runtime call a batch, at its padded length",
-    "slot-until-model": "ingress_slot_until model (default answer): a micro-batch frees its slot once its model "
-                        "outputs are back; post-processing and the commit overlap the next one's hops",
 }
 
 
@@ -54,8 +52,6 @@ def _tuning_override(name: str):
             inline_encoder(config)
         elif name == "length-group-0":
             app["args"]["ort_length_group"] = 0
-        elif name == "slot-until-model":
-            app["args"]["ingress_slot_until"] = "model"
         elif name.startswith("micro-batches-"):
             app["args"]["ingress_max_concurrent_batches"] = int(name.rsplit("-", 1)[1])
         else:

@@ -60,12 +60,6 @@ class AppArgs(BaseModel):
                     "and warms (spawned, not forked), so a pass never waits for the GIL that the replica's event "
                     "loop and its Ray and gRPC threads hold (at the cost of pickling each micro-batch both ways).",
     )
-    ingress_slot_until: Literal["answer", "model"] = Field(
-        default="answer",
-        description="How long a micro-batch holds its slot: until its answers are committed (answer), or until its "
-                    "model outputs are back (model: post-processing and the answer log's commit run outside the "
-                    "slot, so the next micro-batch's two hops overlap them).",
-    )
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in
     # one ingress replica, answer 503 + Retry-After at once instead of queueing work that would finish late.

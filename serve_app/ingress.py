@@ -147,12 +147,8 @@ class Ingress(ReportsCpu):
         concurrent = self.args.ingress_max_concurrent_batches
         self.workers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="post")
         self.encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
-        # Each brief's result is (its micro-batch's answers and records, its index); with `ingress_slot_until:
-        # model` the micro-batch's slot frees once its model outputs are back, and its answers come later.
-        self.micro_batches = MicroBatcher(
-            self._hops_only if self.args.ingress_slot_until == "model" else self._coalesced,
-            self.args.ingress_max_batch_size, self.args.ingress_batch_wait_s, concurrent)
-        self._finishing: set[asyncio.Task] = set()  # micro-batches past their slot, being answered
+        self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
+                                          self.args.ingress_batch_wait_s, concurrent)
         # `ingress_post_processes`: passes in warm child processes instead (each its own GIL), one pass per child.
         self.post_processes = _start_post_processes(self.args.ingress_post_processes)
         self._children_cpu: dict[int, float] = {}  # child pid -> its CPU seconds after its last pass
@@ -299,12 +295,8 @@ class Ingress(ReportsCpu):
         now = time.perf_counter()
         items = [Pending(brief, encoding, tenant, rid, now) for brief, rid in zip(briefs, rids)]
         if len(items) == 1:  # the common case: no gather around a single future
-            answers, index = await self.micro_batches.submit(items[0])
-            return [(await asyncio.shield(answers))[index]]
-        placed = await self.micro_batches.submit_many(items)
-        # A caller that stops waiting (timeout) leaves the micro-batch to finish for the others (shield).
-        done = {id(a): await asyncio.shield(a) for a in {id(a): a for a, _ in placed}.values()}
-        return [done[id(answers)][index] for answers, index in placed]
+            return [await self.micro_batches.submit(items[0])]
+        return await self.micro_batches.submit_many(items)
 
     async def _watch_loop(self) -> None:
         """Sample the event loop's lag for as long as the replica lives (~20 cheap wake-ups a second)."""
@@ -324,29 +316,9 @@ class Ingress(ReportsCpu):
 
     # --- the micro-batch ----------------------------------------------------------------------------------
 
-    async def _coalesced(self, items: list[Pending]) -> list[tuple[asyncio.Future, int]]:
-        """The micro-batch whole within its slot: both hops, post-processing, the commit."""
-        self.micro_batch_metric.observe(len(items))
-        answered = asyncio.get_running_loop().create_future()
-        answered.set_result(await self._answered(await self._through_model(items)))
-        return [(answered, i) for i in range(len(items))]
-
-    async def _hops_only(self, items: list[Pending]) -> list[tuple[asyncio.Future, int]]:
-        """`ingress_slot_until: model`: the slot covers both hops; post-processing and the commit run as a task of
-        their own (kept referenced until done), which every brief of the micro-batch awaits."""
+    async def _coalesced(self, items: list[Pending]) -> list[bytes | BriefRejection]:
         self.micro_batch_metric.observe(len(items))
         inferred = await self._through_model(items)
-        answered = asyncio.get_running_loop().create_task(self._answered(inferred))
-        self._finishing.add(answered)
-        answered.add_done_callback(self._finishing.discard)
-        # Retrieved here too: every caller may have timed out (their 503s sent), and the failure is still logged.
-        answered.add_done_callback(lambda t: t.cancelled() or t.exception() is None
-                                   or log.warning("micro-batch failed after its hops: %r", t.exception()))
-        return [(answered, i) for i in range(len(items))]
-
-    async def _answered(self, inferred: Inferred) -> list[bytes | BriefRejection]:
-        """Post-processing (one pass with whatever other micro-batches are back) and the commit: the answers."""
-        items = inferred.items
         started, encoded_at, inferred_at = inferred.started, inferred.encoded_at, inferred.inferred_at
         answers, records = await self.post_passes.submit(inferred)
         posted_at = time.perf_counter()
