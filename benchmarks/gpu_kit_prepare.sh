@@ -66,11 +66,7 @@ if [ -n "$minilm" ]; then
   mkdir -p .whl2/minilm && cp "$minilm/tokenizer.json" "$minilm/config.json" .whl2/minilm/
 fi
 
-# The other wheels, largest first, each into the folder with less in it.
 size() { du -sb "$1" | cut -f1; }
-for w in $(cd "$dl" && ls -S *.whl); do
-  if [ "$(size .whl1)" -le "$(size .whl2)" ]; then mv "$dl/$w" .whl1/; else mv "$dl/$w" .whl2/; fi
-done
 
 # .kit3/.kit4: the MiniLM weights as FP16 (87 -> 44 MiB; the GPU path runs the encoder in FP16 anyway), split
 # in two parts, and the knowledge tables built here (artifacts/cache/design_tensors-*.npz, from `make model`),
@@ -91,6 +87,14 @@ fi
 tables=$("$PY" -c "from model.design_tensors import CACHE_DIR, CACHE_VERSION; from model.design_tensors import knowledge_hash; \
 print(CACHE_DIR / f'design_tensors-v{CACHE_VERSION}-{knowledge_hash()}.npz')" 2>/dev/null || true)
 if [ -n "$tables" ] && [ -e "$tables" ]; then cp "$tables" .kit5/; else echo "no current design_tensors npz: run make model first" >&2; fi
+
+# The other wheels, largest first, each into the folder with least in it, of all five (gpu_kit.sh installs every
+# wheel it was given, whichever folder brought it): with the two ray halves alone in .whl1 and .whl2, those two came
+# to 63.3 MiB with the repository's 29 MiB, and the device tool refused the call (2026-12-06).
+for w in $(cd "$dl" && ls -S *.whl); do
+  least=$(for d in .whl1 .whl2 .kit3 .kit4 .kit5; do echo "$(size $d) $d"; done | sort -n | head -1 | cut -d' ' -f2)
+  mv "$dl/$w" "$least/"
+done
 
 repo=$(git ls-files -z | xargs -0 stat -c %s | awk '{s+=$1} END {print s}')
 for d in .whl1 .whl2 .kit3 .kit4 .kit5; do

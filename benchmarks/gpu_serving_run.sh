@@ -189,7 +189,7 @@ logs)  # the app's sweep with Serve's access log as each of ACCESS_LOGS says (on
   ;;
 app-args)  # the app's sweep once per setting of APP_ARGS (space-separated NAME=VALUE, each passed as --app-arg), in
   # the order given (e.g. "ingress_max_concurrent_batches=1 ingress_max_concurrent_batches=3": a second sweep on a
-  # start drifts, run 8; run 23 compared ingress_slot_until=model and =answer, a setting of commit 4c1f0aa's tree)
+  # start drifts, run 8; run 23 compared ingress_slot_until=model and =answer, a setting of commit ca61f78's tree)
   i=0
   for a in ${APP_ARGS:?NAME=VALUE settings}; do
     i=$((i + 1))

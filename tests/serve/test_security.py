@@ -21,7 +21,7 @@ from PIL import Image
 
 from serve_app.api import build_api
 from serve_app.config import AppArgs
-from benchmarks.local_cluster import Cluster
+from benchmarks.local_cluster import Cluster, set_access_log
 from serve_app.security import SecuritySettings, hash_api_key
 
 KEY, OTHER_KEY = "k3y-Alpha_0123456789abcdefXYZ", "second-key-9876543210"
@@ -235,6 +235,7 @@ def locked_cluster(tmp_path_factory):
         args = config["applications"][0]["args"]
         args["api_key_sha256"] = [hash_api_key(KEY)]
         args["cors_allow_origins"] = [ORIGIN]
+        set_access_log(config, True)  # the shipped configs have it off; on, it must not log the key either
 
     # Entering waits for /healthz, which must stay public.
     with Cluster(tmp_path_factory.mktemp("locked"), config_overrides=overrides) as cluster:
@@ -258,5 +259,7 @@ def test_configured_key_is_enforced_on_the_cluster(locked_cluster):
     logs = Path(locked_cluster.temp_dir) / "session_latest" / "logs"
     files = [p for p in logs.rglob("*") if p.is_file()]
     assert any("serve" in str(p) for p in files)
+    # The access log did write lines (the requests' routes), so the check below covers them too.
+    assert any(b'"/v1/recommend"' in p.read_bytes() for p in files if "replica" in p.name), "no access-log line"
     for path in files:
         assert KEY.encode() not in path.read_bytes(), path
