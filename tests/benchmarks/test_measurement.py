@@ -28,7 +28,18 @@ def test_stage_summary_is_the_difference_between_snapshots():
     assert summary["post"]["batches"] == 20
     assert summary["post"]["mean_ms"] == 20.0  # (500 - 100) / 20, not the cumulative 500 / 30
     assert summary["post"]["p50_le_ms"] == "+Inf"  # only 2 of the 20 new ones fell at or under 10 ms
-    assert summary["wait"] == {"batches": 4, "mean_ms": 0.5, "p50_le_ms": "1", "p90_le_ms": "1", "p99_le_ms": "1"}
+    assert summary["wait"] == {"batches": 4, "mean_ms": 0.5, "p50_le_ms": "1", "p90_le_ms": "1", "p99_le_ms": "1",
+                               "max_le_ms": "1"}
+    assert summary["post"]["max_le_ms"] == "+Inf"
+
+
+def test_stage_summary_shows_a_stall_too_rare_for_any_percentile():
+    # 1,000 loop-lag samples, one of them 45 ms late (a replica's event loop held once): p99 stays in the 1 ms bucket,
+    # the bucket of the slowest sample is 50 ms.
+    after = {"loop_lag": {"count": 1000, "sum": 545.0, "le=1.0": 999, "le=20.0": 999, "le=50.0": 1000,
+                          "le=+Inf": 1000}}
+    row = stage_summary(None, after)["loop_lag"]
+    assert row["p99_le_ms"] == "1.0" and row["max_le_ms"] == "50.0"
 
 
 def test_stage_counters_sum_replicas_and_read_the_loop_lag_as_a_stage():
@@ -50,7 +61,7 @@ def test_stage_counters_sum_replicas_and_read_the_loop_lag_as_a_stage():
     assert set(counters) == {"post", "loop_lag"}
     summary = stage_summary(None, counters)
     assert summary["loop_lag"] == {"batches": 20, "mean_ms": 1.55, "p50_le_ms": "1.0", "p90_le_ms": "1.0",
-                                   "p99_le_ms": "+Inf"}
+                                   "p99_le_ms": "+Inf", "max_le_ms": "+Inf"}
 
 
 def test_cpu_usage_counts_only_the_window():
