@@ -49,6 +49,14 @@ step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busies
   cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
+# The app's sweep once per value, in the order given (a second sweep on a start drifts, run 8): $1 the gpu_serve flag
+# each value goes with (--app-arg NAME=VALUE, --access-log on), $2 a tag prefix; a sweep is tagged PREFIX, the value
+# (after any NAME=) and its position, e.g. post1-2.
+sweep_each() { local flag=$1 prefix=$2 i=0 v; shift 2
+  for v in "$@"; do
+    i=$((i + 1))
+    sweep "${SWEEP_S:-170}" "serve-$prefix${v#*=}-$i" --tag "$prefix${v#*=}-$i" "$flag" "$v"
+  done; }
 # The plain multi-process baseline at RATES, one brief a request (its step's limit in seconds).
 baseline_sweep() { step "$1" baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
   --workers "${WORKERS:-12}" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS"; }
@@ -167,21 +175,13 @@ concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCUR
 posts)  # the app's sweep at each ingress_post_processes of POSTS (0: post-processing in the ingress replica's worker
   # thread; N: in N child processes of it, off the replica's GIL), in the order given (e.g. "0 1 0": a second sweep on
   # a start drifts, run 8)
-  i=0
-  for p in ${POSTS:-0 1 0}; do
-    i=$((i + 1))
-    sweep "${SWEEP_S:-170}" "serve-post$p-$i" --tag "post$p-$i" --app-arg "ingress_post_processes=$p"
-  done
+  sweep_each --app-arg post $(printf 'ingress_post_processes=%s ' ${POSTS:-0 1 0})
   ;;
 logs)  # the app's sweep with Serve's access log as each of ACCESS_LOGS says (on / off, in that order, e.g. "off on
   # off": a second sweep on a start drifts, run 8; ACCESS_LOGS="" none); then the no-op app with each of NOOP_LOGS (e.g.
   # "on off"), where set; then, where SPIKE is set, the spike to PEAK with the config as shipped.
   # Throughput mode buffers 1,000 access-log lines a replica and formats and writes them at once on its event loop.
-  i=0
-  for a in ${ACCESS_LOGS-off on off}; do
-    i=$((i + 1))
-    sweep "${SWEEP_S:-170}" "serve-log$a-$i" --tag "log$a-$i" --access-log "$a"
-  done
+  sweep_each --access-log log ${ACCESS_LOGS-off on off}
   for a in ${NOOP_LOGS:-}; do
     NOOP_TAG="-log$a" NOOP_ACCESS_LOG=$a noop_step 130
   done
@@ -190,11 +190,7 @@ logs)  # the app's sweep with Serve's access log as each of ACCESS_LOGS says (on
 app-args)  # the app's sweep once per setting of APP_ARGS (space-separated NAME=VALUE, each passed as --app-arg), in
   # the order given (e.g. "ingress_max_concurrent_batches=1 ingress_max_concurrent_batches=3": a second sweep on a
   # start drifts, run 8; run 23 compared ingress_slot_until=model and =answer, a setting of commit ca61f78's tree)
-  i=0
-  for a in ${APP_ARGS:?NAME=VALUE settings}; do
-    i=$((i + 1))
-    sweep "${SWEEP_S:-170}" "serve-${a#*=}-$i" --tag "${a#*=}-$i" --app-arg "$a"
-  done
+  sweep_each --app-arg "" ${APP_ARGS:?NAME=VALUE settings}
   ;;
 waits)  # the ingress micro-batch wait A/B at light load, one after the other: the config's, then WAIT_B (~6 min)
   sweep "${SWEEP_S:-190}" serve --tag fixed

@@ -287,11 +287,12 @@ def stage_summary(before: dict | None, after: dict | None) -> dict | None:
         if n <= 0:
             continue
         bounds = sorted((k for k in delta if k.startswith("le=")), key=lambda k: float(k[3:].replace("+Inf", "inf")))
-        row = {"batches": int(n), "mean_ms": round(delta.get("sum", 0.0) / n, 2)}
-        for q in (50, 90, 99, 100):
-            row["max_le_ms" if q == 100 else f"p{q}_le_ms"] = next((k[3:] for k in bounds if delta[k] >= n * q / 100),
-                                                                   "+Inf")
-        out[stage] = row
+
+        def under(percent: int) -> str:  # the first bucket bound holding this percentage of the samples
+            return next((k[3:] for k in bounds if delta[k] >= n * percent / 100), "+Inf")
+
+        out[stage] = {"batches": int(n), "mean_ms": round(delta.get("sum", 0.0) / n, 2),
+                      **{f"p{q}_le_ms": under(q) for q in (50, 90, 99)}, "max_le_ms": under(100)}
     return out
 
 
