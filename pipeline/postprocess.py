@@ -1493,7 +1493,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
                          f"{body[0]}{driven}{put_in}")
         palette = {"id": t.palette_id[p], "colors": colors, "harmony": harmony, "text_contrast": t.text_contrast[p]}
         if s in tuned:  # only where colours moved, so every other answer keeps its bytes
-            palette["tuned_to"] = list(tuned[s][0].tones)
+            palette["tuned_to"] = _tuned_to(tuned[s])
         scheme = {
             "style": {"id": STYLES[k], "label": label_, "score": prob_l[s]},
             "style_scores": style_scores,
@@ -1640,12 +1640,23 @@ def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTu
     for d in tuned:
         position = int(f.position_of_role[palette, d.role])
         colors[position] = {"hex": d.hex, "role": colors[position]["role"], "name": d.name}
-    moved = [roles[d.role] for d in sorted(tuned, key=lambda d: d.role)]
-    # A tone by its label, a cue read as a palette quality by the brief's own words.
-    wanted = [t.tone_label[locale][a] if a in TONES else cue_terms[cue_ids.index(a)] for a in tuned[0].tones]
+    # The roles moved into each set of tones (one set, unless contradicting tones were split between roles); a tone
+    # by its label, a cue read as a palette quality by the brief's own words.
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for d in sorted(tuned, key=lambda d: d.role):
+        groups.setdefault(d.tones, []).append(roles[d.role])
+    said = [(moved, [t.tone_label[locale][a] if a in TONES else cue_terms[cue_ids.index(a)] for a in tones])
+            for tones, moved in groups.items()]
     if locale == "zh":
-        return f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校（源自色板 {t.palette_id[palette]}）。"
-    return f" {', '.join(moved)} tuned to {', '.join(wanted)} (from library palette {t.palette_id[palette]})."
+        parts = "，".join(f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校" for moved, wanted in said)
+        return f"{parts}（源自色板 {t.palette_id[palette]}）。"
+    parts = "; ".join(f"{', '.join(moved)} tuned to {', '.join(wanted)}" for moved, wanted in said)
+    return f" {parts} (from library palette {t.palette_id[palette]})."
+
+
+def _tuned_to(tuned: list[ToneTuned]) -> list[str]:
+    """The tones and cues a scheme's moved colours were tuned to, each once, in the order the colours name them."""
+    return list(dict.fromkeys(a for d in tuned for a in d.tones))
 
 
 def answer_batch(briefs: list, encoded, outputs: dict[str, np.ndarray], request_ids: list[str],

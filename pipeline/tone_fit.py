@@ -47,6 +47,7 @@ ANCHOR_STEP = 45.0
 RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost  # degrees between the single hues tried for monochrome
 GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
 HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
+MOST_SETS = 3  # target sets a scheme's roles are split between where its tones contradict: 4**4 trials at most
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,72 @@ def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.n
     return cost, rgb
 
 
+@dataclass(frozen=True)
+class _Candidates:
+    """Ways to fit schemes (C): which tunable roles move (C, 4) to which 8-bit colour (C, 4, 3), the targets each
+    role was moved into (C, 4, F), named attributes gained, moves made and their summed OKLab change."""
+
+    scheme: np.ndarray
+    change: np.ndarray
+    rgb: np.ndarray
+    role_target: np.ndarray
+    gain: np.ndarray
+    moves: np.ndarray
+    cost: np.ndarray
+
+    def fields(self) -> tuple[np.ndarray, ...]:
+        return (self.scheme, self.change, self.rgb, self.role_target, self.gain, self.moves, self.cost)
+
+
+def _split_fits(rows: np.ndarray, target: np.ndarray, can_move: np.ndarray, best_rgb: np.ndarray,
+                best_cost: np.ndarray, moved_lch: np.ndarray, base: np.ndarray, lch: np.ndarray, present: np.ndarray,
+                brand: np.ndarray, named: np.ndarray, short: np.ndarray) -> _Candidates | None:
+    """Where a scheme's named tones contradict (it has more than one target set), its roles may each move into a
+    different set's ranges: no colour is both pastel and metallic, but a pastel primary and a champagne-toned accent
+    can make a palette that meets both shares. Every assignment of the free tunable roles to two or more of the
+    scheme's first MOST_SETS sets (or to no move) is tried, each role to its nearest colour in that set as the
+    per-set rows found it -> the candidates, or None where no scheme has two sets.
+
+    rows (R,) sorted by scheme, target (R, F), can_move / best_cost (R, 4), best_rgb / moved_lch (R, 4, 3) as in
+    `fit_tones`; base (R,) how many named attributes the row's scheme meets unmoved; short (S,) the schemes to
+    try (those no one set's moves bring to every named attribute)."""
+    # The first row of each (scheme, set): monochrome's rows for other hues follow their set's first.
+    first = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (target[1:] != target[:-1]).any(axis=1)])
+    scheme_of = rows[first]
+    start = np.flatnonzero(np.r_[True, scheme_of[1:] != scheme_of[:-1]])
+    count = np.diff(np.r_[start, len(first)])
+    multi = np.flatnonzero((count > 1) & short[scheme_of[start]])
+    if not len(multi):
+        return None
+    n_sets = min(int(count[multi].max()), MOST_SETS)
+    sets = np.full((len(multi), n_sets), -1)
+    for k in range(n_sets):
+        has = count[multi] > k
+        sets[has, k] = first[start[multi[has]] + k]
+    n_roles = len(TUNABLE_ROLES)
+    codes = np.stack(np.unravel_index(np.arange((n_sets + 1) ** n_roles), (n_sets + 1,) * n_roles), axis=1)
+    used = (codes[..., None] == np.arange(1, n_sets + 1)).any(axis=1).sum(axis=1)
+    codes = codes[used >= 2]  # (A, 4): 0 keeps the role, k moves it into set k
+    pick = np.where(codes[None] > 0, sets[:, np.maximum(codes - 1, 0)], -1)  # (M, A, 4) the row it moves by
+    moving = np.broadcast_to(codes[None] > 0, pick.shape)
+    ok = (~moving | ((pick >= 0) & can_move[np.maximum(pick, 0), np.arange(n_roles)])).all(axis=-1)
+    m, a = np.nonzero(ok)
+    if not len(m):
+        return None
+    pick, moving = pick[m, a], moving[m, a]  # (n, 4)
+    scheme = rows[sets[m, 0]]
+    row_of = np.maximum(pick, 0)
+    trial = lch[scheme].copy()
+    for j in range(n_roles):
+        on = np.flatnonzero(moving[:, j])
+        trial[on, TUNABLE_ROLES[j]] = moved_lch[row_of[on, j], j]
+    score = _met_named(trial, present[scheme], brand[scheme], named[scheme])
+    role = np.arange(n_roles)
+    return _Candidates(scheme=scheme, change=moving, rgb=np.where(moving[..., None], best_rgb[row_of, role], 0),
+                       role_target=target[row_of] & moving[..., None], gain=score - base[sets[m, 0]],
+                       moves=moving.sum(axis=1), cost=np.where(moving, best_cost[row_of, role], 0.0).sum(axis=1))
+
+
 def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.ndarray, brand: np.ndarray,
               fixed: np.ndarray, named: np.ndarray, answer: np.ndarray, retry: bool = True,
               met: np.ndarray | None = None) -> list[ToneTuned]:
@@ -373,16 +440,26 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     score = np.full((len(rows), steps), -1.0)
     score[r, m] = _met_named(trial[r, m], present[rows[r]], brand[rows[r]], named[rows[r]])
     chosen = np.argmax(score, axis=1)  # the first m that reaches the row's best score
-    gain = score[np.arange(len(rows)), chosen] - score[:, 0]
-    moved_cost = np.where(np.argsort(order, axis=1) < chosen[:, None], best_cost, 0.0).sum(axis=1)
-    # Per scheme the row that meets the most, then with the fewest moves, then the least change.
-    rank = np.lexsort((moved_cost, chosen, -gain, rows))
-    first = rank[np.r_[True, rows[rank][1:] != rows[rank][:-1]]]
-    first = first[gain[first] > 0]
+    # Candidates: each row's first `chosen` moves, then (where tones contradict) roles split between target sets.
+    cand = _Candidates(scheme=rows, change=np.argsort(order, axis=1) < chosen[:, None], rgb=best_rgb,
+                       role_target=np.repeat(target[:, None], len(TUNABLE_ROLES), axis=1),
+                       gain=score[np.arange(len(rows)), chosen] - score[:, 0], moves=chosen,
+                       cost=np.where(np.argsort(order, axis=1) < chosen[:, None], best_cost, 0.0).sum(axis=1))
+    short = np.zeros(len(named), bool)  # schemes that no one set's moves bring to every named attribute
+    short[rows] = True
+    short[rows[score.max(axis=1) >= named[rows].sum(axis=1)]] = False
+    split = _split_fits(rows, target, can_move, best_rgb, best_cost, moved_lch, score[:, 0], lch, present, brand,
+                        named, short)
+    if split is not None:
+        cand = _Candidates(*(np.concatenate([a, b]) for a, b in zip(cand.fields(), split.fields())))
+    # Per scheme the candidate that meets the most, then with the fewest moves, then the least change.
+    rank = np.lexsort((cand.cost, cand.moves, -cand.gain, cand.scheme))
+    first = rank[np.r_[True, cand.scheme[rank][1:] != cand.scheme[rank][:-1]]]
+    first = first[cand.gain[first] > 0]
     if not len(first):
         return []
-    rows, chosen, order, best_rgb, target = rows[first], chosen[first], order[first], best_rgb[first], target[first]
-    change = np.argsort(order, axis=1) < chosen[:, None]  # (R', 4) the tunable roles moved
+    rows, change, best_rgb, role_target = cand.scheme[first], cand.change[first], cand.rgb[first], \
+        cand.role_target[first]
     saved = lch[rows].copy(), oklab[rows].copy(), lab[rows].copy()
     r, j = np.nonzero(change)
     s, role = rows[r], TUNABLE_ROLES[j]
@@ -392,21 +469,24 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     lab[s, role] = rgb8_to_lab_d65(rgb_moved)
     reverted = _keep_distinct((lch, oklab, lab), brand, answer, rows, saved)
     done = ~np.isin(s, reverted)
-    s, role, rgb_moved, r = s[done], role[done], rgb_moved[done], r[done]
+    s, role, rgb_moved, r, j = s[done], role[done], rgb_moved[done], r[done], j[done]
     names = nearest_color_names(rgb8_to_oklab(rgb_moved)) if len(s) else []
-    # What the scheme is said to be tuned to: the targets it now meets (all of them where it meets none of them,
-    # having gained another named attribute by the move).
+    # What each colour is said to be tuned to: the targets of its set the scheme now meets (all of them where it meets
+    # none of them, having gained another named attribute by the move).
     ids = attribute_rules().ids
     kept = np.flatnonzero(~np.isin(rows, reverted))
     meets = np.zeros((len(kept), len(t.columns)), bool)
-    k, c = np.nonzero(target[kept])
+    scheme_target = role_target[kept].any(axis=1)
+    k, c = np.nonzero(scheme_target)
     meets[k, c] = attribute_rules().meets_each(lch[rows[kept[k]]], present[rows[kept[k]]], brand[rows[kept[k]]],
                                                t.columns[c])
-    now = target.copy()
-    now[kept] &= np.where((meets & target[kept]).any(axis=1, keepdims=True), meets, True)
-    tones = [tuple(ids[t.columns[k]] for k in np.flatnonzero(row)) for row in now]
-    done = [ToneTuned(int(a), int(b), h, n, tones[i]) for a, b, h, n, i in zip(
-        s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, r.tolist())]
+    at = np.full(len(rows), -1)
+    at[kept] = np.arange(len(kept))
+    colour_target = role_target[r, j]  # (moves, F), only the kept schemes' moves are left
+    met_here = meets[at[r]]
+    colour_target &= np.where((met_here & colour_target).any(axis=1, keepdims=True), met_here, True)
+    done = [ToneTuned(int(a), int(b), h, n, tuple(ids[t.columns[k]] for k in np.flatnonzero(row)))
+            for a, b, h, n, row in zip(s.tolist(), role.tolist(), rgb8_to_hexes(rgb_moved), names, colour_target)]
     if retry and RETRY_WITH_PRIMARY_KEPT and len(reverted):
         again = np.zeros(len(named), bool)
         again[reverted] = True

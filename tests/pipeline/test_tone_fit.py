@@ -154,6 +154,31 @@ def test_schemes_of_one_answer_stay_distinct():
         assert (de[pairs][touched] >= 10).all()
 
 
+def test_contradicting_tones_met_by_roles_split_between_them():
+    """Pastel and metallic luxury share no colour (pastel is lighter than any metallic-luxury colour), but a palette
+    of four judged colours meets both with half in each: a white ground and a pastel primary, a gold accent (the
+    anchor, as the cue step puts it in) and a secondary in metallic luxury's ranges. The fit moves the primary and
+    the secondary into different tones' ranges and names each colour's own tone."""
+    hexes = ["#ffffff", "#1f1f1f", "#00c853", "#c9a227", "#e0301e", "#000000"]  # bg, text, primary, accent, secondary
+    rgb = hexes_to_rgb8(hexes)[None]
+    oklab = rgb8_to_oklab(rgb)
+    lch, lab = oklab_to_oklch(oklab), rgb8_to_lab_d65(rgb)
+    present = np.array([[True, True, True, True, True, False]])
+    brand = np.zeros_like(present)
+    fixed = np.zeros_like(present)
+    fixed[0, ROLES.index("accent")] = True
+    tones = [t.value for t in Tone]
+    named = np.zeros((1, N_ATTRIBUTES), bool)
+    named[0, [tones.index("pastel"), tones.index("metallic_luxury")]] = True
+    met = tone_rules().meets(lch, present, brand)[0]
+    assert not met[tones.index("pastel")] and not met[tones.index("metallic_luxury")]
+    moved = fit_tones(lch, oklab, lab, present, brand, fixed, named, np.zeros(1, np.int64))
+    met = tone_rules().meets(lch, present, brand)[0]
+    assert met[tones.index("pastel")] and met[tones.index("metallic_luxury")]
+    assert {(ROLES[d.role], d.tones) for d in moved} == {("primary", ("pastel",)),
+                                                         ("secondary", ("metallic_luxury",))}
+
+
 @pytest.fixture(scope="module")
 def backend():
     return OnnxRuntimeBackend()
