@@ -47,6 +47,10 @@ ANCHOR_STEP = 45.0
 RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost  # degrees between the single hues tried for monochrome
 GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
 HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
+# Where rule 9 undid a fitted primary: shifts tried around it, (lightness, hue degrees, chroma factor), every
+# combination of these (nearest to the scheme's own primary wins).
+REFIT_SHIFTS = np.array([(dl, dh, dc) for dl in (0.0, -0.06, 0.06, -0.12, 0.12)
+                         for dh in (0.0, -25.0, 25.0, -50.0, 50.0, -90.0, 90.0, 180.0) for dc in (1.0, 0.7, 1.3)])
 MOST_SETS = 3  # target sets a scheme's roles are split between where its tones contradict: 4**4 trials at most
 
 
@@ -468,6 +472,10 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     lch[s, role] = oklab_to_oklch(oklab[s, role])
     lab[s, role] = rgb8_to_lab_d65(rgb_moved)
     reverted = _keep_distinct((lch, oklab, lab), brand, answer, rows, saved)
+    if len(reverted):  # another primary inside the same ranges, far enough from the answer's other schemes
+        refitted = _refit_distinct((lch, oklab, lab), present, brand, named, answer, rows, change, best_rgb, reverted)
+        reverted = np.setdiff1d(reverted, refitted)
+        rgb_moved = best_rgb[r, j]
     done = ~np.isin(s, reverted)
     s, role, rgb_moved, r, j = s[done], role[done], rgb_moved[done], r[done], j[done]
     names = nearest_color_names(rgb8_to_oklab(rgb_moved)) if len(s) else []
@@ -494,6 +502,71 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         keep_primary[reverted, R_PRIMARY] = True
         done += fit_tones(lch, oklab, lab, present, brand, keep_primary, named & again[:, None], answer, retry=False)
     return done
+
+
+def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present: np.ndarray, brand: np.ndarray,
+                    named: np.ndarray, answer: np.ndarray, rows: np.ndarray, change: np.ndarray, rgb: np.ndarray,
+                    reverted: np.ndarray) -> np.ndarray:
+    """Fitted schemes whose moved primary came within rule 9's deltaE 2000 of another scheme of their answer (so
+    `_keep_distinct` undid them), fitted again with another primary: the nearest to the scheme's own of the
+    REFIT_SHIFTS around the fitted one (lightness, hue, chroma) that meets as many named attributes and is distinct
+    from every other scheme of the answer as they stand. Where several schemes of an answer are pulled into one
+    narrow tone (pastel, warm, monochrome together), the later ones then stay fitted instead of all but the first
+    missing the tone. (S, 6, 3) OKLCH / OKLab / CIELAB change in place; `rows`, `change`, `rgb` the fits as
+    applied (rgb's primary column is updated for the schemes refitted) -> the schemes refitted."""
+    lch, oklab, lab = colours
+    at = int(np.flatnonzero(TUNABLE_ROLES == R_PRIMARY)[0])
+    k = np.flatnonzero(np.isin(rows, reverted) & change[:, at])
+    if not len(k):
+        return np.zeros(0, np.int64)
+    s = rows[k]
+    fit_lch = lch[s].copy()
+    for j in range(len(TUNABLE_ROLES)):
+        on = np.flatnonzero(change[k, j])
+        fit_lch[on, TUNABLE_ROLES[j]] = oklab_to_oklch(rgb8_to_oklab(rgb[k[on], j]))
+    need = _met_named(fit_lch, present[s], brand[s], named[s])
+    shift = REFIT_SHIFTS
+    primary = fit_lch[:, R_PRIMARY]
+    alt = np.stack([np.clip(primary[:, None, 0] + shift[:, 0], 0.0, 1.0), primary[:, None, 1] * shift[:, 2],
+                    (primary[:, None, 2] + shift[:, 1]) % 360.0], axis=-1)  # (n, G, 3)
+    alt_rgb = oklch_to_rgb8(alt.reshape(-1, 3)).reshape(alt.shape).astype(np.uint8)
+    alt_oklab = rgb8_to_oklab(alt_rgb.reshape(-1, 3)).reshape(alt.shape)
+    alt_lab = rgb8_to_lab_d65(alt_rgb.reshape(-1, 3)).reshape(alt.shape)
+    trial = np.repeat(fit_lch[:, None], len(shift), axis=1)
+    trial[:, :, R_PRIMARY] = oklab_to_oklch(alt_oklab)
+    n, g = alt.shape[:2]
+    score = _met_named(trial.reshape(n * g, len(ROLES), 3), np.repeat(present[s], g, axis=0),
+                       np.repeat(brand[s], g, axis=0), np.repeat(named[s], g, axis=0)).reshape(n, g)
+    ok = score >= need[:, None]
+    # Rule 9 against every other scheme of the answer (backgrounds never move; the accent as fitted).
+    limit = load_attributes().rules.min_delta_e2000
+    fit_accent = np.where(change[k, int(np.flatnonzero(TUNABLE_ROLES == R_ACCENT)[0]), None],
+                          rgb8_to_lab_d65(rgb[k, int(np.flatnonzero(TUNABLE_ROLES == R_ACCENT)[0])]), lab[s, R_ACCENT])
+    for i in np.flatnonzero(ok.any(axis=1)):  # few: the schemes rule 9 undid
+        others = np.flatnonzero((answer == answer[s[i]]) & (np.arange(len(answer)) != s[i]))
+        if not len(others):
+            continue
+        de_primary = delta_e2000_lab(alt_lab[i][:, None], lab[others, R_PRIMARY][None])  # (G, O)
+        other_ok = (delta_e2000_lab(lab[s[i], R_BACKGROUND], lab[others, R_BACKGROUND]) >= limit) | (
+            delta_e2000_lab(fit_accent[i], lab[others, R_ACCENT]) >= limit)
+        ok[i] &= ((de_primary >= limit) | (brand[others, R_PRIMARY] & other_ok)[None]).all(axis=1)
+    distance = np.where(ok, np.sqrt(((alt_oklab - oklab[s, R_PRIMARY, None]) ** 2).sum(-1)), np.inf)
+    pick = np.argmin(distance, axis=1)
+    found = np.flatnonzero(np.isfinite(distance[np.arange(n), pick]))
+    if not len(found):
+        return np.zeros(0, np.int64)
+    k, s, pick = k[found], s[found], pick[found]
+    rgb[k, at] = alt_rgb[found, pick]
+    saved = lch[s].copy(), oklab[s].copy(), lab[s].copy()
+    for j in range(len(TUNABLE_ROLES)):
+        on = np.flatnonzero(change[k, j])
+        moved = rgb[k[on], j]
+        role = TUNABLE_ROLES[j]
+        oklab[s[on], role] = rgb8_to_oklab(moved)
+        lch[s[on], role] = oklab_to_oklch(oklab[s[on], role])
+        lab[s[on], role] = rgb8_to_lab_d65(moved)
+    undone = _keep_distinct(colours, brand, answer, s, saved)
+    return s[~np.isin(s, undone)]
 
 
 def _indistinct_pairs(lab: np.ndarray, brand: np.ndarray, answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
