@@ -50,7 +50,7 @@ HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, w
 # Where rule 9 undid a fitted primary: shifts tried around it, (lightness, hue degrees, chroma factor), every
 # combination of these (nearest to the scheme's own primary wins).
 REFIT_SHIFTS = np.array([(dl, dh, dc) for dl in (0.0, -0.06, 0.06, -0.12, 0.12)
-                         for dh in (0.0, -25.0, 25.0, -50.0, 50.0, -90.0, 90.0, 180.0) for dc in (1.0, 0.7, 1.3)])
+                         for dh in (0.0, -25.0, 25.0, -50.0, 50.0, -90.0, 90.0, 180.0) for dc in (1.0,)])
 MOST_SETS = 3  # target sets a scheme's roles are split between where its tones contradict: 4**4 trials at most
 
 
@@ -540,16 +540,19 @@ def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present:
     ok = score >= need[:, None]
     # Rule 9 against every other scheme of the answer (backgrounds never move; the accent as fitted).
     limit = load_attributes().rules.min_delta_e2000
-    fit_accent = np.where(change[k, int(np.flatnonzero(TUNABLE_ROLES == R_ACCENT)[0]), None],
-                          rgb8_to_lab_d65(rgb[k, int(np.flatnonzero(TUNABLE_ROLES == R_ACCENT)[0])]), lab[s, R_ACCENT])
-    for i in np.flatnonzero(ok.any(axis=1)):  # few: the schemes rule 9 undid
-        others = np.flatnonzero((answer == answer[s[i]]) & (np.arange(len(answer)) != s[i]))
-        if not len(others):
-            continue
-        de_primary = delta_e2000_lab(alt_lab[i][:, None], lab[others, R_PRIMARY][None])  # (G, O)
-        other_ok = (delta_e2000_lab(lab[s[i], R_BACKGROUND], lab[others, R_BACKGROUND]) >= limit) | (
-            delta_e2000_lab(fit_accent[i], lab[others, R_ACCENT]) >= limit)
-        ok[i] &= ((de_primary >= limit) | (brand[others, R_PRIMARY] & other_ok)[None]).all(axis=1)
+    accent = int(np.flatnonzero(TUNABLE_ROLES == R_ACCENT)[0])
+    fit_accent = np.where(change[k, accent, None], rgb8_to_lab_d65(rgb[k, accent]), lab[s, R_ACCENT])
+    # Every (refitted scheme, other scheme of its answer) pair at once.
+    pair_i, pair_o = np.nonzero((answer[s][:, None] == answer[None]) & (s[:, None] != np.arange(len(answer))[None])
+                                & ok.any(axis=1)[:, None])
+    if len(pair_i):
+        de_primary = delta_e2000_lab(alt_lab[pair_i], lab[pair_o, R_PRIMARY][:, None])  # (pairs, G)
+        other_ok = (delta_e2000_lab(lab[s[pair_i], R_BACKGROUND], lab[pair_o, R_BACKGROUND]) >= limit) | (
+            delta_e2000_lab(fit_accent[pair_i], lab[pair_o, R_ACCENT]) >= limit)
+        clash = ~((de_primary >= limit) | (brand[pair_o, R_PRIMARY] & other_ok)[:, None])
+        clashes = np.zeros(ok.shape, np.int64)
+        np.add.at(clashes, pair_i, clash.astype(np.int64))
+        ok &= clashes == 0
     distance = np.where(ok, np.sqrt(((alt_oklab - oklab[s, R_PRIMARY, None]) ** 2).sum(-1)), np.inf)
     pick = np.argmin(distance, axis=1)
     found = np.flatnonzero(np.isfinite(distance[np.arange(n), pick]))
