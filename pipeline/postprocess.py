@@ -1212,7 +1212,10 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     likely = np.sqrt(style_probs)
     used = np.zeros((batch, n_styles), dtype=np.int64)
     fit_table = _tables().style_fit
-    bonus = taste.style_bonus() if taste is not None else None
+    bonus = None
+    if taste is not None:  # the pairs the font step could give each style under the first-scheme policy
+        typed = (types["tones_first"] & types["pool"])[:, :, None] & (f.pair_style_first > 0)[None]
+        bonus = taste.style_bonus(typed)
     out = np.full((batch, rounds), -1, dtype=np.int64)
     for r in range(rounds):
         active = palettes[:, r] >= 0

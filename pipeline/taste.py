@@ -180,9 +180,18 @@ class TasteBatch:
         feats = feature_tables().palette[palettes]  # (B, C, dp)
         return PALETTE_REACH * np.tanh(np.einsum("bcd,bd->bc", feats, self.palette_w))
 
-    def style_bonus(self) -> np.ndarray:
-        """(B, n_styles) bonus in [-STYLE_REACH, STYLE_REACH]."""
-        return STYLE_REACH * np.tanh(self.style_w @ feature_tables().style.T)
+    def style_bonus(self, pairs: np.ndarray | None = None) -> np.ndarray:
+        """(B, n_styles) bonus in [-STYLE_REACH, STYLE_REACH]. With `pairs` (B, n_pairs, n_styles) bool, the font
+        pairs each style could be typed with for each brief: a style also counts the taste for the best-liked of
+        its pairs (a tenant who picks serif headings leans towards the styles that admit one), since the style
+        is chosen before the pair and bounds it."""
+        logit = self.style_w @ feature_tables().style.T
+        taught = np.flatnonzero(self.applied)
+        if pairs is not None and len(taught):  # untaught rows stay exactly 0.0
+            font = (self.font_w[taught] @ feature_tables().font.T)[:, :, None]  # (b, n_pairs, 1)
+            best = np.where(pairs[taught], font, -np.inf).max(axis=1)
+            logit[taught] += np.where(np.isfinite(best), best, 0.0)
+        return STYLE_REACH * np.tanh(logit)
 
     def font_bonus(self) -> np.ndarray:
         """(B, n_pairs) bonus in [-FONT_REACH, FONT_REACH]."""

@@ -110,15 +110,17 @@ def test_taste_reorders_only_among_candidates_that_meet_the_brief(golden):
     assert (after.mean(axis=0) >= before.mean(axis=0) - 1e-9).all(), (before.mean(axis=0), after.mean(axis=0))
     plain_serif = np.mean([v for s in serif for v in s[0]])
     taught_serif = np.mean([v for s in serif for v in s[1]])
-    assert taught_serif > plain_serif + 0.05, (plain_serif, taught_serif)  # measured 0.29 -> 0.39
+    # Measured 0.29 -> 0.50; 0.39 before a style counted the taste for the best pair it admits.
+    assert taught_serif > plain_serif + 0.15, (plain_serif, taught_serif)
 
 
 def test_bonuses_stay_inside_their_reach():
     model = model_for({"acme": 50.0 * np.random.default_rng(0).standard_normal(feature_tables().width)})
     taste = model.batch(["acme", "nobody"])
     palettes = np.arange(len(feature_tables().palette))[None].repeat(2, axis=0)
+    every_pair = np.ones((2, len(feature_tables().font), len(feature_tables().style)), bool)
     for bonus, reach in ((taste.palette_bonus(palettes), PALETTE_REACH), (taste.style_bonus(), STYLE_REACH),
-                         (taste.font_bonus(), FONT_REACH)):
+                         (taste.style_bonus(every_pair), STYLE_REACH), (taste.font_bonus(), FONT_REACH)):
         assert np.abs(bonus[0]).max() <= reach and np.abs(bonus[0]).max() > 0.5 * reach
         assert (bonus[1] == 0.0).all()
 
