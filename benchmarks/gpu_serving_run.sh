@@ -103,14 +103,15 @@ sweep)  # the app's sweep alone (~3 min; py-spy of every role at PROFILE_RATE af
   sweep "${SWEEP_S:-260}" serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
   ;;
 app)  # what one call fits (~9 min): the app's sweep (py-spy of every role at PROFILE_RATE after it, where set),
-  # the spike at the capacity it found, the no-op app
-  sweep 190 serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
+  # the spike at the capacity it found, the no-op app. SWEEP_S / NOOP_S: their limits; the defaults fit ~2 rates
+  # after a ~50 s start plus ~4 no-op rates (run 24 lost its 400 and 500 req/s steps and the no-op's 3,000 to them).
+  sweep "${SWEEP_S:-190}" serve --tag fixed ${PROFILE_RATE:+--profile-rate $PROFILE_RATE}
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
   [ "${found:-0}" -gt 0 ] && PEAK=$found
   echo "spike peak: $PEAK req/s"
   spike_step spike spike
   # (run 18: 1,000-3,000 req/s took 100 s with the start, so 4,000 needs the longer limit)
-  noop_step 130
+  noop_step "${NOOP_S:-130}"
   ;;
 more)
   python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
