@@ -39,6 +39,7 @@ R_BACKGROUND, R_PRIMARY, R_ACCENT = (ROLES.index(r) for r in ("background", "pri
 TUNABLE_ROLES = np.array([ROLES.index(r.value) for r in (PaletteRole.primary, PaletteRole.accent,
                                                           PaletteRole.secondary, PaletteRole.highlight)])
 TUNABLE_MASK = np.isin(np.arange(len(ROLES)), TUNABLE_ROLES)  # the same as a mask over the roles
+T_PRIMARY, T_ACCENT = (int(np.flatnonzero(TUNABLE_ROLES == r)[0]) for r in (R_PRIMARY, R_ACCENT))  # their columns
 HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still reads inside
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
 LIGHTNESS_TRIES = 3  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
@@ -47,10 +48,10 @@ ANCHOR_STEP = 45.0
 RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost  # degrees between the single hues tried for monochrome
 GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
 HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
-# Where rule 9 undid a fitted primary: shifts tried around it, (lightness, hue degrees, chroma factor), every
-# combination of these (nearest to the scheme's own primary wins).
-REFIT_SHIFTS = np.array([(dl, dh, dc) for dl in (0.0, -0.06, 0.06, -0.12, 0.12)
-                         for dh in (0.0, -25.0, 25.0, -50.0, 50.0, -90.0, 90.0, 180.0) for dc in (1.0,)])
+# Where rule 9 undid a fitted primary: shifts tried around it, (lightness, hue degrees), every combination of these
+# (nearest to the scheme's own primary wins; chroma factors 0.7 / 1.3 as well measured the same, at more cost).
+REFIT_SHIFTS = np.array([(dl, dh) for dl in (0.0, -0.06, 0.06, -0.12, 0.12)
+                         for dh in (0.0, -25.0, 25.0, -50.0, 50.0, -90.0, 90.0, 180.0)])
 MOST_SETS = 3  # target sets a scheme's roles are split between where its tones contradict: 4**4 trials at most
 
 
@@ -341,9 +342,8 @@ def _split_fits(rows: np.ndarray, target: np.ndarray, can_move: np.ndarray, best
     scheme = rows[sets[m, 0]]
     row_of = np.maximum(pick, 0)
     trial = lch[scheme].copy()
-    for j in range(n_roles):
-        on = np.flatnonzero(moving[:, j])
-        trial[on, TUNABLE_ROLES[j]] = moved_lch[row_of[on, j], j]
+    i, j = np.nonzero(moving)
+    trial[i, TUNABLE_ROLES[j]] = moved_lch[row_of[i, j], j]
     score = _met_named(trial, present[scheme], brand[scheme], named[scheme])
     role = np.arange(n_roles)
     return _Candidates(scheme=scheme, change=moving, rgb=np.where(moving[..., None], best_rgb[row_of, role], 0),
@@ -465,12 +465,9 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     rows, change, best_rgb, role_target = cand.scheme[first], cand.change[first], cand.rgb[first], \
         cand.role_target[first]
     saved = lch[rows].copy(), oklab[rows].copy(), lab[rows].copy()
-    r, j = np.nonzero(change)
+    r, j = _apply_moves((lch, oklab, lab), rows, change, best_rgb)
     s, role = rows[r], TUNABLE_ROLES[j]
     rgb_moved = best_rgb[r, j]
-    oklab[s, role] = rgb8_to_oklab(rgb_moved)
-    lch[s, role] = oklab_to_oklch(oklab[s, role])
-    lab[s, role] = rgb8_to_lab_d65(rgb_moved)
     reverted = _keep_distinct((lch, oklab, lab), brand, answer, rows, saved)
     if len(reverted):  # another primary inside the same ranges, far enough from the answer's other schemes
         refitted = _refit_distinct((lch, oklab, lab), present, brand, named, answer, rows, change, best_rgb, reverted)
@@ -504,31 +501,42 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     return done
 
 
+def _apply_moves(colours: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.ndarray, change: np.ndarray,
+                 rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Put fitted colours in: scheme `rows` (R,), tunable roles moved `change` (R, 4), their 8-bit colours `rgb`
+    (R, 4, 3) -> the (row, tunable role) index pairs moved. (S, 6, 3) OKLCH / OKLab / CIELAB change in place."""
+    lch, oklab, lab = colours
+    r, j = np.nonzero(change)
+    s, role, moved = rows[r], TUNABLE_ROLES[j], rgb[r, j]
+    oklab[s, role] = rgb8_to_oklab(moved)
+    lch[s, role] = oklab_to_oklch(oklab[s, role])
+    lab[s, role] = rgb8_to_lab_d65(moved)
+    return r, j
+
+
 def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present: np.ndarray, brand: np.ndarray,
                     named: np.ndarray, answer: np.ndarray, rows: np.ndarray, change: np.ndarray, rgb: np.ndarray,
                     reverted: np.ndarray) -> np.ndarray:
     """Fitted schemes whose moved primary came within rule 9's deltaE 2000 of another scheme of their answer (so
     `_keep_distinct` undid them), fitted again with another primary: the nearest to the scheme's own of the
-    REFIT_SHIFTS around the fitted one (lightness, hue, chroma) that meets as many named attributes and is distinct
+    REFIT_SHIFTS around the fitted one (lightness, hue) that meets as many named attributes and is distinct
     from every other scheme of the answer as they stand. Where several schemes of an answer are pulled into one
     narrow tone (pastel, warm, monochrome together), the later ones then stay fitted instead of all but the first
     missing the tone. (S, 6, 3) OKLCH / OKLab / CIELAB change in place; `rows`, `change`, `rgb` the fits as
     applied (rgb's primary column is updated for the schemes refitted) -> the schemes refitted."""
     lch, oklab, lab = colours
-    at = int(np.flatnonzero(TUNABLE_ROLES == R_PRIMARY)[0])
-    k = np.flatnonzero(np.isin(rows, reverted) & change[:, at])
+    k = np.flatnonzero(np.isin(rows, reverted) & change[:, T_PRIMARY])
     if not len(k):
         return np.zeros(0, np.int64)
     s = rows[k]
     fit_lch = lch[s].copy()
-    for j in range(len(TUNABLE_ROLES)):
-        on = np.flatnonzero(change[k, j])
-        fit_lch[on, TUNABLE_ROLES[j]] = oklab_to_oklch(rgb8_to_oklab(rgb[k[on], j]))
+    i, j = np.nonzero(change[k])
+    fit_lch[i, TUNABLE_ROLES[j]] = oklab_to_oklch(rgb8_to_oklab(rgb[k[i], j]))
     need = _met_named(fit_lch, present[s], brand[s], named[s])
     shift = REFIT_SHIFTS
     primary = fit_lch[:, R_PRIMARY]
-    alt = np.stack([np.clip(primary[:, None, 0] + shift[:, 0], 0.0, 1.0), primary[:, None, 1] * shift[:, 2],
-                    (primary[:, None, 2] + shift[:, 1]) % 360.0], axis=-1)  # (n, G, 3)
+    alt = np.stack(np.broadcast_arrays(np.clip(primary[:, None, 0] + shift[:, 0], 0.0, 1.0), primary[:, None, 1],
+                                       (primary[:, None, 2] + shift[:, 1]) % 360.0), axis=-1)  # (n, G, 3)
     alt_rgb = oklch_to_rgb8(alt.reshape(-1, 3)).reshape(alt.shape).astype(np.uint8)
     alt_oklab = rgb8_to_oklab(alt_rgb.reshape(-1, 3)).reshape(alt.shape)
     alt_lab = rgb8_to_lab_d65(alt_rgb.reshape(-1, 3)).reshape(alt.shape)
@@ -540,8 +548,7 @@ def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present:
     ok = score >= need[:, None]
     # Rule 9 against every other scheme of the answer (backgrounds never move; the accent as fitted).
     limit = load_attributes().rules.min_delta_e2000
-    accent = int(np.flatnonzero(TUNABLE_ROLES == R_ACCENT)[0])
-    fit_accent = np.where(change[k, accent, None], rgb8_to_lab_d65(rgb[k, accent]), lab[s, R_ACCENT])
+    fit_accent = np.where(change[k, T_ACCENT, None], rgb8_to_lab_d65(rgb[k, T_ACCENT]), lab[s, R_ACCENT])
     # Every (refitted scheme, other scheme of its answer) pair at once.
     pair_i, pair_o = np.nonzero((answer[s][:, None] == answer[None]) & (s[:, None] != np.arange(len(answer))[None])
                                 & ok.any(axis=1)[:, None])
@@ -559,15 +566,9 @@ def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present:
     if not len(found):
         return np.zeros(0, np.int64)
     k, s, pick = k[found], s[found], pick[found]
-    rgb[k, at] = alt_rgb[found, pick]
+    rgb[k, T_PRIMARY] = alt_rgb[found, pick]
     saved = lch[s].copy(), oklab[s].copy(), lab[s].copy()
-    for j in range(len(TUNABLE_ROLES)):
-        on = np.flatnonzero(change[k, j])
-        moved = rgb[k[on], j]
-        role = TUNABLE_ROLES[j]
-        oklab[s[on], role] = rgb8_to_oklab(moved)
-        lch[s[on], role] = oklab_to_oklch(oklab[s[on], role])
-        lab[s[on], role] = rgb8_to_lab_d65(moved)
+    _apply_moves(colours, s, change[k], rgb[k])
     undone = _keep_distinct(colours, brand, answer, s, saved)
     return s[~np.isin(s, undone)]
 
