@@ -119,6 +119,37 @@ def _arc_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.minimum(d, 360.0 - d)
 
 
+def _nearest_allowed(hue_ok: np.ndarray, row: np.ndarray, hue: np.ndarray) -> np.ndarray:
+    """(R, 360) allowed whole degrees, (n,) a row of it per hue, (n,) hues -> (n,) the nearest allowed whole degree
+    (the lowest of two as near; 0 where none is allowed), as np.argmin of the arc distance over all 360 gives, without
+    a (n, 360) float array. Where the hue's own degree is allowed, the nearest is it or a neighbour (within 0.5
+    degrees); else it is an edge of an allowed run (a degree inside a run has a neighbour exactly 1 degree nearer)."""
+    if not np.isfinite(hue).all():  # never expected: the plain scan
+        distance = _arc_distance(np.arange(360.0)[None], hue[:, None])
+        return np.argmin(np.where(hue_ok[row], distance, np.inf), axis=1)
+    own = np.rint(hue).astype(np.int64) % 360
+    nearest = np.zeros(len(hue), np.int64)
+    on = hue_ok[row, own]
+    at = np.flatnonzero(on)
+    if len(at):
+        degree = (own[at, None] + np.arange(-1, 2)) % 360
+        distance = np.where(hue_ok[row[at, None], degree], _arc_distance(degree.astype(np.float64), hue[at, None]),
+                            np.inf)
+        nearest[at] = np.where(distance == distance.min(axis=1, keepdims=True), degree, 360).min(axis=1)
+    far = np.flatnonzero(~on)
+    if len(far):
+        ok = hue_ok[row[far]]
+        edge = ok & ~(np.roll(ok, 1, axis=1) & np.roll(ok, -1, axis=1))
+        i, d = np.divmod(np.flatnonzero(edge), 360)  # by hue, then degree (2-D np.nonzero is ~10x slower here)
+        distance = _arc_distance(d.astype(np.float64), hue[far[i]])
+        least = np.full(len(far), np.inf)
+        np.minimum.at(least, i, distance)
+        at = np.flatnonzero(distance == least[i])
+        at = at[np.r_[True, i[at][1:] != i[at][:-1]]]  # the lowest degree of each hue's least
+        nearest[far[i[at]]] = d[at]
+    return nearest
+
+
 def _spread_anchor(lch: np.ndarray, counted: np.ndarray, movable: np.ndarray, chromatic: float) -> np.ndarray:
     """(R,) the hue a single-hue tone (monochrome) gathers a scheme's chromatic colours around: a colour that cannot
     move (a cue's), else the primary, else the most chromatic counted colour."""
@@ -135,7 +166,9 @@ def _joint(member: np.ndarray) -> tuple[np.ndarray, ...]:
     hi_l = np.where(member, t.l[:, 1], np.inf).min(-1)
     lo_c = np.where(member, t.c[:, 0], -np.inf).max(-1)
     hi_c = np.where(member, t.c[:, 1], np.inf).min(-1)
-    hue_ok = (member.astype(np.int32) @ t.hue_blocked) == 0
+    # The allowed degrees of every member AND-ed as packed bits (45 bytes a target, not a 360-wide product).
+    hue_ok = np.unpackbits(np.bitwise_and.reduce(np.where(member[..., None], t.hue_packed, np.uint8(255)), axis=-2),
+                           axis=-1, count=360).view(bool)
     agree = (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_ok.any(-1)
     return lo_l, hi_l, lo_c, hi_c, hue_ok, agree
 
@@ -147,18 +180,21 @@ def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     contradict the fit still meets as many as it can."""
     # The schemes of one answer name the same: each distinct set once (a batch of one brief has one; np.unique over
     # rows costs ~0.1 ms).
+    # Each row's sets depend on it alone, so the order of the distinct rows does not matter: a row keyed by its
+    # bits where they fit an int64.
     if (tones == tones[0]).all():
         distinct, back = tones[:1], np.zeros(len(tones), np.int64)
+    elif tones.shape[1] < 63:
+        _, first, back = np.unique(tones @ (1 << np.arange(tones.shape[1], dtype=np.int64)), return_index=True,
+                                   return_inverse=True)
+        distinct = tones[first]
     else:
         distinct, back = np.unique(tones, axis=0, return_inverse=True)
-    rows, targets = _target_sets(distinct)
-    where = [np.flatnonzero(back == u) for u in range(len(distinct))]
+    rows, targets = _target_sets(distinct)  # rows sorted: each distinct row's sets are a run
     count = np.bincount(rows, minlength=len(distinct))
-    rows_all = np.concatenate([where[u] for u in rows.tolist()]) if len(rows) else np.zeros(0, np.int64)
-    targets_all = np.repeat(targets, [len(where[u]) for u in rows.tolist()], axis=0)
-    del count
-    order = np.argsort(rows_all, kind="stable")
-    return rows_all[order], targets_all[order]
+    per = count[back]  # sets of each scheme, in scheme order
+    offset = np.arange(per.sum()) - np.repeat(np.cumsum(per) - per, per)
+    return np.repeat(np.arange(len(tones)), per), targets[np.repeat((np.cumsum(count) - count)[back], per) + offset]
 
 
 @cache
@@ -256,8 +292,7 @@ def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.n
     hue = lch[:, 2].copy()
     off = ~joint.hue_ok[row, degree]
     if off.any():  # the nearest allowed whole degree
-        distance = _arc_distance(np.arange(360.0)[None], lch[off, 2, None])
-        hue[off] = np.argmin(np.where(joint.hue_ok[row[off]], distance, np.inf), axis=1)
+        hue[off] = _nearest_allowed(joint.hue_ok, row[off], lch[off, 2])
     light = np.clip(lch[:, 0], l_lo, l_hi)
     chroma = np.clip(lch[:, 1], c_lo, c_hi)
     rgb = oklch_to_rgb8(np.stack([light, chroma, hue], axis=-1))
@@ -275,11 +310,20 @@ def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.n
         grey = np.clip(GREY_CHROMA, c_lo[retry], c_hi[retry])
         greyed = np.stack(np.broadcast_arrays(lights, grey[:, None], lch[retry, 2, None]), axis=-1)
         options = np.concatenate([coloured, greyed], axis=1)  # (n, K, 3)
-        options_rgb = oklch_to_rgb8(options)
-        options_oklab = rgb8_to_oklab(options_rgb)
-        inside = joint.inside(rr[:, None], oklab_to_oklch(options_oklab))
-        inside[:, n_l * n_h:] &= (c_lo[retry] < joint.chromatic)[:, None]  # a grey only where the ranges allow it
-        options_cost = np.where(inside, np.sqrt(((options_oklab - oklab[retry, None]) ** 2).sum(-1)), np.inf)
+        # Gamut-mapped and judged only where an option can win: a grey only where the ranges allow one, the anchor
+        # hue not where it is one of the turned hues (the same colours, later, lose np.argmin's tie). The first
+        # option always, so a row with none inside reads as before.
+        tried = np.ones(options.shape[:2], bool)
+        tried[:, n_l * n_h:] = (c_lo[retry] < joint.chromatic)[:, None]
+        tried[:, n_h - 1:n_l * n_h:n_h] = ~(hues[:, -1:] == hues[:, :-1]).any(axis=1, keepdims=True)
+        tried[:, 0] = True
+        i, k = np.nonzero(tried)
+        options_rgb = np.zeros(options.shape, np.uint8)
+        options_rgb[i, k] = oklch_to_rgb8(options[i, k])
+        options_oklab = rgb8_to_oklab(options_rgb[i, k])
+        inside = joint.inside(rr[i], oklab_to_oklch(options_oklab))
+        options_cost = np.full(tried.shape, np.inf)
+        options_cost[i, k] = np.where(inside, np.sqrt(((options_oklab - oklab[retry[i]]) ** 2).sum(-1)), np.inf)
         best = np.argmin(options_cost, axis=1)
         cost[retry] = options_cost[np.arange(len(retry)), best]
         rgb[retry] = options_rgb[np.arange(len(retry)), best]
@@ -390,8 +434,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         # ANCHOR_STEP degrees they allow (a hue the other targets allow may have no colour vivid enough in sRGB).
         own = np.concatenate([anchor[:, None], lch[rows][:, TUNABLE_ROLES, 2]], axis=1)  # (R, 5)
         mono = np.flatnonzero(single_hue)
-        distance = _arc_distance(np.arange(360.0)[None, None], own[mono, :, None])  # (M, 5, 360)
-        own[mono] = np.argmin(np.where(hue_ok[mono, None], distance, np.inf), axis=-1)
+        own[mono] = _nearest_allowed(hue_ok, np.repeat(mono, own.shape[1]), own[mono].ravel()).reshape(-1, own.shape[1])
         grid = np.broadcast_to(np.arange(0.0, 360.0, ANCHOR_STEP), (len(rows), int(360 // ANCHOR_STEP)))
         options = np.concatenate([own, grid], axis=1)
         valid = hue_ok[np.arange(len(rows))[:, None], np.rint(options).astype(np.int64) % 360]
@@ -406,9 +449,9 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         rows, target, hue_ok, single_hue, spread, lo_l, hi_l, lo_c, hi_c = (
             a[r] for a in (rows, target, hue_ok, single_hue, spread, lo_l, hi_l, lo_c, hi_c))
         anchor = np.where(single_hue, options[r, k], anchor[r])
-    if single_hue.any():  # every chromatic colour within half the spread of the anchor hue
-        near = _arc_distance(np.arange(360.0)[None], anchor[:, None]) <= spread[:, None] / 2 - HUE_MARGIN
-        hue_ok &= np.where(single_hue[:, None], near, True)
+    if single_hue.any():  # every chromatic colour within half the spread of the anchor hue (hue_ok is a copy here)
+        sh = np.flatnonzero(single_hue)
+        hue_ok[sh] &= _arc_distance(np.arange(360.0)[None], anchor[sh, None]) <= spread[sh, None] / 2 - HUE_MARGIN
     keep = hue_ok.any(axis=1)
     rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c = (
         a[keep] for a in (rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c))
@@ -440,9 +483,15 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         on = np.flatnonzero(m <= moves)
         role = order[on, m - 1]
         trial[on, m:, TUNABLE_ROLES[role]] = moved_lch[on, role][:, None]
-    r, m = np.nonzero(np.arange(steps)[None] <= moves[:, None])  # only the trials with that many moves
+    # Only the trials with that many moves; the unmoved palette once per scheme (rows sorted by scheme: a scheme's
+    # several target sets and monochrome hues share it).
+    head = np.r_[True, rows[1:] != rows[:-1]]
+    tried = np.arange(steps)[None] <= moves[:, None]
+    tried[:, 0] = head
+    r, m = np.nonzero(tried)
     score = np.full((len(rows), steps), -1.0)
     score[r, m] = _met_named(trial[r, m], present[rows[r]], brand[rows[r]], named[rows[r]])
+    score[:, 0] = score[np.flatnonzero(head)[np.cumsum(head) - 1], 0]
     chosen = np.argmax(score, axis=1)  # the first m that reaches the row's best score
     # Candidates: each row's first `chosen` moves, then (where tones contradict) roles split between target sets.
     cand = _Candidates(scheme=rows, change=np.argsort(order, axis=1) < chosen[:, None], rgb=best_rgb,
@@ -573,9 +622,8 @@ def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present:
     return s[~np.isin(s, undone)]
 
 
-def _indistinct_pairs(lab: np.ndarray, brand: np.ndarray, answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(earlier, later) scheme rows of every pair of one answer that rule 9 does not call distinct."""
-    limit = load_attributes().rules.min_delta_e2000
+def _answer_pairs(answer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier, later) scheme rows of every pair of one answer (schemes of one answer adjacent)."""
     firsts, seconds = [], []
     for gap in range(1, int(np.bincount(answer).max()) if len(answer) else 1):
         a = np.flatnonzero(answer[:-gap] == answer[gap:])
@@ -583,7 +631,13 @@ def _indistinct_pairs(lab: np.ndarray, brand: np.ndarray, answer: np.ndarray) ->
         seconds.append(a + gap)
     if not firsts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    a, b = np.concatenate(firsts), np.concatenate(seconds)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def _indistinct_pairs(lab: np.ndarray, brand: np.ndarray, a: np.ndarray, b: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Of the pairs (a, b) of scheme rows, those that rule 9 does not call distinct."""
+    limit = load_attributes().rules.min_delta_e2000
     de = delta_e2000_lab(lab[a][:, [R_PRIMARY, R_BACKGROUND, R_ACCENT]], lab[b][:, [R_PRIMARY, R_BACKGROUND, R_ACCENT]])
     by_brand = brand[a, R_PRIMARY] | brand[b, R_PRIMARY]
     distinct = (de[:, 0] >= limit) | (by_brand & ((de[:, 1] >= limit) | (de[:, 2] >= limit)))
@@ -600,15 +654,25 @@ def _keep_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], brand: np
     slot = np.full(len(answer), -1)
     slot[rows] = np.arange(len(rows))
     undone: list[np.ndarray] = []
+    # Only pairs with a fitted scheme can clash; after the first round only those with a scheme just put back (the
+    # others' colours and verdicts are unchanged), so rule 9 is tested on those pairs alone.
+    a, b = _answer_pairs(answer)
+    changed = fitted
     while True:
-        a, b = _indistinct_pairs(lab, brand, answer)
-        clash = fitted[a] | fitted[b]
+        keep = fitted[a] | fitted[b]  # for good: fitted only shrinks
+        a, b, changed_pair = a[keep], b[keep], (changed[a] | changed[b])[keep]
+        if not changed_pair.any():
+            break
+        a_bad, b_bad = _indistinct_pairs(lab, brand, a[changed_pair], b[changed_pair])
+        clash = fitted[a_bad] | fitted[b_bad]
         if not clash.any():
             break
-        a, b = a[clash], b[clash]
-        back = np.unique(np.where(fitted[b], b, a))
+        a_bad, b_bad = a_bad[clash], b_bad[clash]
+        back = np.unique(np.where(fitted[b_bad], b_bad, a_bad))
         for array, original in zip(colours, saved):
             array[back] = original[slot[back]]
         fitted[back] = False
+        changed = np.zeros(len(answer), bool)
+        changed[back] = True
         undone.append(back)
     return np.concatenate(undone) if undone else np.zeros(0, np.int64)
