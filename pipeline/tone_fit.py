@@ -65,7 +65,7 @@ class _ToneTables:
     l: np.ndarray  # (F, 2)
     c: np.ndarray  # (F, 2)
     hue_allowed: np.ndarray  # (F, 360) bool: integer hue allowed (with HUE_MARGIN) by the hue ranges
-    hue_blocked: np.ndarray  # (F, 360) int32: 1 where not (a product counts the targets that block a hue)
+    bounds: np.ndarray  # (F, 4): L lo, -L hi, C lo, -C hi (for `_joint`'s one max)
     hue_packed: np.ndarray  # (F, 45) uint8: hue_allowed as bits (np.packbits), to intersect many sets at once
     primary_inside: np.ndarray  # (F,)
     max_hue_spread: np.ndarray  # (F,) degrees, inf where none
@@ -83,7 +83,8 @@ def _tone_tables() -> _ToneTables:
                & (degrees[None, None] <= ranges.hue[..., 1, None] - HUE_MARGIN)).any(axis=1)
     allowed |= ranges.any_hue[:, None]
     return _ToneTables(columns=columns, ranges=ranges, l=ranges.l, c=ranges.c, hue_allowed=allowed,
-                       hue_blocked=(~allowed).astype(np.int32), hue_packed=np.packbits(allowed, axis=1),
+                       bounds=np.stack([ranges.l[:, 0], -ranges.l[:, 1], ranges.c[:, 0], -ranges.c[:, 1]], axis=1),
+                       hue_packed=np.packbits(allowed, axis=1),
                        primary_inside=rules.primary_inside[columns],
                        max_hue_spread=rules.max_hue_spread[columns], chromatic=load_attributes().rules.chromatic_chroma)
 
@@ -112,6 +113,12 @@ def _met_named(lch: np.ndarray, present: np.ndarray, brand: np.ndarray, named: n
     row, attribute = np.nonzero(named)
     return np.bincount(row, weights=attribute_rules().meets_each(lch[row], present[row], brand[row], attribute),
                        minlength=len(named))
+
+
+def _starts(differs: np.ndarray) -> np.ndarray:
+    """(n - 1,) bool: element k + 1 differs from element k -> (n,) bool: each run's first element (np.r_[True, ...]
+    without np.r_'s ~15 us a call)."""
+    return np.concatenate((np.ones(1, bool), differs))
 
 
 def _arc_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -145,7 +152,7 @@ def _nearest_allowed(hue_ok: np.ndarray, row: np.ndarray, hue: np.ndarray) -> np
         least = np.full(len(far), np.inf)
         np.minimum.at(least, i, distance)
         at = np.flatnonzero(distance == least[i])
-        at = at[np.r_[True, i[at][1:] != i[at][:-1]]]  # the lowest degree of each hue's least
+        at = at[_starts(i[at][1:] != i[at][:-1])]  # the lowest degree of each hue's least
         nearest[far[i[at]]] = d[at]
     return nearest
 
@@ -159,18 +166,16 @@ def _spread_anchor(lch: np.ndarray, counted: np.ndarray, movable: np.ndarray, ch
 
 
 def _joint(member: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(..., F) sets of targets -> their joint ranges: L lo, L hi, C lo, C hi (...), hue allowed (..., 360), and
-    whether they agree (all non-empty)."""
+    """(..., F) sets of targets -> their joint ranges: L lo, L hi, C lo, C hi (...), hue allowed (..., 45) as bits
+    (np.unpackbits for (..., 360)), and whether they agree (all non-empty)."""
     t = _tone_tables()
-    lo_l = np.where(member, t.l[:, 0], -np.inf).max(-1)
-    hi_l = np.where(member, t.l[:, 1], np.inf).min(-1)
-    lo_c = np.where(member, t.c[:, 0], -np.inf).max(-1)
-    hi_c = np.where(member, t.c[:, 1], np.inf).min(-1)
+    # The four bounds in one reduction: maxima of (L lo, -L hi, C lo, -C hi).
+    bound = np.where(member[..., None], t.bounds, -np.inf).max(-2)
+    lo_l, hi_l, lo_c, hi_c = bound[..., 0], -bound[..., 1], bound[..., 2], -bound[..., 3]
     # The allowed degrees of every member AND-ed as packed bits (45 bytes a target, not a 360-wide product).
-    hue_ok = np.unpackbits(np.bitwise_and.reduce(np.where(member[..., None], t.hue_packed, np.uint8(255)), axis=-2),
-                           axis=-1, count=360).view(bool)
-    agree = (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_ok.any(-1)
-    return lo_l, hi_l, lo_c, hi_c, hue_ok, agree
+    hue_packed = np.bitwise_and.reduce(np.where(member[..., None], t.hue_packed, np.uint8(255)), axis=-2)
+    agree = (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_packed.any(-1)
+    return lo_l, hi_l, lo_c, hi_c, hue_packed, agree
 
 
 def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -209,11 +214,24 @@ def _subsets() -> tuple[np.ndarray, np.ndarray]:
     return bits.astype(bool), within.T.astype(np.int32)
 
 
+@cache
+def _assignments() -> dict[int, np.ndarray]:
+    """Constant tables for `_split_fits`, by number of target sets n (2..MOST_SETS): (A, 4) every assignment of the
+    tunable roles to set 1..n or to no move (0) that uses at least two sets."""
+    n_roles, tables = len(TUNABLE_ROLES), {}
+    for n_sets in range(2, MOST_SETS + 1):
+        codes = np.stack(np.unravel_index(np.arange((n_sets + 1) ** n_roles), (n_sets + 1,) * n_roles), axis=1)
+        used = (codes[..., None] == np.arange(1, n_sets + 1)).any(axis=1).sum(axis=1)
+        tables[n_sets] = codes[used >= 2]
+    return tables
+
+
 def warm() -> None:
     """The fixed tables fitting reads (`postprocess.warm`: a made-up batch names no contradicting tones, so it
     would not reach the subsets table)."""
     _tone_tables()
     _subsets()
+    _assignments()
 
 
 def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -360,10 +378,10 @@ def _split_fits(rows: np.ndarray, target: np.ndarray, can_move: np.ndarray, best
     `fit_tones`; base (R,) how many named attributes the row's scheme meets unmoved; short (S,) the schemes to
     try (those no one set's moves bring to every named attribute)."""
     # The first row of each (scheme, set): monochrome's rows for other hues follow their set's first.
-    first = np.flatnonzero(np.r_[True, (rows[1:] != rows[:-1]) | (target[1:] != target[:-1]).any(axis=1)])
+    first = np.flatnonzero(_starts((rows[1:] != rows[:-1]) | (target[1:] != target[:-1]).any(axis=1)))
     scheme_of = rows[first]
-    start = np.flatnonzero(np.r_[True, scheme_of[1:] != scheme_of[:-1]])
-    count = np.diff(np.r_[start, len(first)])
+    start = np.flatnonzero(_starts(scheme_of[1:] != scheme_of[:-1]))
+    count = np.diff(start, append=len(first))
     multi = np.flatnonzero((count > 1) & short[scheme_of[start]])
     if not len(multi):
         return None
@@ -373,9 +391,7 @@ def _split_fits(rows: np.ndarray, target: np.ndarray, can_move: np.ndarray, best
         has = count[multi] > k
         sets[has, k] = first[start[multi[has]] + k]
     n_roles = len(TUNABLE_ROLES)
-    codes = np.stack(np.unravel_index(np.arange((n_sets + 1) ** n_roles), (n_sets + 1,) * n_roles), axis=1)
-    used = (codes[..., None] == np.arange(1, n_sets + 1)).any(axis=1).sum(axis=1)
-    codes = codes[used >= 2]  # (A, 4): 0 keeps the role, k moves it into set k
+    codes = _assignments()[n_sets]  # (A, 4): 0 keeps the role, k moves it into set k
     pick = np.where(codes[None] > 0, sets[:, np.maximum(codes - 1, 0)], -1)  # (M, A, 4) the row it moves by
     moving = np.broadcast_to(codes[None] > 0, pick.shape)
     ok = (~moving | ((pick >= 0) & can_move[np.maximum(pick, 0), np.arange(n_roles)])).all(axis=-1)
@@ -407,16 +423,22 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     scheme meets as its colours stand (the caller's own results), read instead of testing the rules again.
     """
     t = _tone_tables()
+    # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move. With `met`, the misses
+    # first: most calls end there (the schemes of a brief mostly meet its tones already).
+    if met is not None:
+        missing = ((named > met) & _tone_mask()).any(axis=1)  # named and not met
+        if not missing.any():
+            return []
     counted = present & judged_roles() & ~brand
     movable = counted & ~fixed & TUNABLE_MASK
-    # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move.
     tones = named[:, t.columns]
-    need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))
-    if not len(need):
-        return []
-    met_now = (_met_named(lch[need], present[need], brand[need], named[need] & _tone_mask()) if met is None
-               else (met[need] & named[need] & _tone_mask()).sum(axis=1))
-    need = need[met_now < tones[need].sum(1)]
+    if met is not None:
+        need = np.flatnonzero(missing & movable.any(axis=1))
+    else:
+        need = np.flatnonzero(tones.any(axis=1) & movable.any(axis=1))
+        if len(need):
+            met_now = _met_named(lch[need], present[need], brand[need], named[need] & _tone_mask())
+            need = need[met_now < tones[need].sum(1)]
     if not len(need):
         return []
     # One row per (scheme, set of its tones to fit to).
@@ -424,7 +446,8 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     rows = need[pick]
     if not len(rows):
         return []
-    lo_l, hi_l, lo_c, hi_c, hue_ok, _ = _joint(target)
+    lo_l, hi_l, lo_c, hi_c, hue_packed, _ = _joint(target)
+    hue_ok = np.unpackbits(hue_packed, axis=-1, count=360).view(bool)
     single_hue = (target & np.isfinite(t.max_hue_spread)).any(axis=1)
     spread = np.where(target, t.max_hue_spread, np.inf).min(axis=1)
     anchor = _spread_anchor(lch[rows], counted[rows], movable[rows], t.chromatic)
@@ -485,7 +508,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         trial[on, m:, TUNABLE_ROLES[role]] = moved_lch[on, role][:, None]
     # Only the trials with that many moves; the unmoved palette once per scheme (rows sorted by scheme: a scheme's
     # several target sets and monochrome hues share it).
-    head = np.r_[True, rows[1:] != rows[:-1]]
+    head = _starts(rows[1:] != rows[:-1])
     tried = np.arange(steps)[None] <= moves[:, None]
     tried[:, 0] = head
     r, m = np.nonzero(tried)
@@ -507,7 +530,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         cand = _Candidates(*(np.concatenate([a, b]) for a, b in zip(cand.fields(), split.fields())))
     # Per scheme the candidate that meets the most, then with the fewest moves, then the least change.
     rank = np.lexsort((cand.cost, cand.moves, -cand.gain, cand.scheme))
-    first = rank[np.r_[True, cand.scheme[rank][1:] != cand.scheme[rank][:-1]]]
+    first = rank[_starts(cand.scheme[rank][1:] != cand.scheme[rank][:-1])]
     first = first[cand.gain[first] > 0]
     if not len(first):
         return []
