@@ -246,15 +246,18 @@ def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count = sub.sum(axis=1)
         bits, within_t = _subsets()
         usable = np.arange(1, len(bits) + 1) < (1 << np.minimum(count, most))[:, None]  # only named: k + 1 < 2**count
-        # Agreement of each subset from its members' ranges, gathered by the order (most, not every target).
+        # Agreement of each usable subset from its members' ranges, gathered by the order (most, not every target);
+        # the hue bits only for subsets whose lightness and chroma ranges agree.
         t = _tone_tables()
-        picked = bits[None] & usable[..., None]  # (n, subsets, most)
-        lo_l = np.where(picked, t.l[order, 0][:, None], -np.inf).max(-1)
-        hi_l = np.where(picked, t.l[order, 1][:, None], np.inf).min(-1)
-        lo_c = np.where(picked, t.c[order, 0][:, None], -np.inf).max(-1)
-        hi_c = np.where(picked, t.c[order, 1][:, None], np.inf).min(-1)
-        hue_any = np.bitwise_and.reduce(np.where(picked[..., None], t.hue_packed[order][:, None], 255), axis=-2).any(-1)
-        ok = usable & (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_any
+        r, k = np.nonzero(usable)
+        picked, members = bits[k], order[r]  # (p, most)
+        bound = np.where(picked[..., None], t.bounds[members], -np.inf).max(-2)  # as in _joint
+        agree = (bound[:, 0] <= -bound[:, 1] - 2 * RANGE_MARGIN_L) & (bound[:, 2] <= -bound[:, 3] - 2 * RANGE_MARGIN_C)
+        q = np.flatnonzero(agree)
+        agree[q] = np.bitwise_and.reduce(np.where(picked[q, :, None], t.hue_packed[members[q]], np.uint8(255)),
+                                         axis=-2).any(-1)
+        ok = np.zeros(usable.shape, bool)
+        ok[r, k] = agree
         # Maximal: no agreeing strict superset.
         dominated = (ok.astype(np.int32) @ within_t) > 0
         r, k = np.nonzero(ok & ~dominated)
