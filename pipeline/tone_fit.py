@@ -477,7 +477,16 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         anchor = np.where(single_hue, options[r, k], anchor[r])
     if single_hue.any():  # every chromatic colour within half the spread of the anchor hue (hue_ok is a copy here)
         sh = np.flatnonzero(single_hue)
-        hue_ok[sh] &= _arc_distance(np.arange(360.0)[None], anchor[sh, None]) <= spread[sh, None] / 2 - HUE_MARGIN
+        limit = spread[sh] / 2 - HUE_MARGIN
+        reach = int(np.ceil(limit.max())) + 1 if np.isfinite(limit).all() and np.isfinite(anchor[sh]).all() else 180
+        if reach < 179:  # only degrees within reach of the anchor's can be near (one further is over limit + 0.5 off)
+            degree = (np.rint(anchor[sh]).astype(np.int64)[:, None] + np.arange(-reach, reach + 1)) % 360
+            near = np.zeros((len(sh), 360), bool)
+            near[np.arange(len(sh))[:, None], degree] = (_arc_distance(degree.astype(np.float64), anchor[sh, None])
+                                                         <= limit[:, None])
+        else:
+            near = _arc_distance(np.arange(360.0)[None], anchor[sh, None]) <= limit[:, None]
+        hue_ok[sh] &= near
     keep = hue_ok.any(axis=1)
     rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c = (
         a[keep] for a in (rows, target, hue_ok, single_hue, spread, anchor, lo_l, hi_l, lo_c, hi_c))
