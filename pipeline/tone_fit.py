@@ -527,6 +527,8 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     score = np.full((len(rows), steps), -1.0)
     score[r, m] = _met_named(trial[r, m], present[rows[r]], brand[rows[r]], named[rows[r]])
     score[:, 0] = score[np.flatnonzero(head)[np.cumsum(head) - 1], 0]
+    unmoved = np.zeros(len(named))
+    unmoved[rows] = score[:, 0]  # per scheme
     chosen = np.argmax(score, axis=1)  # the first m that reaches the row's best score
     # Candidates: each row's first `chosen` moves, then (where tones contradict) roles split between target sets.
     cand = _Candidates(scheme=rows, change=np.argsort(order, axis=1) < chosen[:, None], rgb=best_rgb,
@@ -548,13 +550,15 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
         return []
     rows, change, best_rgb, role_target = cand.scheme[first], cand.change[first], cand.rgb[first], \
         cand.role_target[first]
+    met_fit = unmoved[rows] + cand.gain[first]  # named attributes each fit meets (its trial's score)
     saved = lch[rows].copy(), oklab[rows].copy(), lab[rows].copy()
     r, j = _apply_moves((lch, oklab, lab), rows, change, best_rgb)
     s, role = rows[r], TUNABLE_ROLES[j]
     rgb_moved = best_rgb[r, j]
     reverted = _keep_distinct((lch, oklab, lab), brand, answer, rows, saved)
     if len(reverted):  # another primary inside the same ranges, far enough from the answer's other schemes
-        refitted = _refit_distinct((lch, oklab, lab), present, brand, named, answer, rows, change, best_rgb, reverted)
+        refitted = _refit_distinct((lch, oklab, lab), present, brand, named, answer, rows, change, best_rgb, met_fit,
+                                   reverted)
         reverted = np.setdiff1d(reverted, refitted)
         rgb_moved = best_rgb[r, j]
     done = ~np.isin(s, reverted)
@@ -600,14 +604,15 @@ def _apply_moves(colours: tuple[np.ndarray, np.ndarray, np.ndarray], rows: np.nd
 
 def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present: np.ndarray, brand: np.ndarray,
                     named: np.ndarray, answer: np.ndarray, rows: np.ndarray, change: np.ndarray, rgb: np.ndarray,
-                    reverted: np.ndarray) -> np.ndarray:
+                    met_fit: np.ndarray, reverted: np.ndarray) -> np.ndarray:
     """Fitted schemes whose moved primary came within rule 9's deltaE 2000 of another scheme of their answer (so
     `_keep_distinct` undid them), fitted again with another primary: the nearest to the scheme's own of the
     REFIT_SHIFTS around the fitted one (lightness, hue) that meets as many named attributes and is distinct
     from every other scheme of the answer as they stand. Where several schemes of an answer are pulled into one
     narrow tone (pastel, warm, monochrome together), the later ones then stay fitted instead of all but the first
     missing the tone. (S, 6, 3) OKLCH / OKLab / CIELAB change in place; `rows`, `change`, `rgb` the fits as
-    applied (rgb's primary column is updated for the schemes refitted) -> the schemes refitted."""
+    applied (rgb's primary column is updated for the schemes refitted), `met_fit` how many named attributes each
+    fit meets (as its trial scored) -> the schemes refitted."""
     lch, oklab, lab = colours
     k = np.flatnonzero(np.isin(rows, reverted) & change[:, T_PRIMARY])
     if not len(k):
@@ -616,7 +621,7 @@ def _refit_distinct(colours: tuple[np.ndarray, np.ndarray, np.ndarray], present:
     fit_lch = lch[s].copy()
     i, j = np.nonzero(change[k])
     fit_lch[i, TUNABLE_ROLES[j]] = oklab_to_oklch(rgb8_to_oklab(rgb[k[i], j]))
-    need = _met_named(fit_lch, present[s], brand[s], named[s])
+    need = met_fit[k]
     shift = REFIT_SHIFTS
     primary = fit_lch[:, R_PRIMARY]
     alt = np.stack(np.broadcast_arrays(np.clip(primary[:, None, 0] + shift[:, 0], 0.0, 1.0), primary[:, None, 1],
