@@ -184,9 +184,8 @@ def _target_tones(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     each maximal agreeing subset (pastel + vivid + fresh -> pastel + fresh, vivid + fresh), so that where tones
     contradict the fit still meets as many as it can."""
     # The schemes of one answer name the same: each distinct set once (a batch of one brief has one; np.unique over
-    # rows costs ~0.1 ms).
-    # Each row's sets depend on it alone, so the order of the distinct rows does not matter: a row keyed by its
-    # bits where they fit an int64.
+    # rows costs ~0.1 ms, so rows are keyed by their bits as one int64 where they fit: a row's sets depend on it
+    # alone, so the distinct rows' order does not matter).
     if (tones == tones[0]).all():
         distinct, back = tones[:1], np.zeros(len(tones), np.int64)
     elif tones.shape[1] < 63:
