@@ -325,11 +325,16 @@ def _nearest_inside(joint: _Joint, row: np.ndarray, lch: np.ndarray, oklab: np.n
         lights = l_lo[retry, None] + (l_hi - l_lo)[retry, None] * np.linspace(0, 1, LIGHTNESS_TRIES)  # (n, L)
         hues = np.concatenate([hue[retry, None] + HUE_TURNS, joint.anchor[rr, None]], axis=1) % 360.0  # (n, H)
         n_l, n_h = lights.shape[1], hues.shape[1]
-        coloured = np.stack(np.broadcast_arrays(lights[:, :, None], chroma[retry, None, None], hues[:, None, :]),
-                            axis=-1).reshape(len(retry), n_l * n_h, 3)
-        grey = np.clip(GREY_CHROMA, c_lo[retry], c_hi[retry])
-        greyed = np.stack(np.broadcast_arrays(lights, grey[:, None], lch[retry, 2, None]), axis=-1)
-        options = np.concatenate([coloured, greyed], axis=1)  # (n, K, 3)
+        # (n, K, 3): every lightness with every hue at the clamped chroma, then every lightness greyed (filled in
+        # place: fewer numpy calls than stacking broadcasts).
+        options = np.empty((len(retry), n_l * n_h + n_l, 3))
+        coloured = options[:, :n_l * n_h].reshape(len(retry), n_l, n_h, 3)  # a view
+        coloured[..., 0] = lights[:, :, None]
+        coloured[..., 1] = chroma[retry, None, None]
+        coloured[..., 2] = hues[:, None, :]
+        options[:, n_l * n_h:, 0] = lights
+        options[:, n_l * n_h:, 1] = np.clip(GREY_CHROMA, c_lo[retry], c_hi[retry])[:, None]
+        options[:, n_l * n_h:, 2] = lch[retry, 2, None]
         # Gamut-mapped and judged only where an option can win: a grey only where the ranges allow one, the anchor
         # hue not where it is one of the turned hues (the same colours, later, lose np.argmin's tie). The first
         # option always, so a row with none inside reads as before.
@@ -383,7 +388,7 @@ def _split_fits(rows: np.ndarray, target: np.ndarray, can_move: np.ndarray, best
     first = np.flatnonzero(_starts((rows[1:] != rows[:-1]) | (target[1:] != target[:-1]).any(axis=1)))
     scheme_of = rows[first]
     start = np.flatnonzero(_starts(scheme_of[1:] != scheme_of[:-1]))
-    count = np.diff(start, append=len(first))
+    count = np.concatenate((start[1:], [len(first)])) - start
     multi = np.flatnonzero((count > 1) & short[scheme_of[start]])
     if not len(multi):
         return None
