@@ -394,7 +394,8 @@ def brand_positions(palettes: np.ndarray, brand_lab: np.ndarray, n_brands: np.nd
         exhausted = ~free.any(axis=1)
         free[exhausted] = accent[exhausted]
         d = distance[:, k, :]
-        stale = np.flatnonzero(active & (free & landed).any(axis=1) & (free.sum(axis=1) > 1))
+        # (nothing has landed before the first brand colour)
+        stale = np.flatnonzero(active & (free & landed).any(axis=1) & (free.sum(axis=1) > 1)) if k else ()
         if len(stale):
             d = d.copy()
             d[stale] = delta_e2000_lab(current[stale], brand_lab[stale, k][:, None, :])
@@ -695,9 +696,16 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     f = _fit_tables()
     model, ranked = ids[:, :MODEL_CANDIDATES], ids[:, :MODEL_CANDIDATES + LIBRARY_BEST]
     tones = named[:, :N_TONES].astype(np.float32)
-    fallback = np.where(tones.any(axis=1, keepdims=True),
-                        tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
-                        style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
+    # (B, P), 0-1, bucket order: the tones' fit where a brief names any, else the styles'. Each product only where
+    # some brief of the batch reads it.
+    has_tones = tones.any(axis=1, keepdims=True)
+    if has_tones.all():
+        fallback = tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0)
+    elif not has_tones.any():
+        fallback = style_probs.astype(np.float32) @ f.style_fit_sorted
+    else:
+        fallback = np.where(has_tones, tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
+                            style_probs.astype(np.float32) @ f.style_fit_sorted)
     columns = np.flatnonzero(named.any(axis=0))
     misses = named[:, columns].astype(np.float32) @ f.fails_sorted[columns]
     order = fallback - misses  # a miss outweighs any fit
@@ -755,13 +763,14 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         oklab[b_of, cand, role[s, slot]] = brand_oklab[b_of, slot]
         lch[b_of, cand, role[s, slot]] = oklab_to_oklch(brand_oklab[b_of, slot])
         brand[b_of, cand, role[s, slot]] = True
-        # Only the attributes each brief names, each checked against all its candidates.
+        # Only the attributes each brief names, each checked against all its candidates (none: nothing to check).
         pair_brief, attribute = np.nonzero(named[branded])
-        b_of = np.repeat(branded[pair_brief], c)
-        cand = np.tile(np.arange(c), len(pair_brief))
-        attribute = np.repeat(attribute, c)
-        met[b_of, cand, attribute] = attribute_rules().meets_each(
-            lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
+        if len(pair_brief):
+            b_of = np.repeat(branded[pair_brief], c)
+            cand = np.tile(np.arange(c), len(pair_brief))
+            attribute = np.repeat(attribute, c)
+            met[b_of, cand, attribute] = attribute_rules().meets_each(
+                lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
     return Candidates(palette, relevance, lch, oklab, lab, brand, met, position)
 
 
@@ -895,11 +904,13 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     fixed = 10.0 * fit + MMR_LAMBDA * cand.relevance  # the value's first terms, summed first as before
     for r in range(rounds):
         active = n > r
-        diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
-        value = fixed + (1 - MMR_LAMBDA) * diversity + learned
-        uncovered = np.flatnonzero(active & (named & ~covered).any(axis=1)) if r else ()
-        if len(uncovered):
-            value[uncovered] += COVER_BONUS * (met_named[uncovered] & ~covered[uncovered, None, :]).any(axis=-1)
+        if r:
+            value = fixed + (1 - MMR_LAMBDA) * np.minimum(1.0, nearest / 0.25) + learned
+            uncovered = np.flatnonzero(active & (named & ~covered).any(axis=1))
+            if len(uncovered):
+                value[uncovered] += COVER_BONUS * (met_named[uncovered] & ~covered[uncovered, None, :]).any(axis=-1)
+        else:  # no diversity term yet, nothing covered yet
+            value = fixed + learned
         value[taken] = -np.inf
         allowed = np.where(clash, -np.inf, value)
         best = np.argmax(allowed, axis=1)
@@ -910,8 +921,9 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
             stuck_rows = np.flatnonzero(stuck)
             best[stuck_rows] = chosen[stuck_rows, r] = np.argmax(value[stuck_rows], axis=1)
             varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
-        taken[rows[active], best[active]] = True
-        covered[rows[active]] |= met_named[rows[active], best[active]]
+        # (rows are distinct, so an OR through the fancy index is exact; inactive rows OR False)
+        taken[rows, best] |= active
+        covered |= met_named[rows, best] & active[:, None]
         if r + 1 == rounds:  # what follows only serves a next round
             break
         # Only candidates still open, of briefs that choose again after this round.
@@ -979,6 +991,11 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
     `answer` (S,) and `rank` (S,): each scheme's brief and place in it.
     """
     f = _fit_tables()
+    # The attributes some scheme misses that a colour put in can meet: mostly none (no cue, or all met as chosen),
+    # and then nothing below has anything to do.
+    missed = np.flatnonzero((named & ~met).any(axis=0) & f.anchored)
+    if not len(missed):
+        return []
     limit = load_attributes().rules.min_delta_e2000
     free = present & ~brand & ~locked & INJECT_MASK
     visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
@@ -986,17 +1003,18 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
     saved = lch.copy(), oklab.copy(), lab.copy()
     done: list[Injection] = []
     tones = named[:, :N_TONES].astype(np.float32)
-    # The other schemes of each scheme's answer, (S, most - 1) scheme rows, -1 padded.
-    first = np.searchsorted(answer, answer)
-    size = np.bincount(answer)[answer]
-    most = int(size.max()) if len(size) else 1
-    offset = np.arange(most)
-    members = np.where(offset < size[:, None], first[:, None] + offset, -1)
-    others = np.where(members != np.arange(len(answer))[:, None], members, -1)
     brand_primary = brand[:, R_PRIMARY]
-    accents_matter = np.bincount(answer, weights=brand_primary, minlength=answer.max() + 1)[answer] > 0 \
-        if len(answer) else np.zeros(0, bool)
-    for k in np.flatnonzero((named & ~met).any(axis=0) & f.anchored):
+    # Accents matter only in answers with a brand primary; without one anywhere, none of that is needed.
+    any_brand_primary = bool(brand_primary.any())
+    if any_brand_primary:
+        # The other schemes of each scheme's answer, (S, most - 1) scheme rows, -1 padded.
+        first = np.searchsorted(answer, answer)
+        size = np.bincount(answer)[answer]
+        offset = np.arange(int(size.max()))
+        members = np.where(offset < size[:, None], first[:, None] + offset, -1)
+        others = np.where(members != np.arange(len(answer))[:, None], members, -1)
+        accents_matter = np.bincount(answer, weights=brand_primary, minlength=answer.max() + 1)[answer] > 0
+    for k in missed:
         for group, boxes in zip(f.groups[k], f.group_boxes[k]):
             needing = named[:, k] & ~met[:, k] & free.any(axis=1)
             maybe = np.flatnonzero(needing)
@@ -1005,8 +1023,8 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
             # A colour already in the group (only where the rest asks: the boxes test is the costly part).
             needing[maybe] = ~(boxes.contains(lch[maybe]).any(axis=-1) & visible[maybe]).any(axis=1)
             # Schemes of answers where accents tell schemes apart go rank by rank; the rest all at once.
-            steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r)
-                                                  for r in np.unique(rank[needing & accents_matter])]
+            steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r) for r in np.unique(
+                rank[needing & accents_matter])] if any_brand_primary else [needing]
             for step in steps:
                 rows = np.flatnonzero(step)
                 if not len(rows):
@@ -1018,13 +1036,15 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
                 distance = np.sqrt((here[..., 0] - there[:, 0]) ** 2 + (here[..., 1] - there[:, 1]) ** 2
                                    + (here[..., 2] - there[:, 2]) ** 2)
                 cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
-                peers = others[rows]
-                relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
-                          & free[rows, R_ACCENT][:, None])
                 flat = cost.reshape(len(rows), -1)  # (R, 6 g), role-major
                 # An accent within deltaE 2000 10 of a peer's accent is blocked. Tested only where it could win:
                 # accents no dearer than the scheme's best other role (blocking any other changes no argmin).
-                relying = np.flatnonzero(relies.any(axis=1))
+                relying = ()
+                if any_brand_primary:
+                    peers = others[rows]
+                    relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
+                              & free[rows, R_ACCENT][:, None])
+                    relying = np.flatnonzero(relies.any(axis=1))
                 if len(relying):
                     accent = cost[relying, R_ACCENT]  # (n, g)
                     rest = np.delete(cost[relying], R_ACCENT, axis=1).reshape(len(relying), -1).min(axis=1)
