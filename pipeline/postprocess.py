@@ -1230,7 +1230,9 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     top = np.zeros((batch, n_styles), bool)
     top[rows[:, None], np.argsort(-style_probs, axis=1)[:, :TOP_STYLES]] = True
     likely = np.sqrt(style_probs)
-    used = np.zeros((batch, n_styles), dtype=np.int64)
+    # 0.25 ** (times the style was used), kept as a running product (powers of two: exact either way)
+    repeat = np.ones((batch, n_styles))
+    any_script = bool(needs_script.any())
     fit_table = _tables().style_fit
     bonus = None
     if taste is not None:  # the pairs the font step could give each style under the first-scheme policy
@@ -1240,15 +1242,21 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     for r in range(rounds):
         active = palettes[:, r] >= 0
         fit = fit_table[np.maximum(palettes[:, r], 0)]
-        now = np.where(script_taken[:, None] | (r == 0), feasible["first"], feasible["later"])
-        value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * now
+        if r == 0 or script_taken.all():
+            now = feasible["first"]
+        elif not script_taken.any():
+            now = feasible["later"]
+        else:
+            now = np.where(script_taken[:, None], feasible["first"], feasible["later"])
+        value = likely * (0.5 + fit) * repeat + 5.0 * top + 10.0 * now
         if bonus is not None:
             # The taste only among the top styles some pair can type as asked, by the stricter first-scheme
             # policy even for later schemes: a script heading above one makes the font choice apply it.
             value = value + np.where(top & feasible["first"], bonus, 0.0)
         best = np.argmax(value, axis=1)
-        used[rows[active], best[active]] += 1
-        script_taken |= active & (r > 0) & needs_script[rows, best]
+        repeat[rows, best] *= np.where(active, 0.25, 1.0)  # rows are distinct: one factor each
+        if r and any_script:
+            script_taken |= active & needs_script[rows, best]
         out[:, r] = np.where(active, best, -1)
     return out
 
@@ -1283,27 +1291,36 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     outside_pool = ~types["pool"]
     # Schemes whose style and named tones only a script heading can meet (a `secondary` policy): an answer has
     # one such slot (rule 4), so an earlier scheme that can meet its rules with another face leaves it to them.
-    by_scheme = np.arange(batch)[:, None], styles.clip(0)
+    by_scheme = rows[:, None], np.maximum(styles, 0)
     needs_script = (styles >= 0) & ~types["styles_first"][by_scheme] & types["styles_later"][by_scheme]
     needs_script[:, 0] = False
+    # Where no scheme needs the script slot, nothing is reserved (the term below would subtract zeros).
+    any_script = bool(needs_script.any())
     for r in range(rounds):
         active = styles[:, r] >= 0
         style = np.maximum(styles[:, r], 0)
-        if r:
+        # The first scheme, and any scheme below a script heading, by first-scheme rules; the others by the later
+        # ones (one table each where the whole batch is alike).
+        if r == 0 or script_above.all():
+            style_ok = f.style_pair_first[style]
+            tones_ok, count = types["tones_first"], types["count_first"] + style_ok
+        elif not script_above.any():
+            style_ok = f.style_pair_later[style]
+            tones_ok, count = types["tones_later"], types["count_later"] + style_ok
+        else:
             later = ~script_above[:, None]
             style_ok = np.where(later, f.style_pair_later[style], f.style_pair_first[style])
             tones_ok = np.where(later, types["tones_later"], types["tones_first"])
             count = np.where(later, types["count_later"], types["count_first"]) + style_ok
-        else:  # the first scheme: first-scheme rules only
-            style_ok = f.style_pair_first[style]
-            tones_ok, count = types["tones_first"], types["count_first"] + style_ok
         repeat = used[:, t.pair_heading]
-        reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
         # A script face a later scheme needs is kept for it where another face meets this scheme's rules. Where no
         # pair meets them all, more of them met comes before a fresh heading (fit to the brief first, the repeat
         # reported): the other way round, the zh pool's new sans faces won over repeats meeting more tones.
-        whole = (1000.0 * (style_ok & tones_ok) - 500.0 * (reserve[:, None] & f.heading_script[None, :])
-                 + 100.0 * count + 10.0 * ~repeat + ranked_term)
+        whole = 1000.0 * (style_ok & tones_ok)
+        if any_script:
+            reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
+            whole -= 500.0 * (reserve[:, None] & f.heading_script[None, :])
+        whole += 100.0 * count + 10.0 * ~repeat + ranked_term
         value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)
@@ -1418,20 +1435,20 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             locked[s, role] = True
             injected.setdefault(s, []).append(Injection(s, role, color, -1))
         met = cand.met[brief_of, chosen]  # (a copy) each scheme's named attributes met as chosen, brand colours in
-        for d in put_cue_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen],
-                                 named[brief_of], met.copy(), locked, brief_of, rank):
+        # Per scheme, read (never written) by every step below.
+        present_s, brand_s, named_s = f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of]
+        for d in put_cue_colours(lch, oklab, lab, present_s, brand_s, named_s, met.copy(), locked, brief_of, rank):
             injected.setdefault(d.scheme, []).append(d)
         # Then the colours free keywords evoke, into the roles still free.
         taken = locked.copy()
         for d in [d for ds in injected.values() for d in ds]:
             taken[d.scheme, d.role] = True
-        for k in put_keyword_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
-                                     named[brief_of], [keyword_colours[b] for b in brief_of.tolist()], brief_of):
+        for k in put_keyword_colours(lch, oklab, lab, present_s, brand_s, taken, named_s,
+                                     [keyword_colours[b] for b in brief_of.tolist()], brief_of):
             keyword_put.setdefault(k.scheme, []).append(k)
         # Then the remaining free colours moved into the named tones' ranges where the scheme still misses one.
         # `met` is kept current by testing again only the schemes whose colours changed since choosing (few; a
         # colour varied for rule 9 is among `injected`), here and after the tone fitting.
-        present_s, brand_s, named_s = f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of]
         _retest(met, [*injected, *keyword_put], lch, present_s, brand_s, named_s)
         tuned = _tune_to_tones(lch, oklab, lab, present_s, brand_s, taken, keyword_put, named_s, brief_of, met)
         _retest(met, [*tuned], lch, present_s, brand_s, named_s)
