@@ -264,6 +264,8 @@ def _normalise(scores: np.ndarray) -> np.ndarray:
     low = scores.min(axis=1, keepdims=True)
     spread = scores.max(axis=1, keepdims=True) - low
     flat = ~(spread > 1e-9)
+    if not flat.any():  # (the usual case: no flat row to guard)
+        return (scores - low) / spread
     return np.where(flat, 1.0, (scores - low) / np.where(flat, 1.0, spread))
 
 
@@ -714,13 +716,13 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     order = fallback - misses  # a miss outweighs any fit
     order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
     spread = _bucket_best(order)
-    fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
     best = np.zeros((len(ids), LIBRARY_BEST), np.int64)
     best_relevance = np.zeros((len(ids), LIBRARY_BEST))
     relevance = _normalise(scores)
     if ranked.shape[1] == best.shape[1] + MODEL_CANDIDATES:
         best[:] = ranked[:, MODEL_CANDIDATES:]
         best_relevance[:] = relevance[:, MODEL_CANDIDATES:ranked.shape[1]]
+        fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
         short = np.flatnonzero(fitting < MIN_FITTING)
     else:  # a short ranking: the library fills in for every brief
         short = np.arange(len(ids))
@@ -770,7 +772,7 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         pair_brief, attribute = np.nonzero(named[branded])
         if len(pair_brief):
             b_of = np.repeat(branded[pair_brief], c)
-            cand = np.tile(np.arange(c), len(pair_brief))
+            cand = np.arange(len(pair_brief) * c) % c  # each brief's candidates, once per attribute
             attribute = np.repeat(attribute, c)
             met[b_of, cand, attribute] = attribute_rules().meets_each(
                 lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
@@ -787,7 +789,7 @@ def _side_candidates(order: np.ndarray, fallback: np.ndarray, named: np.ndarray,
     f = _fit_tables()
     side = np.zeros((len(palette), SIDE_CANDIDATES), np.int64)
     relevance = np.full((len(palette), SIDE_CANDIDATES), -np.inf)
-    need_b, need_t = np.nonzero(named[:, :N_TONES] & ~f.passes[palette][..., :N_TONES].any(axis=1))
+    need_b, need_t = np.nonzero(named[:, :N_TONES] & ~f.passes[palette, :N_TONES].any(axis=1))
     slot = np.arange(len(need_b)) - np.searchsorted(need_b, need_b)  # the tone's place among its brief's needs
     keep = slot < SIDE_CANDIDATES
     need_b, need_t, slot = need_b[keep], need_t[keep], slot[keep]
