@@ -1291,9 +1291,9 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     bonus = taste.font_bonus() if taste is not None else None
     # What does not change between rounds. The whole-number terms of the value below sum exactly in any order,
     # so the model's ranking joins them up front; relevance and mood are added after them, as before.
-    ranked_term = 5.0 * ranked
+    # A pair outside the brief's pool is never taken: -inf here carries through every sum below.
+    ranked_term = np.where(types["pool"], 5.0 * ranked, -np.inf)
     relevance_term = MMR_LAMBDA * relevance
-    outside_pool = ~types["pool"]
     # Schemes whose style and named tones only a script heading can meet (a `secondary` policy): an answer has
     # one such slot (rule 4), so an earlier scheme that can meet its rules with another face leaves it to them.
     by_scheme = rows[:, None], np.maximum(styles, 0)
@@ -1329,9 +1329,8 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
         value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)
-        value[outside_pool] = -np.inf
         best = np.argmax(value, axis=1)
-        used[rows[active], t.pair_heading[best][active]] = True
+        used[rows, t.pair_heading[best]] |= active  # (rows are distinct: one heading each)
         script_above |= active & f.heading_script[best]
         chosen[:, r] = np.where(active, best, -1)
         chosen_relevance[:, r] = np.where(active, relevance[rows, best], 0.0)
