@@ -1243,27 +1243,29 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     if taste is not None:  # the pairs the font step could give each style under the first-scheme policy
         typed = (types["tones_first"] & types["pool"])[:, :, None] & (f.pair_style_first > 0)[None]
         bonus = taste.style_bonus(typed)
-    out = np.full((batch, rounds), -1, dtype=np.int64)
+    # The terms that do not change between rounds, for all rounds at once (the products in the same order).
+    fitted = likely[:, None, :] * (0.5 + fit_table[np.maximum(palettes, 0)])  # (B, rounds, n_styles)
+    top_term, first_term, later_term = 5.0 * top, 10.0 * feasible["first"], 10.0 * feasible["later"]
+    in_use = palettes >= 0
+    best = np.zeros((batch, rounds), dtype=np.int64)
     for r in range(rounds):
-        active = palettes[:, r] >= 0
-        fit = fit_table[np.maximum(palettes[:, r], 0)]
+        active = in_use[:, r]
         if r == 0 or script_taken.all():
-            now = feasible["first"]
+            now = first_term
         elif not script_taken.any():
-            now = feasible["later"]
+            now = later_term
         else:
-            now = np.where(script_taken[:, None], feasible["first"], feasible["later"])
-        value = likely * (0.5 + fit) * repeat + 5.0 * top + 10.0 * now
+            now = np.where(script_taken[:, None], first_term, later_term)
+        value = fitted[:, r] * repeat + top_term + now
         if bonus is not None:
             # The taste only among the top styles some pair can type as asked, by the stricter first-scheme
             # policy even for later schemes: a script heading above one makes the font choice apply it.
             value = value + np.where(top & feasible["first"], bonus, 0.0)
-        best = np.argmax(value, axis=1)
-        repeat[rows, best] *= np.where(active, 0.25, 1.0)  # rows are distinct: one factor each
+        pick = best[:, r] = np.argmax(value, axis=1)
+        repeat[rows, pick] *= np.where(active, 0.25, 1.0)  # rows are distinct: one factor each
         if r and any_script:
-            script_taken |= active & needs_script[rows, best]
-        out[:, r] = np.where(active, best, -1)
-    return out
+            script_taken |= active & needs_script[rows, pick]
+    return np.where(in_use, best, -1)
 
 
 def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray],
@@ -1286,24 +1288,24 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     ranked[rows[:, None], ids] = True
     used = np.zeros((batch, t.n_headings), bool)
     script_above = np.zeros(batch, bool)
-    chosen = np.full((batch, rounds), -1, dtype=np.int64)
-    chosen_relevance = np.zeros((batch, rounds))
+    picks = np.zeros((batch, rounds), dtype=np.int64)
     bonus = taste.font_bonus() if taste is not None else None
     # What does not change between rounds. The whole-number terms of the value below sum exactly in any order,
     # so the model's ranking joins them up front; relevance and mood are added after them, as before.
     # A pair outside the brief's pool is never taken: -inf here carries through every sum below.
     ranked_term = np.where(types["pool"], 5.0 * ranked, -np.inf)
     relevance_term = MMR_LAMBDA * relevance
+    in_use, style_of = styles >= 0, np.maximum(styles, 0)
+    mood_term = (1 - MMR_LAMBDA) * f.style_mood[style_of]  # (B, rounds, F)
     # Schemes whose style and named tones only a script heading can meet (a `secondary` policy): an answer has
     # one such slot (rule 4), so an earlier scheme that can meet its rules with another face leaves it to them.
-    by_scheme = rows[:, None], np.maximum(styles, 0)
+    by_scheme = rows[:, None], style_of
     needs_script = (styles >= 0) & ~types["styles_first"][by_scheme] & types["styles_later"][by_scheme]
     needs_script[:, 0] = False
     # Where no scheme needs the script slot, nothing is reserved (the term below would subtract zeros).
     any_script = bool(needs_script.any())
     for r in range(rounds):
-        active = styles[:, r] >= 0
-        style = np.maximum(styles[:, r], 0)
+        active, style = in_use[:, r], style_of[:, r]
         # The first scheme, and any scheme below a script heading, by first-scheme rules; the others by the later
         # ones (one table each where the whole batch is alike).
         if r == 0 or script_above.all():
@@ -1326,15 +1328,13 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
             reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
             whole -= 500.0 * (reserve[:, None] & f.heading_script[None, :])
         whole += 100.0 * count + 10.0 * ~repeat + ranked_term
-        value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
+        value = whole + relevance_term + mood_term[:, r]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)
-        best = np.argmax(value, axis=1)
+        best = picks[:, r] = np.argmax(value, axis=1)
         used[rows, t.pair_heading[best]] |= active  # (rows are distinct: one heading each)
         script_above |= active & f.heading_script[best]
-        chosen[:, r] = np.where(active, best, -1)
-        chosen_relevance[:, r] = np.where(active, relevance[rows, best], 0.0)
-    return chosen, chosen_relevance
+    return np.where(in_use, picks, -1), np.where(in_use, relevance[rows[:, None], picks], 0.0)
 
 
 def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, reference_colors: list[str],
