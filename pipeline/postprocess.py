@@ -264,6 +264,8 @@ def _normalise(scores: np.ndarray) -> np.ndarray:
     low = scores.min(axis=1, keepdims=True)
     spread = scores.max(axis=1, keepdims=True) - low
     flat = ~(spread > 1e-9)
+    if not flat.any():  # (the usual case: no flat row to guard)
+        return (scores - low) / spread
     return np.where(flat, 1.0, (scores - low) / np.where(flat, 1.0, spread))
 
 
@@ -394,7 +396,8 @@ def brand_positions(palettes: np.ndarray, brand_lab: np.ndarray, n_brands: np.nd
         exhausted = ~free.any(axis=1)
         free[exhausted] = accent[exhausted]
         d = distance[:, k, :]
-        stale = np.flatnonzero(active & (free & landed).any(axis=1) & (free.sum(axis=1) > 1))
+        # (nothing has landed before the first brand colour)
+        stale = np.flatnonzero(active & (free & landed).any(axis=1) & (free.sum(axis=1) > 1)) if k else ()
         if len(stale):
             d = d.copy()
             d[stale] = delta_e2000_lab(current[stale], brand_lab[stale, k][:, None, :])
@@ -443,9 +446,12 @@ def build_layouts(heatmaps: np.ndarray, formats: list[str], styles: np.ndarray, 
     r1 = rows - in_rows[..., ::-1].argmax(axis=2)
     c0 = in_cols.argmax(axis=2)
     c1 = cols - in_cols[..., ::-1].argmax(axis=2)
-    boxes = np.stack([c0, r0, c1 - c0, r1 - r0], axis=-1) * in_rows.any(axis=2)[..., None]
+    # The columns written into one array (np.stack costs ~10 calls at these sizes).
+    boxes = np.empty(c0.shape + (4,), np.int64)
+    boxes[..., 0], boxes[..., 1], boxes[..., 2], boxes[..., 3] = c0, r0, c1 - c0, r1 - r0
+    boxes *= in_rows.any(axis=2)[..., None]
     ids = [t.template_id[k] if k >= 0 else None for k in template.tolist()]
-    return np.round(maps, 3).astype(np.float32), ids, boxes
+    return maps.round(3, out=maps).astype(np.float32), ids, boxes
 
 
 # --- fit to the brief (issue 15): the frozen rules of knowledge.attributes as hard choices ---------------------
@@ -695,21 +701,28 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
     f = _fit_tables()
     model, ranked = ids[:, :MODEL_CANDIDATES], ids[:, :MODEL_CANDIDATES + LIBRARY_BEST]
     tones = named[:, :N_TONES].astype(np.float32)
-    fallback = np.where(tones.any(axis=1, keepdims=True),
-                        tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
-                        style_probs.astype(np.float32) @ f.style_fit_sorted)  # (B, P), 0-1, bucket order
+    # (B, P), 0-1, bucket order: the tones' fit where a brief names any, else the styles'. Each product only where
+    # some brief of the batch reads it.
+    has_tones = tones.any(axis=1, keepdims=True)
+    if has_tones.all():
+        fallback = tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0)
+    elif not has_tones.any():
+        fallback = style_probs.astype(np.float32) @ f.style_fit_sorted
+    else:
+        fallback = np.where(has_tones, tones @ f.tone_fit_sorted / np.maximum(tones.sum(axis=1, keepdims=True), 1.0),
+                            style_probs.astype(np.float32) @ f.style_fit_sorted)
     columns = np.flatnonzero(named.any(axis=0))
     misses = named[:, columns].astype(np.float32) @ f.fails_sorted[columns]
     order = fallback - misses  # a miss outweighs any fit
     order[np.arange(len(ids))[:, None], f.bucket_rank[ranked]] = -np.inf  # already a candidate
     spread = _bucket_best(order)
-    fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
     best = np.zeros((len(ids), LIBRARY_BEST), np.int64)
     best_relevance = np.zeros((len(ids), LIBRARY_BEST))
     relevance = _normalise(scores)
     if ranked.shape[1] == best.shape[1] + MODEL_CANDIDATES:
         best[:] = ranked[:, MODEL_CANDIDATES:]
         best_relevance[:] = relevance[:, MODEL_CANDIDATES:ranked.shape[1]]
+        fitting = (f.passes[model] | ~named[:, None, :]).all(axis=-1).sum(axis=1)
         short = np.flatnonzero(fitting < MIN_FITTING)
     else:  # a short ranking: the library fills in for every brief
         short = np.arange(len(ids))
@@ -755,13 +768,14 @@ def fitting_candidates(ids: np.ndarray, scores: np.ndarray, named: np.ndarray, s
         oklab[b_of, cand, role[s, slot]] = brand_oklab[b_of, slot]
         lch[b_of, cand, role[s, slot]] = oklab_to_oklch(brand_oklab[b_of, slot])
         brand[b_of, cand, role[s, slot]] = True
-        # Only the attributes each brief names, each checked against all its candidates.
+        # Only the attributes each brief names, each checked against all its candidates (none: nothing to check).
         pair_brief, attribute = np.nonzero(named[branded])
-        b_of = np.repeat(branded[pair_brief], c)
-        cand = np.tile(np.arange(c), len(pair_brief))
-        attribute = np.repeat(attribute, c)
-        met[b_of, cand, attribute] = attribute_rules().meets_each(
-            lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
+        if len(pair_brief):
+            b_of = np.repeat(branded[pair_brief], c)
+            cand = np.arange(len(pair_brief) * c) % c  # each brief's candidates, once per attribute
+            attribute = np.repeat(attribute, c)
+            met[b_of, cand, attribute] = attribute_rules().meets_each(
+                lch[b_of, cand], f.present[palette[b_of, cand]], brand[b_of, cand], attribute)
     return Candidates(palette, relevance, lch, oklab, lab, brand, met, position)
 
 
@@ -775,7 +789,7 @@ def _side_candidates(order: np.ndarray, fallback: np.ndarray, named: np.ndarray,
     f = _fit_tables()
     side = np.zeros((len(palette), SIDE_CANDIDATES), np.int64)
     relevance = np.full((len(palette), SIDE_CANDIDATES), -np.inf)
-    need_b, need_t = np.nonzero(named[:, :N_TONES] & ~f.passes[palette][..., :N_TONES].any(axis=1))
+    need_b, need_t = np.nonzero(named[:, :N_TONES] & ~f.passes[palette, :N_TONES].any(axis=1))
     slot = np.arange(len(need_b)) - np.searchsorted(need_b, need_b)  # the tone's place among its brief's needs
     keep = slot < SIDE_CANDIDATES
     need_b, need_t, slot = need_b[keep], need_t[keep], slot[keep]
@@ -895,11 +909,13 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
     fixed = 10.0 * fit + MMR_LAMBDA * cand.relevance  # the value's first terms, summed first as before
     for r in range(rounds):
         active = n > r
-        diversity = np.minimum(1.0, nearest / 0.25) if r else np.zeros_like(nearest)
-        value = fixed + (1 - MMR_LAMBDA) * diversity + learned
-        uncovered = np.flatnonzero(active & (named & ~covered).any(axis=1)) if r else ()
-        if len(uncovered):
-            value[uncovered] += COVER_BONUS * (met_named[uncovered] & ~covered[uncovered, None, :]).any(axis=-1)
+        if r:
+            value = fixed + (1 - MMR_LAMBDA) * np.minimum(1.0, nearest / 0.25) + learned
+            uncovered = np.flatnonzero(active & (named & ~covered).any(axis=1))
+            if len(uncovered):
+                value[uncovered] += COVER_BONUS * (met_named[uncovered] & ~covered[uncovered, None, :]).any(axis=-1)
+        else:  # no diversity term yet, nothing covered yet
+            value = fixed + learned
         value[taken] = -np.inf
         allowed = np.where(clash, -np.inf, value)
         best = np.argmax(allowed, axis=1)
@@ -910,8 +926,9 @@ def select_fitting_palettes(cand: Candidates, named: np.ndarray, n: np.ndarray, 
             stuck_rows = np.flatnonzero(stuck)
             best[stuck_rows] = chosen[stuck_rows, r] = np.argmax(value[stuck_rows], axis=1)
             varied += _vary_to_differ(cand, named, stuck_rows, best[stuck_rows], chosen[stuck_rows, :r])
-        taken[rows[active], best[active]] = True
-        covered[rows[active]] |= met_named[rows[active], best[active]]
+        # (rows are distinct, so an OR through the fancy index is exact; inactive rows OR False)
+        taken[rows, best] |= active
+        covered |= met_named[rows, best] & active[:, None]
         if r + 1 == rounds:  # what follows only serves a next round
             break
         # Only candidates still open, of briefs that choose again after this round.
@@ -979,6 +996,11 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
     `answer` (S,) and `rank` (S,): each scheme's brief and place in it.
     """
     f = _fit_tables()
+    # The attributes some scheme misses that a colour put in can meet: mostly none (no cue, or all met as chosen),
+    # and then nothing below has anything to do.
+    missed = np.flatnonzero((named & ~met).any(axis=0) & f.anchored)
+    if not len(missed):
+        return []
     limit = load_attributes().rules.min_delta_e2000
     free = present & ~brand & ~locked & INJECT_MASK
     visible = present & (np.arange(len(ROLE_ORDER)) != R_TEXT)
@@ -986,17 +1008,18 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
     saved = lch.copy(), oklab.copy(), lab.copy()
     done: list[Injection] = []
     tones = named[:, :N_TONES].astype(np.float32)
-    # The other schemes of each scheme's answer, (S, most - 1) scheme rows, -1 padded.
-    first = np.searchsorted(answer, answer)
-    size = np.bincount(answer)[answer]
-    most = int(size.max()) if len(size) else 1
-    offset = np.arange(most)
-    members = np.where(offset < size[:, None], first[:, None] + offset, -1)
-    others = np.where(members != np.arange(len(answer))[:, None], members, -1)
     brand_primary = brand[:, R_PRIMARY]
-    accents_matter = np.bincount(answer, weights=brand_primary, minlength=answer.max() + 1)[answer] > 0 \
-        if len(answer) else np.zeros(0, bool)
-    for k in np.flatnonzero((named & ~met).any(axis=0) & f.anchored):
+    # Accents matter only in answers with a brand primary; without one anywhere, none of that is needed.
+    any_brand_primary = bool(brand_primary.any())
+    if any_brand_primary:
+        # The other schemes of each scheme's answer, (S, most - 1) scheme rows, -1 padded.
+        first = np.searchsorted(answer, answer)
+        size = np.bincount(answer)[answer]
+        offset = np.arange(int(size.max()))
+        members = np.where(offset < size[:, None], first[:, None] + offset, -1)
+        others = np.where(members != np.arange(len(answer))[:, None], members, -1)
+        accents_matter = np.bincount(answer, weights=brand_primary, minlength=answer.max() + 1)[answer] > 0
+    for k in missed:
         for group, boxes in zip(f.groups[k], f.group_boxes[k]):
             needing = named[:, k] & ~met[:, k] & free.any(axis=1)
             maybe = np.flatnonzero(needing)
@@ -1005,8 +1028,8 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
             # A colour already in the group (only where the rest asks: the boxes test is the costly part).
             needing[maybe] = ~(boxes.contains(lch[maybe]).any(axis=-1) & visible[maybe]).any(axis=1)
             # Schemes of answers where accents tell schemes apart go rank by rank; the rest all at once.
-            steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r)
-                                                  for r in np.unique(rank[needing & accents_matter])]
+            steps = [needing & ~accents_matter] + [needing & accents_matter & (rank == r) for r in np.unique(
+                rank[needing & accents_matter])] if any_brand_primary else [needing]
             for step in steps:
                 rows = np.flatnonzero(step)
                 if not len(rows):
@@ -1018,13 +1041,15 @@ def put_cue_colours(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present
                 distance = np.sqrt((here[..., 0] - there[:, 0]) ** 2 + (here[..., 1] - there[:, 1]) ** 2
                                    + (here[..., 2] - there[:, 2]) ** 2)
                 cost = distance + outside_tones[:, None, :] + np.where(free[rows], 0.0, np.inf)[..., None]
-                peers = others[rows]
-                relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
-                          & free[rows, R_ACCENT][:, None])
                 flat = cost.reshape(len(rows), -1)  # (R, 6 g), role-major
                 # An accent within deltaE 2000 10 of a peer's accent is blocked. Tested only where it could win:
                 # accents no dearer than the scheme's best other role (blocking any other changes no argmin).
-                relying = np.flatnonzero(relies.any(axis=1))
+                relying = ()
+                if any_brand_primary:
+                    peers = others[rows]
+                    relies = ((peers >= 0) & (brand_primary[rows, None] | brand_primary[np.maximum(peers, 0)])
+                              & free[rows, R_ACCENT][:, None])
+                    relying = np.flatnonzero(relies.any(axis=1))
                 if len(relying):
                     accent = cost[relying, R_ACCENT]  # (n, g)
                     rest = np.delete(cost[relying], R_ACCENT, axis=1).reshape(len(relying), -1).min(axis=1)
@@ -1210,27 +1235,37 @@ def assign_fitting_styles(style_probs: np.ndarray, palettes: np.ndarray, types: 
     top = np.zeros((batch, n_styles), bool)
     top[rows[:, None], np.argsort(-style_probs, axis=1)[:, :TOP_STYLES]] = True
     likely = np.sqrt(style_probs)
-    used = np.zeros((batch, n_styles), dtype=np.int64)
+    # 0.25 ** (times the style was used), kept as a running product (powers of two: exact either way)
+    repeat = np.ones((batch, n_styles))
+    any_script = bool(needs_script.any())
     fit_table = _tables().style_fit
     bonus = None
     if taste is not None:  # the pairs the font step could give each style under the first-scheme policy
         typed = (types["tones_first"] & types["pool"])[:, :, None] & (f.pair_style_first > 0)[None]
         bonus = taste.style_bonus(typed)
-    out = np.full((batch, rounds), -1, dtype=np.int64)
+    # The terms that do not change between rounds, for all rounds at once (the products in the same order).
+    fitted = likely[:, None, :] * (0.5 + fit_table[np.maximum(palettes, 0)])  # (B, rounds, n_styles)
+    top_term, first_term, later_term = 5.0 * top, 10.0 * feasible["first"], 10.0 * feasible["later"]
+    in_use = palettes >= 0
+    best = np.zeros((batch, rounds), dtype=np.int64)
     for r in range(rounds):
-        active = palettes[:, r] >= 0
-        fit = fit_table[np.maximum(palettes[:, r], 0)]
-        now = np.where(script_taken[:, None] | (r == 0), feasible["first"], feasible["later"])
-        value = likely * (0.5 + fit) * (0.25 ** used) + 5.0 * top + 10.0 * now
+        active = in_use[:, r]
+        if r == 0 or script_taken.all():
+            now = first_term
+        elif not script_taken.any():
+            now = later_term
+        else:
+            now = np.where(script_taken[:, None], first_term, later_term)
+        value = fitted[:, r] * repeat + top_term + now
         if bonus is not None:
             # The taste only among the top styles some pair can type as asked, by the stricter first-scheme
             # policy even for later schemes: a script heading above one makes the font choice apply it.
             value = value + np.where(top & feasible["first"], bonus, 0.0)
-        best = np.argmax(value, axis=1)
-        used[rows[active], best[active]] += 1
-        script_taken |= active & (r > 0) & needs_script[rows, best]
-        out[:, r] = np.where(active, best, -1)
-    return out
+        pick = best[:, r] = np.argmax(value, axis=1)
+        repeat[rows, pick] *= np.where(active, 0.25, 1.0)  # rows are distinct: one factor each
+        if r and any_script:
+            script_taken |= active & needs_script[rows, pick]
+    return np.where(in_use, best, -1)
 
 
 def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray, types: dict[str, np.ndarray],
@@ -1253,47 +1288,53 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     ranked[rows[:, None], ids] = True
     used = np.zeros((batch, t.n_headings), bool)
     script_above = np.zeros(batch, bool)
-    chosen = np.full((batch, rounds), -1, dtype=np.int64)
-    chosen_relevance = np.zeros((batch, rounds))
+    picks = np.zeros((batch, rounds), dtype=np.int64)
     bonus = taste.font_bonus() if taste is not None else None
     # What does not change between rounds. The whole-number terms of the value below sum exactly in any order,
     # so the model's ranking joins them up front; relevance and mood are added after them, as before.
-    ranked_term = 5.0 * ranked
+    # A pair outside the brief's pool is never taken: -inf here carries through every sum below.
+    ranked_term = np.where(types["pool"], 5.0 * ranked, -np.inf)
     relevance_term = MMR_LAMBDA * relevance
-    outside_pool = ~types["pool"]
+    in_use, style_of = styles >= 0, np.maximum(styles, 0)
+    mood_term = (1 - MMR_LAMBDA) * f.style_mood[style_of]  # (B, rounds, F)
     # Schemes whose style and named tones only a script heading can meet (a `secondary` policy): an answer has
     # one such slot (rule 4), so an earlier scheme that can meet its rules with another face leaves it to them.
-    by_scheme = np.arange(batch)[:, None], styles.clip(0)
+    by_scheme = rows[:, None], style_of
     needs_script = (styles >= 0) & ~types["styles_first"][by_scheme] & types["styles_later"][by_scheme]
     needs_script[:, 0] = False
+    # Where no scheme needs the script slot, nothing is reserved (the term below would subtract zeros).
+    any_script = bool(needs_script.any())
     for r in range(rounds):
-        active = styles[:, r] >= 0
-        style = np.maximum(styles[:, r], 0)
-        if r:
+        active, style = in_use[:, r], style_of[:, r]
+        # The first scheme, and any scheme below a script heading, by first-scheme rules; the others by the later
+        # ones (one table each where the whole batch is alike).
+        if r == 0 or script_above.all():
+            style_ok = f.style_pair_first[style]
+            tones_ok, count = types["tones_first"], types["count_first"] + style_ok
+        elif not script_above.any():
+            style_ok = f.style_pair_later[style]
+            tones_ok, count = types["tones_later"], types["count_later"] + style_ok
+        else:
             later = ~script_above[:, None]
             style_ok = np.where(later, f.style_pair_later[style], f.style_pair_first[style])
             tones_ok = np.where(later, types["tones_later"], types["tones_first"])
             count = np.where(later, types["count_later"], types["count_first"]) + style_ok
-        else:  # the first scheme: first-scheme rules only
-            style_ok = f.style_pair_first[style]
-            tones_ok, count = types["tones_first"], types["count_first"] + style_ok
         repeat = used[:, t.pair_heading]
-        reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
         # A script face a later scheme needs is kept for it where another face meets this scheme's rules. Where no
         # pair meets them all, more of them met comes before a fresh heading (fit to the brief first, the repeat
         # reported): the other way round, the zh pool's new sans faces won over repeats meeting more tones.
-        whole = (1000.0 * (style_ok & tones_ok) - 500.0 * (reserve[:, None] & f.heading_script[None, :])
-                 + 100.0 * count + 10.0 * ~repeat + ranked_term)
-        value = whole + relevance_term + (1 - MMR_LAMBDA) * f.style_mood[style]
+        whole = 1000.0 * (style_ok & tones_ok)
+        if any_script:
+            reserve = needs_script[:, r + 1:].any(axis=1) & ~needs_script[:, r]
+            whole -= 500.0 * (reserve[:, None] & f.heading_script[None, :])
+        whole += 100.0 * count + 10.0 * ~repeat + ranked_term
+        value = whole + relevance_term + mood_term[:, r]
         if bonus is not None:  # the taste only among pairs that meet the style's and every named tone's type rule
             value = value + np.where(style_ok & tones_ok, bonus, 0.0)
-        value[outside_pool] = -np.inf
-        best = np.argmax(value, axis=1)
-        used[rows[active], t.pair_heading[best][active]] = True
+        best = picks[:, r] = np.argmax(value, axis=1)
+        used[rows, t.pair_heading[best]] |= active  # (rows are distinct: one heading each)
         script_above |= active & f.heading_script[best]
-        chosen[:, r] = np.where(active, best, -1)
-        chosen_relevance[:, r] = np.where(active, relevance[rows, best], 0.0)
-    return chosen, chosen_relevance
+    return np.where(in_use, picks, -1), np.where(in_use, relevance[rows[:, None], picks], 0.0)
 
 
 def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, reference_colors: list[str],
@@ -1398,20 +1439,20 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             locked[s, role] = True
             injected.setdefault(s, []).append(Injection(s, role, color, -1))
         met = cand.met[brief_of, chosen]  # (a copy) each scheme's named attributes met as chosen, brand colours in
-        for d in put_cue_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen],
-                                 named[brief_of], met.copy(), locked, brief_of, rank):
+        # Per scheme, read (never written) by every step below.
+        present_s, brand_s, named_s = f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of]
+        for d in put_cue_colours(lch, oklab, lab, present_s, brand_s, named_s, met.copy(), locked, brief_of, rank):
             injected.setdefault(d.scheme, []).append(d)
         # Then the colours free keywords evoke, into the roles still free.
         taken = locked.copy()
         for d in [d for ds in injected.values() for d in ds]:
             taken[d.scheme, d.role] = True
-        for k in put_keyword_colours(lch, oklab, lab, f.present[s_palette], cand.brand[brief_of, chosen], taken,
-                                     named[brief_of], [keyword_colours[b] for b in brief_of.tolist()], brief_of):
+        for k in put_keyword_colours(lch, oklab, lab, present_s, brand_s, taken, named_s,
+                                     [keyword_colours[b] for b in brief_of.tolist()], brief_of):
             keyword_put.setdefault(k.scheme, []).append(k)
         # Then the remaining free colours moved into the named tones' ranges where the scheme still misses one.
         # `met` is kept current by testing again only the schemes whose colours changed since choosing (few; a
         # colour varied for rule 9 is among `injected`), here and after the tone fitting.
-        present_s, brand_s, named_s = f.present[s_palette], cand.brand[brief_of, chosen], named[brief_of]
         _retest(met, [*injected, *keyword_put], lch, present_s, brand_s, named_s)
         tuned = _tune_to_tones(lch, oklab, lab, present_s, brand_s, taken, keyword_put, named_s, brief_of, met)
         _retest(met, [*tuned], lch, present_s, brand_s, named_s)
@@ -1447,7 +1488,9 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         changed.setdefault(s, [])
     prob_l, score_l = s_prob.tolist(), scores.tolist()
     cf, rf = t.col_fraction, t.row_fraction
-    box_l = np.stack([cf[boxes[..., 0]], rf[boxes[..., 1]], cf[boxes[..., 2]], rf[boxes[..., 3]]], axis=-1).tolist()
+    box_l = np.empty(boxes.shape)  # x and w from the column fractions, y and h from the row ones
+    box_l[..., 0::2], box_l[..., 1::2] = cf[boxes[..., 0::2]], rf[boxes[..., 1::2]]
+    box_l = box_l.tolist()
     grid_rows, grid_cols = GRID
     per_brief = {}
     for b in dict.fromkeys(brief_of_l):
@@ -1526,13 +1569,17 @@ def _unmet_attributes(met: np.ndarray, named: np.ndarray, rank: np.ndarray, font
         return {}
     ok = met[rows, attribute]
     f = _fit_tables()
-    script = f.heading_script[font].astype(np.int64)
-    before = np.cumsum(script) - script  # script headings of the batch ranked before, this brief's and earlier ones
-    brief_start = np.flatnonzero(rank == 0)
-    script_above = (before - before[brief_start][np.searchsorted(brief_start, np.arange(len(rank)), "right") - 1]) > 0
     tone = np.flatnonzero(attribute < N_TONES)
     tone_attr, pair = attribute[tone], font[rows[tone]]
-    first = (rank[rows[tone]] == 0) | script_above[rows[tone]]
+    first = rank[rows[tone]] == 0
+    script = f.heading_script[font]
+    if script.any():  # (no script heading in the batch: none is ranked above any scheme)
+        script = script.astype(np.int64)
+        before = np.cumsum(script) - script  # script headings of the batch ranked before, this brief's and earlier ones
+        brief_start = np.flatnonzero(rank == 0)
+        script_above = (before - before[brief_start][np.searchsorted(brief_start, np.arange(len(rank)), "right") - 1]
+                        ) > 0
+        first |= script_above[rows[tone]]
     ok[tone] &= np.where(first, f.tone_pair_first[tone_attr, pair], f.tone_pair_later[tone_attr, pair]) > 0
     out: dict[int, list[int]] = {}
     for s, a in zip(rows[~ok].tolist(), attribute[~ok].tolist()):
