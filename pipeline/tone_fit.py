@@ -44,8 +44,8 @@ HUE_MARGIN = 2.0  # degrees kept inside a hue range, so the 8-bit hex still read
 RANGE_MARGIN_L, RANGE_MARGIN_C = 0.01, 0.004  # likewise for lightness and chroma
 LIGHTNESS_TRIES = 3  # lightnesses spread over the joint range, tried where the nearest one leaves the gamut
 MOST_TARGETS = 6  # named tones (at most 4, contract.brief.Brief.tone) and tone-like cues fitted together
-ANCHOR_STEP = 45.0
-RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost  # degrees between the single hues tried for monochrome
+ANCHOR_STEP = 45.0  # degrees between the single hues tried for monochrome
+RETRY_WITH_PRIMARY_KEPT = False  # measured: +0.001 of schemes fitting their brief for another pass's cost
 GREY_CHROMA = 0.015  # a colour greyed (below rule 2's chromatic chroma) has no hue to be wrong about
 HUE_TURNS = np.array([0.0, -30.0, 30.0, -60.0, 60.0, -90.0, 90.0])  # degrees, where the gamut needs it
 # Where rule 9 undid a fitted primary: shifts tried around it, (lightness, hue degrees), every combination of these
@@ -165,6 +165,13 @@ def _spread_anchor(lch: np.ndarray, counted: np.ndarray, movable: np.ndarray, ch
     return lch[np.arange(len(lch)), np.argmax(weight, axis=1), 2]
 
 
+def _ranges_agree(bound: np.ndarray) -> np.ndarray:
+    """(..., 4) maxima of (L lo, -L hi, C lo, -C hi) over a set of targets -> whether their joint lightness and
+    chroma ranges leave room inside the margins."""
+    return ((bound[..., 0] <= -bound[..., 1] - 2 * RANGE_MARGIN_L)
+            & (bound[..., 2] <= -bound[..., 3] - 2 * RANGE_MARGIN_C))
+
+
 def _joint(member: np.ndarray) -> tuple[np.ndarray, ...]:
     """(..., F) sets of targets -> their joint ranges: L lo, L hi, C lo, C hi (...), hue allowed (..., 45) as bits
     (np.unpackbits for (..., 360)), and whether they agree (all non-empty)."""
@@ -174,7 +181,7 @@ def _joint(member: np.ndarray) -> tuple[np.ndarray, ...]:
     lo_l, hi_l, lo_c, hi_c = bound[..., 0], -bound[..., 1], bound[..., 2], -bound[..., 3]
     # The allowed degrees of every member AND-ed as packed bits (45 bytes a target, not a 360-wide product).
     hue_packed = np.bitwise_and.reduce(np.where(member[..., None], t.hue_packed, np.uint8(255)), axis=-2)
-    agree = (lo_l <= hi_l - 2 * RANGE_MARGIN_L) & (lo_c <= hi_c - 2 * RANGE_MARGIN_C) & hue_packed.any(-1)
+    agree = _ranges_agree(bound) & hue_packed.any(-1)
     return lo_l, hi_l, lo_c, hi_c, hue_packed, agree
 
 
@@ -250,8 +257,7 @@ def _target_sets(tones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t = _tone_tables()
         r, k = np.nonzero(usable)
         picked, members = bits[k], order[r]  # (p, most)
-        bound = np.where(picked[..., None], t.bounds[members], -np.inf).max(-2)  # as in _joint
-        agree = (bound[:, 0] <= -bound[:, 1] - 2 * RANGE_MARGIN_L) & (bound[:, 2] <= -bound[:, 3] - 2 * RANGE_MARGIN_C)
+        agree = _ranges_agree(np.where(picked[..., None], t.bounds[members], -np.inf).max(-2))  # as in _joint
         q = np.flatnonzero(agree)
         agree[q] = np.bitwise_and.reduce(np.where(picked[q, :, None], t.hue_packed[members[q]], np.uint8(255)),
                                          axis=-2).any(-1)
@@ -433,7 +439,7 @@ def fit_tones(lch: np.ndarray, oklab: np.ndarray, lab: np.ndarray, present: np.n
     # Only schemes that miss a named tone (or tone-like cue) and have a colour free to move. With `met`, the misses
     # first: most calls end there (the schemes of a brief mostly meet its tones already).
     if met is not None:
-        missing = ((named > met) & _tone_mask()).any(axis=1)  # named and not met
+        missing = (named & ~met & _tone_mask()).any(axis=1)
         if not missing.any():
             return []
     counted = present & judged_roles() & ~brand
