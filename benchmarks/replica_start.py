@@ -33,19 +33,30 @@ def _boot_time() -> float:
 
 
 def replica_processes(deployment: str) -> dict[int, tuple[float, float]]:
-    """pid -> (start, epoch seconds; CPU seconds used) of this machine's replica processes of `deployment`."""
-    boot, title = _boot_time(), f"ServeReplica:{APP}:{deployment}"
-    return {pid: (boot + started, cpu) for pid, (cpu, _, started, cmd) in processes().items() if title in cmd}
+    """pid -> (start, epoch seconds; CPU seconds used, its child processes' included: an Ingress replica's
+    post-processing children are part of its start) of this machine's replica processes of `deployment`."""
+    boot, title, every = _boot_time(), f"ServeReplica:{APP}:{deployment}", processes()
+    children: dict[int, float] = {}
+    for cpu, parent, _, _ in every.values():
+        children[parent] = children.get(parent, 0.0) + cpu
+    return {pid: (boot + started, cpu + children.get(pid, 0.0))
+            for pid, (cpu, _, started, cmd) in every.items() if title in cmd}
 
 
 def _replica_states(cluster: Cluster, deployment: str) -> list[str]:
     return [r["state"] for r in cluster.applications()["applications"][APP]["deployments"][deployment]["replicas"]]
 
 
-def scale_ups(setting: str, deployment: str, counts: list[int], config: Path) -> list[dict]:
+def scale_ups(setting: str, deployment: str, counts: list[int], config: Path,
+              app_args: dict | None = None) -> list[dict]:
     tmp = Path(tempfile.mkdtemp(prefix="replica-start-", dir="/tmp"))
     env = {**variant_env(VARIANT_NAMES["haproxy"], tmp), "PACKDESIGN_TABLE_CACHE": setting}
-    cluster = Cluster(tmp, config_path=config, config_overrides=one_replica_each, env=env)
+
+    def overrides(deployed: dict) -> None:
+        one_replica_each(deployed)
+        deployed["applications"][0]["args"].update(app_args or {})
+
+    cluster = Cluster(tmp, config_path=config, config_overrides=overrides, env=env)
     rows = []
     try:
         cluster.start()
@@ -88,12 +99,16 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=["on", "off"], choices=["on", "off"],
                         help="PACKDESIGN_TABLE_CACHE values, alternated --rounds times")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
+                        help="an application argument over the config's, e.g. ingress_post_processes=1 (the GPU "
+                             "config's post-processing children, which a new Ingress replica starts warm)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    app_args = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.app_arg)}
     rows = []
     for _ in range(args.rounds):
         for setting in args.settings:
-            rows += scale_ups(setting, args.deployment, [2, 3], args.config)
+            rows += scale_ups(setting, args.deployment, [2, 3], args.config, app_args)
     print(f"{args.deployment}, new replicas: setting | n | deploy -> STARTING -> RUNNING s (mean) | CPU s at RUNNING")
     for setting in args.settings:
         mine = [r for r in rows if r["setting"] == setting]

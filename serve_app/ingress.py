@@ -5,25 +5,21 @@ parser, no FastAPI body model), admission, and waiting for its micro-batch. Conc
 (`serve_app.microbatch`, whose batches grow with the backlog where `@serve.batch`'s do not) into a micro-batch
 that makes ONE call to the encoder deployment (arrays back) and ONE to the recommender replicas (arrays back), is
 post-processed as a whole straight to answer bytes (`pipeline.postprocess` + `pipeline.answer`) in a worker thread,
-or in a warm child process (`ingress_post_processes`, off the replica's GIL), and has its answer records
-group-committed before any of its answers is sent. Nothing per request crosses a process boundary, and nothing
-CPU-heavy runs on the event loop.
+or in a warm child process (`ingress_post_processes`, off the replica's GIL; `serve_app.post_pass`), and has its
+answer records group-committed before any of its answers is sent. Nothing per request crosses a process boundary,
+and nothing CPU-heavy runs on the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
 import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 
-import numpy as np
 from ray import serve
 from ray.exceptions import RayActorError
 from ray.serve.exceptions import BackPressureError, ReplicaUnavailableError
@@ -34,10 +30,9 @@ from contract.brief import Brief
 from contract.scheme import HeatmapEncoding, Recommendation
 from pipeline import postprocess
 from pipeline.answer import batch_answer_json, brief_answer_json
-from pipeline.postprocess import answer_batch
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
-from pipeline.taste import TasteBatch, TasteModel
+from pipeline.taste import TasteModel
 from serve_app.autoscaling import ReportsCpu
 from serve_app.config import AppArgs
 from serve_app.encoder import inline_on_loop
@@ -45,7 +40,9 @@ from serve_app.errors import field_error
 from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 from serve_app.heap import freeze_startup_heap
 from serve_app.microbatch import MicroBatcher
-from serve_app.recommender import ModelInputs, ModelOutputs
+from serve_app.model_io import ModelInputs, ModelOutputs
+from serve_app.post_pass import (Inferred, Pending, live_children, post_in_child, post_process,
+                                 start_post_processes)
 
 log = logging.getLogger("ray.serve")
 
@@ -101,29 +98,6 @@ def request_id() -> str:
     return rid if len(rid) >= 8 else uuid.uuid4().hex
 
 
-@dataclass
-class Inferred:
-    """A micro-batch back from the recommender, waiting for its post-processing pass."""
-
-    items: list
-    encoded: EncodedBatch
-    result: ModelOutputs
-    started: float
-    encoded_at: float
-    inferred_at: float
-
-
-@dataclass
-class Pending:
-    """One brief waiting for its micro-batch."""
-
-    brief: Brief
-    encoding: HeatmapEncoding
-    tenant: str
-    request_id: str
-    started: float
-
-
 @serve.deployment(ray_actor_options={"num_cpus": 0.25}, max_ongoing_requests=128)
 @serve.ingress()  # the FastAPI app is built per replica by __serve_build_asgi_app__ (state per app)
 class Ingress(ReportsCpu):
@@ -150,7 +124,8 @@ class Ingress(ReportsCpu):
         self.micro_batches = MicroBatcher(self._coalesced, self.args.ingress_max_batch_size,
                                           self.args.ingress_batch_wait_s, concurrent)
         # `ingress_post_processes`: passes in warm child processes instead (each its own GIL), one pass per child.
-        self.post_processes = _start_post_processes(self.args.ingress_post_processes)
+        # They start now and warm while this replica does (below); only the warm-up brief's pass waits for them.
+        self.post_processes, children = start_post_processes(self.args.ingress_post_processes)
         self._children_cpu: dict[int, float] = {}  # child pid -> its CPU seconds after its last pass
         self._restarting: asyncio.Task | None = None  # a fresh pool after a child died
         self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0,
@@ -170,19 +145,28 @@ class Ingress(ReportsCpu):
         # Warm before taking traffic: a replica added during a spike must not fill lazy caches on live requests.
         if encoder is None:  # `encoder: inline`: this replica encodes, so it loads what the encoder replicas do
             warm_encoding()
-        postprocess.warm()
-        self.warm_up = await self._warm_path()
+        if self.post_processes is None:  # with children, they hold the tables (~75 MB) and this process does not
+            postprocess.warm()
+        self.warm_up = await self._warm_path(children)
         freeze_startup_heap()  # after the warm-up: the routers and connections it made are start-up state too
 
-    async def _warm_path(self) -> dict:
+    async def _warm_path(self, children: list[Future]) -> dict:
         """One brief through the whole path, never logged or answered: the first call through each handle sets up
         its router and connection (measured on 2 cores: a new replica's first request 75 ms, encode hop 35 and infer
-        hop 35, against ~20 ms after), and it waits until the encoder and recommender replicas run. A downstream
-        deployment that does not answer within `warm_up_timeout_s` is reported (/healthz), not waited on forever."""
+        hop 35, against ~20 ms after), and it waits until the encoder and recommender replicas run and this
+        replica's post-processing children (`children`: done when warm) are warm. A downstream deployment that does
+        not answer within `warm_up_timeout_s` is reported (/healthz), not waited on forever."""
         started = time.perf_counter()
         item = Pending(WARM_UP_BRIEF, "grid", DEFAULT_TENANT, "warm-up", started)
+
+        async def through_model_with_children_warm() -> Inferred:
+            inferred = await self._through_model([item])
+            # A child that failed to start breaks the pool: the pass below then runs in the thread and replaces it.
+            await asyncio.gather(*map(asyncio.wrap_future, children), return_exceptions=True)
+            return inferred
+
         try:
-            inferred = await asyncio.wait_for(self._through_model([item]), self.args.warm_up_timeout_s)
+            inferred = await asyncio.wait_for(through_model_with_children_warm(), self.args.warm_up_timeout_s)
             await self._post_pass([inferred])
         except Exception as exc:  # noqa: BLE001 - take traffic anyway; the first requests pay the set-up instead
             log.warning("warm-up brief failed after %.1f s: %r", time.perf_counter() - started, exc)
@@ -369,7 +353,7 @@ class Ingress(ReportsCpu):
         done = None
         if (pool := self.post_processes) is not None:
             try:
-                pid, cpu_s, done = await asyncio.wrap_future(pool.submit(_post_in_child, passes))
+                pid, cpu_s, done = await asyncio.wrap_future(pool.submit(post_in_child, passes))
                 self._children_cpu[pid] = cpu_s  # the autoscaler's CPU signal counts the children's work too
             except BrokenProcessPool:  # a child died (killed, out of memory): its pass goes to the thread
                 self._replace_post_processes(pool)
@@ -383,15 +367,19 @@ class Ingress(ReportsCpu):
 
     def _replace_post_processes(self, broken: ProcessPoolExecutor) -> None:
         """Passes go to the worker thread until a fresh pool of warm children replaces the broken one (started off
-        the event loop: spawning and warming takes seconds). Nothing accepted is lost meanwhile."""
+        the event loop: spawning and warming takes ~1 s). Nothing accepted is lost meanwhile."""
         if self.post_processes is not broken:
             return  # another pass saw it first
         log.warning("a post-processing child died; passes run in the worker thread until new children are warm")
         self.post_processes = None
         broken.shutdown(wait=False, cancel_futures=True)
+        # The thread's first pass waits for this (one worker, in order): the tables load once, on this rare path.
+        self.workers.submit(postprocess.warm)
 
         async def restart() -> None:
-            self.post_processes = await asyncio.to_thread(_start_post_processes, self.args.ingress_post_processes)
+            pool, children = await asyncio.to_thread(start_post_processes, self.args.ingress_post_processes)
+            await asyncio.gather(*map(asyncio.wrap_future, children), return_exceptions=True)
+            self.post_processes = pool
 
         self._restarting = asyncio.get_running_loop().create_task(restart())
 
@@ -432,86 +420,4 @@ class Ingress(ReportsCpu):
                 "learner_version": self.taste.version if self.taste is not None else None,
                 "warm_up": self.warm_up,
                 # Live post-processing children of this replica (`ingress_post_processes`; 0: the worker thread).
-                "post_processes": _live_children(self.post_processes)}
-
-
-def post_process(passes: list[tuple[list[Inferred], TasteBatch | None]]
-                 ) -> list[list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]]:
-    """Worker thread or child process: each pass's micro-batches (one model version and backend) post-processed
-    together, each answer serialised and its log record built; per pass, per micro-batch, its answers and records."""
-    done = []
-    for group, taste in passes:
-        items = [item for part in group for item in part.items]
-        model_version, backend = group[0].result.model_version, group[0].result.backend
-        encoded = EncodedBatch.concat([part.encoded for part in group])
-        outputs = group[0].result.outputs if len(group) == 1 else {
-            name: np.concatenate([part.result.outputs[name] for part in group]) for name in group[0].result.outputs}
-        stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
-                     "infer": (part.inferred_at - part.encoded_at) * 1000, "model": part.result.infer_ms}
-                    for part in group for _ in part.items]
-        # perf_counter is CLOCK_MONOTONIC, one clock for every process of the host: a child's `now` and the
-        # replica's `started` times compare.
-        answers, batch_schemes = answer_batch(
-            [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
-            [item.encoding for item in items], model_version, backend, stage_ms,
-            [item.started for item in items], time.perf_counter, taste)
-        versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
-                    else [None] * len(items))
-        answered, start = [], 0
-        for part in group:
-            end = start + len(part.items)
-            records = AnswerRecord.for_batch([item.request_id for item in part.items],
-                                             [item.tenant for item in part.items],
-                                             [item.brief for item in part.items], model_version,
-                                             batch_schemes[start:end], versions[start:end])
-            answered.append((answers[start:end], records))
-            start = end
-        done.append(answered)
-    return done
-
-
-# In a post-processing child only: its CPU seconds when warm (start-up is not load for the autoscaler).
-_child_started_cpu_s = 0.0
-
-
-def _post_in_child(passes: list[tuple[list[Inferred], TasteBatch | None]]):
-    """A child's pass -> (its pid, its CPU seconds since it was warm, `post_process`'s result)."""
-    done = post_process(passes)
-    return os.getpid(), time.process_time() - _child_started_cpu_s, done
-
-
-def _exit_with(parent: int) -> None:
-    """A child's watch on its replica: a replica killed outright (`ray stop`, a crash, an OOM kill) never shuts its
-    pool down, and an orphaned child would keep its ~200 MB of tables forever."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
-
-
-def _warm_post_process(parent: int) -> None:
-    """A post-processing child's start: it leaves with its replica; the lazy tables are filled before its first
-    pass, then the heap frozen."""
-    global _child_started_cpu_s
-    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-replica", daemon=True).start()
-    postprocess.warm()
-    freeze_startup_heap()
-    _child_started_cpu_s = time.process_time()
-
-
-def _live_children(pool: ProcessPoolExecutor | None) -> int:
-    """Post-processing children alive (the executor keeps them in a private map: read defensively)."""
-    children = (getattr(pool, "_processes", None) or {}) if pool is not None else {}
-    return sum(child.is_alive() for child in list(children.values()))
-
-
-def _start_post_processes(count: int) -> ProcessPoolExecutor | None:
-    """`count` warm post-processing children, or None (post-process in the worker thread). Spawned: forking a
-    process that runs Ray's and gRPC's threads is unsafe. Every child is started and warm before the replica takes
-    traffic."""
-    if not count:
-        return None
-    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=_warm_post_process,
-                               initargs=(os.getpid(),))
-    # The pool spawns a child per submit that finds none idle: `count` overlapping tasks start them all now.
-    wait([pool.submit(time.sleep, 0.5) for _ in range(count)])
-    return pool
+                "post_processes": live_children(self.post_processes)}

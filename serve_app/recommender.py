@@ -14,7 +14,6 @@ import logging
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import ray
@@ -27,29 +26,9 @@ from inference.registry import select_backend
 from pipeline.feature_layout import FEATURE_DIM
 from pipeline.tokenization import MAX_TOKENS, pad_batch
 from serve_app.heap import freeze_startup_heap
+from serve_app.model_io import ModelInputs, ModelOutputs
 
 log = logging.getLogger("ray.serve")
-
-
-@dataclass
-class ModelInputs:
-    """One micro-batch as the model reads it (what crosses the ingress -> recommender hop)."""
-
-    input_ids: np.ndarray  # (B, S) int64
-    attention_mask: np.ndarray  # (B, S) int64
-    features: np.ndarray  # (B, F) float32
-
-    def __len__(self) -> int:
-        return len(self.features)
-
-
-@dataclass
-class ModelOutputs:
-    outputs: dict[str, np.ndarray]  # this micro-batch's rows of every model output
-    backend: str
-    model_version: str
-    infer_ms: float  # the whole coalesced backend call
-    batch_size: int  # briefs in that call (several micro-batches)
 
 
 def _stack(items: list[ModelInputs], pad_to_multiple: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

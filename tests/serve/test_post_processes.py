@@ -26,8 +26,8 @@ from benchmarks.local_cluster import Cluster, post_process_child
 from contract.brief import Brief
 from pipeline.features import encode_batch
 from serve_app import autoscaling
-from serve_app.ingress import Inferred, Pending, _post_in_child, _start_post_processes, post_process
-from serve_app.recommender import ModelOutputs
+from serve_app.model_io import ModelOutputs
+from serve_app.post_pass import Inferred, Pending, post_in_child, post_process, start_post_processes
 
 GOLDEN = Path(__file__).resolve().parents[1] / "pipeline"
 
@@ -57,7 +57,8 @@ def _without_timings(answer: bytes) -> dict:
 
 @pytest.fixture(scope="module")
 def pool():
-    pool = _start_post_processes(1)
+    pool, children = start_post_processes(1)
+    assert [f.result(timeout=120) for f in children] != [os.getpid()]  # done once the child (another process) is warm
     yield pool
     pool.shutdown()
 
@@ -79,8 +80,8 @@ def test_a_child_process_answers_as_the_thread_does(pool):
 
 
 def test_a_child_reports_the_cpu_of_its_passes_not_of_its_start(pool):
-    pid, before, _ = pool.submit(_post_in_child, [(_micro_batches([1]), None)]).result(timeout=120)
-    again, after, _ = pool.submit(_post_in_child, [(_micro_batches([16]), None)]).result(timeout=120)
+    pid, before, _ = pool.submit(post_in_child, [(_micro_batches([1]), None)]).result(timeout=120)
+    again, after, _ = pool.submit(post_in_child, [(_micro_batches([16]), None)]).result(timeout=120)
     assert again == pid  # one child
     # Starting and warming it (Python, numpy, the post-processing tables: over a second of CPU) is not in the
     # count, which a one-brief pass alone would never reach; a 16-brief pass adds to it.
@@ -107,7 +108,17 @@ def test_the_cpu_signal_counts_what_children_did(monkeypatch):
 
 
 def test_no_children_means_the_thread():
-    assert _start_post_processes(0) is None
+    assert start_post_processes(0) == (None, [])
+
+
+def test_a_child_imports_no_ray(pool):
+    # A new Ingress replica waits for its children before it serves: what a child imports is its start-up time
+    # (Ray, gRPC and FastAPI ~0.9 s of CPU on a development core). The child has run a pass by now (module order
+    # is not guaranteed, so run one), unpickling micro-batches and model outputs.
+    pool.submit(post_in_child, [(_micro_batches([2]), None)]).result(timeout=120)
+    loaded = pool.submit(eval, "sorted({m.split('.')[0] for m in __import__('sys').modules})").result(timeout=60)
+    assert "numpy" in loaded and "pipeline" in loaded  # the probe sees the child's modules
+    assert not {"ray", "grpc", "fastapi", "starlette"} & set(loaded), loaded
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +188,7 @@ def test_a_child_leaves_with_its_replica():
 
     # A stand-in replica: a process that starts a pool of one warm child, prints the child's pid, then dies without
     # shutting the pool down (as a replica killed by `ray stop` does).
-    code = ("import os; from serve_app.ingress import _start_post_processes; pool = _start_post_processes(1); "
+    code = ("import os; from serve_app.post_pass import start_post_processes; pool, _ = start_post_processes(1); "
             "print(pool.submit(os.getpid).result(timeout=60), flush=True); os._exit(0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=90,
                           cwd=Path(__file__).resolve().parents[2])

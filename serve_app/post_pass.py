@@ -1,0 +1,135 @@
+"""The Ingress's post-processing passes: micro-batches whose model outputs are back -> answer bytes and answer
+records, in the replica's worker thread or in warm child processes (`ingress_post_processes`, each its own GIL).
+
+Nothing here imports Ray: a child unpickles the passes it is sent, whose classes all live in Ray-free modules
+(this one, `serve_app.model_io`, `pipeline`, `contract`, `serve_app.feedback`), so a spawned child loads numpy and
+the post-processing tables, not Ray, gRPC and FastAPI. Children start while their replica warms itself and sends
+its warm-up brief through both hops; the replica waits for them only before its warm-up brief's own pass.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from contract.brief import Brief
+from contract.scheme import HeatmapEncoding
+from pipeline import postprocess
+from pipeline.features import BriefRejection, EncodedBatch
+from pipeline.postprocess import answer_batch
+from pipeline.taste import TasteBatch
+from serve_app.feedback import AnswerRecord
+from serve_app.heap import freeze_startup_heap
+from serve_app.model_io import ModelOutputs
+
+
+@dataclass
+class Pending:
+    """One brief waiting for its micro-batch."""
+
+    brief: Brief
+    encoding: HeatmapEncoding
+    tenant: str
+    request_id: str
+    started: float
+
+
+@dataclass
+class Inferred:
+    """A micro-batch back from the recommender, waiting for its post-processing pass."""
+
+    items: list[Pending]
+    encoded: EncodedBatch
+    result: ModelOutputs
+    started: float
+    encoded_at: float
+    inferred_at: float
+
+
+def post_process(passes: list[tuple[list[Inferred], TasteBatch | None]]
+                 ) -> list[list[tuple[list[bytes | BriefRejection], list[AnswerRecord]]]]:
+    """Worker thread or child process: each pass's micro-batches (one model version and backend) post-processed
+    together, each answer serialised and its log record built; per pass, per micro-batch, its answers and records."""
+    done = []
+    for group, taste in passes:
+        items = [item for part in group for item in part.items]
+        model_version, backend = group[0].result.model_version, group[0].result.backend
+        encoded = EncodedBatch.concat([part.encoded for part in group])
+        outputs = group[0].result.outputs if len(group) == 1 else {
+            name: np.concatenate([part.result.outputs[name] for part in group]) for name in group[0].result.outputs}
+        stage_ms = [{"encode": (part.encoded_at - part.started) * 1000,
+                     "infer": (part.inferred_at - part.encoded_at) * 1000, "model": part.result.infer_ms}
+                    for part in group for _ in part.items]
+        # perf_counter is CLOCK_MONOTONIC, one clock for every process of the host: a child's `now` and the
+        # replica's `started` times compare.
+        answers, batch_schemes = answer_batch(
+            [item.brief for item in items], encoded, outputs, [item.request_id for item in items],
+            [item.encoding for item in items], model_version, backend, stage_ms,
+            [item.started for item in items], time.perf_counter, taste)
+        versions = ([taste.version if a else None for a in taste.applied.tolist()] if taste is not None
+                    else [None] * len(items))
+        answered, start = [], 0
+        for part in group:
+            end = start + len(part.items)
+            records = AnswerRecord.for_batch([item.request_id for item in part.items],
+                                             [item.tenant for item in part.items],
+                                             [item.brief for item in part.items], model_version,
+                                             batch_schemes[start:end], versions[start:end])
+            answered.append((answers[start:end], records))
+            start = end
+        done.append(answered)
+    return done
+
+
+# In a post-processing child only: its CPU seconds when warm (start-up is not load for the autoscaler).
+_child_started_cpu_s = 0.0
+
+
+def post_in_child(passes: list[tuple[list[Inferred], TasteBatch | None]]):
+    """A child's pass -> (its pid, its CPU seconds since it was warm, `post_process`'s result)."""
+    done = post_process(passes)
+    return os.getpid(), time.process_time() - _child_started_cpu_s, done
+
+
+def _exit_with(parent: int) -> None:
+    """A child's watch on its replica: a replica killed outright (`ray stop`, a crash, an OOM kill) never shuts its
+    pool down, and an orphaned child would keep its ~200 MB of tables forever."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def warm_post_process(parent: int) -> None:
+    """A post-processing child's start: it leaves with its replica; the lazy tables are filled before its first
+    pass, then the heap frozen."""
+    global _child_started_cpu_s
+    threading.Thread(target=_exit_with, args=(parent,), name="exit-with-replica", daemon=True).start()
+    postprocess.warm()
+    freeze_startup_heap()
+    _child_started_cpu_s = time.process_time()
+
+
+def live_children(pool: ProcessPoolExecutor | None) -> int:
+    """Post-processing children alive (the executor keeps them in a private map: read defensively)."""
+    children = (getattr(pool, "_processes", None) or {}) if pool is not None else {}
+    return sum(child.is_alive() for child in list(children.values()))
+
+
+def start_post_processes(count: int) -> tuple[ProcessPoolExecutor | None, list[Future]]:
+    """`count` post-processing children spawned now, or no pool (post-process in the worker thread), and `count`
+    futures that are done once the children are warm. Returns at once: the replica warms itself meanwhile and
+    waits on the futures before its first pass. Spawned: forking a process that runs Ray's and gRPC's threads is
+    unsafe."""
+    if not count:
+        return None, []
+    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=warm_post_process,
+                               initargs=(os.getpid(),))
+    # The pool spawns a child for each submit that finds none idle, so `count` submits in a row start them all now.
+    # A child takes work only after its initializer (the warm-up), so no pass ever meets a cold child.
+    return pool, [pool.submit(os.getpid) for _ in range(count)]
