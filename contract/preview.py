@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contract.scheme import Scheme
 from knowledge.taxonomy import Locale, PackageFormat
 
 MAX_PREVIEW_TEXT = 60
+
+
+def _without_surrogates(value):
+    """Every string of a request without lone surrogates: JSON's "\\ud800" escapes parse, but no UTF-8 can carry
+    them, so a scheme holding one (clients send back schemes they may have edited) could not be drawn."""
+    if isinstance(value, str):
+        return value if value.isascii() else "".join(ch for ch in value if not 0xD800 <= ord(ch) <= 0xDFFF)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(v) for v in value]
+    return value
 
 
 def _printable(text: str) -> str:
@@ -32,6 +44,11 @@ class PreviewRequest(BaseModel):
                               description="Short lines in the claims box; placeholders when empty.")
     locale: Locale = Locale.en
     heatmap: bool = Field(default=False, description="Add the layout heatmaps as a hidden overlay layer.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clean_strings(cls, data: object) -> object:
+        return _without_surrogates(data)
 
     @field_validator("product_name", "brand")
     @classmethod

@@ -32,7 +32,8 @@ JSON = "application/json"
 def parse_json_body(model: type[BaseModel], body: bytes):
     """pydantic's Rust parser first (one pass, strict JSON). It refuses what Python's json module reads: lone
     surrogate escapes ("\\ud800", which the contract removes from keywords) among them, so a body it calls
-    invalid JSON gets a second reading before it is refused."""
+    invalid JSON gets a second reading before it is refused. Nesting too deep for either parser is invalid JSON
+    (422), not a server error."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -40,7 +41,7 @@ def parse_json_body(model: type[BaseModel], body: bytes):
             raise
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise exc from None
         return model.model_validate(data)
 

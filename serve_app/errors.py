@@ -2,7 +2,8 @@
 
 FastAPI's default 422 handler echoes each rejected `input` back through `json.dumps(allow_nan=False)`, so a
 body holding NaN, Infinity or 1e999 (which Python's json module parses to inf) made the error answer itself
-fail with HTTP 500. Here non-finite inputs are echoed as strings, whatever parser produced them.
+fail with HTTP 500. Here non-finite inputs are echoed as strings, whatever parser produced them, and so are
+strings holding a lone surrogate (the JSON escape "\\ud800" is valid JSON but no UTF-8 can carry it back).
 """
 
 # No `from __future__ import annotations`: kept consistent with the FastAPI ingress modules.
@@ -18,15 +19,18 @@ MAX_ECHO_CHARS = 200  # an invalid input is echoed back only this far (bodies ca
 
 def json_safe(value):
     """`value` as JSON can carry it: non-finite floats as their repr ('nan', 'inf', '-inf'), bytes (a body that
-    is not JSON) decoded, long strings cut; other values as they are."""
+    is not JSON) decoded, long strings cut, lone surrogates as their escape text ('\\ud800'); other values as
+    they are."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value[: MAX_ECHO_CHARS * 4]).decode("utf-8", "replace")
-    if isinstance(value, str) and len(value) > MAX_ECHO_CHARS:
-        return value[:MAX_ECHO_CHARS] + "…"
+    if isinstance(value, str):
+        if len(value) > MAX_ECHO_CHARS:
+            value = value[:MAX_ECHO_CHARS] + "…"
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
@@ -38,7 +42,7 @@ def validation_error(errors: list[dict]) -> JSONResponse:
     for error in errors:
         item = {k: json_safe(v) for k, v in error.items() if k in ("loc", "msg", "type", "input")}
         if "ctx" in error:  # ctx may hold the exception object itself: keep only printable scalars
-            item["ctx"] = {k: v if isinstance(v, (str, int, bool)) else str(v) for k, v in error["ctx"].items()}
+            item["ctx"] = {k: v if isinstance(v, (int, bool)) else json_safe(str(v)) for k, v in error["ctx"].items()}
         detail.append(item)
     return JSONResponse(status_code=422, content={"detail": detail})
 

@@ -1,0 +1,90 @@
+"""Valid but awkward JSON in any POST body gets a 4xx that names the field, or an answer, never a 5xx.
+
+Two kinds a fuzzing run of the shipped app found answered 500 (2026-12-06): a lone surrogate escape ("\\ud800",
+valid JSON, but no UTF-8 can carry it) in a field that fails validation, because the 422 echoed it back, or in a
+scheme sent to /v1/preview, which could not be drawn; and arrays nested deeper than Python's json module recurses.
+Bodies are sent as raw bytes, as a browser or another language's serialiser may write them.
+"""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from contract.preview import PreviewRequest, _without_surrogates
+from serve_app.errors import validation_error
+
+BRIEF = {"product_category": "beverage", "tone": ["fresh"], "keywords": "summer", "package_format": "can"}
+SURROGATE = '"\\ud800"'  # the JSON text of a lone high surrogate
+JSON = {"content-type": "application/json"}
+
+
+def _body_with(template: dict, field_path: tuple[str | int, ...], token: str) -> bytes:
+    """`template` as JSON with the value at `field_path` replaced by the raw JSON text `token`."""
+    marker = "__ODD__"
+    body = json.loads(json.dumps(template))
+    target = body
+    for key in field_path[:-1]:
+        target = target[key]
+    target[field_path[-1]] = marker
+    return json.dumps(body).replace(f'"{marker}"', token).encode()
+
+
+def test_a_422_echoing_a_lone_surrogate_renders():
+    response = validation_error([{"loc": ("body", "tone", 0), "msg": "bad", "type": "enum", "input": "\ud800x",
+                                  "ctx": {"expected": "'fresh'"}},
+                                 {"loc": ("body", "extra\udfff"), "msg": "extra", "type": "extra_forbidden",
+                                  "input": {"k\ud800": ["\ud800"]}}])
+    assert response.status_code == 422
+    detail = orjson.loads(response.body)["detail"]
+    assert detail[0]["input"] == "\\ud800x" and detail[1]["loc"] == ["body", "extra\\udfff"]
+    assert detail[1]["input"] == {"k\\ud800": ["\\ud800"]}
+
+
+def test_a_preview_request_drops_lone_surrogates_from_every_string():
+    raw = {"scheme": {"rationale": "warm\ud800 tones", "typography": {"heading": {"family": "\udfffSerif"}}},
+           "brand": "Ac\ud800me", "claims": ["new\udfff"], "k\ud800": 1}
+    cleaned = _without_surrogates(raw)
+    assert cleaned == {"scheme": {"rationale": "warm tones", "typography": {"heading": {"family": "Serif"}}},
+                       "brand": "Acme", "claims": ["new"], "k": 1}
+    json.dumps(cleaned).encode()  # every string has a UTF-8 form now
+    with pytest.raises(ValidationError):  # still validated: what is left must be a scheme
+        PreviewRequest.model_validate(raw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path, body, field", [
+    ("/v1/recommend", BRIEF, ("product_category",)),
+    ("/v1/recommend", BRIEF, ("tone", 0)),
+    ("/v1/recommend/previews", BRIEF, ("package_format",)),
+    ("/v1/recommend/batch", {"briefs": [BRIEF]}, ("briefs", 0, "locale")),
+    ("/v1/feedback", {"request_id": "a" * 16, "scheme_index": 0, "action": "chosen"}, ("action",)),
+])
+def test_a_lone_surrogate_in_a_refused_field_gets_a_422_naming_it(client, path, body, field):
+    response = client.post(path, content=_body_with(body, field, SURROGATE), headers=JSON)
+    assert response.status_code == 422, (response.status_code, response.text)
+    assert str(field[-1]) in response.text and "\\\\ud800" in response.text  # echoed as its escape
+
+
+@pytest.mark.slow
+def test_lone_surrogates_in_a_scheme_sent_back_still_draw(client):
+    answer = client.post("/v1/recommend", json={**BRIEF, "num_schemes": 1})
+    assert answer.status_code == 200, answer.text
+    scheme = answer.json()["schemes"][0]
+    for path in [("scheme", "rationale"), ("scheme", "typography", "heading", "family"), ("brand",)]:
+        response = client.post("/v1/preview", content=_body_with({"scheme": scheme, "brand": "Acme"}, path,
+                                                                 '"Ac\\ud800me"'), headers=JSON)
+        assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        assert response.text.startswith("<svg") and "\\ud800" not in response.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["/v1/recommend", "/v1/recommend/batch", "/v1/recommend/previews", "/v1/feedback",
+                                  "/v1/preview"])
+def test_nesting_deeper_than_the_parsers_go_is_a_4xx(client, path):
+    deep = b"[" * 5000 + b"]" * 5000
+    response = client.post(path, content=deep, headers=JSON)
+    assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
