@@ -16,21 +16,11 @@ from pydantic import ValidationError
 
 from contract.preview import PreviewRequest, _without_surrogates
 from serve_app.errors import validation_error
+from test_non_finite import _body_with  # the raw-token body builder (tests/serve is on the path)
 
 BRIEF = {"product_category": "beverage", "tone": ["fresh"], "keywords": "summer", "package_format": "can"}
 SURROGATE = '"\\ud800"'  # the JSON text of a lone high surrogate
 JSON = {"content-type": "application/json"}
-
-
-def _body_with(template: dict, field_path: tuple[str | int, ...], token: str) -> bytes:
-    """`template` as JSON with the value at `field_path` replaced by the raw JSON text `token`."""
-    marker = "__ODD__"
-    body = json.loads(json.dumps(template))
-    target = body
-    for key in field_path[:-1]:
-        target = target[key]
-    target[field_path[-1]] = marker
-    return json.dumps(body).replace(f'"{marker}"', token).encode()
 
 
 def test_a_422_echoing_a_lone_surrogate_renders():
