@@ -123,9 +123,9 @@ def live_children(pool: ProcessPoolExecutor | None) -> int:
 
 def start_post_processes(count: int) -> tuple[ProcessPoolExecutor | None, list[Future]]:
     """`count` post-processing children spawned now, or no pool (post-process in the worker thread), and `count`
-    futures that are done once the children are warm. Returns at once: the replica warms itself meanwhile and
-    waits on the futures before its first pass. Spawned: forking a process that runs Ray's and gRPC's threads is
-    unsafe."""
+    futures, each done once a warm child has run it (with one child: once it is warm). Returns at once: the replica
+    warms itself meanwhile and waits on the futures before its first pass. Spawned: forking a process that runs
+    Ray's and gRPC's threads is unsafe."""
     if not count:
         return None, []
     pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=warm_post_process,
