@@ -17,6 +17,11 @@ from fastapi.responses import JSONResponse
 MAX_ECHO_CHARS = 200  # an invalid input is echoed back only this far (bodies can hold a 5 MB image)
 
 
+def _encodable(text: str) -> str:
+    """`text` with each lone surrogate as its escape text ('\\ud800'): no UTF-8 can carry the character itself."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def json_safe(value):
     """`value` as JSON can carry it: non-finite floats as their repr ('nan', 'inf', '-inf'), bytes (a body that
     is not JSON) decoded, long strings cut, lone surrogates as their escape text ('\\ud800'); other values as
@@ -26,9 +31,7 @@ def json_safe(value):
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value[: MAX_ECHO_CHARS * 4]).decode("utf-8", "replace")
     if isinstance(value, str):
-        if len(value) > MAX_ECHO_CHARS:
-            value = value[:MAX_ECHO_CHARS] + "…"
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return _encodable(value[:MAX_ECHO_CHARS] + "…" if len(value) > MAX_ECHO_CHARS else value)
     if isinstance(value, dict):
         return {json_safe(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -42,7 +45,8 @@ def validation_error(errors: list[dict]) -> JSONResponse:
     for error in errors:
         item = {k: json_safe(v) for k, v in error.items() if k in ("loc", "msg", "type", "input")}
         if "ctx" in error:  # ctx may hold the exception object itself: keep only printable scalars
-            item["ctx"] = {k: v if isinstance(v, (int, bool)) else json_safe(str(v)) for k, v in error["ctx"].items()}
+            # (whole: "expected" lists every allowed value, longer than an echoed input may be)
+            item["ctx"] = {k: v if isinstance(v, (int, bool)) else _encodable(str(v)) for k, v in error["ctx"].items()}
         detail.append(item)
     return JSONResponse(status_code=422, content={"detail": detail})
 
