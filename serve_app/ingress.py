@@ -41,7 +41,7 @@ from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 from serve_app.heap import freeze_startup_heap
 from serve_app.microbatch import MicroBatcher
 from serve_app.model_io import ModelInputs, ModelOutputs
-from serve_app.post_pass import (Inferred, Pending, live_children, post_in_child, post_process,
+from serve_app.post_pass import (Inferred, Pending, children_warm, live_children, post_in_child, post_process,
                                  start_post_processes)
 
 log = logging.getLogger("ray.serve")
@@ -161,8 +161,7 @@ class Ingress(ReportsCpu):
 
         async def through_model_with_children_warm() -> Inferred:
             inferred = await self._through_model([item])
-            # A child that failed to start breaks the pool: the pass below then runs in the thread and replaces it.
-            await asyncio.gather(*map(asyncio.wrap_future, children), return_exceptions=True)
+            await children_warm(children)
             return inferred
 
         try:
@@ -378,7 +377,7 @@ class Ingress(ReportsCpu):
 
         async def restart() -> None:
             pool, children = await asyncio.to_thread(start_post_processes, self.args.ingress_post_processes)
-            await asyncio.gather(*map(asyncio.wrap_future, children), return_exceptions=True)
+            await children_warm(children)
             self.post_processes = pool
 
         self._restarting = asyncio.get_running_loop().create_task(restart())

@@ -9,6 +9,7 @@ its warm-up brief through both hops; the replica waits for them only before its 
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import threading
@@ -119,6 +120,12 @@ def live_children(pool: ProcessPoolExecutor | None) -> int:
     """Post-processing children alive (the executor keeps them in a private map: read defensively)."""
     children = (getattr(pool, "_processes", None) or {}) if pool is not None else {}
     return sum(child.is_alive() for child in list(children.values()))
+
+
+async def children_warm(children: list[Future]) -> None:
+    """Until every child `start_post_processes` started is warm, or failed to start (which breaks the pool: the next
+    pass then runs in the replica's thread and a fresh pool replaces it)."""
+    await asyncio.gather(*map(asyncio.wrap_future, children), return_exceptions=True)
 
 
 def start_post_processes(count: int) -> tuple[ProcessPoolExecutor | None, list[Future]]:
