@@ -44,7 +44,8 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
               look_back_s: float | None = None, ingress_target: float | None = None,
-              scale_on: str = "cpu-or-requests", app_args: dict | None = None, access_log: str | None = None):
+              scale_on: str = "cpu-or-requests", app_args: dict | None = None, access_log: str | None = None,
+              policy_kwargs: dict | None = None):
     def apply(config: dict) -> None:
         app = config["applications"][0]
         if access_log is not None:
@@ -66,6 +67,10 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
         if scale_on == "requests":  # an A/B: Serve's default rule alone, as before serve_app/autoscaling.py
             for name in ("Ingress", "BriefEncoder"):
                 deployments.get(name, {}).get("autoscaling_config", {}).pop("policy", None)
+        for name in ("Ingress", "BriefEncoder"):  # an A/B of the shipped policy's settings, e.g. recent_s=0
+            policy = deployments.get(name, {}).get("autoscaling_config", {}).get("policy")
+            if policy and policy_kwargs:
+                policy.setdefault("policy_kwargs", {}).update(policy_kwargs)
         for deployment in deployments.values():
             # Benchmark only: scale down within 20 s, so the spike starts from the replicas its 10 % base load
             # needs after the warm-up (the shipped config keeps minutes); 8 s made the Recommender flap 2 -> 1
@@ -183,6 +188,9 @@ def main() -> None:
     parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
                         help="an application arg of the GPU config set for this run (YAML value), e.g. "
                              "ingress_max_concurrent_batches=1; repeatable")
+    parser.add_argument("--policy-kwarg", action="append", default=[], metavar="NAME=VALUE",
+                        help="a policy_kwargs entry (YAML value) of the Ingress's and BriefEncoder's autoscaling policy "
+                             "for this run, e.g. recent_s=0; repeatable")
     parser.add_argument("--ingress-target", type=float, help="the Ingress's target_ongoing_requests (default: "
                         "the config's)")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
@@ -207,6 +215,7 @@ def main() -> None:
                              "use --backend onnxruntime)")
     args = parser.parse_args()
     app_args = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.app_arg)}
+    policy_kwargs = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.policy_kwarg)}
     # A step timeout's SIGTERM unwinds like Ctrl-C, so the report and the logs below are still written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -235,7 +244,8 @@ def main() -> None:
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
               "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
               "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request,
-              "scale_on": args.scale_on, "app_args": app_args, "access_log": args.access_log or "config"}
+              "scale_on": args.scale_on, "app_args": app_args, "access_log": args.access_log or "config",
+              "policy_kwargs": policy_kwargs}
     out = args.out / f"gpu-{name}.json"
     tmp = Path(tempfile.mkdtemp(prefix="gpu-serve", dir="/tmp"))
     cluster = None
@@ -248,7 +258,7 @@ def main() -> None:
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
                                                                  parse_replicas(args.replicas), args.batch_wait,
                                                                  args.look_back, args.ingress_target, args.scale_on,
-                                                                 app_args, args.access_log),
+                                                                 app_args, args.access_log, policy_kwargs),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()
             context = contextlib.nullcontext(Server(name, cluster.base_url, cluster))

@@ -20,7 +20,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | concurrency | posts | logs | app-args | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | concurrency | posts | logs | app-args | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spikes | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -128,6 +128,12 @@ rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   sleep 2
   step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
     --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
+  ;;
+spikes)  # the spike at PEAK once per POLICY_KWARGS entry (e.g. "recent_s=0 recent_s=2", in that order), one
+  # machine start: the autoscaling policy's settings side by side (machines differ between starts)
+  for kwarg in ${POLICY_KWARGS:?e.g. "recent_s=0 recent_s=2"}; do
+    spike_step "spike-${kwarg//[^a-z0-9]/}" "spike-${kwarg//[^a-z0-9]/}" --policy-kwarg "$kwarg"
+  done
   ;;
 profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short sweep, then the spike at PEAK
   RATES=${RATES_PROFILE:-2000 2500} sweep 150 serve-profile --tag profile --profile-rate "${PROFILE_RATE:-2000}"

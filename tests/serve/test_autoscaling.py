@@ -9,7 +9,7 @@ import time
 
 import httpx
 import pytest
-from ray.serve._private.common import DeploymentID, ReplicaID
+from ray.serve._private.common import DeploymentID, ReplicaID, TimeStampedValue
 from ray.serve.config import AutoscalingConfig, AutoscalingContext
 
 from benchmarks.local_cluster import Cluster
@@ -37,15 +37,21 @@ def test_cpu_busy_reads_this_processes_cores_over_whole_windows():
     assert working > 0.6, working
 
 
-def _context(replicas: int, requests: float, cpu: list[float] | None, target_requests: float = 8) -> AutoscalingContext:
+def _context(replicas: int, requests: float, cpu: list[float] | None, target_requests: float = 8,
+             reports: list[list[tuple[float, float]]] | None = None, now: float | None = None) -> AutoscalingContext:
+    """`cpu`: each replica's look-back mean as Serve aggregates it; `reports`: each replica's raw reports as
+    (seconds before `now`, cores), oldest first."""
     ids = [ReplicaID(unique_id=f"r{i}", deployment_id=DEPLOYMENT) for i in range(replicas)]
     config = AutoscalingConfig(min_replicas=1, max_replicas=16, target_ongoing_requests=target_requests)
+    now = time.time() if now is None else now
+    raw = None if reports is None else {CPU_BUSY_METRIC: {
+        rid: [TimeStampedValue(now - age, value) for age, value in series] for rid, series in zip(ids, reports)}}
     return AutoscalingContext(
         deployment_id=DEPLOYMENT, deployment_name="Ingress", app_name="packdesign", current_num_replicas=replicas,
         target_num_replicas=replicas, running_replicas=ids, total_num_requests=requests, total_queued_requests=0.0,
-        aggregated_metrics=None if cpu is None else {CPU_BUSY_METRIC: dict(zip(ids, cpu))}, raw_metrics=None,
+        aggregated_metrics=None if cpu is None else {CPU_BUSY_METRIC: dict(zip(ids, cpu))}, raw_metrics=raw,
         capacity_adjusted_min_replicas=1, capacity_adjusted_max_replicas=16, policy_state={},
-        last_scale_up_time=None, last_scale_down_time=None, current_time=time.time(), config=config)
+        last_scale_up_time=None, last_scale_down_time=None, current_time=now, config=config)
 
 
 def test_policy_takes_whichever_rule_asks_for_more():
@@ -62,6 +68,30 @@ def test_policy_takes_whichever_rule_asks_for_more():
     assert desired == pytest.approx(0.25)
     with pytest.raises(ValueError):
         CpuOrRequestsPolicy(target_cpu_busy=0.0)
+
+
+def test_recent_reports_raise_the_target_before_the_look_back_mean_but_never_lower_it():
+    # A ramp, as run 25's Ingress reported it: 0.3 cores a replica for 4 s, then 0.65 and 0.70. The 6 s mean is
+    # still ~0.43, under a 0.5 target on each of 2 replicas; the last 2 s say 1.35 cores, 2.7 replicas.
+    ramp = [(6, 0.3), (5, 0.3), (4, 0.3), (3, 0.3), (1.5, 0.65), (0.5, 0.70)]
+    mean = [sum(v for _, v in ramp) / len(ramp)] * 2
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.5)(_context(2, requests=2, cpu=mean, reports=[ramp] * 2))
+    assert desired == pytest.approx(2 * mean[0] / 0.5)  # recent_s 0: the look-back mean alone, as before
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.5, recent_s=2)(
+        _context(2, requests=2, cpu=mean, reports=[ramp] * 2))
+    assert desired == pytest.approx(2 * (0.65 + 0.70) / 2 / 0.5)
+    # Load falling: the recent reports are low but the mean is still high; removing replicas waits for the mean.
+    fall = [(6, 0.9), (5, 0.9), (4, 0.9), (3, 0.9), (1.5, 0.1), (0.5, 0.1)]
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.5, recent_s=2)(
+        _context(2, requests=2, cpu=[0.63, 0.63], reports=[fall] * 2))
+    assert desired == pytest.approx(2 * 0.63 / 0.5)
+    # A replica with no report in the last 2 s (too busy to send one) counts its newest, not nothing.
+    stale = [(6, 0.3), (4, 0.9)]
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.5, recent_s=2)(
+        _context(2, requests=2, cpu=[0.6, 0.3], reports=[stale, [(1, 0.3)]]))
+    assert desired == pytest.approx((0.9 + 0.3) / 0.5)
+    with pytest.raises(ValueError):
+        CpuOrRequestsPolicy(recent_s=-1)
 
 
 def _scale_on_cpu_only(config: dict) -> None:
