@@ -129,10 +129,13 @@ rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   step 40 loadgen python3 -m benchmarks.loadgen --url http://127.0.0.1:8099 --rate 15000 20000 --duration 5 \
     --procs 6 --cpus 10-15 --warm-path / --out "$OUT/loadgen.json"
   ;;
-spikes)  # the spike at PEAK once per POLICY_KWARGS entry (e.g. "recent_s=0 recent_s=2", in that order), one
-  # machine start: the autoscaling policy's settings side by side (machines differ between starts)
-  for kwarg in ${POLICY_KWARGS:?e.g. "recent_s=0 recent_s=2"}; do
-    spike_step "spike-${kwarg//[^a-z0-9]/}" "spike-${kwarg//[^a-z0-9]/}" --policy-kwarg "$kwarg"
+spikes)  # the spike at PEAK once per POLICY_KWARGS entry, in that order, one machine start: the autoscaling
+  # policy's settings side by side (machines differ between starts). An entry is NAME=VALUE[,NAME=VALUE...], e.g.
+  # POLICY_KWARGS="recent_s=0,target_briefs_per_s=null recent_s=2,target_briefs_per_s=100"
+  for entry in ${POLICY_KWARGS:?e.g. "recent_s=0,target_briefs_per_s=null recent_s=2"}; do
+    args=(); for kwarg in ${entry//,/ }; do args+=(--policy-kwarg "$kwarg"); done
+    tag="spike-$(echo "${entry//target_briefs_per_s/arrivals}" | tr -cd 'a-z0-9,' | tr ',' '-')"
+    spike_step "$tag" "$tag" "${args[@]}"
   done
   ;;
 profile)  # py-spy of every role at PROFILE_RATE (default 2,000) after a short sweep, then the spike at PEAK

@@ -112,7 +112,7 @@ def spike(server: Server, payloads: list[dict], peak: float, processes: int = 1,
                  "running": {d: states.get("RUNNING", 0) for d, states in s["replicas"].items()},
                  "starting": {d: states.get("STARTING", 0) for d, states in s["replicas"].items()},
                  **{k: s[k] for k in ("controller_ongoing", "controller_health", "ingress_series",
-                                      "ingress_cpu_busy", "controller_error") if k in s}}
+                                      "ingress_cpu_busy", "ingress_briefs_per_s", "controller_error") if k in s}}
                 for s in samples]
     initial = timeline[0]["running"] if timeline else {}
     scale_up = {}

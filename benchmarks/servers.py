@@ -168,6 +168,8 @@ while True:
                                         for s in metrics.get("running_requests", []) if s]
             # The cores each Ingress replica last reported (serve_app/autoscaling.py), as the policy reads them.
             sample["ingress_cpu_busy"] = [round(s[-1].value, 3) for s in metrics.get("cpu_busy", []) if s]
+            # ... and the briefs arriving at each a second, where it reports them (the arrivals target).
+            sample["ingress_briefs_per_s"] = [round(s[-1].value, 1) for s in metrics.get("briefs_per_s", []) if s]
             health = ray.get(controller.get_health_metrics.remote(), timeout=2)
             delay = health.get("replica_metrics_delay_ms") or {{}}
             sample["controller_health"] = {{"replica_reports": health.get("replica_reports_received"),

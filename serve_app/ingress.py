@@ -114,6 +114,7 @@ class Ingress(ReportsCpu):
         self.taste_resets: dict[str, float] = {}
         self._resets_thread: threading.Thread | None = None
         self.in_flight = 0  # /v1/recommend briefs admitted and not yet answered (this replica)
+        self.arrived = 0  # briefs offered to this replica so far, admitted or turned away (autoscaling's arrivals)
         # One thread for post-processing passes (one at a time) and, with `encoder: inline`, one for encoding: both
         # hold the GIL for much of their time, and more threads contending for it burn CPU on the hand-offs (the
         # BriefEncoder's calls 4 at a time in a pool: 10.7-10.9 ms of CPU a call against 8.7-9.4 in one thread,
@@ -247,6 +248,7 @@ class Ingress(ReportsCpu):
         """Admission, then the briefs' answers; a 503 response where the graph cannot take them now."""
         # Past max_in_flight briefs the answers could not come within budget anyway; say so at once.
         if self.in_flight + len(briefs) > max(self.args.max_in_flight, len(briefs)):
+            self.arrived += len(briefs)  # demand all the same: what the autoscaler must see in a spike
             return self.unavailable("over capacity; retry shortly")
         self.in_flight += len(briefs)
         try:
@@ -275,6 +277,7 @@ class Ingress(ReportsCpu):
                           rids: list[str]) -> list[bytes | BriefRejection]:
         if self._loop_watch is None:  # on the replica's event loop, which exists once requests arrive
             self._loop_watch = asyncio.get_running_loop().create_task(self._watch_loop())
+        self.arrived += len(briefs)
         now = time.perf_counter()
         items = [Pending(brief, encoding, tenant, rid, now) for brief, rid in zip(briefs, rids)]
         if len(items) == 1:  # the common case: no gather around a single future
@@ -385,6 +388,9 @@ class Ingress(ReportsCpu):
     def children_cpu_s(self) -> float:
         # Dead children keep their last count: the sum only grows, as a process's CPU time does.
         return sum(self._children_cpu.values())
+
+    def briefs_arrived(self) -> int:
+        return self.arrived
 
     # --- feedback and health ------------------------------------------------------------------------------
 

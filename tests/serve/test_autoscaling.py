@@ -15,7 +15,7 @@ from ray.serve.config import AutoscalingConfig, AutoscalingContext
 from benchmarks.local_cluster import Cluster
 from benchmarks.servers import ReplicaMonitor
 from benchmarks.workload import brief_mix
-from serve_app.autoscaling import CPU_BUSY_METRIC, CpuBusy, CpuOrRequestsPolicy
+from serve_app.autoscaling import ARRIVALS_METRIC, CPU_BUSY_METRIC, CpuBusy, CpuOrRequestsPolicy, ReportsCpu
 
 DEPLOYMENT = DeploymentID(name="Ingress", app_name="packdesign")
 
@@ -38,18 +38,19 @@ def test_cpu_busy_reads_this_processes_cores_over_whole_windows():
 
 
 def _context(replicas: int, requests: float, cpu: list[float] | None, target_requests: float = 8,
-             reports: list[list[tuple[float, float]]] | None = None, now: float | None = None) -> AutoscalingContext:
-    """`cpu`: each replica's look-back mean as Serve aggregates it; `reports`: each replica's raw reports as
-    (seconds before `now`, cores), oldest first."""
+             reports: list[list[tuple[float, float]]] | None = None, now: float | None = None,
+             metric: str = CPU_BUSY_METRIC) -> AutoscalingContext:
+    """`cpu`: each replica's look-back mean of `metric` as Serve aggregates it; `reports`: each replica's raw reports
+    of it as (seconds before `now`, value), oldest first."""
     ids = [ReplicaID(unique_id=f"r{i}", deployment_id=DEPLOYMENT) for i in range(replicas)]
     config = AutoscalingConfig(min_replicas=1, max_replicas=16, target_ongoing_requests=target_requests)
     now = time.time() if now is None else now
-    raw = None if reports is None else {CPU_BUSY_METRIC: {
+    raw = None if reports is None else {metric: {
         rid: [TimeStampedValue(now - age, value) for age, value in series] for rid, series in zip(ids, reports)}}
     return AutoscalingContext(
         deployment_id=DEPLOYMENT, deployment_name="Ingress", app_name="packdesign", current_num_replicas=replicas,
         target_num_replicas=replicas, running_replicas=ids, total_num_requests=requests, total_queued_requests=0.0,
-        aggregated_metrics=None if cpu is None else {CPU_BUSY_METRIC: dict(zip(ids, cpu))}, raw_metrics=raw,
+        aggregated_metrics=None if cpu is None else {metric: dict(zip(ids, cpu))}, raw_metrics=raw,
         capacity_adjusted_min_replicas=1, capacity_adjusted_max_replicas=16, policy_state={},
         last_scale_up_time=None, last_scale_down_time=None, current_time=now, config=config)
 
@@ -94,31 +95,70 @@ def test_recent_reports_raise_the_target_before_the_look_back_mean_but_never_low
         CpuOrRequestsPolicy(recent_s=-1)
 
 
-def _scale_on_cpu_only(config: dict) -> None:
-    """The Ingress may grow to 3 replicas, and only its CPU can take it there: the request target is far above
-    anything this test sends. (It starts at 2, not 1: requests that reach it before its first replica runs, the
-    cluster's health polls, take Serve's cold-start path, which asks for upscaling_factor replicas whatever the
-    policy; the default policy does the same.) Encoder and recommender: one replica each, fixed (2 cores)."""
-    for deployment in config["applications"][0]["deployments"]:
-        if deployment["name"] == "Ingress":
-            deployment["autoscaling_config"].update(
-                min_replicas=1, initial_replicas=1, max_replicas=3, target_ongoing_requests=1000,
-                upscale_delay_s=1, look_back_period_s=4,
-                policy={"policy_function": "serve_app.autoscaling:CpuOrRequestsPolicy",
-                        "policy_kwargs": {"target_cpu_busy": 0.1}})
-        else:
-            deployment.pop("autoscaling_config", None)
-            deployment["num_replicas"] = 1
+def test_arrivals_ask_for_their_share_where_a_target_is_set():
+    # A spike past what 2 replicas can do: their cores stay at their ceiling (0.85 each, 2.4 replicas at 0.7), but
+    # the briefs arriving keep rising: 180 and 220 a second each over the last 2 s, 400 at 100 a replica.
+    ramp = [(6, 25), (5, 25), (4, 60), (3, 110), (1.5, 180), (0.5, 220)]
+    mean = [sum(v for _, v in ramp) / len(ramp)] * 2
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.7, recent_s=2, target_briefs_per_s=100)(
+        _context(2, requests=8, cpu=mean, reports=[ramp] * 2, metric=ARRIVALS_METRIC))
+    assert desired == pytest.approx(2 * (180 + 220) / 2 / 100)
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.7, target_briefs_per_s=100)(  # the look-back mean alone
+        _context(2, requests=8, cpu=mean, reports=[ramp] * 2, metric=ARRIVALS_METRIC))
+    assert desired == pytest.approx(2 * mean[0] / 100)
+    # No target: arrivals are reported but not scaled on (the request rule, 16 / 8).
+    desired, _ = CpuOrRequestsPolicy(target_cpu_busy=0.7, recent_s=2)(
+        _context(2, requests=16, cpu=mean, reports=[ramp] * 2, metric=ARRIVALS_METRIC))
+    assert desired == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        CpuOrRequestsPolicy(target_briefs_per_s=0)
 
 
-@pytest.mark.slow
-def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
-    briefs = brief_mix(2000, seed=21)
-    with Cluster(tmp_path, config_overrides=_scale_on_cpu_only) as cluster:
+def test_a_replica_that_counts_briefs_reports_them_a_second():
+    class Replica(ReportsCpu):
+        arrived = 0
+
+        def briefs_arrived(self) -> int:
+            return self.arrived
+
+    replica = Replica()
+    first = replica.record_autoscaling_stats()  # opens the windows: start-up is not load
+    assert first == {CPU_BUSY_METRIC: 0.0, ARRIVALS_METRIC: 0.0}
+    replica.arrived = 50
+    time.sleep(1.05)
+    stats = replica.record_autoscaling_stats()
+    assert 40 < stats[ARRIVALS_METRIC] <= 50
+    assert ARRIVALS_METRIC not in ReportsCpu().record_autoscaling_stats()  # a deployment that does not count them
+
+
+def _scale_only_on(policy_kwargs: dict):
+    """The Ingress may grow to 3 replicas, and only the policy's CPU or arrivals rule can take it there: the request
+    target is far above anything these tests send. (It starts at 2, not 1: requests that reach it before its first
+    replica runs, the cluster's health polls, take Serve's cold-start path, which asks for upscaling_factor replicas
+    whatever the policy; the default policy does the same.) Encoder and recommender: one replica each, fixed (2
+    cores)."""
+    def apply(config: dict) -> None:
+        for deployment in config["applications"][0]["deployments"]:
+            if deployment["name"] == "Ingress":
+                deployment["autoscaling_config"].update(
+                    min_replicas=1, initial_replicas=1, max_replicas=3, target_ongoing_requests=1000,
+                    upscale_delay_s=1, look_back_period_s=4,
+                    policy={"policy_function": "serve_app.autoscaling:CpuOrRequestsPolicy",
+                            "policy_kwargs": policy_kwargs})
+            else:
+                deployment.pop("autoscaling_config", None)
+                deployment["num_replicas"] = 1
+    return apply
+
+
+def _scales_out(tmp_path, policy_kwargs: dict, path: str, body) -> list[dict]:
+    """One client in a closed loop posting `body(i)` to `path` until Serve adds an Ingress replica (60 s at most);
+    -> the monitor's samples. Asserts every answer was a 200, the Ingress idle did not grow, and it grew under load."""
+    with Cluster(tmp_path, config_overrides=_scale_only_on(policy_kwargs)) as cluster:
         monitor = ReplicaMonitor(cluster, interval_s=0.5)
         try:
             monitor.wait_ready()
-            time.sleep(6)  # idle: the Ingress reports its idle cores (0.01-0.02) and must not grow
+            time.sleep(6)  # idle: the Ingress reports its idle cores (0.01-0.02) and no arrivals, and must not grow
             idle_counts = {sum(s["replicas"]["Ingress"].values()) for s in monitor.samples if "replicas" in s}
             assert len(idle_counts) == 1, idle_counts
             (start_count,) = idle_counts
@@ -127,13 +167,11 @@ def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
             stop = threading.Event()
             statuses: list[int] = []
 
-            def send() -> None:  # closed loop, one client: one request of 16 briefs in flight at a time (two
-                # 16-brief requests on one replica would pass max_in_flight, 24 briefs, and get 503)
+            def send() -> None:
                 with httpx.Client(base_url=cluster.base_url, timeout=60) as client:
                     i = 0
                     while not stop.is_set():
-                        batch = [briefs[(i * 16 + j) % len(briefs)] for j in range(16)]
-                        statuses.append(client.post("/v1/recommend/batch", json={"briefs": batch}).status_code)
+                        statuses.append(client.post(path, json=body(i)).status_code)
                         i += 1
 
             sender = threading.Thread(target=send, daemon=True)
@@ -150,9 +188,30 @@ def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
         finally:
             samples = monitor.stop()
     ongoing = [s["controller_ongoing"]["Ingress"] for s in samples if "controller_ongoing" in s]
-    cpu = [s.get("ingress_cpu_busy") for s in samples if s.get("ingress_cpu_busy")]
+    reports = [(s.get("ingress_cpu_busy"), s.get("ingress_briefs_per_s")) for s in samples if s.get("ingress_cpu_busy")]
     print(f"statuses {sorted(set(statuses))} n={len(statuses)}; Ingress ongoing max {max(ongoing, default=None)}; "
-          f"cpu_busy reports {cpu[:3]} ... {cpu[-3:]}")
+          f"(cpu_busy, briefs_per_s) reports {reports[:3]} ... {reports[-3:]}")
     assert statuses and set(statuses) == {200}
     assert scaled is not None, f"no Ingress replica added within 60 s; last sample {samples[-1] if samples else None}"
     assert ongoing and max(ongoing) <= 2  # the request rule (target 1000) could not have asked for it
+    return samples
+
+
+@pytest.mark.slow
+def test_batch_requests_scale_the_ingress_out_on_cpu(tmp_path):
+    # One request of 16 briefs in flight at a time (two 16-brief requests on one replica would pass max_in_flight,
+    # 24 briefs, and get 503). No arrivals target: only the CPU rule (0.1 cores a replica) can add the replica.
+    briefs = brief_mix(2000, seed=21)
+    _scales_out(tmp_path, {"target_cpu_busy": 0.1}, "/v1/recommend/batch",
+                lambda i: {"briefs": [briefs[(i * 16 + j) % len(briefs)] for j in range(16)]})
+
+
+@pytest.mark.slow
+def test_arriving_briefs_scale_the_ingress_out(tmp_path):
+    # Single briefs from one client, a request in flight at a time: a few dozen briefs a second, against an arrivals
+    # target of 2 a replica; the CPU rule (4 cores a replica, more than a replica can use) cannot ask for it.
+    briefs = brief_mix(2000, seed=22)
+    samples = _scales_out(tmp_path, {"target_cpu_busy": 4.0, "target_briefs_per_s": 2, "recent_s": 2},
+                          "/v1/recommend", lambda i: briefs[i % len(briefs)])
+    arrivals = [max(s["ingress_briefs_per_s"]) for s in samples if s.get("ingress_briefs_per_s")]
+    assert arrivals and max(arrivals) > 0  # the replicas' reports reached the controller, which scaled on them
