@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import parse_cpus, route_for
@@ -34,7 +32,7 @@ from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, _kill_strays, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
-from benchmarks.local_cluster import ROOT, Cluster, inline_encoder, set_access_log
+from benchmarks.local_cluster import ROOT, Cluster, config_values, inline_encoder, set_access_log
 
 GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 PROFILED_ROLES = ["ingress", "encoder", "recommender", "baseline_workers"]
@@ -214,8 +212,7 @@ def main() -> None:
                         help="on a machine without CUDA: pretend this many GPUs to Ray (placement dry run; "
                              "use --backend onnxruntime)")
     args = parser.parse_args()
-    app_args = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.app_arg)}
-    policy_kwargs = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.policy_kwarg)}
+    app_args, policy_kwargs = config_values(args.app_arg), config_values(args.policy_kwarg)
     # A step timeout's SIGTERM unwinds like Ctrl-C, so the report and the logs below are still written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 

@@ -39,6 +39,12 @@ def _cli(name: str) -> list[str]:
     return [sys.executable, "-m", {"ray": "ray.scripts.scripts", "serve": "ray.serve.scripts"}[name]]
 
 
+def config_values(items: list[str]) -> dict:
+    """Command-line `NAME=VALUE` overrides (`--app-arg`, `--policy-kwarg`) -> {NAME: VALUE read as YAML}, so
+    `1`, `0.5`, `null` and `true` arrive as the config file would give them."""
+    return {name: yaml.safe_load(value) for name, value in (item.split("=", 1) for item in items)}
+
+
 def one_replica_each(config: dict) -> None:
     """Config override: a fixed single replica per deployment, no autoscaler (small nodes, backpressure runs)."""
     for deployment in config["applications"][0]["deployments"]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.cpu_by_process import processes
-from benchmarks.local_cluster import APP, ROOT, Cluster, one_replica_each
+from benchmarks.local_cluster import APP, ROOT, Cluster, config_values, one_replica_each
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
 
 
@@ -104,7 +104,7 @@ def main() -> None:
                              "config's post-processing children, which a new Ingress replica starts warm)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    app_args = {key: yaml.safe_load(value) for key, value in (a.split("=", 1) for a in args.app_arg)}
+    app_args = config_values(args.app_arg)
     rows = []
     for _ in range(args.rounds):
         for setting in args.settings:
