@@ -112,12 +112,14 @@ class CpuOrRequestsPolicy:
         if target_briefs_per_s is not None and target_briefs_per_s <= 0.0:
             raise ValueError(f"target_briefs_per_s must be > 0 briefs a second a replica, or null, "
                              f"not {target_briefs_per_s}")
-        self.target_cpu_busy = float(target_cpu_busy)
-        self.target_briefs_per_s = None if target_briefs_per_s is None else float(target_briefs_per_s)
         self.recent_s = float(recent_s)
-        self.targets = {CPU_BUSY_METRIC: self.target_cpu_busy}  # metric -> its value a replica
-        if self.target_briefs_per_s is not None:
-            self.targets[ARRIVALS_METRIC] = self.target_briefs_per_s
+        self.targets = {CPU_BUSY_METRIC: float(target_cpu_busy)}  # metric -> its value a replica
+        if target_briefs_per_s is not None:
+            self.targets[ARRIVALS_METRIC] = float(target_briefs_per_s)
+
+    @property
+    def target_cpu_busy(self) -> float:
+        return self.targets[CPU_BUSY_METRIC]
 
     def __call__(self, ctx) -> tuple[float, dict]:
         by_requests, state = replica_queue_length_autoscaling_policy(ctx)
