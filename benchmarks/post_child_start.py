@@ -43,6 +43,14 @@ if __name__ == "__main__":
 '''
 
 
+def one_round(script: Path, code: Path) -> dict:
+    """One stand-in replica (`script`, STAND_IN) importing `code`'s serve_app, and its child: what STAND_IN prints."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=code, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=4)
@@ -56,10 +64,7 @@ def main() -> None:
         script.write_text(STAND_IN)
         for _ in range(args.rounds):
             for code in args.code:
-                env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), os.environ.get("PYTHONPATH", "")])}
-                done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
-                                      env=env, cwd=code, check=True)
-                rows.append({"code": str(code), **json.loads(done.stdout.strip().splitlines()[-1])})
+                rows.append({"code": str(code), **one_round(script, code)})
                 print(json.dumps(rows[-1]), flush=True)
     for code in args.code:
         mine = [r for r in rows if r["code"] == str(code)]
