@@ -3,13 +3,15 @@ no-op benchmark step once printed nothing for its whole timeout on the GPU node)
 why, and one whose picked port was taken meanwhile is started again on fresh ports (a fresh-clone CI run once lost
 a test module's cases to "ray start exited with 1", its output sent nowhere)."""
 
+import signal
 import socket
+import subprocess
 
 import httpx
 import pytest
 import yaml
 
-from benchmarks.local_cluster import ROOT, Cluster, one_replica_each
+from benchmarks.local_cluster import ROOT, Cluster, _live_in_group, one_replica_each
 from benchmarks.noop_app import noop_config
 from benchmarks.noop_bench import fixed_replicas
 
@@ -48,6 +50,25 @@ def test_a_taken_port_is_reported_and_started_again_on_fresh_ports(tmp_path, cap
     finally:
         cluster.stop()
         taken.close()
+    assert cluster.head.poll() is not None and not _live_in_group(cluster.head.pid, "raylet")
     report = capfd.readouterr().err
     assert "ray start exited with" in report and "starting again on fresh ports" in report
     assert str(first) in report  # the GCS's own complaint about its port, quoted from ray start's output
+
+
+def test_live_in_group_sees_a_running_member_by_name_and_not_a_zombie():
+    # stop() waits on this for the raylet: a wrong answer either way costs a stop 2 s or skips the raylet's own stop.
+    member = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert _live_in_group(member.pid, "sleep")
+        assert not _live_in_group(member.pid, "raylet")
+        assert not _live_in_group(member.pid + 1_000_000, "sleep")  # no such group
+        member.send_signal(signal.SIGKILL)
+        for _ in range(100):  # dead but not reaped: a zombie, which must not count
+            if not _live_in_group(member.pid, "sleep"):
+                break
+            subprocess.run(["sleep", "0.02"])
+        assert not _live_in_group(member.pid, "sleep")
+    finally:
+        member.kill()
+        member.wait()
