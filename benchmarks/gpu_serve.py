@@ -41,7 +41,7 @@ REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
-              look_back_s: float | None = None, ingress_target: float | None = None,
+              look_back_s: float | None = None, ingress_autoscaling: dict | None = None,
               scale_on: str = "cpu-or-requests", app_args: dict | None = None, access_log: str | None = None,
               policy_kwargs: dict | None = None):
     def apply(config: dict) -> None:
@@ -60,8 +60,9 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
         recommender["autoscaling_config"].update(max_replicas=REPLICAS_PER_GPU * max(1, gpus))
         if ingress_replicas:
             deployments["Ingress"]["autoscaling_config"].update(max_replicas=ingress_replicas)
-        if ingress_target:
-            deployments["Ingress"]["autoscaling_config"].update(target_ongoing_requests=ingress_target)
+        # An A/B of the Ingress's own autoscaling_config fields, e.g. upscaling_factor=1 (Serve applies the factor to
+        # the policy's answer too, run 26) or target_ongoing_requests.
+        deployments["Ingress"]["autoscaling_config"].update(ingress_autoscaling or {})
         if scale_on == "requests":  # an A/B: Serve's default rule alone, as before serve_app/autoscaling.py
             for name in ("Ingress", "BriefEncoder"):
                 deployments.get(name, {}).get("autoscaling_config", {}).pop("policy", None)
@@ -189,8 +190,9 @@ def main() -> None:
     parser.add_argument("--policy-kwarg", action="append", default=[], metavar="NAME=VALUE",
                         help="a policy_kwargs entry (YAML value) of the Ingress's and BriefEncoder's autoscaling policy "
                              "for this run, e.g. recent_s=0; repeatable")
-    parser.add_argument("--ingress-target", type=float, help="the Ingress's target_ongoing_requests (default: "
-                        "the config's)")
+    parser.add_argument("--ingress-autoscaling", action="append", default=[], metavar="NAME=VALUE",
+                        help="a field (YAML value) of the Ingress's autoscaling_config for this run, e.g. "
+                             "upscaling_factor=1 or target_ongoing_requests=24; repeatable")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
                         "(default: the config's)")
     parser.add_argument("--scale-on", choices=["cpu-or-requests", "requests"], default="cpu-or-requests",
@@ -213,6 +215,7 @@ def main() -> None:
                              "use --backend onnxruntime)")
     args = parser.parse_args()
     app_args, policy_kwargs = config_values(args.app_arg), config_values(args.policy_kwarg)
+    ingress_autoscaling = config_values(args.ingress_autoscaling)
     # A step timeout's SIGTERM unwinds like Ctrl-C, so the report and the logs below are still written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
@@ -240,7 +243,7 @@ def main() -> None:
               "server": name, "workload": describe(payloads), "procs": args.procs, "started": time.time(),
               "replicas": args.replicas or "autoscaling (deploy/serve_config.gpu.yaml)",
               "ingress_batch_wait_s": args.batch_wait, "look_back_period_s": args.look_back,
-              "ingress_target_ongoing": args.ingress_target, "briefs_per_request": args.briefs_per_request,
+              "ingress_autoscaling": ingress_autoscaling, "briefs_per_request": args.briefs_per_request,
               "scale_on": args.scale_on, "app_args": app_args, "access_log": args.access_log or "config",
               "policy_kwargs": policy_kwargs}
     out = args.out / f"gpu-{name}.json"
@@ -254,7 +257,7 @@ def main() -> None:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
                               config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
                                                                  parse_replicas(args.replicas), args.batch_wait,
-                                                                 args.look_back, args.ingress_target, args.scale_on,
+                                                                 args.look_back, ingress_autoscaling, args.scale_on,
                                                                  app_args, args.access_log, policy_kwargs),
                               num_cpus=cpus, num_gpus=gpus)
             cluster.start()

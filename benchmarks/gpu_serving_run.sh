@@ -131,10 +131,17 @@ rest)  # what a cut-short capacity call left: baseline, spike at PEAK, generator
   ;;
 spikes)  # the spike at PEAK once per POLICY_KWARGS entry, in that order, one machine start: the autoscaling
   # policy's settings side by side (machines differ between starts). An entry is NAME=VALUE[,NAME=VALUE...], e.g.
-  # POLICY_KWARGS="recent_s=0,target_briefs_per_s=null recent_s=2,target_briefs_per_s=100"
+  # POLICY_KWARGS="recent_s=0,target_briefs_per_s=null recent_s=2,target_briefs_per_s=100"; a NAME of the form
+  # ingress.FIELD sets the Ingress's autoscaling_config FIELD instead (ingress.upscaling_factor=1).
   for entry in ${POLICY_KWARGS:?e.g. "recent_s=0,target_briefs_per_s=null recent_s=2"}; do
-    args=(); for kwarg in ${entry//,/ }; do args+=(--policy-kwarg "$kwarg"); done
-    tag="spike-$(echo "${entry//target_briefs_per_s/arrivals}" | tr -cd 'a-z0-9,' | tr ',' '-')"
+    args=(); for kwarg in ${entry//,/ }; do
+      case "$kwarg" in
+        ingress.*) args+=(--ingress-autoscaling "${kwarg#ingress.}") ;;
+        *) args+=(--policy-kwarg "$kwarg") ;;
+      esac
+    done
+    tag=${entry//target_briefs_per_s/arrivals}; tag=${tag//ingress.upscaling_factor/up}
+    tag="spike-$(echo "$tag" | tr -cd 'a-z0-9,' | tr ',' '-')"
     spike_step "$tag" "$tag" "${args[@]}"
   done
   ;;
@@ -236,7 +243,7 @@ baseline)  # the plain multi-process baseline alone (~2 min)
 spike)  # startup ~40 s, replicas ready ~30 s, the load 70 s; A/Bs: LOOK_BACK (every look_back_period_s),
   # INGRESS_TARGET (the Ingress's target_ongoing_requests)
   spike_step spike "spike${LOOK_BACK:+-lb$LOOK_BACK}${INGRESS_TARGET:+-t$INGRESS_TARGET}" \
-    ${LOOK_BACK:+--look-back $LOOK_BACK} ${INGRESS_TARGET:+--ingress-target $INGRESS_TARGET}
+    ${LOOK_BACK:+--look-back $LOOK_BACK} ${INGRESS_TARGET:+--ingress-autoscaling target_ongoing_requests=$INGRESS_TARGET}
   ;;
 spike-bulk)  # the spike with BULK briefs a request (PEAK in requests/s), under the shipped autoscaling policy (CPU or
   # requests, serve_app/autoscaling.py) and then under Serve's default rule alone, one machine start (~4 min each)

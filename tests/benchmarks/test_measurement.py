@@ -176,3 +176,28 @@ def test_gpu_run_access_log_override_changes_only_the_logging_switch():
         assert {k: v for k, v in config["logging_config"].items() if k != "enable_access_log"} == \
             {k: v for k, v in shipped["logging_config"].items() if k != "enable_access_log"}
         assert config["applications"][0]["args"] == {**shipped["applications"][0]["args"], "backend": "torch"}
+
+
+def test_gpu_run_ingress_autoscaling_override_changes_only_the_named_ingress_fields():
+    """`gpu_serve --ingress-autoscaling upscaling_factor=1` (the spikes stage's `ingress.` entries): Serve applies
+    the Ingress's upscaling_factor to the policy's answer too (run 26 went 2 -> 6), so an A/B sets it for the
+    Ingress alone; its other fields, the policy and the other deployments stay as shipped."""
+    import yaml
+
+    from benchmarks.gpu_serve import GPU_CONFIG, overrides
+    from benchmarks.local_cluster import config_values
+
+    def deployments(config):
+        return {d["name"]: d for d in config["applications"][0]["deployments"]}
+
+    plain = yaml.safe_load(GPU_CONFIG.read_text())
+    overrides(1, 12, "torch", "deployment", None)(plain)
+    config = yaml.safe_load(GPU_CONFIG.read_text())
+    fields = config_values(["upscaling_factor=1", "target_ongoing_requests=24"])
+    overrides(1, 12, "torch", "deployment", None, ingress_autoscaling=fields)(config)
+    ingress, before = deployments(config)["Ingress"]["autoscaling_config"], deployments(plain)["Ingress"]["autoscaling_config"]
+    assert before["upscaling_factor"] != 1 and ingress["upscaling_factor"] == 1
+    assert ingress["target_ongoing_requests"] == 24 != before["target_ongoing_requests"]
+    assert {k: v for k, v in ingress.items() if k not in fields} == {k: v for k, v in before.items() if k not in fields}
+    for name in ("BriefEncoder", "Recommender"):
+        assert deployments(config)[name] == deployments(plain)[name]
