@@ -39,7 +39,7 @@ PROFILED_ROLES = ["ingress", "encoder", "recommender", "baseline_workers"]
 REPLICAS_PER_GPU = 4  # num_gpus 0.25 per recommender replica
 
 
-def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas: int | None,
+def overrides(gpus: int, cpus: int, backend: str, encoder: str,
               fixed: dict[str, int] | None = None, batch_wait_s: float | None = None,
               look_back_s: float | None = None, ingress_autoscaling: dict | None = None,
               scale_on: str = "cpu-or-requests", app_args: dict | None = None, access_log: str | None = None,
@@ -58,10 +58,8 @@ def overrides(gpus: int, cpus: int, backend: str, encoder: str, ingress_replicas
         recommender = deployments["Recommender"]
         recommender["ray_actor_options"]["num_gpus"] = 1.0 / REPLICAS_PER_GPU
         recommender["autoscaling_config"].update(max_replicas=REPLICAS_PER_GPU * max(1, gpus))
-        if ingress_replicas:
-            deployments["Ingress"]["autoscaling_config"].update(max_replicas=ingress_replicas)
         # An A/B of the Ingress's own autoscaling_config fields, e.g. upscaling_factor=1 (Serve applies the factor to
-        # the policy's answer too, run 26) or target_ongoing_requests.
+        # the policy's answer too, run 26), target_ongoing_requests or max_replicas.
         deployments["Ingress"]["autoscaling_config"].update(ingress_autoscaling or {})
         if scale_on == "requests":  # an A/B: Serve's default rule alone, as before serve_app/autoscaling.py
             for name in ("Ingress", "BriefEncoder"):
@@ -180,7 +178,6 @@ def main() -> None:
     parser.add_argument("--slo-ms", type=float, default=50.0)
     parser.add_argument("--backend", default="torch")
     parser.add_argument("--encoder", choices=["deployment", "inline"], default="deployment")
-    parser.add_argument("--ingress-replicas", type=int, help="max Ingress replicas (default: the config's)")
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--batch-wait", type=float, help="the ingress micro-batch wait in s (default: the config's)")
@@ -192,7 +189,7 @@ def main() -> None:
                              "for this run, e.g. recent_s=0; repeatable")
     parser.add_argument("--ingress-autoscaling", action="append", default=[], metavar="NAME=VALUE",
                         help="a field (YAML value) of the Ingress's autoscaling_config for this run, e.g. "
-                             "upscaling_factor=1 or target_ongoing_requests=24; repeatable")
+                             "upscaling_factor=1, target_ongoing_requests=24 or max_replicas=8; repeatable")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
                         "(default: the config's)")
     parser.add_argument("--scale-on", choices=["cpu-or-requests", "requests"], default="cpu-or-requests",
@@ -255,7 +252,7 @@ def main() -> None:
             context = baseline(tmp, workers=args.workers, backend=args.backend)
         else:
             cluster = Cluster(tmp, config_path=GPU_CONFIG, env=variant_env(VARIANT_NAMES[args.variant], tmp),
-                              config_overrides=overrides(gpus, cpus, args.backend, args.encoder, args.ingress_replicas,
+                              config_overrides=overrides(gpus, cpus, args.backend, args.encoder,
                                                                  parse_replicas(args.replicas), args.batch_wait,
                                                                  args.look_back, ingress_autoscaling, args.scale_on,
                                                                  app_args, args.access_log, policy_kwargs),

@@ -154,7 +154,7 @@ def test_gpu_run_overrides_set_app_args_on_the_shipped_gpu_config():
 
     shipped = yaml.safe_load(GPU_CONFIG.read_text())
     config = yaml.safe_load(GPU_CONFIG.read_text())
-    overrides(1, 12, "torch", "deployment", None, app_args={"ingress_max_concurrent_batches": 3})(config)
+    overrides(1, 12, "torch", "deployment", app_args={"ingress_max_concurrent_batches": 3})(config)
     args, before = config["applications"][0]["args"], shipped["applications"][0]["args"]
     assert before["ingress_max_concurrent_batches"] == 1 and args["ingress_max_concurrent_batches"] == 3
     assert {k: v for k, v in args.items() if k not in ("ingress_max_concurrent_batches", "backend")} == \
@@ -171,7 +171,7 @@ def test_gpu_run_access_log_override_changes_only_the_logging_switch():
     shipped = yaml.safe_load(GPU_CONFIG.read_text())
     for access_log, expected in (("off", False), ("on", True), (None, shipped["logging_config"]["enable_access_log"])):
         config = yaml.safe_load(GPU_CONFIG.read_text())
-        overrides(1, 12, "torch", "deployment", None, access_log=access_log)(config)
+        overrides(1, 12, "torch", "deployment", access_log=access_log)(config)
         assert config["logging_config"]["enable_access_log"] is expected
         assert {k: v for k, v in config["logging_config"].items() if k != "enable_access_log"} == \
             {k: v for k, v in shipped["logging_config"].items() if k != "enable_access_log"}
@@ -191,10 +191,10 @@ def test_gpu_run_ingress_autoscaling_override_changes_only_the_named_ingress_fie
         return {d["name"]: d for d in config["applications"][0]["deployments"]}
 
     plain = yaml.safe_load(GPU_CONFIG.read_text())
-    overrides(1, 12, "torch", "deployment", None)(plain)
+    overrides(1, 12, "torch", "deployment")(plain)
     config = yaml.safe_load(GPU_CONFIG.read_text())
     fields = config_values(["upscaling_factor=1", "target_ongoing_requests=24"])
-    overrides(1, 12, "torch", "deployment", None, ingress_autoscaling=fields)(config)
+    overrides(1, 12, "torch", "deployment", ingress_autoscaling=fields)(config)
     ingress, before = deployments(config)["Ingress"]["autoscaling_config"], deployments(plain)["Ingress"]["autoscaling_config"]
     assert before["upscaling_factor"] != 1 and ingress["upscaling_factor"] == 1
     assert ingress["target_ongoing_requests"] == 24 != before["target_ongoing_requests"]
