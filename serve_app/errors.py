@@ -39,11 +39,23 @@ def json_safe(value):
     return value
 
 
+def _whole(value):
+    """`value` as JSON can carry it, uncut: lone surrogates (a field name in `loc` may hold one) as escape text."""
+    if isinstance(value, str):
+        return _encodable(value)
+    if isinstance(value, (list, tuple)):
+        return [_whole(v) for v in value]
+    return value
+
+
 def validation_error(errors: list[dict]) -> JSONResponse:
     """422 in FastAPI's own shape ({"detail": [{"loc", "msg", "type", ...}]}) so clients handle all alike."""
     detail = []
     for error in errors:
-        item = {k: json_safe(v) for k, v in error.items() if k in ("loc", "msg", "type", "input")}
+        # Only the client's `input` is cut; the message is the validator's own and whole (an enum's names every
+        # allowed value: 235 characters for `tone`).
+        item = {k: json_safe(v) if k == "input" else _whole(v) for k, v in error.items()
+                if k in ("loc", "msg", "type", "input")}
         if "ctx" in error:  # ctx may hold the exception object itself: keep only printable scalars
             # (whole: "expected" lists every allowed value, longer than an echoed input may be)
             item["ctx"] = {k: v if isinstance(v, (int, bool)) else _encodable(str(v)) for k, v in error["ctx"].items()}

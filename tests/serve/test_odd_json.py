@@ -36,6 +36,14 @@ def test_a_422_echoing_a_lone_surrogate_renders():
     assert detail[0]["ctx"] == {"expected": expected}  # the allowed values whole
 
 
+def test_a_422_message_is_never_cut_only_the_echoed_input_is():
+    message = "Input should be " + ", ".join(f"'tone_{i}'" for i in range(30))  # past the 200-char echo cut
+    response = validation_error([{"loc": ("body", "tone", 0), "msg": message, "type": "enum", "input": "x" * 500}])
+    detail = orjson.loads(response.body)["detail"][0]
+    assert detail["msg"] == message
+    assert detail["input"] == "x" * 200 + "…"
+
+
 def test_a_preview_request_drops_lone_surrogates_from_every_string():
     raw = {"scheme": {"rationale": "warm\ud800 tones", "typography": {"heading": {"family": "\udfffSerif"}}},
            "brand": "Ac\ud800me", "claims": ["new\udfff"], "k\ud800": 1}
