@@ -86,7 +86,12 @@ def _live_in_group(pgid: int, name: str) -> bool:
 
 
 class HeadExited(RuntimeError):
-    """`ray start --head` exited before its dashboard came up; the message quotes its output."""
+    """`ray start --head` exited, or its GCS could not start, before its dashboard came up; the message quotes why."""
+
+
+# The GCS's fatal line where it cannot serve its port (taken meanwhile). `ray start` itself exits only when its GCS
+# client gives up, 40 s later on the 2-core machine (5 s to connect, then 30 s for the cluster id).
+GCS_FAILED = "Failed to start the grpc server"
 
 
 class Cluster:
@@ -214,6 +219,8 @@ class Cluster:
             if self.head.poll() is not None:
                 tail = self.head_log.read_text(errors="replace")[-2000:] if self.head_log.exists() else ""
                 raise HeadExited(f"ray start exited with {self.head.returncode}; its output ends:\n{tail}")
+            if failure := self._gcs_failure():
+                raise HeadExited(f"the GCS could not start: {failure}")
             try:
                 # The Serve REST API (what `serve deploy` calls), not just the dashboard's HTTP server.
                 if self._serve_rest(timeout=5).status_code == 200:
@@ -222,6 +229,17 @@ class Cluster:
                 pass
             time.sleep(1)
         raise RuntimeError("the Ray dashboard did not come up within 120 s")
+
+    def _gcs_failure(self) -> str | None:
+        """The GCS's own fatal line, from the port on, where it could not start (its port taken): a start on other
+        ports can begin at once instead of after `ray start`'s 40 s."""
+        logs = Path(self.temp_dir) / "session_latest" / "logs"
+        for name in ("gcs_server.err", "gcs_server.out"):
+            with contextlib.suppress(OSError):
+                for line in (logs / name).read_text(errors="replace").splitlines():
+                    if GCS_FAILED in line:
+                        return line[line.index(GCS_FAILED):][:200]
+        return None
 
     def stop(self) -> None:
         if getattr(self, "head", None) and self.head.poll() is None:
