@@ -189,6 +189,19 @@ class EncodedBatch:
                    joined("reference_colors"), rejected, joined("cues_zh"), joined("cue_ids"), joined("cue_terms"),
                    joined("keyword_colours"))
 
+    def rows(self, start: int, stop: int) -> EncodedBatch:
+        """Briefs start..stop-1 as a batch of their own (a pass split between processes); `concat` joins them."""
+        if (start, stop) == (0, len(self)):
+            return self
+
+        def part(values: list | None) -> list | None:
+            return None if values is None else values[start:stop]
+
+        return EncodedBatch(self.input_ids[start:stop], self.attention_mask[start:stop], self.features[start:stop],
+                            self.texts[start:stop], self.cues[start:stop], self.reference_colors[start:stop],
+                            {i - start: r for i, r in self.rejected.items() if start <= i < stop},
+                            part(self.cues_zh), part(self.cue_ids), part(self.cue_terms), part(self.keyword_colours))
+
     def row(self, i: int) -> EncodedBrief:
         """One brief's encoding (per-brief callers: tests, previews)."""
         ids = self.input_ids[i][self.attention_mask[i] > 0]

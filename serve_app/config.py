@@ -58,7 +58,9 @@ class AppArgs(BaseModel):
         default=0, ge=0,
         description="0: post-process in a worker thread of the ingress replica; N: in N child processes it starts "
                     "and warms (spawned, not forked), so a pass never waits for the GIL that the replica's event "
-                    "loop and its Ray and gRPC threads hold (at the cost of pickling each micro-batch both ways).",
+                    "loop and its Ray and gRPC threads hold (at the cost of pickling each micro-batch both ways). "
+                    "With N > 1 a pass of 4 briefs or more is cut into up to N runs of at least 2, post-processed side "
+                    "by side (a pass of b briefs in about b / N of the time, each run paying a pass's fixed cost).",
     )
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in

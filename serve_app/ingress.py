@@ -32,7 +32,7 @@ from pipeline import postprocess
 from pipeline.answer import batch_answer_json, brief_answer_json
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from pipeline.features import warm as warm_encoding
-from pipeline.taste import TasteModel
+from pipeline.taste import TasteBatch, TasteModel
 from serve_app.autoscaling import ReportsCpu
 from serve_app.config import AppArgs
 from serve_app.encoder import inline_on_loop
@@ -41,8 +41,8 @@ from serve_app.feedback import DEFAULT_TENANT, AnswerRecord, FeedbackStore
 from serve_app.heap import freeze_startup_heap
 from serve_app.microbatch import MicroBatcher
 from serve_app.model_io import ModelInputs, ModelOutputs
-from serve_app.post_pass import (Inferred, Pending, children_warm, live_children, post_in_child, post_process,
-                                 start_post_processes)
+from serve_app.post_pass import (Inferred, Pending, children_warm, join_split, live_children, post_in_child,
+                                 post_process, split_pass, start_post_processes)
 
 log = logging.getLogger("ray.serve")
 
@@ -348,15 +348,20 @@ class Ingress(ReportsCpu):
         for index, part in enumerate(parts):
             groups.setdefault((part.result.model_version, part.result.backend), []).append(index)
         model, resets = self.taste, self.taste_resets  # one version for the whole pass, whatever reconfigure does
-        passes = []
-        for indices in groups.values():
-            tenants = [item.tenant for i in indices for item in parts[i].items]
-            passes.append(([parts[i] for i in indices], model.batch(tenants, resets) if model is not None else None))
+
+        def with_taste(group: list[Inferred]) -> tuple[list[Inferred], TasteBatch | None]:
+            tenants = [item.tenant for part in group for item in part.items]
+            return group, model.batch(tenants, resets) if model is not None else None
+
+        passes = [with_taste([parts[i] for i in indices]) for indices in groups.values()]
         done = None
         if (pool := self.post_processes) is not None:
             try:
-                pid, cpu_s, done = await asyncio.wrap_future(pool.submit(post_in_child, passes))
-                self._children_cpu[pid] = cpu_s  # the autoscaler's CPU signal counts the children's work too
+                if self.args.ingress_post_processes > 1:
+                    done = await self._split_between_children(pool, passes, with_taste)
+                else:
+                    pid, cpu_s, done = await asyncio.wrap_future(pool.submit(post_in_child, passes))
+                    self._children_cpu[pid] = cpu_s  # the autoscaler's CPU signal counts the children's work too
             except BrokenProcessPool:  # a child died (killed, out of memory): its pass goes to the thread
                 self._replace_post_processes(pool)
         if done is None:
@@ -366,6 +371,24 @@ class Ingress(ReportsCpu):
             for i, result in zip(indices, answered):
                 results[i] = result
         return results
+
+    async def _split_between_children(self, pool: ProcessPoolExecutor, passes: list, with_taste) -> list:
+        """Each pass cut into one run of briefs a child (`split_pass`), the runs post-processed side by side, and
+        joined back: with one micro-batch in flight a second child would otherwise sit idle while the first works
+        through the whole pass. Each run's taste is read for its own briefs (`with_taste`)."""
+        runs_by_pass = [split_pass(group, self.args.ingress_post_processes) for group, _ in passes]
+        futures = [asyncio.wrap_future(pool.submit(post_in_child, [with_taste([part for _, part in run])]))
+                   for runs in runs_by_pass for run in runs]
+        results = iter(await asyncio.gather(*futures))
+        done = []
+        for (group, _), runs in zip(passes, runs_by_pass):
+            answered = []
+            for _ in runs:
+                pid, cpu_s, (one_pass,) = next(results)
+                self._children_cpu[pid] = cpu_s
+                answered.append(one_pass)
+            done.append(join_split(len(group), runs, answered))
+        return done
 
     def _replace_post_processes(self, broken: ProcessPoolExecutor) -> None:
         """Passes go to the worker thread until a fresh pool of warm children replaces the broken one (started off

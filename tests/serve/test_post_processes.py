@@ -7,6 +7,8 @@ Ray cluster with one child per ingress replica (children spawned inside a Serve 
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import gzip
 import json
 import os
@@ -25,10 +27,12 @@ from benchmarks import post_child_start
 from benchmarks.cpu_by_process import processes
 from benchmarks.local_cluster import Cluster, post_process_child
 from contract.brief import Brief
-from pipeline.features import encode_batch
+from contract.scheme import Recommendation
+from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from serve_app import autoscaling
 from serve_app.model_io import ModelOutputs
-from serve_app.post_pass import Inferred, Pending, post_in_child, post_process, start_post_processes
+from serve_app.post_pass import (Inferred, Pending, join_split, post_in_child, post_process, split_pass,
+                                 start_post_processes)
 
 GOLDEN = Path(__file__).resolve().parents[1] / "pipeline"
 
@@ -78,6 +82,46 @@ def test_a_child_process_answers_as_the_thread_does(pool):
     # Timings read the one host clock: each answer's total runs from its own start, in either process.
     total = orjson.loads(in_child[0][0][0][0])["timings_ms"]["total"]
     assert 0 < total < 120_000
+
+
+def test_a_pass_split_between_two_children_answers_as_one_pass():
+    # `ingress_post_processes: 2` cuts each pass into runs of briefs, one a child, and joins the answers back.
+    parts = _micro_batches([1, 5, 13])
+    runs = split_pass(parts, 2)
+    assert [[(index, len(part.items)) for index, part in run] for run in runs] == [[(0, 1), (1, 5), (2, 4)], [(2, 9)]]
+    assert [len(split_pass(_micro_batches([n]), 2)) for n in (1, 2, 3, 4)] == [1, 1, 1, 2]  # runs of 2 briefs or more
+    whole = post_process([(parts, None)])[0]
+    pool, children = start_post_processes(2)
+    try:
+        for child in children:
+            child.result(timeout=120)
+        # A child takes work once its initializer has warmed it, so until both are warm the first takes every task.
+        probe, deadline = "__import__('time').sleep(0.3) or __import__('os').getpid()", time.monotonic() + 120
+        while len({f.result(timeout=120) for f in [pool.submit(eval, probe) for _ in range(2)]}) < 2:
+            assert time.monotonic() < deadline, "the second child never took work"
+        results = [pool.submit(post_in_child, [([part for _, part in run], None)]) for run in runs]
+        done = [future.result(timeout=120) for future in results]
+    finally:
+        pool.shutdown()
+    assert len({pid for pid, _, _ in done}) == 2  # side by side, one run a child
+    joined = join_split(len(parts), runs, [one_pass for _, _, (one_pass,) in done])
+    assert [len(answers) for answers, _ in joined] == [1, 5, 13]
+    for (whole_answers, whole_records), (split_answers, split_records) in zip(whole, joined):
+        assert [_without_timings(a) for a in split_answers] == [_without_timings(a) for a in whole_answers]
+        assert [(r.request_id, r.choices_json) for r in split_records] == [
+            (r.request_id, r.choices_json) for r in whole_records]
+
+
+def test_a_micro_batch_cut_in_rows_keeps_its_rejected_briefs_in_place():
+    parts = _micro_batches([6])
+    encoded = parts[0].encoded
+    encoded.rejected[4] = BriefRejection("reference_image", "not an image")  # as the encoder marks a brief
+    first, second = encoded.rows(0, 3), encoded.rows(3, 6)
+    assert second.rejected == {1: encoded.rejected[4]} and first.rejected == {}
+    again = EncodedBatch.concat([first, second])
+    assert again.rejected == encoded.rejected and again.texts == encoded.texts
+    np.testing.assert_array_equal(again.features, encoded.features)
+    assert parts[0].rows(0, 6) is parts[0] and len(parts[0].rows(2, 5).result.outputs["palette_ids"]) == 3
 
 
 def test_a_child_reports_the_cpu_of_its_passes_not_of_its_start(pool):
@@ -181,6 +225,58 @@ def test_a_killed_post_processing_child_loses_no_request(child_client):
             child_client.get("/healthz").json()["post_processes"] == 1 for _ in range(6)):
         time.sleep(0.5)
     assert [child_client.get("/healthz").json()["post_processes"] for _ in range(6)] == [1] * 6
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _in_cluster(pid: int, cluster: Cluster) -> bool:
+    """Whether `pid` descends from a process of `cluster`'s own process group (its raylet starts the workers)."""
+    running = processes()
+    for _ in range(6):
+        if pid not in running or pid <= 1:
+            return False
+        with contextlib.suppress(OSError):
+            if os.getpgid(pid) == cluster.head.pid:
+                return True
+        pid = running[pid][1]
+    return False
+
+
+def _two_children(config: dict) -> None:
+    config["applications"][0]["args"]["ingress_post_processes"] = 2
+
+
+@pytest.mark.slow
+def test_an_app_with_two_children_a_replica_splits_its_passes_and_answers_as_the_default_app(client, tmp_path):
+    from test_http import EN_BRIEF, ZH_BRIEF, assert_contract, recommend
+
+    with Cluster(tmp_path, config_overrides=_two_children) as cluster, \
+            httpx.Client(base_url=cluster.base_url, timeout=60) as http:
+        assert http.get("/healthz").json()["post_processes"] == 2
+        children = [pid for pid in _post_children() if _in_cluster(pid, cluster)]  # not the module's other one's
+        parents = {pid: processes()[pid][1] for pid in children}
+        assert sorted(collections.Counter(parents.values()).values()) == [2, 2], parents  # two a replica
+        before = {pid: _cpu_ticks(pid) for pid in children}
+        # Scheme counts vary, so an answer joined back to the wrong brief fails its contract.
+        burst = [(EN_BRIEF if i % 2 else ZH_BRIEF) | {"keywords": f"summer picnic {i}, 清爽 {i}", "num_schemes": 3 + i % 3}
+                 for i in range(32)]
+        with ThreadPoolExecutor(16) as pool:
+            responses = list(pool.map(lambda b: http.post("/v1/recommend", json=b), burst))
+        assert [r.status_code for r in responses] == [200] * len(burst), [r.text[:120] for r in responses]
+        worked = {pid for pid in children if _cpu_ticks(pid) > before[pid]}
+        # Micro-batches of several briefs form under the burst, and each is cut between its replica's two children.
+        assert any(all(pid in worked for pid in children if parents[pid] == parent) for parent in set(parents.values()))
+        for brief, response in zip(burst, responses):
+            assert_contract(Recommendation.model_validate_json(response.content), brief)
+        # One at a time (the model's outputs then come from the same batch shapes on both apps: its floats move with
+        # the batch it shares), the answers are the default app's; split passes against whole ones on the same
+        # model outputs: test_a_pass_split_between_two_children_answers_as_one_pass.
+        for brief in burst[:4]:
+            split, default = recommend(http, brief), recommend(client, brief)
+            assert [s.model_dump() for s in split.schemes] == [s.model_dump() for s in default.schemes], brief
 
 
 def test_a_child_does_not_rerun_its_replicas_main_module(tmp_path):
