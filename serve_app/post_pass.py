@@ -66,8 +66,9 @@ class Inferred:
 
 
 # A run of fewer briefs does not pay for itself: each run costs a pass's fixed part (~1-2.5 ms on a development
-# core) and a round trip to its child. Two children against one, BLAS at one thread, 2 cores, median wall of 40
-# alternating: 2 briefs 3.80 -> 4.56 ms, 4 briefs 4.25 -> 3.89, 8 11.28 -> 9.83, 16 16.16 -> 12.86, 32 24.68 -> 17.39.
+# core) and a round trip to its child. `python -m benchmarks.post_split` (2 cores, median wall of 40, one child then
+# two alternating): 4 briefs 5.33 -> 5.13 ms, 8 11.52 -> 9.73, 16 17.43 -> 14.33, 32 25.80 -> 18.93; a pass of 2
+# cut in two was slower (3.80 -> 4.56 on the golden briefs).
 MIN_BRIEFS_A_RUN = 2
 
 
