@@ -15,6 +15,9 @@ from fastapi.responses import JSONResponse
 
 
 MAX_ECHO_CHARS = 200  # an invalid input is echoed back only this far (bodies can hold a 5 MB image)
+# A validator's message and context are kept whole up to here: an enum's message names every allowed value (235
+# characters for `tone`), but a message may quote the input too (a brand colour's repr), which must stay bounded.
+MAX_MESSAGE_CHARS = 1000
 
 
 def _encodable(text: str) -> str:
@@ -39,26 +42,22 @@ def json_safe(value):
     return value
 
 
-def _whole(value):
-    """`value` as JSON can carry it, uncut: lone surrogates (a field name in `loc` may hold one) as escape text."""
-    if isinstance(value, str):
-        return _encodable(value)
-    if isinstance(value, (list, tuple)):
-        return [_whole(v) for v in value]
-    return value
+def _cut(text: str, limit: int) -> str:
+    """`text` cut at `limit` characters (marked with "…"), lone surrogates as their escape text."""
+    return _encodable(text[:limit] + "…" if len(text) > limit else text)
 
 
 def validation_error(errors: list[dict]) -> JSONResponse:
     """422 in FastAPI's own shape ({"detail": [{"loc", "msg", "type", ...}]}) so clients handle all alike."""
     detail = []
     for error in errors:
-        # Only the client's `input` is cut; the message is the validator's own and whole (an enum's names every
-        # allowed value: 235 characters for `tone`).
-        item = {k: json_safe(v) if k == "input" else _whole(v) for k, v in error.items()
-                if k in ("loc", "msg", "type", "input")}
+        item = {k: json_safe(v) for k, v in error.items() if k in ("loc", "type", "input")}  # loc: a client's key
+        if "msg" in error:
+            item["msg"] = _cut(str(error["msg"]), MAX_MESSAGE_CHARS)
         if "ctx" in error:  # ctx may hold the exception object itself: keep only printable scalars
-            # (whole: "expected" lists every allowed value, longer than an echoed input may be)
-            item["ctx"] = {k: v if isinstance(v, (int, bool)) else _encodable(str(v)) for k, v in error["ctx"].items()}
+            # ("expected" lists every allowed value, longer than an echoed input may be)
+            item["ctx"] = {k: v if isinstance(v, (int, bool)) else _cut(str(v), MAX_MESSAGE_CHARS)
+                           for k, v in error["ctx"].items()}
         detail.append(item)
     return JSONResponse(status_code=422, content={"detail": detail})
 

@@ -36,12 +36,17 @@ def test_a_422_echoing_a_lone_surrogate_renders():
     assert detail[0]["ctx"] == {"expected": expected}  # the allowed values whole
 
 
-def test_a_422_message_is_never_cut_only_the_echoed_input_is():
+def test_a_422_message_is_kept_whole_where_an_echoed_input_would_be_cut_and_bounded_where_it_quotes_one():
     message = "Input should be " + ", ".join(f"'tone_{i}'" for i in range(30))  # past the 200-char echo cut
     response = validation_error([{"loc": ("body", "tone", 0), "msg": message, "type": "enum", "input": "x" * 500}])
     detail = orjson.loads(response.body)["detail"][0]
     assert detail["msg"] == message
     assert detail["input"] == "x" * 200 + "…"
+    # A message that quotes a 100 KB input (a brand colour's repr) stays bounded, as does a key the client chose.
+    quoted = repr("#" + "\x7f" * 100_000) + " is not a hex colour"
+    response = validation_error([{"loc": ("body", "k" * 5000), "msg": quoted, "type": "value_error",
+                                  "ctx": {"error": quoted}, "input": "#"}])
+    assert len(response.body) < 3000
 
 
 def test_a_preview_request_drops_lone_surrogates_from_every_string():
