@@ -39,12 +39,16 @@ def sweep_rows(paths: list[Path]) -> list[dict]:
 
 def fit(rows: list[dict], roles=SERVER_ROLES) -> dict[str, dict[str, float]]:
     """Per role: F (ms a micro-batch), P (ms a brief) and the fit's largest miss on a row (ms)."""
-    if len(rows) < 2:
-        raise ValueError("at least two sweep rows are needed to split a cost per micro-batch from one per brief")
-    design = np.array([[1.0 / row["batch"], 1.0] for row in rows])
+    if len({row["batch"] for row in rows}) < 2:
+        raise ValueError("rows at two micro-batch sizes at least are needed to split a cost per micro-batch from "
+                         "one per brief")
     fitted = {}
     for role in roles:
-        cpu = np.array([row["cpu"].get(role, 0.0) for row in rows])
+        measured = [row for row in rows if role in row["cpu"]]  # a role a row does not report is not 0 ms
+        if len({row["batch"] for row in measured}) < 2:
+            continue
+        design = np.array([[1.0 / row["batch"], 1.0] for row in measured])
+        cpu = np.array([row["cpu"][role] for row in measured])
         (per_batch, per_brief), *_ = np.linalg.lstsq(design, cpu, rcond=None)
         fitted[role] = {"per_micro_batch_ms": float(per_batch), "per_brief_ms": float(per_brief),
                         "worst_miss_ms": float(np.abs(design @ [per_batch, per_brief] - cpu).max())}

@@ -128,6 +128,7 @@ class Ingress(ReportsCpu):
         # They start now and warm while this replica does (below); only the warm-up brief's pass waits for them.
         self.post_processes, children = start_post_processes(self.args.ingress_post_processes)
         self._children_cpu: dict[int, float] = {}  # child pid -> its CPU seconds after its last pass
+        self._runs_out = 0  # post-processing runs sent to the children and not back yet (`ingress_post_processes` > 1)
         self._restarting: asyncio.Task | None = None  # a fresh pool after a child died
         self.post_passes = MicroBatcher(self._post_pass, POST_MAX_MICRO_BATCHES, 0.0,
                                         max(1, self.args.ingress_post_processes))
@@ -373,19 +374,26 @@ class Ingress(ReportsCpu):
         return results
 
     async def _split_between_children(self, pool: ProcessPoolExecutor, passes: list, with_taste) -> list:
-        """Each pass cut into one run of briefs a child (`split_pass`), the runs post-processed side by side, and
-        joined back: with one micro-batch in flight a second child would otherwise sit idle while the first works
-        through the whole pass. Each run's taste is read for its own briefs (`with_taste`)."""
-        runs_by_pass = [split_pass(group, self.args.ingress_post_processes) for group, _ in passes]
+        """Each pass cut into runs of briefs, one a child left idle by the passes already out (`split_pass`), the
+        runs post-processed side by side, and joined back: with one micro-batch in flight a second child would
+        otherwise sit idle while the first works through the whole pass, and with every child busy a cut only adds
+        a pass's fixed cost. Each run's taste is read for its own briefs (`with_taste`)."""
+        idle = max(1, self.args.ingress_post_processes - self._runs_out)
+        runs_by_pass = [split_pass(group, idle) for group, _ in passes]
         futures = [asyncio.wrap_future(pool.submit(post_in_child, [with_taste([part for _, part in run])]))
                    for runs in runs_by_pass for run in runs]
-        results = iter(await asyncio.gather(*futures))
+        self._runs_out += len(futures)
+        try:
+            results = iter(await asyncio.gather(*futures))
+        finally:
+            self._runs_out -= len(futures)
         done = []
         for (group, _), runs in zip(passes, runs_by_pass):
             answered = []
             for _ in runs:
                 pid, cpu_s, (one_pass,) = next(results)
-                self._children_cpu[pid] = cpu_s
+                # A child's running total; passes can finish out of order, so never step it back.
+                self._children_cpu[pid] = max(cpu_s, self._children_cpu.get(pid, 0.0))
                 answered.append(one_pass)
             done.append(join_split(len(group), runs, answered))
         return done

@@ -25,9 +25,17 @@ def test_the_fit_recovers_known_costs_and_the_ceiling_follows_from_them():
     assert limits["inf"] == pytest.approx(12_000 / 3.4)
 
 
-def test_one_row_cannot_split_the_costs():
-    with pytest.raises(ValueError, match="two sweep rows"):
-        fit(_rows({"ingress": 6.0}, {"ingress": 2.5}, batches=(2.0,)), roles=("ingress",))
+def test_rows_at_one_micro_batch_size_cannot_split_the_costs():
+    with pytest.raises(ValueError, match="two micro-batch sizes"):
+        fit(_rows({"ingress": 6.0}, {"ingress": 2.5}, batches=(2.0, 2.0)), roles=("ingress",))
+
+
+def test_a_role_a_row_does_not_report_is_fitted_on_the_other_rows():
+    rows = _rows({"ingress": 6.0, "encoder": 1.2}, {"ingress": 2.5, "encoder": 0.9})
+    del rows[0]["cpu"]["encoder"]  # not 0 ms: unknown
+    fitted = fit(rows, roles=("ingress", "encoder"))
+    assert fitted["encoder"]["per_micro_batch_ms"] == pytest.approx(1.2)
+    assert fitted["encoder"]["per_brief_ms"] == pytest.approx(0.9)
 
 
 def test_rows_without_a_cpu_reading_are_left_out(tmp_path):

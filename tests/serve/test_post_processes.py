@@ -7,6 +7,7 @@ Ray cluster with one child per ingress replica (children spawned inside a Serve 
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import gzip
@@ -110,6 +111,48 @@ def test_a_pass_split_between_two_children_answers_as_one_pass():
         assert [_without_timings(a) for a in split_answers] == [_without_timings(a) for a in whole_answers]
         assert [(r.request_id, r.choices_json) for r in split_records] == [
             (r.request_id, r.choices_json) for r in whole_records]
+
+
+def test_the_ingress_splits_passes_between_idle_children_with_each_runs_own_taste():
+    # The replica's own method on a real two-child pool: two model versions in one call, a taught and an untaught
+    # tenant, a rejected brief in the second run; answers, rejections and records as one pass in the thread.
+    from pipeline.taste import TasteModel, feature_tables
+    from serve_app.ingress import Ingress
+
+    serif = np.zeros(len(feature_tables().names))
+    serif[feature_tables().names.index("heading serif")] = 3.0  # a tenant who wants serif headings
+    taste = TasteModel.build({"tenant-a": serif}, {"tenant-a": 10}, trained_at=1_780_000_000.0)
+    parts = _micro_batches([3, 9, 2])
+    for i, item in enumerate(item for part in parts for item in part.items):
+        item.tenant = "tenant-a" if i % 3 == 0 else "tenant-b"  # tenant-b was never taught
+    parts[1].encoded.rejected[6] = BriefRejection("reference_image", "not an image")
+    parts[2].result.model_version = "other"  # its own pass, as the replica groups by model version
+
+    def with_taste(group):
+        return group, taste.batch([item.tenant for part in group for item in part.items])
+
+    passes = [with_taste(parts[:2]), with_taste(parts[2:])]
+    ingress = object.__new__(Ingress.func_or_class)
+    ingress.args, ingress._runs_out, ingress._children_cpu = SimpleNamespace(ingress_post_processes=2), 0, {}
+    pool, children = start_post_processes(2)
+    try:
+        for child in children:
+            child.result(timeout=120)
+        split = asyncio.run(ingress._split_between_children(pool, passes, with_taste))
+        ingress._runs_out = 1  # one child still busy with another pass: no cut
+        assert len(split_pass(parts[:2], max(1, 2 - ingress._runs_out))) == 1
+    finally:
+        pool.shutdown()
+    whole = post_process(passes)
+    assert ingress._runs_out == 1 and len(ingress._children_cpu) >= 1
+    for whole_pass, split_pass_done in zip(whole, split):
+        for (whole_answers, whole_records), (split_answers, split_records) in zip(whole_pass, split_pass_done):
+            assert [a if isinstance(a, BriefRejection) else _without_timings(a) for a in split_answers] == [
+                a if isinstance(a, BriefRejection) else _without_timings(a) for a in whole_answers]
+            assert [(r.request_id, r.choices_json, r.learner_version) for r in split_records] == [
+                (r.request_id, r.choices_json, r.learner_version) for r in whole_records]
+    assert isinstance(split[0][1][0][6], BriefRejection)
+    assert {r.learner_version for part in split[0] for r in part[1]} == {taste.version, None}
 
 
 def test_a_micro_batch_cut_in_rows_keeps_its_rejected_briefs_in_place():
