@@ -132,13 +132,14 @@ def test_the_ingress_splits_passes_between_idle_children_with_each_runs_own_tast
         return group, taste.batch([item.tenant for part in group for item in part.items])
 
     passes = [with_taste(parts[:2]), with_taste(parts[2:])]
-    ingress = object.__new__(Ingress.func_or_class)
-    ingress.args, ingress._runs_out, ingress._children_cpu = SimpleNamespace(ingress_post_processes=2), 0, {}
+    # The method reads only these three attributes of its replica (no Serve replica object is built: its wrapper's
+    # coroutine __del__ would warn when collected).
+    ingress = SimpleNamespace(args=SimpleNamespace(ingress_post_processes=2), _runs_out=0, _children_cpu={})
     pool, children = start_post_processes(2)
     try:
         for child in children:
             child.result(timeout=120)
-        split = asyncio.run(ingress._split_between_children(pool, passes, with_taste))
+        split = asyncio.run(Ingress.func_or_class._split_between_children(ingress, pool, passes, with_taste))
         ingress._runs_out = 1  # one child still busy with another pass: no cut
         assert len(split_pass(parts[:2], max(1, 2 - ingress._runs_out))) == 1
     finally:
