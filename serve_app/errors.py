@@ -34,7 +34,7 @@ def json_safe(value):
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value[: MAX_ECHO_CHARS * 4]).decode("utf-8", "replace")
     if isinstance(value, str):
-        return _encodable(value[:MAX_ECHO_CHARS] + "…" if len(value) > MAX_ECHO_CHARS else value)
+        return _cut(value, MAX_ECHO_CHARS)
     if isinstance(value, dict):
         return {json_safe(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -354,18 +354,20 @@ class Ingress(ReportsCpu):
             tenants = [item.tenant for part in group for item in part.items]
             return group, model.batch(tenants, resets) if model is not None else None
 
-        passes = [with_taste([parts[i] for i in indices]) for indices in groups.values()]
+        in_pass = [[parts[i] for i in indices] for indices in groups.values()]
         done = None
         if (pool := self.post_processes) is not None:
             try:
-                if self.args.ingress_post_processes > 1:
-                    done = await self._split_between_children(pool, passes, with_taste)
+                if self.args.ingress_post_processes > 1:  # each run reads the taste of its own briefs
+                    done = await self._split_between_children(pool, in_pass, with_taste)
                 else:
+                    passes = [with_taste(group) for group in in_pass]
                     pid, cpu_s, done = await asyncio.wrap_future(pool.submit(post_in_child, passes))
                     self._children_cpu[pid] = cpu_s  # the autoscaler's CPU signal counts the children's work too
             except BrokenProcessPool:  # a child died (killed, out of memory): its pass goes to the thread
                 self._replace_post_processes(pool)
         if done is None:
+            passes = [with_taste(group) for group in in_pass]
             done = await asyncio.get_running_loop().run_in_executor(self.workers, post_process, passes)
         results: list = [None] * len(parts)
         for indices, answered in zip(groups.values(), done):
@@ -373,13 +375,14 @@ class Ingress(ReportsCpu):
                 results[i] = result
         return results
 
-    async def _split_between_children(self, pool: ProcessPoolExecutor, passes: list, with_taste) -> list:
+    async def _split_between_children(self, pool: ProcessPoolExecutor, in_pass: list[list[Inferred]],
+                                      with_taste) -> list:
         """Each pass cut into runs of briefs, one a child left idle by the passes already out (`split_pass`), the
         runs post-processed side by side, and joined back: with one micro-batch in flight a second child would
         otherwise sit idle while the first works through the whole pass, and with every child busy a cut only adds
         a pass's fixed cost. Each run's taste is read for its own briefs (`with_taste`)."""
         idle = max(1, self.args.ingress_post_processes - self._runs_out)
-        runs_by_pass = [split_pass(group, idle) for group, _ in passes]
+        runs_by_pass = [split_pass(group, idle) for group in in_pass]
         futures = [asyncio.wrap_future(pool.submit(post_in_child, [with_taste([part for _, part in run])]))
                    for runs in runs_by_pass for run in runs]
         self._runs_out += len(futures)
@@ -388,7 +391,7 @@ class Ingress(ReportsCpu):
         finally:
             self._runs_out -= len(futures)
         done = []
-        for (group, _), runs in zip(passes, runs_by_pass):
+        for group, runs in zip(in_pass, runs_by_pass):
             answered = []
             for _ in runs:
                 pid, cpu_s, (one_pass,) = next(results)

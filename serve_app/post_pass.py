@@ -80,18 +80,16 @@ def split_pass(parts: list[Inferred], pieces: int) -> list[list[tuple[int, Infer
     total = sum(len(part.items) for part in parts)
     pieces = max(1, min(pieces, total // MIN_BRIEFS_A_RUN))
     bounds = [round(total * k / pieces) for k in range(pieces + 1)]  # brief offsets where the runs begin and end
-    runs: list[list[tuple[int, Inferred]]] = []
+    runs: list[list[tuple[int, Inferred]]] = [[] for _ in range(pieces)]  # none empty: each holds >= 2 briefs
     offset = 0
     for index, part in enumerate(parts):
         size = len(part.items)
         for k in range(pieces):
             start, stop = max(bounds[k], offset), min(bounds[k + 1], offset + size)
             if start < stop:
-                while len(runs) <= k:
-                    runs.append([])
                 runs[k].append((index, part.rows(start - offset, stop - offset)))
         offset += size
-    return [run for run in runs if run]
+    return runs
 
 
 def join_split(parts: int, runs: list[list[tuple[int, Inferred]]],

@@ -139,7 +139,8 @@ def test_the_ingress_splits_passes_between_idle_children_with_each_runs_own_tast
     try:
         for child in children:
             child.result(timeout=120)
-        split = asyncio.run(Ingress.func_or_class._split_between_children(ingress, pool, passes, with_taste))
+        split = asyncio.run(Ingress.func_or_class._split_between_children(ingress, pool, [g for g, _ in passes],
+                                                                          with_taste))
         ingress._runs_out = 1  # one child still busy with another pass: no cut
         assert len(split_pass(parts[:2], max(1, 2 - ingress._runs_out))) == 1
     finally:
