@@ -139,8 +139,10 @@ def post_process(passes: list[tuple[list[Inferred], TasteBatch | None]]
     return done
 
 
-# In a post-processing child only: its CPU seconds when warm (start-up is not load for the autoscaler).
+# In a post-processing child only: its CPU seconds when warm (start-up is not load for the autoscaler), and when
+# it was warm (perf_counter: CLOCK_MONOTONIC, one clock for the host's processes).
 _child_started_cpu_s = 0.0
+_child_warm_at = 0.0
 
 
 def post_in_child(passes: list[tuple[list[Inferred], TasteBatch | None]]):
@@ -157,14 +159,24 @@ def _exit_with(parent: int) -> None:
     os._exit(0)
 
 
-def warm_post_process(parent: int) -> None:
+# How long a warm child waits for its siblings before it takes work anyway (their warm-up is ~1 s on a development
+# core; a sibling that died breaks the pool, which the replica replaces, so waiting longer gains nothing).
+SIBLINGS_WARM_TIMEOUT_S = 60.0
+
+
+def warm_post_process(parent: int, siblings_warm=None) -> None:
     """A post-processing child's start: it leaves with its replica; the lazy tables are filled before its first
-    pass, then the heap frozen."""
-    global _child_started_cpu_s
+    pass, then the heap frozen; then it waits at `siblings_warm` (a barrier of all the pool's children), so that
+    no child takes work before every one is warm: the first tasks' futures then say the whole pool is warm, and a
+    replica's first passes can be cut between all its children."""
+    global _child_started_cpu_s, _child_warm_at
     threading.Thread(target=_exit_with, args=(parent,), name="exit-with-replica", daemon=True).start()
     postprocess.warm()
     freeze_startup_heap()
-    _child_started_cpu_s = time.process_time()
+    _child_started_cpu_s, _child_warm_at = time.process_time(), time.perf_counter()
+    if siblings_warm is not None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            siblings_warm.wait(SIBLINGS_WARM_TIMEOUT_S)
 
 
 def live_children(pool: ProcessPoolExecutor | None) -> int:
@@ -199,14 +211,15 @@ def _main_not_rerun():
 
 def start_post_processes(count: int) -> tuple[ProcessPoolExecutor | None, list[Future]]:
     """`count` post-processing children spawned now, or no pool (post-process in the worker thread), and `count`
-    futures, each done once a warm child has run it (with one child: once it is warm). Returns at once: the replica
-    warms itself meanwhile and waits on the futures before its first pass. Spawned: forking a process that runs
-    Ray's and gRPC's threads is unsafe."""
+    futures, done once every child is warm. Returns at once: the replica warms itself meanwhile and waits on the
+    futures before its first pass. Spawned: forking a process that runs Ray's and gRPC's threads is unsafe."""
     if not count:
         return None, []
-    pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"), initializer=warm_post_process,
-                               initargs=(os.getpid(),))
+    spawn = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(count, mp_context=spawn, initializer=warm_post_process,
+                               initargs=(os.getpid(), spawn.Barrier(count) if count > 1 else None))
     # The pool spawns a child for each submit that finds none idle, so `count` submits in a row start them all now.
-    # A child takes work only after its initializer (the warm-up), so no pass ever meets a cold child.
+    # A child takes work only after its initializer (its warm-up, then the wait for its siblings' warm-up), so no
+    # pass ever meets a cold child, and no task of these is done before all are warm.
     with _main_not_rerun():
         return pool, [pool.submit(os.getpid) for _ in range(count)]

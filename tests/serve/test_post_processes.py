@@ -69,6 +69,25 @@ def pool():
     pool.shutdown()
 
 
+def test_the_start_futures_are_done_only_once_every_child_is_warm():
+    # A replica waits on these futures before its first pass and then cuts passes between its children: a child
+    # still warming would take no work meanwhile. Three children on a small machine warm up at different times.
+    pool, children = start_post_processes(3)
+    try:
+        for child in children:
+            child.result(timeout=120)
+        done_at = time.perf_counter()
+        probe = ("(__import__('time').sleep(0.2), __import__('os').getpid(), "
+                 "__import__('serve_app.post_pass', fromlist=['_'])._child_warm_at)[1:]")
+        warm_at, deadline = {}, time.monotonic() + 120
+        while len(warm_at) < 3:  # until each child has answered once
+            warm_at.update(f.result(timeout=120) for f in [pool.submit(eval, probe) for _ in range(3)])
+            assert time.monotonic() < deadline, warm_at
+    finally:
+        pool.shutdown()
+    assert 0.0 < max(warm_at.values()) <= done_at, (warm_at, done_at)
+
+
 def test_a_child_process_answers_as_the_thread_does(pool):
     parts = _micro_batches([1, 5, 13])
     passes = [(parts[:2], None), (parts[2:], None)]
@@ -95,11 +114,7 @@ def test_a_pass_split_between_two_children_answers_as_one_pass():
     pool, children = start_post_processes(2)
     try:
         for child in children:
-            child.result(timeout=120)
-        # A child takes work once its initializer has warmed it, so until both are warm the first takes every task.
-        probe, deadline = "__import__('time').sleep(0.3) or __import__('os').getpid()", time.monotonic() + 120
-        while len({f.result(timeout=120) for f in [pool.submit(eval, probe) for _ in range(2)]}) < 2:
-            assert time.monotonic() < deadline, "the second child never took work"
+            child.result(timeout=120)  # both children warm and idle
         results = [pool.submit(post_in_child, [([part for _, part in run], None)]) for run in runs]
         done = [future.result(timeout=120) for future in results]
     finally:
