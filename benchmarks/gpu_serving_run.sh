@@ -52,10 +52,13 @@ sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server s
 # The app's sweep once per value, in the order given (a second sweep on a start drifts, run 8): $1 the gpu_serve flag
 # each value goes with (--app-arg NAME=VALUE, --access-log on), $2 a tag prefix; a sweep is tagged PREFIX, the value
 # (after any NAME=) and its position, e.g. post1-2.
-sweep_each() { local flag=$1 prefix=$2 i=0 v; shift 2
+# A value may join several settings with "+" (e.g. ingress_post_processes=2+ingress_max_concurrent_batches=2), each
+# passed with the flag; its tag then holds each setting's value (post2-2-1).
+sweep_each() { local flag=$1 prefix=$2 i=0 v part tag; shift 2
   for v in "$@"; do
-    i=$((i + 1))
-    sweep "${SWEEP_S:-170}" "serve-$prefix${v#*=}-$i" --tag "$prefix${v#*=}-$i" "$flag" "$v"
+    i=$((i + 1)); local flags=(); tag=""
+    for part in ${v//+/ }; do flags+=("$flag" "$part"); tag+="${part#*=}-"; done
+    sweep "${SWEEP_S:-170}" "serve-$prefix$tag$i" --tag "$prefix$tag$i" "${flags[@]}"
   done; }
 # The plain multi-process baseline at RATES, one brief a request (its step's limit in seconds).
 baseline_sweep() { step "$1" baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
@@ -204,8 +207,8 @@ logs)  # the app's sweep with Serve's access log as each of ACCESS_LOGS says (on
   done
   [ -z "${SPIKE:-}" ] || spike_step spike spike
   ;;
-app-args)  # the app's sweep once per setting of APP_ARGS (space-separated NAME=VALUE, each passed as --app-arg), in
-  # the order given (e.g. "ingress_max_concurrent_batches=1 ingress_max_concurrent_batches=3": a second sweep on a
+app-args)  # the app's sweep once per setting of APP_ARGS (space-separated NAME=VALUE, each passed as --app-arg; "+"
+  # joins several into one sweep, e.g. "ingress_post_processes=2+ingress_max_concurrent_batches=2"), in the order given (e.g. "ingress_max_concurrent_batches=1 ingress_max_concurrent_batches=3": a second sweep on a
   # start drifts, run 8; run 23 compared ingress_slot_until=model and =answer, a setting of commit ca61f78's tree)
   sweep_each --app-arg "" ${APP_ARGS:?NAME=VALUE settings}
   ;;
