@@ -75,6 +75,8 @@ def _merge_sweeps(name: str, fresh: list[dict], **extra) -> None:
     path = OUT / name
     old = json.loads(path.read_text()).get("sweeps", []) if path.exists() else []
     measured = {s["server"] for s in fresh}
+    stamp = extra.get("machine")  # each sweep keeps the machine and date it was measured on: rows of other days stay
+    fresh = [{**s, "machine": stamp} if stamp else s for s in fresh]
     _write(name, {**extra, "sweeps": [s for s in old if s["server"] not in measured] + fresh})
 
 
