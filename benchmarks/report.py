@@ -275,7 +275,8 @@ def write(bench: Path, target: Path) -> None:
         parts += [kept, ""]
     sweeps = (sweep or {}).get("sweeps", [])
     parts += ["## Goals", ""] + [f"- {v}" for v in verdicts(sweeps, spike, model_gpu, gpu_e2e, spike_over)] + [""]
-    parts += ["## What the first runs said (2026-11-24; the findings above are newer)", ""] + [f"- {f}" for f in FINDINGS] + [""]
+    parts += ["## What the first runs said (2026-11-24; the findings above are newer)", ""]
+    parts += [f"- {f}" for f in FINDINGS] + [""]
     parts += ["## Reproduce", "", "```bash",
               "make bench                                   # = python -m benchmarks: everything below on CPU, ~35 min",
               "python -m benchmarks --only sweep --servers baseline   # one server again (its rows are replaced)",
