@@ -49,7 +49,8 @@ step() { local seconds=$1 name=$2; shift 2; echo "== $name ($(date +%T)); busies
   cut -c1-400 "$OUT/log-$name.txt" | grep -v "^\s*$" | tail -n 12; }
 sweep() { step "$1" "$2" python3 -m benchmarks.gpu_serve --out "$OUT" --server serve --variant haproxy \
   --replicas "$REPLICAS" --rates $RATES --step-seconds 6 --procs "$PROCS" --load-cpus "$LOAD_CPUS" "${@:3}"; }
-# The app's sweep once per value, in the order given (a second sweep on a start drifts, run 8): $1 the gpu_serve flag
+# The app's sweep once per value, in the order given (a second sweep on a start drifts, run 8), each step's limit
+# SWEEP_S (230 s: a ~35 s start and ~40 s a rate fit four rates; run 28's 170 cut each sweep after three): $1 the gpu_serve flag
 # each value goes with (--app-arg NAME=VALUE, --access-log on), $2 a tag prefix; a sweep is tagged PREFIX, the value
 # (after any NAME=) and its position, e.g. post1-2.
 # A value may join several settings with "+" (e.g. ingress_post_processes=2+ingress_max_concurrent_batches=2), each
@@ -58,7 +59,7 @@ sweep_each() { local flag=$1 prefix=$2 i=0 v part tag; shift 2
   for v in "$@"; do
     i=$((i + 1)); local flags=(); tag=""
     for part in ${v//+/ }; do flags+=("$flag" "$part"); tag+="${part#*=}-"; done
-    sweep "${SWEEP_S:-170}" "serve-$prefix$tag$i" --tag "$prefix$tag$i" "${flags[@]}"
+    sweep "${SWEEP_S:-230}" "serve-$prefix$tag$i" --tag "$prefix$tag$i" "${flags[@]}"
   done; }
 # The plain multi-process baseline at RATES, one brief a request (its step's limit in seconds).
 baseline_sweep() { step "$1" baseline python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
