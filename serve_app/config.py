@@ -50,8 +50,8 @@ class AppArgs(BaseModel):
     ingress_max_concurrent_batches: int = Field(
         default=1, ge=1,
         description="Micro-batches in flight per ingress replica; while all are out, arrivals gather into the "
-                    "next one (fewer in flight: bigger batches under load, each hop paid by more briefs; 1 as "
-                    "both shipped configs, docs/deployment.md).",
+                    "next one (fewer in flight: bigger batches under load, each hop paid by more briefs; the CPU "
+                    "config ships 1, the GPU config 2 with two post-processing children, docs/deployment.md).",
     )
 
     ingress_post_processes: int = Field(
@@ -61,6 +61,13 @@ class AppArgs(BaseModel):
                     "loop and its Ray and gRPC threads hold (at the cost of pickling each micro-batch both ways). "
                     "With N > 1 a pass of 4 briefs or more is cut into up to N runs of at least 2, post-processed side "
                     "by side (a pass of b briefs in about b / N of the time, each run paying a pass's fixed cost).",
+    )
+    ingress_split_passes: bool = Field(
+        default=True,
+        description="With ingress_post_processes > 1: cut each pass between the children the passes already out "
+                    "leave idle (true), or send every pass whole to one child (false: with several micro-batches in "
+                    "flight each can take its own child and no pass pays the fixed cost twice). An A/B lever for "
+                    "the GPU node; true is what has been measured there.",
     )
 
     # Backpressure (sized in serve_config.yaml from measured capacity): past this many requests in flight in

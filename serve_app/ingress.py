@@ -381,7 +381,7 @@ class Ingress(ReportsCpu):
         runs post-processed side by side, and joined back: with one micro-batch in flight a second child would
         otherwise sit idle while the first works through the whole pass, and with every child busy a cut only adds
         a pass's fixed cost. Each run's taste is read for its own briefs (`with_taste`)."""
-        idle = max(1, self.args.ingress_post_processes - self._runs_out)
+        idle = max(1, self.args.ingress_post_processes - self._runs_out) if self.args.ingress_split_passes else 1
         runs_by_pass = [split_pass(group, idle) for group in in_pass]
         futures = [asyncio.wrap_future(pool.submit(post_in_child, [with_taste([part for _, part in run])]))
                    for runs in runs_by_pass for run in runs]

@@ -149,19 +149,28 @@ def test_the_ingress_splits_passes_between_idle_children_with_each_runs_own_tast
     passes = [with_taste(parts[:2]), with_taste(parts[2:])]
     # The method reads only these three attributes of its replica (no Serve replica object is built: its wrapper's
     # coroutine __del__ would warn when collected).
-    ingress = SimpleNamespace(args=SimpleNamespace(ingress_post_processes=2), _runs_out=0, _children_cpu={})
+    args = SimpleNamespace(ingress_post_processes=2, ingress_split_passes=True)
+    ingress = SimpleNamespace(args=args, _runs_out=0, _children_cpu={})
     pool, children = start_post_processes(2)
     try:
         for child in children:
             child.result(timeout=120)
         split = asyncio.run(Ingress.func_or_class._split_between_children(ingress, pool, [g for g, _ in passes],
                                                                           with_taste))
+        assert len(ingress._children_cpu) == 2  # the 12-brief pass was cut between both children
         ingress._runs_out = 1  # one child still busy with another pass: no cut
         assert len(split_pass(parts[:2], max(1, 2 - ingress._runs_out))) == 1
+        # Split off: each pass goes whole to one child; the answers are the same.
+        args.ingress_split_passes, ingress._runs_out, ingress._children_cpu = False, 0, {}
+        whole_in_child = asyncio.run(Ingress.func_or_class._split_between_children(
+            ingress, pool, [g for g, _ in passes[:1]], with_taste))
+        assert len(ingress._children_cpu) == 1
     finally:
         pool.shutdown()
     whole = post_process(passes)
-    assert ingress._runs_out == 1 and len(ingress._children_cpu) >= 1
+    assert ingress._runs_out == 0
+    assert [_without_timings(a) for a in whole_in_child[0][1][0] if not isinstance(a, BriefRejection)] == [
+        _without_timings(a) for a in whole[0][1][0] if not isinstance(a, BriefRejection)]
     for whole_pass, split_pass_done in zip(whole, split):
         for (whole_answers, whole_records), (split_answers, split_records) in zip(whole_pass, split_pass_done):
             assert [a if isinstance(a, BriefRejection) else _without_timings(a) for a in split_answers] == [
