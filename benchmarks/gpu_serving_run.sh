@@ -184,11 +184,11 @@ layouts)  # the app's sweep under each replica layout in LAYOUTS (space-separate
   done
   ;;
 concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCURRENCY (micro-batches in flight per
-  # ingress replica; the GPU config ships 1 since run 20, 3 before), in the order given (flip it between calls: a second sweep on a start
+  # ingress replica; the GPU config ships 2 with two children since run 28, 1 from run 20, 3 before), in the order given (flip it between calls: a second sweep on a start
   # drifts, run 8); then, where SPIKE_C is set, the spike to PEAK with that many in flight; then, where NOOP_RATES is
   # set, the no-op app at those rates
   for c in ${CONCURRENCY:-1 3}; do
-    sweep "${SWEEP_S:-170}" "serve-c$c" --tag "c$c" --app-arg "ingress_max_concurrent_batches=$c"
+    sweep "${SWEEP_S:-230}" "serve-c$c" --tag "c$c" --app-arg "ingress_max_concurrent_batches=$c"
   done
   [ -z "${SPIKE_C:-}" ] || spike_step "spike-c$SPIKE_C" "spike-c$SPIKE_C" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
   [ -z "${NOOP_RATES:-}" ] || noop_step 130
@@ -223,7 +223,7 @@ bulk)  # POST /v1/recommend/batch, BULK briefs a request: the app's sweep (BULK_
   # Rates step finely: run 13 (H100, a slow start) answered 100 requests/s of 16 (p99 135 ms), and its step at 200
   # overloaded the app, whose requests then ran to the 30 s client timeout until the step's own timeout killed it.
   k=${BULK:-16}
-  RATES=${BULK_RATES:-50 75 100 125 150 175} sweep "${SWEEP_S:-170}" "serve-bulk$k" --tag "bulk$k" \
+  RATES=${BULK_RATES:-50 75 100 125 150 175} sweep "${SWEEP_S:-230}" "serve-bulk$k" --tag "bulk$k" \
     --briefs-per-request "$k"
   [ "${BULK_BASELINE:-1}" = 0 ] || step "${SWEEP_S:-150}" "baseline-bulk$k" python3 -m benchmarks.gpu_serve --out "$OUT" --server baseline \
     --workers "${WORKERS:-12}" --tag "bulk$k" --briefs-per-request "$k" --rates ${BULK_RATES:-50 75 100 125 150 175} \
