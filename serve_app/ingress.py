@@ -357,13 +357,8 @@ class Ingress(ReportsCpu):
         in_pass = [[parts[i] for i in indices] for indices in groups.values()]
         done = None
         if (pool := self.post_processes) is not None:
-            try:
-                if self.args.ingress_post_processes > 1:  # each run reads the taste of its own briefs
-                    done = await self._split_between_children(pool, in_pass, with_taste)
-                else:
-                    passes = [with_taste(group) for group in in_pass]
-                    pid, cpu_s, done = await asyncio.wrap_future(pool.submit(post_in_child, passes))
-                    self._children_cpu[pid] = cpu_s  # the autoscaler's CPU signal counts the children's work too
+            try:  # one child or several: with one, each pass is a single run
+                done = await self._split_between_children(pool, in_pass, with_taste)
             except BrokenProcessPool:  # a child died (killed, out of memory): its pass goes to the thread
                 self._replace_post_processes(pool)
         if done is None:
@@ -380,7 +375,8 @@ class Ingress(ReportsCpu):
         """Each pass cut into runs of briefs, one a child left idle by the passes already out (`split_pass`), the
         runs post-processed side by side, and joined back: with one micro-batch in flight a second child would
         otherwise sit idle while the first works through the whole pass, and with every child busy a cut only adds
-        a pass's fixed cost. Each run's taste is read for its own briefs (`with_taste`)."""
+        a pass's fixed cost. With one child (or every child busy) each pass goes whole, as one run. Each run's taste
+        is read for its own briefs (`with_taste`)."""
         idle = max(1, self.args.ingress_post_processes - self._runs_out) if self.args.ingress_split_passes else 1
         runs_by_pass = [split_pass(group, idle) for group in in_pass]
         futures = [asyncio.wrap_future(pool.submit(post_in_child, [with_taste([part for _, part in run])]))
@@ -395,7 +391,8 @@ class Ingress(ReportsCpu):
             answered = []
             for _ in runs:
                 pid, cpu_s, (one_pass,) = next(results)
-                # A child's running total; passes can finish out of order, so never step it back.
+                # A child's running total (the autoscaler's CPU signal counts the children's work too); passes can
+                # finish out of order, so never step it back.
                 self._children_cpu[pid] = max(cpu_s, self._children_cpu.get(pid, 0.0))
                 answered.append(one_pass)
             done.append(join_split(len(group), runs, answered))
