@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks import loadgen
+from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.noop_app import noop_config
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
 from benchmarks.local_cluster import ROOT, Cluster, set_access_log
@@ -111,10 +112,13 @@ def main() -> None:
             loadgen.run_procs(cluster.base_url, payloads, loadgen.constant(50.0), 2.0, 1, start_delay_s=2.0)
             time.sleep(args.settle_s)
             for rate in args.rates:
+                probe = CPUProbe()
+                probe.start()
                 parts = loadgen.run_procs(cluster.base_url, payloads, loadgen.constant(rate), args.duration,
                                           args.procs, loadgen.parse_cpus(args.cpus), pool_s=args.pool_s,
                                           timeout_s=10.0)
-                row = {"rate": rate, **loadgen.summarize_procs(parts, args.duration)}
+                row = {"rate": rate, **loadgen.summarize_procs(parts, args.duration),
+                       "cpu": _cpu(probe, parts, args.duration)}
                 rows.append(row)
                 print(f"[{variant}] " + json.dumps({k: v for k, v in row.items() if k != "procs"},
                                                    ensure_ascii=False), flush=True)
@@ -131,6 +135,19 @@ def main() -> None:
             cluster.stop()
             _kill_strays(tmp)
     _save(report, args.out)
+
+
+def _cpu(probe: CPUProbe, parts: list[dict], duration_s: float) -> dict:
+    """CPU by role over the sending window, per answered request: the framework's own cost, to set beside the
+    app's (benchmarks.gpu_serve counts the app's the same way)."""
+    start_at = parts[0]["start_at"] if parts else None
+    sent = [(start_at + t, status) for p in parts for t, status in zip(p["times"].tolist(), p["status"].tolist())]
+
+    def answered_in(t0: float, t1: float) -> int:
+        return sum(1 for at, status in sent if status == 200 and t0 <= at < t1)
+
+    return probe.stop(sum(1 for _, status in sent if status == 200),
+                      None if start_at is None else (start_at, start_at + duration_s), answered_in)
 
 
 def _save(report: dict, out: Path | None) -> None:

@@ -53,6 +53,8 @@ def main() -> None:
                         help="an application arg of serve_config.yaml set for this run (YAML value), e.g. "
                              "ort_length_group=0; repeatable")
     parser.add_argument("--native", action="store_true", help="py-spy --native --threads: C/C++ frames by thread")
+    parser.add_argument("--no-pyspy", action="store_true",
+                        help="CPU by process only, no py-spy beside it (its sampling takes a share of 2 cores)")
     args = parser.parse_args()
 
     scenarios.LOAD.update(cpus=parse_cpus(args.load_cpus) if args.load_cpus else None, unique=True,
@@ -85,11 +87,12 @@ def main() -> None:
         with context as server:
             scenarios.measure(server, payloads, constant(min(args.rate, 50)), 5.0)  # warm every path
             probe = CPUProbe()
-            with Profiler(ROLES, args.seconds, args.out, native=args.native) as profiler:
+            profiler = None if args.no_pyspy else Profiler(ROLES, args.seconds, args.out, native=args.native)
+            with profiler or contextlib.nullcontext():
                 _, summary = scenarios.measure(server, payloads, constant(args.rate), args.seconds,
                                                processes=args.procs, cpu_probe=probe)
             report = {"server": name, "rate": args.rate, "briefs_per_request": args.briefs_per_request,
-                      "summary": summary, "profile": profiler.summary()}
+                      "summary": summary, "profile": profiler.summary() if profiler else {}}
     finally:
         if cluster is not None:
             cluster.stop()
@@ -100,7 +103,8 @@ def main() -> None:
     print(f"[{name}] rate {args.rate} ok {summary['statuses'].get('200', 0)} p50 {summary['p50_ms']} p99 "
           f"{summary['p99_ms']} ms; CPU ms/request by role {json.dumps(cpu.get('cpu_ms_per_request'))}; "
           f"server {cpu.get('server_cpu_ms_per_request')}")
-    print_summary(report["profile"])
+    if profiler:
+        print_summary(report["profile"])
     print(f"written {args.out}/profile-{name}.json ({time.strftime('%H:%M:%S')})")
 
 
