@@ -69,12 +69,13 @@ baseline_sweep() { step "$1" baseline python3 -m benchmarks.gpu_serve --out "$OU
 bulk_inline() { local k=${BULK:-16}
   REPLICAS=${REPLICAS_INLINE:-$1} RATES=${BULK_RATES:-$2} sweep "${SWEEP_S:-$3}" "serve-bulk$k-inline" \
     --tag "bulk$k-inline" --briefs-per-request "$k" --encoder inline; }
-# The no-op Serve app of this project's shape at NOOP_RATES, REPLICAS and the GPU config's micro-batching (its step's
+# The no-op Serve app of this project's shape at NOOP_RATES, REPLICAS and the GPU config's micro-batching (size, wait
+# and micro-batches in flight, read from the config; run 29's no-op had 1 in flight beside the app's 2) (its step's
 # limit in seconds).
 # NOOP_ACCESS_LOG (on / off): Serve's access log, else the config's; NOOP_TAG names the step and its file.
 noop_step() { step "$1" "noop${NOOP_TAG:-}" python3 -m benchmarks.noop_bench --variants haproxy --rates ${NOOP_RATES:-1000 2000 3000 4000} \
   --duration 6 --procs "$PROCS" --cpus "$LOAD_CPUS" --serve-cpus 0-11 --num-cpus 12 --replicas "$REPLICAS" \
-  --ingress-batch 128 --ingress-wait-s 0.003 ${NOOP_ACCESS_LOG:+--access-log $NOOP_ACCESS_LOG} \
+  ${NOOP_ACCESS_LOG:+--access-log $NOOP_ACCESS_LOG} \
   --out "$OUT/noop${NOOP_TAG:-}.json"; }
 # The spike, 10 % -> 100 % of PEAK in 5 s held 30 s, from the shipped config's replicas and autoscaling: step name,
 # tag, then further gpu_serve arguments.

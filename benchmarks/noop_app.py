@@ -84,13 +84,16 @@ class NoopRecommender:
 @serve.ingress(api)
 class NoopIngress:
     def __init__(self, encoder, recommender, max_batch_size: int = 64, batch_wait_timeout_s: float = 0.002,
-                 grpc: bool = False) -> None:
-        # _by_reference=False: handle calls over gRPC (Serve 2.60); the default follows RAY_SERVE_USE_GRPC_BY_DEFAULT.
-        self.encoder = encoder.options(_by_reference=False) if grpc else encoder
-        self.recommender = recommender.options(_by_reference=False) if grpc else recommender
-        # The real ingress's micro-batching (batches formed when a slot is free), with as many slots.
-        self.micro_batches = MicroBatcher(self.recommend_batch, max_batch_size, batch_wait_timeout_s,
-                                          CONCURRENT_MICRO_BATCHES)
+                 grpc: bool = False, by_reference: bool = False,
+                 concurrent: int = CONCURRENT_MICRO_BATCHES) -> None:
+        # _by_reference=False: handle calls over gRPC (Serve 2.60); True: as Ray actor calls (the Ray core worker's
+        # task path); neither: RAY_SERVE_USE_GRPC_BY_DEFAULT decides (on in throughput mode).
+        chosen = True if by_reference else (False if grpc else None)
+        self.encoder = encoder if chosen is None else encoder.options(_by_reference=chosen)
+        self.recommender = recommender if chosen is None else recommender.options(_by_reference=chosen)
+        # The real ingress's micro-batching (batches formed when a slot is free), with as many slots as the real
+        # config's (ingress_max_concurrent_batches): fewer in flight make bigger, cheaper micro-batches.
+        self.micro_batches = MicroBatcher(self.recommend_batch, max_batch_size, batch_wait_timeout_s, concurrent)
         self.served = 0
 
     async def recommend_batch(self, bodies: list[bytes]) -> list[bytes]:
@@ -113,25 +116,33 @@ class NoopIngress:
 
 
 def build_app(args: dict) -> serve.Application:
-    """`import_path: benchmarks.noop_app:build_app`; args: ingress_batch, ingress_wait_s, grpc (others ignored,
-    e.g. the feedback_db that benchmarks.local_cluster sets for the real app)."""
+    """`import_path: benchmarks.noop_app:build_app`; args: ingress_batch, ingress_wait_s, ingress_concurrent, grpc,
+    by_reference (others ignored, e.g. the feedback_db that benchmarks.local_cluster sets for the real app)."""
     ingress = NoopIngress.options()
     return ingress.bind(NoopEncoder.bind(), NoopRecommender.bind(),
                         max_batch_size=int(args.get("ingress_batch", 64)),
                         batch_wait_timeout_s=float(args.get("ingress_wait_s", 0.002)),
-                        grpc=bool(args.get("grpc", False)))
+                        grpc=bool(args.get("grpc", False)), by_reference=bool(args.get("by_reference", False)),
+                        concurrent=int(args.get("ingress_concurrent", CONCURRENT_MICRO_BATCHES)))
 
 
-def noop_config(source: Path, ingress_batch: int = 64, ingress_wait_s: float = 0.002, grpc: bool = False) -> dict:
+def noop_config(source: Path, ingress_batch: int | None = None, ingress_wait_s: float | None = None,
+                grpc: bool = False, by_reference: bool = False) -> dict:
     """The real config (`source`, e.g. deploy/serve_config.gpu.yaml) with this app in place of the real one:
-    same proxy, HTTP, logging, deployment names, replica, queue, backpressure and autoscaling settings and
-    the Recommender's user_config (batch size and wait), no GPUs (nothing runs on one), no learner."""
+    same proxy, HTTP, logging, deployment names, replica, queue, backpressure and autoscaling settings, the
+    ingress's micro-batching (its size and wait unless given, and its micro-batches in flight) and the
+    Recommender's user_config (batch size and wait), no GPUs (nothing runs on one), no learner."""
     import yaml
 
     config = yaml.safe_load(source.read_text())
     app = config["applications"][0]
+    real = app.get("args") or {}
     app["import_path"] = "benchmarks.noop_app:build_app"
-    app["args"] = {"ingress_batch": ingress_batch, "ingress_wait_s": ingress_wait_s, "grpc": grpc}
+    app["args"] = {"ingress_batch": real.get("ingress_max_batch_size", 64) if ingress_batch is None else ingress_batch,
+                   "ingress_wait_s": real.get("ingress_batch_wait_s", 0.002) if ingress_wait_s is None
+                   else ingress_wait_s,
+                   "ingress_concurrent": real.get("ingress_max_concurrent_batches", CONCURRENT_MICRO_BATCHES),
+                   "grpc": grpc, "by_reference": by_reference}
     for deployment in app["deployments"]:
         options = deployment.get("ray_actor_options", {})
         options.pop("num_gpus", None)
@@ -151,8 +162,8 @@ def main() -> None:
     root = Path(__file__).resolve().parent.parent
     parser.add_argument("--from", dest="source", type=Path, default=root / "deploy" / "serve_config.gpu.yaml")
     parser.add_argument("--write-config", type=Path, required=True)
-    parser.add_argument("--ingress-batch", type=int, default=64)
-    parser.add_argument("--ingress-wait-s", type=float, default=0.002)
+    parser.add_argument("--ingress-batch", type=int, help="default: the source config's")
+    parser.add_argument("--ingress-wait-s", type=float, help="default: the source config's")
     parser.add_argument("--grpc", action="store_true")
     args = parser.parse_args()
     import yaml

@@ -55,9 +55,12 @@ def main() -> None:
     parser.add_argument("--replicas", help="fixed replica counts, e.g. Ingress=4,BriefEncoder=1,Recommender=1 "
                         "(default: the config's autoscaling)")
     parser.add_argument("--num-cpus", type=int, default=4, help="logical CPUs of the local cluster")
-    parser.add_argument("--ingress-batch", type=int, default=64)
-    parser.add_argument("--ingress-wait-s", type=float, default=0.002)
+    # The ingress's micro-batching: the config's unless given (its micro-batches in flight always the config's).
+    parser.add_argument("--ingress-batch", type=int, help="briefs per micro-batch (default: the config's)")
+    parser.add_argument("--ingress-wait-s", type=float, help="micro-batch wait (default: the config's)")
     parser.add_argument("--grpc", action="store_true", help="handle calls over gRPC (_by_reference=False)")
+    parser.add_argument("--by-reference", action="store_true",
+                        help="handle calls as Ray actor calls (_by_reference=True; throughput mode's default is gRPC)")
     parser.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop rates (req/s)")
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--procs", type=int, default=1)
@@ -84,7 +87,8 @@ def main() -> None:
                           "python": platform.python_version()},
               "config": str(args.config.relative_to(ROOT)) if args.config.is_relative_to(ROOT) else str(args.config),
               "replicas": counts or "autoscaling (config)", "ingress_batch": args.ingress_batch,
-              "ingress_wait_s": args.ingress_wait_s, "grpc": args.grpc, "procs": args.procs, "cpus": args.cpus,
+              "ingress_wait_s": args.ingress_wait_s, "grpc": args.grpc, "by_reference": args.by_reference,
+              "procs": args.procs, "cpus": args.cpus,
               "serve_cpus": args.serve_cpus, "access_log": args.access_log or "config",
               "variants": {}}
     import ray
@@ -95,7 +99,8 @@ def main() -> None:
         config_path = tmp / "noop_config.yaml"
         import yaml
 
-        config = noop_config(args.config, args.ingress_batch, args.ingress_wait_s, args.grpc)
+        config = noop_config(args.config, args.ingress_batch, args.ingress_wait_s, args.grpc, args.by_reference)
+        report["noop_args"] = config["applications"][0]["args"]
         if args.access_log is not None:
             set_access_log(config, args.access_log == "on")
         config_path.write_text(yaml.safe_dump(config))
