@@ -3,8 +3,10 @@ from the app's sweeps, and the rate the node's cores could carry at each micro-b
 
     python -m benchmarks.cpu_bound docs/bench/batch-first/run25/gpu-serve-haproxy-fixed.json [more sweeps] \\
         [--cores 12] [--json OUT]
+    python -m benchmarks.cpu_bound OUT/noop.json      # the no-op app's rows: what the framework alone costs
 
-Each sweep row gives, per process role, ms of CPU per answered request and the mean ingress micro-batch `b`. Per
+Each sweep row gives, per process role, ms of CPU per answered request and the mean ingress micro-batch `b`
+(`ingress_micro_batch`). Per
 role, least squares over the rows of cpu = F / b + P (numpy's lstsq on [1 / b, 1]): F is what the role pays per
 micro-batch (the ingress's two handle calls and its post-processing pass's fixed part; one encoder and one
 recommender call), P what it pays per brief (HTTP, validation, post-processing by the brief, the answer log).
@@ -25,14 +27,31 @@ SERVER_ROLES = ("ingress", "encoder", "recommender", "proxy", "serve_controller"
 BATCHES = (1, 2, 4, 8, 16, 64)
 
 
+def ingress_micro_batch(row: dict) -> float | None:
+    """The mean ingress micro-batch of a sweep row: briefs answered over the micro-batches the Ingress replicas
+    formed (each is one count of the `wait` stage), both over the whole step. Rows from before the stage
+    histograms have only the recommender's model-call batch (`batch_sizes`), which coalesces micro-batches of
+    several Ingress replicas: 5-20 % larger in runs 27-29, so a fit on it puts too little on each micro-batch.
+    The no-op app's rows (benchmarks.noop_bench) count the micro-batches its Ingress formed themselves."""
+    formed = row.get("ingress_micro_batches") or ((row.get("stages") or {}).get("wait") or {}).get("batches")
+    answered = (row.get("statuses") or {}).get("200")
+    if formed and answered:
+        return answered / formed
+    return (row.get("batch_sizes") or {}).get("mean")
+
+
 def sweep_rows(paths: list[Path]) -> list[dict]:
     """Rows with a CPU reading and a micro-batch size, from gpu_serve's JSON files (their `sweep.rows`)."""
     rows = []
     for path in paths:
-        for row in json.loads(path.read_text())["sweep"]["rows"]:
-            cpu, batches = row.get("cpu") or {}, row.get("batch_sizes") or {}
-            if cpu.get("cpu_ms_per_request") and batches.get("mean"):
-                rows.append({"file": str(path), "rate": row["offered_qps"], "batch": batches["mean"],
+        data = json.loads(path.read_text())
+        # gpu_serve's app sweep, or noop_bench's rows per variant (the framework's own cost, fitted the same way)
+        found = data["sweep"]["rows"] if "sweep" in data else [
+            row for variant in (data.get("variants") or {}).values() for row in variant.get("rows", [])]
+        for row in found:
+            cpu, batch = row.get("cpu") or {}, ingress_micro_batch(row)
+            if cpu.get("cpu_ms_per_request") and batch:
+                rows.append({"file": str(path), "rate": row.get("offered_qps", row.get("rate")), "batch": round(batch, 3),
                              "p99_ms": row["p99_ms"], "cpu": cpu["cpu_ms_per_request"]})
     return rows
 
@@ -66,7 +85,8 @@ def ceilings(fitted: dict[str, dict[str, float]], cores: float, batches=BATCHES)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweeps", nargs="+", type=Path, help="gpu_serve JSON files of the app's sweeps")
+    parser.add_argument("sweeps", nargs="+", type=Path,
+                        help="gpu_serve JSON files of the app's sweeps, or noop_bench JSON files")
     parser.add_argument("--cores", type=float, default=12.0, help="cores the server runs on (the GPU node's Ray: 12)")
     parser.add_argument("--json", type=Path, help="write the fit and the ceilings here too")
     args = parser.parse_args()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks import loadgen
 from benchmarks.cpu_by_process import CPUProbe
-from benchmarks.noop_app import noop_config
+from benchmarks.noop_app import MICRO_BATCHES_METRIC, noop_config
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
 from benchmarks.local_cluster import ROOT, Cluster, set_access_log
 
@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
 
+    os.environ.setdefault("RAY_metrics_report_interval_ms", "2000")  # the clusters below inherit it
     if args.serve_cpus:
         if not loadgen.pin(loadgen.parse_cpus(args.serve_cpus)):
             print(f"could not pin to {args.serve_cpus}; Ray runs on every core", flush=True)
@@ -117,6 +118,7 @@ def main() -> None:
             loadgen.run_procs(cluster.base_url, payloads, loadgen.constant(50.0), 2.0, 1, start_delay_s=2.0)
             time.sleep(args.settle_s)
             for rate in args.rates:
+                formed_before = micro_batches_formed(cluster)
                 probe = CPUProbe()
                 probe.start()
                 parts = loadgen.run_procs(cluster.base_url, payloads, loadgen.constant(rate), args.duration,
@@ -124,6 +126,10 @@ def main() -> None:
                                           timeout_s=10.0)
                 row = {"rate": rate, **loadgen.summarize_procs(parts, args.duration),
                        "cpu": _cpu(probe, parts, args.duration)}
+                time.sleep(METRICS_SETTLE_S)
+                formed_after = micro_batches_formed(cluster)
+                if formed_before is not None and formed_after is not None:
+                    row["ingress_micro_batches"] = int(round(formed_after - formed_before))
                 rows.append(row)
                 print(f"[{variant}] " + json.dumps({k: v for k, v in row.items() if k != "procs"},
                                                    ensure_ascii=False), flush=True)
@@ -140,6 +146,27 @@ def main() -> None:
             cluster.stop()
             _kill_strays(tmp)
     _save(report, args.out)
+
+
+# Ray's metrics agent exports every RAY_metrics_report_interval_ms (2 s, set in main): a count read sooner misses some.
+METRICS_SETTLE_S = 5.0
+
+
+def micro_batches_formed(cluster: Cluster) -> float | None:
+    """Micro-batches the no-op Ingress replicas formed since start, summed, from the node's Prometheus endpoint
+    (None where the cluster exports no metrics)."""
+    import httpx
+
+    port = getattr(cluster, "metrics_port", None)
+    if not port:
+        return None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return None
+    pattern = re.compile(rf"^(?:ray_)?{MICRO_BATCHES_METRIC}(?:_total)?(?:{{[^}}]*}})? (\S+)$")
+    values = [float(m[1]) for line in text.splitlines() if (m := pattern.match(line))]
+    return sum(values) if values else None
 
 
 def _cpu(probe: CPUProbe, parts: list[dict], duration_s: float) -> dict:

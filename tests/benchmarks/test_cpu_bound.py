@@ -45,3 +45,33 @@ def test_rows_without_a_cpu_reading_are_left_out(tmp_path):
     path.write_text(json.dumps({"sweep": {"rows": [measured, {"offered_qps": 600.0, "p99_ms": 80.0, "cpu": {}}]}}))
     rows = sweep_rows([path])
     assert [(r["rate"], r["batch"], r["cpu"]["ingress"]) for r in rows] == [(500.0, 2.35, 5.6)]
+
+
+def test_the_micro_batch_is_the_ingress_one_where_the_row_counts_them(tmp_path):
+    """Briefs answered over the micro-batches the Ingress formed (one `wait` stage count each), not the recommender's
+    model-call batch, which coalesces several Ingress replicas' micro-batches."""
+    counted = {"offered_qps": 1200.0, "p99_ms": 46.7, "statuses": {"200": 7199}, "batch_sizes": {"mean": 3.17},
+               "stages": {"wait": {"batches": 2669}, "encode": {"batches": 2669}},
+               "cpu": {"cpu_ms_per_request": {"ingress": 4.2}}}
+    older = {"offered_qps": 800.0, "p99_ms": 43.1, "statuses": {"200": 4800}, "batch_sizes": {"mean": 3.39},
+             "cpu": {"cpu_ms_per_request": {"ingress": 3.3}}}
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"sweep": {"rows": [counted, older]}}))
+    assert [r["batch"] for r in sweep_rows([path])] == [pytest.approx(7199 / 2669, abs=1e-3), 3.39]
+
+
+def test_the_noop_apps_rows_are_fitted_on_the_micro_batches_it_counted(tmp_path):
+    """noop_bench's file (rows per variant, the micro-batches its Ingress formed): the framework's own costs."""
+    rows = []
+    for rate, answered, formed in ((1000.0, 6000, 4000), (4000.0, 24000, 3000)):
+        batch = answered / formed
+        rows.append({"rate": rate, "offered_qps": rate, "p99_ms": 15.0, "statuses": {"200": answered},
+                     "ingress_micro_batches": formed,
+                     "cpu": {"cpu_ms_per_request": {"ingress": 2.0 / batch + 0.4}}})
+    path = tmp_path / "noop.json"
+    path.write_text(json.dumps({"variants": {"haproxy": {"rows": rows}}}))
+    read = sweep_rows([path])
+    assert [(r["rate"], r["batch"]) for r in read] == [(1000.0, 1.5), (4000.0, 8.0)]
+    fitted = fit(read, roles=("ingress",))
+    assert fitted["ingress"]["per_micro_batch_ms"] == pytest.approx(2.0, abs=1e-3)
+    assert fitted["ingress"]["per_brief_ms"] == pytest.approx(0.4, abs=1e-3)
