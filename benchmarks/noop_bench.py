@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks import loadgen
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.noop_app import MICRO_BATCHES_METRIC, noop_config
-from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
+from benchmarks.servers import VARIANT_NAMES, _kill_strays, metrics_text, variant_env
 from benchmarks.local_cluster import ROOT, Cluster, set_access_log
 
 
@@ -155,14 +155,7 @@ METRICS_SETTLE_S = 5.0
 def micro_batches_formed(cluster: Cluster) -> float | None:
     """Micro-batches the no-op Ingress replicas formed since start, summed, from the node's Prometheus endpoint
     (None where the cluster exports no metrics)."""
-    import httpx
-
-    port = getattr(cluster, "metrics_port", None)
-    if not port:
-        return None
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    except httpx.HTTPError:
+    if (text := metrics_text(cluster)) is None:
         return None
     pattern = re.compile(rf"^(?:ray_)?{MICRO_BATCHES_METRIC}(?:_total)?(?:{{[^}}]*}})? (\S+)$")
     values = [float(m[1]) for line in text.splitlines() if (m := pattern.match(line))]

@@ -220,15 +220,21 @@ _SAMPLE = re.compile(r'^(?:ray_)?packdesign_(?:batch_size_(?P<kind>bucket|count)
                      r'(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
 
 
-def batch_size_counters(cluster: Cluster | None) -> dict | None:
-    """The recommender batch-size histogram summed over replicas, from the node's Prometheus endpoint
-    (cumulative since start-up; None where the cluster exports no metrics)."""
+def metrics_text(cluster: Cluster | None) -> str | None:
+    """The node's Prometheus text (Ray's metrics export port), or None where the cluster exports no metrics."""
     port = getattr(cluster, "metrics_port", None)
     if not port:
         return None
     try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     except httpx.HTTPError:
+        return None
+
+
+def batch_size_counters(cluster: Cluster | None) -> dict | None:
+    """The recommender batch-size histogram summed over replicas, from the node's Prometheus endpoint
+    (cumulative since start-up; None where the cluster exports no metrics)."""
+    if (text := metrics_text(cluster)) is None:
         return None
     counters: dict[str, float] = {}
     for line in text.splitlines():
@@ -248,14 +254,8 @@ _STAGE = re.compile(r'^(?:ray_)?packdesign_ingress_(?P<metric>stage|loop_lag)_ms
 def stage_counters(cluster: Cluster | None) -> dict | None:
     """The ingress's micro-batch stage histograms (serve_app/ingress.py), summed over replicas, by stage; and its
     event-loop lag samples as the pseudo-stage "loop_lag" (one count per 50 ms sample, not per micro-batch)."""
-    port = getattr(cluster, "metrics_port", None)
-    if not port:
-        return None
-    try:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    except httpx.HTTPError:
-        return None
-    return parse_stage_counters(text)
+    text = metrics_text(cluster)
+    return None if text is None else parse_stage_counters(text)
 
 
 def parse_stage_counters(text: str) -> dict | None:
