@@ -48,9 +48,16 @@ class BriefEncoder(ReportsCpu):
         # time, 10.7-10.9 ms of replica CPU a call in asyncio's default pool, 8.7-9.4 in one thread, the same wall
         # time (`python -m benchmarks.encoder_hop`, 2 cores).
         self.encoding = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
+        # Briefs sent to this replica so far: the arrivals the autoscaling policy can scale on (`target_briefs_per_s`),
+        # which rise with a spike before the replica's cores or calls in flight do.
+        self.arrived = 0
         freeze_startup_heap()
 
+    def briefs_arrived(self) -> int:
+        return self.arrived
+
     async def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:
+        self.arrived += len(briefs_json)
         briefs = decode_briefs(briefs_json)
         if inline_on_loop(briefs):  # Serve would run a sync method in its thread pool: a hand-off per call
             return encode_batch(briefs, self.max_image_bytes, pad_to_multiple)

@@ -131,6 +131,29 @@ def test_a_replica_that_counts_briefs_reports_them_a_second():
     assert ARRIVALS_METRIC not in ReportsCpu().record_autoscaling_stats()  # a deployment that does not count them
 
 
+def test_the_encoder_reports_the_briefs_sent_to_it():
+    """The BriefEncoder counts the briefs of every call, so a `target_briefs_per_s` in its policy (the GPU config's)
+    adds replicas as a spike's briefs arrive rather than once its cores' look-back mean crosses the target."""
+    import asyncio
+
+    from serve_app.encoder import BriefEncoder
+
+    encoder = BriefEncoder.func_or_class(max_image_bytes=1 << 20)
+    assert encoder.record_autoscaling_stats()[ARRIVALS_METRIC] == 0.0  # opens the window
+    bodies = [json_brief.encode() for json_brief in map(_json, brief_mix(5, seed=3))]
+    for call in (bodies[:2], bodies[2:]):
+        asyncio.run(encoder.encode_batch(call))
+    assert encoder.briefs_arrived() == 5
+    time.sleep(1.05)
+    assert 4 < encoder.record_autoscaling_stats()[ARRIVALS_METRIC] <= 5
+
+
+def _json(brief: dict) -> str:
+    import json
+
+    return json.dumps(brief, ensure_ascii=False)
+
+
 def _scale_only_on(policy_kwargs: dict):
     """The Ingress may grow to 3 replicas, and only the policy's CPU or arrivals rule can take it there: the request
     target is far above anything these tests send. (It starts at 2, not 1: requests that reach it before its first
