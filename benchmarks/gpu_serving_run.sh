@@ -20,7 +20,7 @@
 # Every step has its own timeout, so one that hangs leaves the others' results; each sweep row is printed as a
 # JSON line when measured, so a step cut short still leaves its rows in log-<step>.txt.
 set -uo pipefail
-stage=${1:?capacity | app | sweep | ab | concurrency | posts | logs | app-args | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | baseline | more | rest | profile | spike | spikes | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
+stage=${1:?capacity | app | sweep | ab | concurrency | posts | logs | app-args | encoders | layouts | waits | bulk | bulk-inline | baseline-bulk | noop | framework | baseline | more | rest | profile | spike | spikes | spike-bulk | encoder-hop}; OUT=${2:?output folder}; PEAK=${3:-1000}
 REPLICAS=${REPLICAS:-Ingress=6,BriefEncoder=3,Recommender=2}
 RATES=${RATES:-500 1000 1500 2000 2500 3000}
 LOAD_CPUS=${LOAD_CPUS:-12-15}; PROCS=${PROCS:-4}
@@ -241,6 +241,15 @@ baseline-bulk)  # the second call of run 18's plan (~7 min): the plain baseline 
   ;;
 noop)  # the no-op Serve app of this shape alone (~2 min)
   noop_step 150
+  ;;
+framework)  # what of the app's CPU is the framework's own (~6 min): the app's sweep, then the no-op app at the same
+  # RATES, replicas and micro-batching, each fitted to a cost a micro-batch and one a request by role
+  # (benchmarks.cpu_bound; run 29 read 5.33 of the app's 7.15 ms a request at 1,000 req/s as the no-op's)
+  sweep "${SWEEP_S:-230}" serve --tag fixed
+  NOOP_RATES="$RATES" noop_step "${NOOP_S:-150}"
+  for f in "$OUT/gpu-serve-haproxy-fixed.json" "$OUT/noop.json"; do
+    echo "== $(basename "$f"): CPU a request = F / micro-batch + P"; python3 -m benchmarks.cpu_bound "$f" | tail -n 9
+  done
   ;;
 baseline)  # the plain multi-process baseline alone (~2 min)
   baseline_sweep 150
