@@ -96,7 +96,7 @@ sed -n 1,6p "$OUT/topology.txt"
 case "$stage" in
 capacity)
   sweep 170 serve --tag fixed
-  noop_step 110
+  noop_step 125
   baseline_sweep 110
   # The spike at the capacity the sweep found (p99 <= 50 ms), or PEAK where none held.
   found=$(python3 -c "import json; print(int(json.load(open('$OUT/gpu-serve-haproxy-fixed.json'))['sweep']['max_rate_at_slo']))" 2>/dev/null)
@@ -116,7 +116,7 @@ app)  # what one call fits (~9 min): the app's sweep (py-spy of every role at PR
   echo "spike peak: $PEAK req/s"
   spike_step spike spike
   # (run 18: 1,000-3,000 req/s took 100 s with the start, so 4,000 needs the longer limit)
-  noop_step "${NOOP_S:-130}"
+  noop_step "${NOOP_S:-145}"
   ;;
 more)
   python3 -m benchmarks.trivial_server --port 8099 --cpus 0-9 --threads 4 > "$OUT/trivial.log" 2>&1 &
@@ -192,7 +192,7 @@ concurrency)  # the app's sweep at each ingress_max_concurrent_batches of CONCUR
     sweep "${SWEEP_S:-230}" "serve-c$c" --tag "c$c" --app-arg "ingress_max_concurrent_batches=$c"
   done
   [ -z "${SPIKE_C:-}" ] || spike_step "spike-c$SPIKE_C" "spike-c$SPIKE_C" --app-arg "ingress_max_concurrent_batches=$SPIKE_C"
-  [ -z "${NOOP_RATES:-}" ] || noop_step 130
+  [ -z "${NOOP_RATES:-}" ] || noop_step 145
   ;;
 posts)  # the app's sweep at each ingress_post_processes of POSTS (0: post-processing in the ingress replica's worker
   # thread; N: in N child processes of it, off the replica's GIL), in the order given (e.g. "0 1 0": a second sweep on
@@ -205,7 +205,7 @@ logs)  # the app's sweep with Serve's access log as each of ACCESS_LOGS says (on
   # Throughput mode buffers 1,000 access-log lines a replica and formats and writes them at once on its event loop.
   sweep_each --access-log log ${ACCESS_LOGS-off on off}
   for a in ${NOOP_LOGS:-}; do
-    NOOP_TAG="-log$a" NOOP_ACCESS_LOG=$a noop_step 130
+    NOOP_TAG="-log$a" NOOP_ACCESS_LOG=$a noop_step 145
   done
   [ -z "${SPIKE:-}" ] || spike_step spike spike
   ;;
@@ -240,13 +240,13 @@ baseline-bulk)  # the second call of run 18's plan (~7 min): the plain baseline 
   bulk_inline Ingress=11,Recommender=1 "200 250 300" 200
   ;;
 noop)  # the no-op Serve app of this shape alone (~2 min)
-  noop_step 150
+  noop_step 165
   ;;
 framework)  # what of the app's CPU is the framework's own (~6 min): the app's sweep, then the no-op app at the same
   # RATES, replicas and micro-batching, each fitted to a cost a micro-batch and one a request by role
   # (benchmarks.cpu_bound; run 29 read 5.33 of the app's 7.15 ms a request at 1,000 req/s as the no-op's)
   sweep "${SWEEP_S:-230}" serve --tag fixed
-  NOOP_RATES="$RATES" noop_step "${NOOP_S:-150}"
+  NOOP_RATES="$RATES" noop_step "${NOOP_S:-165}"
   for f in "$OUT/gpu-serve-haproxy-fixed.json" "$OUT/noop.json"; do
     echo "== $(basename "$f"): CPU a request = F / micro-batch + P"; python3 -m benchmarks.cpu_bound "$f" | tail -n 9
   done

@@ -148,8 +148,9 @@ def main() -> None:
     _save(report, args.out)
 
 
-# Ray's metrics agent exports every RAY_metrics_report_interval_ms (2 s, set in main): a count read sooner misses some.
-METRICS_SETTLE_S = 5.0
+# Ray's metrics agent exports every RAY_metrics_report_interval_ms (2 s, set in main): a count read sooner misses
+# some (gpu_serve waits 3 s too). Each rate's step takes this much longer (gpu_serving_run.sh's no-op limits allow it).
+METRICS_SETTLE_S = 3.0
 
 
 def micro_batches_formed(cluster: Cluster) -> float | None:
