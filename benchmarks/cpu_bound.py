@@ -51,8 +51,8 @@ def sweep_rows(paths: list[Path]) -> list[dict]:
         for row in found:
             cpu, batch = row.get("cpu") or {}, ingress_micro_batch(row)
             if cpu.get("cpu_ms_per_request") and batch:
-                rows.append({"file": str(path), "rate": row.get("offered_qps", row.get("rate")), "batch": round(batch, 3),
-                             "p99_ms": row["p99_ms"], "cpu": cpu["cpu_ms_per_request"]})
+                rows.append({"file": str(path), "rate": row.get("offered_qps", row.get("rate")),
+                             "batch": round(batch, 3), "p99_ms": row["p99_ms"], "cpu": cpu["cpu_ms_per_request"]})
     return rows
 
 

@@ -94,6 +94,17 @@ class CPUProbe:
         self.samples.append((time.time(), snapshot()))
         return usage(self.samples, answered, window, answered_in)
 
+    def stop_over_sends(self, sends: list[tuple[float, int]], start_at: float | None, duration_s: float,
+                        briefs_per_request: int = 1) -> dict:
+        """`stop` over the load's sending window: `sends` holds (scheduled send, s from the generator's t = 0; status)
+        for every request, `start_at` that t = 0 (epoch seconds; None: from start() to now); each 200 answers
+        `briefs_per_request` briefs."""
+        def answered_in(t0: float, t1: float) -> int:
+            return briefs_per_request * sum(1 for at, status in sends if status == 200 and t0 <= start_at + at < t1)
+
+        return self.stop(briefs_per_request * sum(1 for _, status in sends if status == 200),
+                         None if start_at is None else (start_at, start_at + duration_s), answered_in)
+
 
 def usage(samples: list[tuple[float, dict]], answered: int, window: tuple[float, float] | None = None,
           answered_in=None) -> dict:

@@ -165,15 +165,9 @@ def micro_batches_formed(cluster: Cluster) -> float | None:
 
 def _cpu(probe: CPUProbe, parts: list[dict], duration_s: float) -> dict:
     """CPU by role over the sending window, per answered request: the framework's own cost, to set beside the
-    app's (benchmarks.gpu_serve counts the app's the same way)."""
-    start_at = parts[0]["start_at"] if parts else None
-    sent = [(start_at + t, status) for p in parts for t, status in zip(p["times"].tolist(), p["status"].tolist())]
-
-    def answered_in(t0: float, t1: float) -> int:
-        return sum(1 for at, status in sent if status == 200 and t0 <= at < t1)
-
-    return probe.stop(sum(1 for _, status in sent if status == 200),
-                      None if start_at is None else (start_at, start_at + duration_s), answered_in)
+    app's (benchmarks.scenarios counts the app's the same way)."""
+    sends = [(t, status) for p in parts for t, status in zip(p["times"].tolist(), p["status"].tolist())]
+    return probe.stop_over_sends(sends, parts[0]["start_at"] if parts else None, duration_s)
 
 
 def _save(report: dict, out: Path | None) -> None:

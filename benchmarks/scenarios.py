@@ -37,13 +37,8 @@ def measure(server: Server, payloads: list[dict], rate: PiecewiseRate, duration_
     k = LOAD.get("briefs_per_request", 1)  # the batch route: CPU is counted per brief answered
     summary.update(brief_rates(summary, k))
     if cpu_probe is not None:  # counted over the sending window only (the schedule's t = 0 to its end)
-        start_at = getattr(results, "start_at", None)
-
-        def answered_in(t0: float, t1: float) -> int:
-            return k * sum(1 for r in results if r.status == 200 and t0 <= start_at + r.scheduled_s < t1)
-
-        summary["cpu"] = cpu_probe.stop(k * sum(1 for r in results if r.status == 200),
-                                        None if start_at is None else (start_at, start_at + duration_s), answered_in)
+        summary["cpu"] = cpu_probe.stop_over_sends([(r.scheduled_s, r.status) for r in results],
+                                                   getattr(results, "start_at", None), duration_s, k)
         summary["cpu"]["per"] = "brief" if k > 1 else "request"
     if getattr(results, "start_at", None) is not None:  # epoch seconds: to match server logs to this run
         summary["window"] = [round(results.start_at, 3), round(results.start_at + duration_s, 3)]

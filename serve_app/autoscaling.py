@@ -77,6 +77,9 @@ class ReportsCpu:
 
     _cpu_busy: CpuBusy | None = None
     _arrivals: WindowedRate | None = None
+    # Briefs offered to the replica so far, answered or turned away: a deployment that counts them sets it to 0 and
+    # adds to it (None: it does not count them).
+    arrived: int | None = None
 
     def children_cpu_s(self) -> float:
         """CPU seconds so far of the replica's child processes (0: it has none); counted as the replica's own."""
@@ -84,7 +87,7 @@ class ReportsCpu:
 
     def briefs_arrived(self) -> int | None:
         """Briefs offered to the replica so far, answered or turned away (None: it does not count them)."""
-        return None
+        return self.arrived
 
     def record_autoscaling_stats(self) -> dict[str, float]:
         if self._cpu_busy is None:  # Serve reports only once the replica is up: start-up is not load

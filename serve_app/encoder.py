@@ -53,9 +53,6 @@ class BriefEncoder(ReportsCpu):
         self.arrived = 0
         freeze_startup_heap()
 
-    def briefs_arrived(self) -> int:
-        return self.arrived
-
     async def encode_batch(self, briefs_json: list[bytes], pad_to_multiple: int = 1) -> EncodedBatch:
         self.arrived += len(briefs_json)
         briefs = decode_briefs(briefs_json)

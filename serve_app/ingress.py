@@ -420,9 +420,6 @@ class Ingress(ReportsCpu):
         # Dead children keep their last count: the sum only grows, as a process's CPU time does.
         return sum(self._children_cpu.values())
 
-    def briefs_arrived(self) -> int:
-        return self.arrived
-
     # --- feedback and health ------------------------------------------------------------------------------
 
     async def record_feedback(self, request_id: str, scheme_index: int, action: str,
