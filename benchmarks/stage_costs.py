@@ -31,12 +31,11 @@ from pathlib import Path  # noqa: E402
 import orjson  # noqa: E402
 
 STAGES = ("validate", "hop_payload", "encoder_parse", "encode_text", "encode_image", "post", "commit")
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
 def stage_costs(bodies: list[bytes], sizes: list[int], backend, store) -> list[dict]:
     """Per micro-batch size: ms of CPU a brief per stage (over all briefs), the model's apart, and the total."""
-    from contract.brief import Brief
+    from contract.brief import MAX_IMAGE_BYTES, Brief
     from pipeline.features import encode_batch
     from serve_app.encoder import decode_briefs
     from serve_app.model_io import ModelOutputs
