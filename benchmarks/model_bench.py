@@ -247,12 +247,12 @@ def length_group_run(n_briefs: int, rounds: int, batches: tuple[int, ...], multi
     import os
 
     from benchmarks.workload import brief_mix
-    from contract.brief import Brief
+    from contract.brief import MAX_IMAGE_BYTES, Brief
     from inference.onnxruntime_backend import OnnxRuntimeBackend
     from pipeline.features import encode_batch
 
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    encoded = encode_batch([Brief.model_validate(b) for b in brief_mix(n_briefs, seed=3)], 5 * 1024 * 1024)
+    encoded = encode_batch([Brief.model_validate(b) for b in brief_mix(n_briefs, seed=3)], MAX_IMAGE_BYTES)
     lengths = encoded.attention_mask.sum(axis=1)
     backend = OnnxRuntimeBackend(precision="auto", intra_op_threads=1, length_group=0)
     print(f"{backend.info.precision}, one thread on core {min(os.sched_getaffinity(0))}; {n_briefs} briefs, tokens "

@@ -40,12 +40,13 @@ def _blas_threads() -> str:
 
 
 def _model_outputs(briefs, backend, batch: int = 64):
+    from contract.brief import MAX_IMAGE_BYTES
     from pipeline.features import encode_batch
 
     encodings, outputs = [], []
     for start in range(0, len(briefs), batch):
         chunk = briefs[start:start + batch]
-        encoded = encode_batch(chunk, max_image_bytes=5 * 1024 * 1024)
+        encoded = encode_batch(chunk, max_image_bytes=MAX_IMAGE_BYTES)
         encodings.append(encoded)
         outputs.append(backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features))
     return encodings, {k: np.concatenate([o[k] for o in outputs]) for k in outputs[0]}

@@ -121,13 +121,14 @@ class Pool:
     """Briefs with their encodings and model outputs, computed once (outputs do not depend on the taste)."""
 
     def __init__(self, briefs, backend, batch: int = 64) -> None:
+        from contract.brief import MAX_IMAGE_BYTES
         from pipeline.features import encode_batch
 
         self.briefs = briefs
         self.chunks = []
         for start in range(0, len(briefs), batch):
             chunk = briefs[start:start + batch]
-            encoded = encode_batch(chunk, max_image_bytes=5 * 1024 * 1024)
+            encoded = encode_batch(chunk, max_image_bytes=MAX_IMAGE_BYTES)
             assert not encoded.rejected
             outputs = backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
             self.chunks.append((start, chunk, encoded, outputs))
@@ -269,7 +270,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--heldout", type=int, default=300, help="held-out briefs measured at each checkpoint")
     parser.add_argument("--train-briefs", type=int, default=256, help="briefs the designers are answered on")
-    parser.add_argument("--events", type=int, default=50, help="events per designer (a multiple of 5)")
+    parser.add_argument("--events", type=int, default=50, choices=[n for n in CHECKPOINTS if n],
+                        help="events per designer: the table reports the checkpoints up to it")
     parser.add_argument("--c", type=float, default=None, help="the trainer's inverse regularisation (default: its own)")
     parser.add_argument("--penalty", choices=("l1", "l2"), default=None, help="default: the trainer's own")
     args = parser.parse_args()

@@ -49,7 +49,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))  # this worktree's packages, not an installed copy
     import orjson
 
-    from contract.brief import Brief
+    from contract.brief import MAX_IMAGE_BYTES, Brief
     from pipeline.answer import schemes_json
     from pipeline.features import encode_batch
     from pipeline.postprocess import schemes_batch
@@ -62,7 +62,7 @@ def main() -> None:
         backend = OnnxRuntimeBackend(precision="fp32")
         arrays: dict[str, list] = {}
         for start in range(0, len(briefs), BATCH):
-            encoded = encode_batch(briefs[start:start + BATCH], max_image_bytes=5 * 1024 * 1024)
+            encoded = encode_batch(briefs[start:start + BATCH], max_image_bytes=MAX_IMAGE_BYTES)
             for name, value in backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features).items():
                 arrays.setdefault(name, []).append(value)
         np.savez_compressed(HERE / "golden_outputs.npz", **{k: np.concatenate(v) for k, v in arrays.items()})
@@ -72,7 +72,7 @@ def main() -> None:
     records = []
     for start in range(0, len(briefs), BATCH):
         rows = slice(start, start + BATCH)
-        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
         answers = schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()})
         for offset, schemes in enumerate(answers):
             row = encoded.row(offset)

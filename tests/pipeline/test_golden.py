@@ -23,7 +23,7 @@ import numpy as np
 import orjson
 import pytest
 
-from contract.brief import Brief
+from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Scheme
 from pipeline.answer import schemes_json
 from pipeline.features import EncodedBatch, encode_batch
@@ -52,7 +52,7 @@ def test_encoding_matches(golden):
     records, _ = golden
     briefs = [Brief.model_validate(r["brief"]) for r in records]
     for rows in _chunks(len(records)):
-        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
         assert not encoded.rejected
         for offset, record in enumerate(records[rows]):
             row, want = encoded.row(offset), record["encoded"]
@@ -78,7 +78,7 @@ def test_answers_match(golden):
     briefs = [Brief.model_validate(r["brief"]) for r in records]
     differing, total = [], 0
     for rows in _chunks(len(records)):
-        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
         batch_out = {k: v[rows] for k, v in outputs.items()}
         for offset, schemes in enumerate(schemes_batch(briefs[rows], encoded, batch_out)):
             index = rows.start + offset
@@ -100,7 +100,7 @@ def test_answers_match(golden):
 def test_compact_heatmaps_round_trip(golden):
     records, outputs = golden
     briefs = [Brief.model_validate(r["brief"]) for r in records[:BATCH]]
-    encoded = encode_batch(briefs, max_image_bytes=5 * 1024 * 1024)
+    encoded = encode_batch(briefs, max_image_bytes=MAX_IMAGE_BYTES)
     batch = schemes_batch(briefs, encoded, {k: v[:BATCH] for k, v in outputs.items()})
     for schemes in batch:
         compact = [Scheme.model_validate(s) for s in orjson.loads(schemes_json(schemes, "u8_base64"))]
@@ -119,7 +119,7 @@ def test_chinese_rationales_name_the_harmony_once(golden):
     zh = [i for i, b in enumerate(briefs) if b.locale == "zh"]
     assert len(zh) >= 20
     rows = slice(zh[0], zh[0] + BATCH)
-    encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+    encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
     answers = schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()})
     rationales = [s["rationale"] for b, schemes in zip(briefs[rows], answers) if b.locale == "zh" for s in schemes]
     assert rationales and not [r for r in rationales if "配色配色" in r or "配色，" not in r and "点缀，" not in r]
@@ -132,7 +132,7 @@ def test_micro_batches_joined_for_one_pass_answer_as_alone(golden):
     briefs = [Brief.model_validate(r["brief"]) for r in records[:40]]
     bounds = [0, 3, 20, 21, 40]  # parts of 3, 17, 1 and 19 briefs, padded to different lengths
     parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-    encodings = [encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024) for rows in parts]
+    encodings = [encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES) for rows in parts]
     assert len({e.input_ids.shape[1] for e in encodings}) > 1
     alone = [schemes_json(s) for rows, encoded in zip(parts, encodings)
              for s in schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()})]
@@ -150,12 +150,12 @@ def test_one_brief_at_a_time_answers_as_in_batches(golden):
     briefs = [Brief.model_validate(r["brief"]) for r in records]
     in_batches, alone = [], []
     for rows in _chunks(len(records)):
-        encoded = encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024)
+        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
         in_batches += [schemes_json(s) for s in schemes_batch(briefs[rows], encoded,
                                                              {k: v[rows] for k, v in outputs.items()})]
         for i in range(rows.start, rows.stop):
             one = slice(i, i + 1)
-            alone += [schemes_json(s) for s in schemes_batch(briefs[one], encode_batch(briefs[one], 5 * 1024 * 1024),
+            alone += [schemes_json(s) for s in schemes_batch(briefs[one], encode_batch(briefs[one], MAX_IMAGE_BYTES),
                                                             {k: v[one] for k, v in outputs.items()})]
     assert len(alone) == len(records) >= 300
     assert [i for i, (a, b) in enumerate(zip(alone, in_batches)) if a != b] == []

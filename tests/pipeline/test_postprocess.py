@@ -8,7 +8,7 @@ import orjson
 import pytest
 from coloraide import Color
 
-from contract.brief import Brief
+from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Scheme
 from inference.onnxruntime_backend import OnnxRuntimeBackend
 from knowledge.colors import delta_e2000, hexes_to_rgb8, rgb8_to_lab_d65
@@ -28,7 +28,7 @@ def backend():
 
 
 def batch(backend, briefs: list[Brief]):
-    encoded = encode_batch(briefs, max_image_bytes=5 * 1024 * 1024)
+    encoded = encode_batch(briefs, max_image_bytes=MAX_IMAGE_BYTES)
     return encoded, backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
 
 

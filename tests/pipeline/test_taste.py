@@ -14,7 +14,7 @@ import numpy as np
 import orjson
 import pytest
 
-from contract.brief import Brief
+from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Recommendation
 from evaluation.fit import grade
 from pipeline.features import encode_batch
@@ -35,7 +35,7 @@ def golden():
     chunks = []
     for start in range(0, len(briefs), BATCH):
         rows = slice(start, min(len(briefs), start + BATCH))
-        chunks.append((briefs[rows], encode_batch(briefs[rows], max_image_bytes=5 * 1024 * 1024),
+        chunks.append((briefs[rows], encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES),
                        {k: v[rows] for k, v in outputs.items()}))
     return chunks
 

@@ -10,7 +10,7 @@ from coloraide import Color
 import orjson
 import pytest
 
-from contract.brief import Brief
+from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Scheme
 from inference.onnxruntime_backend import OnnxRuntimeBackend
 from knowledge.colors import (
@@ -206,7 +206,7 @@ def test_answers_tuned_to_tones_keep_contrast_brand_colours_and_distinct_schemes
     """Held-out briefs (model.briefs, many with brand colours and several tones) in one batch, through the whole of
     post-processing: contrast, the client's colours, rule 9 and the tuned schemes' tones, read from the answers."""
     briefs = [in_language(s, language).brief for s in generate_briefs(64, "heldout")]
-    encoded = encode_batch(briefs, max_image_bytes=5 * 1024 * 1024)
+    encoded = encode_batch(briefs, max_image_bytes=MAX_IMAGE_BYTES)
     outputs = backend.infer(encoded.input_ids, encoded.attention_mask, encoded.features)
     answers = schemes_batch(briefs, encoded, outputs)
     tuned = 0

@@ -27,7 +27,7 @@ import pytest
 from benchmarks import post_child_start
 from benchmarks.cpu_by_process import processes
 from benchmarks.local_cluster import Cluster, post_process_child
-from contract.brief import Brief
+from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Recommendation
 from pipeline.features import BriefRejection, EncodedBatch, encode_batch
 from serve_app import autoscaling
@@ -50,7 +50,7 @@ def _micro_batches(sizes: list[int]) -> list[Inferred]:
         now = time.perf_counter()
         items = [Pending(brief, "u8_base64", "tenant-a", f"req-{start + i}", now) for i, brief in enumerate(briefs)]
         result = ModelOutputs({k: v[rows] for k, v in outputs.items()}, "onnxruntime", "golden", 1.0, size)
-        parts.append(Inferred(items, encode_batch(briefs, max_image_bytes=5 * 1024 * 1024), result, now, now, now))
+        parts.append(Inferred(items, encode_batch(briefs, max_image_bytes=MAX_IMAGE_BYTES), result, now, now, now))
         start += size
     return parts
 
