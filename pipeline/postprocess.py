@@ -373,40 +373,35 @@ def brand_positions(palettes: np.ndarray, brand_lab: np.ndarray, n_brands: np.nd
     """Where each brand colour goes in each scheme's palette -> (S, max brands) colour position, -1 for none.
 
     Each brand colour, in the brief's order, replaces the free brand-able colour nearest to it (deltaE 2000,
-    the first position on a tie); with more brand colours than such roles, the extra ones take the accent.
+    the first position on a tie); with more brand colours than such roles, the extra ones take an accent no brand
+    colour holds yet, and where none is left they get no place (-1): a later brand colour never overwrites an
+    earlier one (the brief's order is its priority), and the scheme's rationale names what it could not place.
     palettes (S,) library index; brand_lab (S, max brands, 3) CIELAB D65; n_brands (S,).
     """
     t = _tables()
     schemes, most = brand_lab.shape[:2]
     rows = np.arange(schemes)
-    current = t.color_lab[palettes]  # (S, 6, 3), updated as brand colours land
     free = t.brandable[palettes].copy()
     accent = t.accent[palettes]
-    # Against the library colours, every brand colour at once; recomputed below only where a landed brand
-    # colour is a candidate again (the accent fallback with several accents, which the library never has).
+    # Against the library colours, every brand colour at once: a position takes a brand colour only while it still
+    # holds its library colour (nothing lands twice), so these distances never go stale.
     # Only where a brand colour can land (a real brand slot, a brand-able or accent position); inf elsewhere.
     where = (np.arange(most) < n_brands[:, None])[:, :, None] & (free | accent)[:, None, :]
     s_, k_, j_ = np.nonzero(where)
     distance = np.full(where.shape, np.inf)  # (S, brands, 6)
-    distance[s_, k_, j_] = delta_e2000_lab(current[s_, j_], brand_lab[s_, k_])
+    distance[s_, k_, j_] = delta_e2000_lab(t.color_lab[palettes][s_, j_], brand_lab[s_, k_])
     out = np.full((schemes, most), -1, dtype=np.int64)
     landed = np.zeros_like(free)
     for k in range(most):
         active = n_brands > k
         exhausted = ~free.any(axis=1)
-        free[exhausted] = accent[exhausted]
-        d = distance[:, k, :]
-        # (nothing has landed before the first brand colour)
-        stale = np.flatnonzero(active & (free & landed).any(axis=1) & (free.sum(axis=1) > 1)) if k else ()
-        if len(stale):
-            d = d.copy()
-            d[stale] = delta_e2000_lab(current[stale], brand_lab[stale, k][:, None, :])
-        target = np.argmin(np.where(free, d, np.inf), axis=1)
-        out[:, k] = np.where(active, target, -1)
-        hit = rows[active], target[active]
+        free[exhausted] = accent[exhausted] & ~landed[exhausted]
+        placed = active & free.any(axis=1)
+        target = np.argmin(np.where(free, distance[:, k, :], np.inf), axis=1)
+        out[:, k] = np.where(placed, target, -1)
+        hit = rows[placed], target[placed]
         free[hit] = False
         landed[hit] = True
-        current[hit] = brand_lab[active, k]
     return out
 
 
@@ -1474,16 +1469,20 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             positions = np.full((len(brief_of), brand_lab.shape[1]), -1, dtype=np.int64)
             on = np.flatnonzero(n_brands[brief_of] > 0)
             positions[on] = brand_positions(s_palette[on], brand_lab[brief_of[on]], n_brands[brief_of[on]])
-        branded = np.flatnonzero(positions[:, 0] >= 0)
+        branded = np.flatnonzero(np.array([len(c) > 0 for c in brand_lists], bool)[brief_of])
         position_l = positions[branded].tolist()
 
     # Plain Python from here: the per-scheme dicts. What belongs to a brief is built once per brief; box
     # corners come from one table look-up over the batch; colour changes only where a scheme has any.
     brief_of_l, style_l, font_l, palette_l = brief_of.tolist(), s_style.tolist(), s_font.tolist(), s_palette.tolist()
     changed: dict[int, list[tuple[int, str]]] = {}  # scheme -> its brand colours' (position, hex)
+    unplaced: dict[int, list[str]] = {}  # scheme -> brand colours its palette had no role left for
     for row, s in enumerate(branded.tolist()):
         colors = brand_lists[brief_of_l[s]]
-        changed[s] = [(p, colors[k]) for k, p in enumerate(position_l[row][:len(colors)])]
+        placed = position_l[row][:len(colors)]
+        changed[s] = [(p, colors[k]) for k, p in enumerate(placed) if p >= 0]
+        if -1 in placed:
+            unplaced[s] = [colors[k] for k, p in enumerate(placed) if p < 0]
     for s in (*injected, *keyword_put, *tuned):
         changed.setdefault(s, [])
     prob_l, score_l = s_prob.tolist(), scores.tolist()
@@ -1518,6 +1517,8 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         put_in = "" if s not in changed else _put_colours(
             colors, p, locale, changed[s], names, injected.get(s, ()), keyword_put.get(s, ()), cue_terms[b],
             cue_ids[b])
+        if s in unplaced:
+            put_in += _brand_unplaced(unplaced[s], locale)
         if s in tuned:
             put_in += _put_tuned(colors, p, locale, tuned[s], cue_terms[b], cue_ids[b])
         if s in unmet:
@@ -1585,6 +1586,14 @@ def _unmet_attributes(met: np.ndarray, named: np.ndarray, rank: np.ndarray, font
     for s, a in zip(rows[~ok].tolist(), attribute[~ok].tolist()):
         out.setdefault(s, []).append(a)
     return out
+
+
+def _brand_unplaced(hexes: list[str], locale: str) -> str:
+    """The rationale's sentence for brand colours a scheme's palette had no role left for (`brand_positions`: only
+    where every candidate of the brief lacked the roles, e.g. three near-identical brand colours in a long answer)."""
+    if locale == "zh":
+        return f"此配色没有空余角色容纳品牌色{'、'.join(hexes)}。"
+    return f" This palette has no role left for brand colour {', '.join(hexes)}."
 
 
 def _heading_repeat(first_rank: int, locale: str) -> str:

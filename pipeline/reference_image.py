@@ -125,10 +125,29 @@ def _squared_distances(planes: np.ndarray, point: np.ndarray) -> np.ndarray:
     return out
 
 
+_GREY_16 = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+
+
+def _grey_8(image: Image.Image) -> Image.Image:
+    """A 16-bit grey image (a 16-bit greyscale PNG) as 8-bit "L", or "LA" where a grey level is transparent:
+    Pillow's convert() clips its levels at 255, so every such picture read as white."""
+    levels = np.asarray(image)
+    step = max(1, max(levels.shape) // (SAMPLE_SIDE * 4))  # a coarse grid first, as a JPEG's draft decodes
+    levels = levels[::step, ::step].astype(np.uint32)
+    grey = Image.fromarray(((levels * 255 + 32767) // 65535).astype(np.uint8), "L")
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        grey.putalpha(Image.fromarray(np.where(levels == key, 0, 255).astype(np.uint8), "L"))
+    return grey
+
+
 def _pixels(image: Image.Image) -> np.ndarray:
-    """The 64x64 thumbnail's opaque pixels as (N, 3) uint8. An RGB image (every JPEG, most PNGs) is thumbnailed as
-    it is; anything else goes through RGBA, whose transparent pixels are not part of the look."""
-    if image.mode == "RGB":
+    """The 64x64 thumbnail's opaque pixels as (N, 3) uint8. An RGB image without a transparent colour key (every
+    JPEG, most PNGs) is thumbnailed as it is; anything else goes through RGBA, whose transparent pixels are not
+    part of the look."""
+    if image.mode in _GREY_16:
+        image = _grey_8(image)
+    if image.mode == "RGB" and "transparency" not in image.info:
         small = image.copy()
         small.thumbnail((SAMPLE_SIDE, SAMPLE_SIDE))
         return np.asarray(small).reshape(-1, 3)

@@ -15,6 +15,12 @@ from fastapi.responses import JSONResponse
 
 
 MAX_ECHO_CHARS = 200  # an invalid input is echoed back only this far (bodies can hold a 5 MB image)
+# Containers are echoed as far as these go, the rest as "…": a 422 stays small and cheap whatever the body holds (a
+# 7 MB list echoed whole, once per error, took seconds of the event loop; nesting echoed deep ran out of stack).
+MAX_ECHO_VALUES = 256  # values of containers echoed in one answer, all its errors together
+MAX_ECHO_DEPTH = 8
+MAX_ERRORS = 64  # errors listed in one answer; one more entry says how many were left out
+CUT = "…"
 # A validator's message and context are kept whole up to here: an enum's message names every allowed value (235
 # characters for `tone`), but a message may quote the input too (a brand colour's repr), which must stay bounded.
 MAX_MESSAGE_CHARS = 1000
@@ -25,20 +31,38 @@ def _encodable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def json_safe(value):
+def json_safe(value, budget: list[int] | None = None, depth: int = 0):
     """`value` as JSON can carry it: non-finite floats as their repr ('nan', 'inf', '-inf'), bytes (a body that
-    is not JSON) decoded, long strings cut, lone surrogates as their escape text ('\\ud800'); other values as
-    they are."""
+    is not JSON) decoded, long strings cut, lone surrogates as their escape text ('\\ud800'); containers only
+    MAX_ECHO_DEPTH deep and, with `budget` ([values left], shared by one answer's errors), only that many values
+    in all, the rest as "…"; other values as they are."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value[: MAX_ECHO_CHARS * 4]).decode("utf-8", "replace")
     if isinstance(value, str):
         return _cut(value, MAX_ECHO_CHARS)
-    if isinstance(value, dict):
-        return {json_safe(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+    if isinstance(value, (dict, list, tuple)):
+        if budget is None:
+            budget = [MAX_ECHO_VALUES]
+        if depth >= MAX_ECHO_DEPTH:
+            return CUT
+        pairs = value.items() if isinstance(value, dict) else enumerate(value)
+        out = {} if isinstance(value, dict) else []
+        for key, item in pairs:
+            if budget[0] <= 0:
+                if isinstance(out, dict):
+                    out[CUT] = CUT
+                else:
+                    out.append(CUT)
+                break
+            budget[0] -= 1
+            item = json_safe(item, budget, depth + 1)
+            if isinstance(out, dict):
+                out[json_safe(key)] = item
+            else:
+                out.append(item)
+        return out
     return value
 
 
@@ -50,8 +74,10 @@ def _cut(text: str, limit: int) -> str:
 def validation_error(errors: list[dict]) -> JSONResponse:
     """422 in FastAPI's own shape ({"detail": [{"loc", "msg", "type", ...}]}) so clients handle all alike."""
     detail = []
-    for error in errors:
-        item = {k: json_safe(v) for k, v in error.items() if k in ("loc", "type", "input")}  # loc: a client's key
+    budget = [MAX_ECHO_VALUES]  # shared by every error's echoed input
+    for error in errors[:MAX_ERRORS]:
+        item = {k: json_safe(v, budget if k == "input" else None) for k, v in error.items()
+                if k in ("loc", "type", "input")}  # loc: a client's key
         if "msg" in error:
             item["msg"] = _cut(str(error["msg"]), MAX_MESSAGE_CHARS)
         if "ctx" in error:  # ctx may hold the exception object itself: keep only printable scalars
@@ -59,6 +85,8 @@ def validation_error(errors: list[dict]) -> JSONResponse:
             item["ctx"] = {k: v if isinstance(v, (int, bool)) else _cut(str(v), MAX_MESSAGE_CHARS)
                            for k, v in error["ctx"].items()}
         detail.append(item)
+    if len(errors) > MAX_ERRORS:
+        detail.append({"loc": [], "msg": f"{len(errors) - MAX_ERRORS} more errors not listed", "type": "too_many_errors"})
     return JSONResponse(status_code=422, content={"detail": detail})
 
 

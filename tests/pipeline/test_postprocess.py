@@ -80,8 +80,11 @@ def _reference_brand_positions(palette, brands: list[str]) -> list[int]:
     free = [i for i, c in enumerate(palette.colors) if c.role in BRAND_ROLES]
     out = []
     for brand in brands:
+        if not free:  # an accent no brand colour holds yet; none left: no place
+            free = [i for i, c in enumerate(palette.colors) if c.role == PaletteRole.accent and i not in out]
         if not free:
-            free = [i for i, c in enumerate(palette.colors) if c.role == PaletteRole.accent]
+            out.append(-1)
+            continue
         target = min(free, key=lambda i: delta_e2000(hexes[i], brand))
         hexes[target] = brand
         free.remove(target)
@@ -106,6 +109,24 @@ def test_brand_colours_replace_the_nearest_brandable_role():
         assert (got[row, len(colors):] == -1).all()
     accent = [i for i, c in enumerate(palettes[picks[0]].colors) if c.role == "accent"]
     assert got[0, 0] == accent[0]
+
+
+@pytest.mark.parametrize("brand_colors", [["#808080", "#777777", "#767676"], ["#000000", "#010101", "#020202"]])
+def test_a_brand_colour_is_never_overwritten_and_one_left_out_is_named(backend, brand_colors):
+    # Eight schemes and three near-identical brand colours run out of palettes with a role for each: the third
+    # took the accent the second already held, and the rationale still named all three (2026-12-07).
+    schemes = answer(backend, product_category="snacks", package_format="box", tone=["pastel", "monochrome"],
+                     brand_colors=brand_colors, num_schemes=8)
+    short = 0
+    for s in schemes:
+        hexes = [c.hex for c in s.palette.colors]
+        missing = [c for c in brand_colors if c not in hexes]
+        # The brief's order is its priority: what is left out is always a later colour, and the answer says so.
+        assert missing == brand_colors[len(brand_colors) - len(missing):], (hexes, missing)
+        if missing:
+            assert f"no role left for brand colour {', '.join(missing)}" in s.rationale
+        short += bool(missing)
+    assert short, "the brief no longer runs out of roles: pick one that does"
 
 
 def test_batch_answers_do_not_depend_on_the_batch(backend):

@@ -49,6 +49,29 @@ def test_data_url_and_single_colour_image():
     assert colors == ["#0000ff"]
 
 
+@pytest.mark.parametrize("level", [0x1000, 0x3030, 0x8080, 0xC0C0])
+def test_a_16_bit_grey_png_reads_as_its_grey(level):
+    # Pillow opens it as "I;16", whose convert() clipped every level to 255: each such picture read as white.
+    grey = np.full((8, 8), level, np.uint16)
+    expected = "#" + f"{round(level / 257):02x}" * 3
+    assert reference_colors(base64.b64encode(_raw(Image.fromarray(grey), "PNG")).decode(), 5_000_000) == [expected]
+    # Its transparent grey level (a PNG tRNS key) is no part of the look.
+    half = grey.copy()
+    half[:4] = 0xFFFF
+    keyed = _raw(Image.fromarray(half), "PNG", transparency=0xFFFF)
+    assert reference_colors(base64.b64encode(keyed).decode(), 5_000_000) == [expected]
+
+
+def test_an_rgb_png_colour_key_is_transparent():
+    # An RGB PNG may mark one colour transparent (tRNS): those pixels are no part of the look, as in RGBA.
+    pixels = np.full((40, 40, 3), 255, np.uint8)
+    pixels[30:] = (200, 20, 20)
+    keyed = _raw(Image.fromarray(pixels), "PNG", transparency=(255, 255, 255))
+    assert reference_colors(base64.b64encode(keyed).decode(), 5_000_000) == ["#c81414"]
+    plain = _raw(Image.fromarray(pixels), "PNG")
+    assert reference_colors(base64.b64encode(plain).decode(), 5_000_000) == ["#ffffff", "#c81414"]
+
+
 def _raw(image: Image.Image, fmt: str, **params) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **params)

@@ -15,7 +15,8 @@ import pytest
 from pydantic import ValidationError
 
 from contract.preview import PreviewRequest, _without_surrogates
-from serve_app.errors import validation_error
+from serve_app.api import parse_brief
+from serve_app.errors import MAX_ERRORS, body_validation_error, validation_error
 from test_non_finite import _body_with  # the raw-token body builder (tests/serve is on the path)
 
 BRIEF = {"product_category": "beverage", "tone": ["fresh"], "keywords": "summer", "package_format": "can"}
@@ -47,6 +48,35 @@ def test_a_422_message_is_kept_whole_where_an_echoed_input_would_be_cut_and_boun
     response = validation_error([{"loc": ("body", "k" * 5000), "msg": quoted, "type": "value_error",
                                   "ctx": {"error": quoted}, "input": "#"}])
     assert len(response.body) < 3000
+
+
+@pytest.mark.parametrize("depth", [600, 900])
+def test_a_422_for_input_nested_deeper_than_python_recurses_renders(depth):
+    # Deeper than pydantic's parser goes (json_invalid) but not Python's json module: the 422 echoed the nesting
+    # back recursively and ran out of stack (500), for bodies nested ~480-955 deep (2026-12-07).
+    nested = b"[" * depth + b"]" * depth
+    for body in (nested, b'{"product_category": "beverage", "package_format": "can", "x": ' + nested + b"}"):
+        with pytest.raises(ValidationError) as refused:
+            parse_brief(body)
+        response = body_validation_error(refused.value)
+        assert response.status_code == 422 and len(response.body) < 2000
+        orjson.loads(response.body)
+
+
+def test_a_422_stays_small_whatever_the_body_holds():
+    # A 2 MB list beside a brief's fields: each error echoed the whole body (one a missing field), ~3x its size.
+    body = orjson.dumps({"x": [[0]] * 300_000, "tone": [{"k": [1] * 1000}] * 100})
+    with pytest.raises(ValidationError) as refused:
+        parse_brief(body)
+    response = body_validation_error(refused.value)
+    assert response.status_code == 422 and len(response.body) < 20_000
+    detail = orjson.loads(response.body)["detail"]
+    assert any(e["loc"] == ["body", "x"] and e["input"][-1] == "…" for e in detail)
+    # Every error is still named up to MAX_ERRORS, then one entry says how many more there were.
+    many = validation_error([{"loc": ("body", "tone", i), "msg": "bad", "type": "enum", "input": "x"}
+                             for i in range(MAX_ERRORS + 10)])
+    detail = orjson.loads(many.body)["detail"]
+    assert len(detail) == MAX_ERRORS + 1 and detail[-1]["type"] == "too_many_errors" and "10" in detail[-1]["msg"]
 
 
 def test_a_preview_request_drops_lone_surrogates_from_every_string():
@@ -87,9 +117,10 @@ def test_lone_surrogates_in_a_scheme_sent_back_still_draw(client):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("depth", [600, 5000])
 @pytest.mark.parametrize("path", ["/v1/recommend", "/v1/recommend/batch", "/v1/recommend/previews", "/v1/feedback",
                                   "/v1/preview"])
-def test_nesting_deeper_than_the_parsers_go_is_a_4xx(client, path):
-    deep = b"[" * 5000 + b"]" * 5000
+def test_nesting_deeper_than_the_parsers_go_is_a_4xx(client, path, depth):
+    deep = b"[" * depth + b"]" * depth
     response = client.post(path, content=deep, headers=JSON)
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
