@@ -88,12 +88,14 @@ def _write(name: str, data) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip", nargs="*", default=[], choices=STEPS)
-    parser.add_argument("--only", nargs="*", choices=STEPS)
+    parser.add_argument("--only", nargs="+", choices=STEPS)
     parser.add_argument("--servers", nargs="*", default=list(servers.VARIANTS), choices=servers.VARIANTS)
     parser.add_argument("--tuning", nargs="*", default=list(TUNING), choices=list(TUNING))
-    parser.add_argument("--tuning-variant", default="serve-default", choices=servers.VARIANTS,
+    # Not baseline: it is no Serve config, so servers.start ignores the candidates' overrides there.
+    parser.add_argument("--tuning-variant", default="serve-default",
+                        choices=[v for v in servers.VARIANTS if v != "baseline"],
                         help="the Serve variant each tuning candidate changes (serve-haproxy: as `make serve` runs)")
-    parser.add_argument("--rates", type=float, nargs="*", default=RATES, help="sweep rates, ascending (req/s)")
+    parser.add_argument("--rates", type=float, nargs="+", default=RATES, help="sweep rates, ascending (req/s)")
     parser.add_argument("--step-seconds", type=float, default=12.0, help="duration of each sweep rate")
     parser.add_argument("--peak", type=float, help="spike peak rate (default: serve-default's max rate at SLO)")
     parser.add_argument("--over-factor", type=float, default=3.0,

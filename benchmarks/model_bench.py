@@ -78,7 +78,7 @@ def time_backend(backend, inputs, kind: str, batch: int, seconds: float, sync=No
             "latencies": latencies}
 
 
-def configurations(device: str) -> list[tuple[str, dict]]:
+def configurations(device: str, threads: int | None = None) -> list[tuple[str, dict]]:
     configs: list[tuple[str, dict]] = []
     if device == "cuda":
         configs += [
@@ -90,8 +90,8 @@ def configurations(device: str) -> list[tuple[str, dict]]:
         ]
     configs += [
         ("torch-cpu-fp32", {"backend": "torch", "device": "cpu", "precision": "fp32", "cuda_graphs": False}),
-        ("onnxruntime-cpu-fp32", {"backend": "onnxruntime", "precision": "fp32"}),
-        ("onnxruntime-cpu-int8", {"backend": "onnxruntime", "precision": "int8"}),
+        ("onnxruntime-cpu-fp32", {"backend": "onnxruntime", "precision": "fp32", "intra_op_threads": threads or 0}),
+        ("onnxruntime-cpu-int8", {"backend": "onnxruntime", "precision": "int8", "intra_op_threads": threads or 0}),
     ]
     return configs
 
@@ -124,8 +124,13 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
     }
     reference_outputs: dict[str, dict] = {}
     loaded: list[tuple[str, object, dict]] = []
-    for name, options in (cpu_variant_configurations(threads) if cpu_variants else configurations(device)):
-        if only and name not in only:
+    for name, options in (cpu_variant_configurations(threads) if cpu_variants else configurations(device, threads)):
+        reference_key = "cuda" if "cuda" in name or "tensorrt" in name else "cpu"
+        # Agreement is always against FP32 of the same device: a configuration --only leaves out is still
+        # loaded when it is that reference (the first FP32 one of its device to load), just not timed.
+        fp32 = options.get("precision") == "fp32"
+        reference_only = bool(only) and name not in only
+        if reference_only and not (fp32 and reference_key not in reference_outputs):
             continue
         kind_of_backend = options.pop("backend")
         if device == "cuda":
@@ -135,6 +140,9 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
         try:
             backend = create_backend(kind_of_backend, **options)
         except (BackendUnavailable, ValueError, TypeError) as exc:
+            if reference_only:
+                print(f"no FP32 reference from {name}: {exc}", flush=True)
+                continue
             report["skipped"][name] = str(exc)
             print(f"skip {name}: {exc}", flush=True)
             continue
@@ -146,9 +154,14 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
             for k, v in part.items():
                 outputs.setdefault(k, []).append(v)
         outputs = {k: np.concatenate(v) for k, v in outputs.items()}
-        reference_key = "cuda" if "cuda" in name or "tensorrt" in name else "cpu"
-        reference_outputs.setdefault(reference_key, outputs)
-        agree = agreement(reference_outputs[reference_key], outputs)
+        if fp32:
+            reference_outputs.setdefault(reference_key, outputs)
+        if reference_only:
+            backend.close()
+            continue
+        # No FP32 of this device loaded: agreement is unknown (None, "n/a" in the table), not 1.0 against itself.
+        agree = (agreement(reference_outputs[reference_key], outputs) if reference_key in reference_outputs
+                 else dict.fromkeys(agreement(outputs, outputs)))
         if rounds > 1:
             loaded.append((name, backend, agree))
             continue
@@ -196,6 +209,10 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
     return report
 
 
+def _agreement_cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"  # None: no FP32 reference loaded
+
+
 def markdown(report: dict) -> str:
     if report["machine"].get("cpu_variants"):
         lines = ["| config | kind | batch | p50 ms | p99 ms | briefs/s (median call) | × ORT FP32 | style top-1 | palette top-5 | "
@@ -203,8 +220,8 @@ def markdown(report: dict) -> str:
         for r in report["results"]:
             lines.append(f"| {r['config']} | {r['kind']} | {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
                          f"{r.get('briefs_per_s_p50', r['throughput_per_s']):.0f} | {r.get('speedup_vs_ort_fp32') or ''} | "
-                         f"{r['style_top1']:.3f} | "
-                         f"{r['palette_top5']:.3f} | {r['font_top5']:.3f} |")
+                         f"{_agreement_cell(r['style_top1'])} | "
+                         f"{_agreement_cell(r['palette_top5'])} | {_agreement_cell(r['font_top5'])} |")
         lines += [f"- not run: `{k}`: {v}" for k, v in report.get("skipped", {}).items()]
         return "\n".join(lines)
     lines = ["| config | kind | batch | p50 ms | p99 ms | items/s | speed-up vs eager FP32 | style top-1 | palette top-5 | GPU MB |",
@@ -212,8 +229,8 @@ def markdown(report: dict) -> str:
     for r in report["results"]:
         lines.append(
             f"| {r['config']} | {r['kind']} | {r['batch']} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-            f"{r['throughput_per_s']:.0f} | {r.get('speedup_vs_eager_fp32') or ''} | {r['style_top1']:.3f} | "
-            f"{r['palette_top5']:.3f} | {r.get('gpu_peak_mb', '')} |")
+            f"{r['throughput_per_s']:.0f} | {r.get('speedup_vs_eager_fp32') or ''} | "
+            f"{_agreement_cell(r['style_top1'])} | {_agreement_cell(r['palette_top5'])} | {r.get('gpu_peak_mb', '')} |")
     if report.get("skipped"):
         lines.append("")
         lines += [f"- not run: `{k}`: {v}" for k, v in report["skipped"].items()]

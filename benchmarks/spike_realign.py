@@ -11,8 +11,8 @@ reported and realigned. Newer reports are aligned already (offset 0).
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 
 
 def realign(report: dict) -> dict:
@@ -33,7 +33,9 @@ def realign(report: dict) -> dict:
 
 
 def main() -> None:
-    for path in sys.argv[1:]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reports", nargs="*", help="gpu_serve spike reports (JSON)")
+    for path in parser.parse_args().reports:
         with open(path) as f:
             report = json.load(f)
         if "spike" not in report or "started_at" not in report["spike"]:

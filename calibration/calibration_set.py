@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from model.briefs import HELDOUT_SIZE, BriefSample, generate_briefs, read_jsonl, write_jsonl
@@ -24,7 +25,13 @@ def load() -> list[BriefSample]:
     return read_jsonl(CALIBRATION_FILE)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    # No options: the parser is there so that --help prints this instead of rewriting the file.
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     samples = build()
     write_jsonl(samples, CALIBRATION_FILE)
     print(f"wrote {len(samples)} briefs to {CALIBRATION_FILE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -215,16 +215,38 @@ def up_to_date(manifest_path: Path = CPU_MANIFEST) -> bool:
         return False
 
 
-def build(force: bool = False, threads: int | None = None, keep_fp32: tuple[str, ...] = (),
+def changed_settings(manifest: dict, threads: int | None, keep_fp32: tuple[str, ...] | None) -> list[str]:
+    """The settings asked for (None: not asked) that differ from those the manifest's build used."""
+    changed = []
+    if threads is not None and threads != manifest.get("threads"):
+        changed.append(f"threads {manifest.get('threads')} -> {threads}")
+    recorded = manifest.get("variants", {}).get("int8_cpu", {}).get("keep_fp32", [])
+    if keep_fp32 is not None and sorted(keep_fp32) != sorted(recorded):
+        changed.append(f"keep_fp32 {recorded} -> {list(keep_fp32)}")
+    return changed
+
+
+def build(force: bool = False, threads: int | None = None, keep_fp32: tuple[str, ...] | None = None,
           manifest_path: Path = CPU_MANIFEST) -> dict:
+    """`threads` / `keep_fp32` None: not asked for (all cores / none), and an up-to-date build is kept whatever
+    it used; given, a build made with other values is redone."""
+    def all_threads() -> int:
+        return int(os.environ.get("PACKDESIGN_ORT_THREADS", 0)) or os.cpu_count() or 1
+
+    if threads is not None:
+        threads = threads or all_threads()  # 0: all, as the manifest records it
     if not force and up_to_date(manifest_path):
         manifest = json.loads(manifest_path.read_text())
-        print(f"CPU variants up to date; serving {manifest['served']} ({manifest_path})")
-        return manifest
+        changed = changed_settings(manifest, threads, keep_fp32)
+        if not changed:
+            print(f"CPU variants up to date; serving {manifest['served']} ({manifest_path})")
+            return manifest
+        print(f"CPU variants up to date but built with other settings ({'; '.join(changed)}): rebuilding")
     import onnxruntime as ort
     from tqdm import tqdm
 
-    threads = threads or int(os.environ.get("PACKDESIGN_ORT_THREADS", 0)) or os.cpu_count() or 1
+    threads = threads or all_threads()
+    keep_fp32 = keep_fp32 or ()
     reference = ONNX_FILES["fp32"]
     ts_path = reference.with_name("recommender.cpu-ts.onnx")
     variants: dict[str, dict] = {}
@@ -317,11 +339,14 @@ def summary(manifest: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rebuild even if the manifest is up to date")
-    parser.add_argument("--threads", type=int, help="ONNX Runtime threads for gating and timing (default: all)")
-    parser.add_argument("--keep-fp32", nargs="*", default=[],
-                        help="node-name substrings int8_cpu keeps in FP32 (e.g. /output/ for the FFN output)")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime threads for gating and timing (default: all); "
+                        "an up-to-date build made with another count is redone")
+    parser.add_argument("--keep-fp32", nargs="*",
+                        help="node-name substrings int8_cpu keeps in FP32 (e.g. /output/ for the FFN output; none "
+                        "given: none); an up-to-date build made with others is redone")
     args = parser.parse_args()
-    print(summary(build(args.force, args.threads, tuple(args.keep_fp32))))
+    keep_fp32 = tuple(args.keep_fp32) if args.keep_fp32 is not None else None  # bare --keep-fp32: none kept
+    print(summary(build(args.force, args.threads, keep_fp32)))
 
 
 if __name__ == "__main__":

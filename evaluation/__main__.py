@@ -199,6 +199,8 @@ def tone_probes(n_per_tone: int) -> dict[str, list[BriefSample]]:
 
 
 def tone_metrics(backend, n_per_tone: int) -> dict[str, float]:
+    if n_per_tone <= 0:
+        return {}  # skipped: a mean over no briefs is nan, which every threshold fails
     checks = {
         "morandi": ("morandi_low_chroma", lambda s: _mean_chroma(s) <= 0.08),
         # Neon colours sit on a dark ground: the ground and the text are not what makes a palette neon.
@@ -558,7 +560,7 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "int8"])
     parser.add_argument("--model", type=Path, help="an ONNX file instead of the assembled one")
     parser.add_argument("--briefs", type=int, default=1000)
-    parser.add_argument("--tone-briefs", type=int, default=60)
+    parser.add_argument("--tone-briefs", type=int, default=60, help="held-out briefs per tone probe (0: skip)")
     parser.add_argument("--raw-chinese", action="store_true", help="feed Chinese keywords un-normalised")
     parser.add_argument("--json", type=Path, help="also write the metrics here")
     parser.add_argument("--fit-briefs", type=int, default=FIT_BRIEFS,
@@ -567,11 +569,14 @@ def main() -> None:
     parser.add_argument("--no-goals", action="store_true",
                         help="report the issue-15 GOALS but exit on THRESHOLDS alone")
     parser.add_argument("--teacher", choices=["new", "old"],
-                        help="with --fit-only: grade the teacher's own rankings (old: before the rule terms) in "
-                             "place of the model's")
+                        help="only the fit-to-the-brief tables, grading the teacher's own rankings (old: before the "
+                             "rule terms) in place of the model's")
     args = parser.parse_args()
+    if (args.fit_only or args.teacher) and args.fit_briefs <= 0:
+        parser.error(f"--{'fit-only' if args.fit_only else 'teacher'} runs only the fit-to-the-brief tables, which "
+                     f"--fit-briefs {args.fit_briefs} skips")
     if args.teacher:
-        fit, rows = evaluate_fit(None, args.fit_briefs or FIT_BRIEFS,
+        fit, rows = evaluate_fit(None, args.fit_briefs,
                                  Teacher(load_design_tensors(), rules=args.teacher == "new"))
         print(f"Fit to the brief, the {args.teacher} teacher's rankings as the model's: {fit['fit_briefs']:.0f} "
               f"held-out briefs in en and zh; {fit['fit_seconds']} s")
@@ -589,8 +594,8 @@ def main() -> None:
         print(f"({args.briefs} held-out briefs, {metrics['seconds']} s)")
     thresholds_ok = all(verdicts(metrics).values())
     goals_ok = True
-    if args.fit_briefs > 0 or args.fit_only:
-        fit, rows = evaluate_fit(backend, args.fit_briefs or FIT_BRIEFS)
+    if args.fit_briefs > 0:
+        fit, rows = evaluate_fit(backend, args.fit_briefs)
         print(f"\nFit to the brief: {fit['fit_briefs']:.0f} held-out briefs, each in en and in zh "
               f"(cells: share met (palette part / type part)); {fit['fit_seconds']} s")
         print(format_fit(fit, rows))

@@ -107,3 +107,24 @@ def test_goals_are_the_precision_reports():
     assert GOALS == REPORTED == {"palette_top5": 0.98, "font_top5": 0.98, "style_top1": 0.99}
     assert failures({"palette_top5": 0.99, "font_top5": 0.99, "style_top1": 0.99}) == []
     assert len(failures({"palette_top5": 0.979, "font_top5": float("nan"), "style_top1": 1.0})) == 2
+
+
+def test_an_up_to_date_build_is_redone_for_other_threads_or_kept_layers(tmp_path, monkeypatch):
+    from calibration import cpu_variants
+
+    manifest = tmp_path / "cpu_manifest.json"
+    manifest.write_text('{"served": "int8_cpu", "threads": 2, "variants": {"int8_cpu": {"keep_fp32": ["/output/"]}}}')
+    monkeypatch.setattr(cpu_variants, "up_to_date", lambda path: True)
+
+    class Rebuilt(Exception):
+        pass
+
+    def export(path):
+        raise Rebuilt
+
+    monkeypatch.setattr(cpu_variants, "export_torchscript", export)
+    for same in ({}, {"threads": 2}, {"keep_fp32": ("/output/",)}, {"threads": 2, "keep_fp32": ("/output/",)}):
+        assert cpu_variants.build(manifest_path=manifest, **same)["served"] == "int8_cpu"
+    for other in ({"threads": 1}, {"keep_fp32": ()}, {"keep_fp32": ("/output/", "/attention/")}):
+        with pytest.raises(Rebuilt):
+            cpu_variants.build(manifest_path=manifest, **other)
