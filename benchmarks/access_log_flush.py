@@ -18,6 +18,8 @@ import statistics
 import tempfile
 import time
 
+from benchmarks import positive_int
+
 
 def measure(buffer_size: int, lines: int, logs_dir: str) -> dict:
     from ray.serve._private.constants import SERVE_LOGGER_NAME
@@ -44,7 +46,7 @@ def measure(buffer_size: int, lines: int, logs_dir: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=5000)
+    parser.add_argument("--lines", type=positive_int, default=5000)
     parser.add_argument("--buffers", type=int, nargs="+", default=[1000, 100, 1])
     parser.add_argument("--cpu", type=int, help="core to pin to")
     args = parser.parse_args()

@@ -32,7 +32,7 @@ from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, _kill_strays, baseline, variant_env
 from benchmarks.workload import brief_mix, describe
-from benchmarks.local_cluster import ROOT, Cluster, config_values, inline_encoder, set_access_log
+from benchmarks.local_cluster import ROOT, Cluster, config_values, inline_encoder, name_value, set_access_log
 
 GPU_CONFIG = ROOT / "deploy" / "serve_config.gpu.yaml"
 PROFILED_ROLES = ["ingress", "encoder", "recommender", "baseline_workers"]
@@ -181,13 +181,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8, help="baseline server processes")
     parser.add_argument("--replicas", help="fixed replica counts instead of autoscaling, e.g. Ingress=5,BriefEncoder=4")
     parser.add_argument("--batch-wait", type=float, help="the ingress micro-batch wait in s (default: the config's)")
-    parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--app-arg", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="an application arg of the GPU config set for this run (YAML value), e.g. "
                              "ingress_max_concurrent_batches=1; repeatable")
-    parser.add_argument("--policy-kwarg", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--policy-kwarg", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="a policy_kwargs entry (YAML value) of the Ingress's and BriefEncoder's autoscaling policy "
                              "for this run, e.g. recent_s=0; repeatable")
-    parser.add_argument("--ingress-autoscaling", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--ingress-autoscaling", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="a field (YAML value) of the Ingress's autoscaling_config for this run, e.g. "
                              "upscaling_factor=1, target_ongoing_requests=24 or max_replicas=8; repeatable")
     parser.add_argument("--look-back", type=float, help="every deployment's autoscaling look_back_period_s "
@@ -211,6 +211,8 @@ def main() -> None:
                         help="on a machine without CUDA: pretend this many GPUs to Ray (placement dry run; "
                              "use --backend onnxruntime)")
     args = parser.parse_args()
+    if args.spike and not args.rates and args.spike_peak is None:  # no sweep: no capacity to peak at
+        parser.error("--spike with no --rates needs --spike-peak")
     app_args, policy_kwargs = config_values(args.app_arg), config_values(args.policy_kwarg)
     ingress_autoscaling = config_values(args.ingress_autoscaling)
     # A step timeout's SIGTERM unwinds like Ctrl-C, so the report and the logs below are still written.

@@ -9,6 +9,7 @@ import argparse
 import statistics
 import time
 
+from benchmarks import positive_int
 from knowledge import fonts, lexicon, palettes
 
 
@@ -31,7 +32,7 @@ def _lexicon_call() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args()
     for name, load in (("palettes", _fresh_palettes), ("fonts + pairs + tags", _fresh_fonts),
                        ("lexicon normalise (one 60-char brief)", _lexicon_call)):

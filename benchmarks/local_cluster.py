@@ -4,6 +4,7 @@ token, its own process group), for tests and benchmarks. Stopping it stops exact
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -37,6 +38,15 @@ def _cli(name: str) -> list[str]:
     if script.exists():
         return [str(script)]
     return [sys.executable, "-m", {"ray": "ray.scripts.scripts", "serve": "ray.serve.scripts"}[name]]
+
+
+def name_value(text: str) -> str:
+    """argparse type of a `NAME=VALUE` option that `config_values` reads: without '=' it exits 2 at parse time,
+    not with a ValueError once the cluster is up."""
+    name, equals, _ = text.partition("=")
+    if not (name and equals):
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return text
 
 
 def config_values(items: list[str]) -> dict:

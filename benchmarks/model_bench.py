@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import positive_int
 from evaluation.agreement import agreement
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,8 +309,8 @@ def main() -> None:
     run_p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: all cores)")
     run_p.add_argument("--rounds", type=int, default=1, help=">1: time the configurations round-robin")
     groups = sub.add_parser("length-groups")
-    groups.add_argument("--briefs", type=int, default=1024)
-    groups.add_argument("--rounds", type=int, default=3)
+    groups.add_argument("--briefs", type=positive_int, default=1024)
+    groups.add_argument("--rounds", type=positive_int, default=3)
     groups.add_argument("--batches", default="1,4,16,64")
     groups.add_argument("--multiples", default="4,8,16")
     show = sub.add_parser("table")
@@ -319,8 +320,10 @@ def main() -> None:
     if args.command == "prepare":
         prepare()
     elif args.command == "length-groups":
-        length_group_run(args.briefs, args.rounds, tuple(int(b) for b in args.batches.split(",")),
-                         tuple(int(m) for m in args.multiples.split(",")))
+        batches = tuple(int(b) for b in args.batches.split(","))
+        if max(batches) > args.briefs:  # each batch draws distinct briefs from the --briefs pool
+            groups.error(f"--batches {max(batches)} is larger than --briefs {args.briefs}")
+        length_group_run(args.briefs, args.rounds, batches, tuple(int(m) for m in args.multiples.split(",")))
     elif args.command == "run":
         report = run(args.out, args.seconds, tuple(int(b) for b in args.batches.split(",")),
                      tuple(args.kinds.split(",")), args.only.split(",") if args.only else None,

@@ -58,8 +58,9 @@ def main() -> None:
     # The ingress's micro-batching: the config's unless given (its micro-batches in flight always the config's).
     parser.add_argument("--ingress-batch", type=int, help="briefs per micro-batch (default: the config's)")
     parser.add_argument("--ingress-wait-s", type=float, help="micro-batch wait (default: the config's)")
-    parser.add_argument("--grpc", action="store_true", help="handle calls over gRPC (_by_reference=False)")
-    parser.add_argument("--by-reference", action="store_true",
+    transport = parser.add_mutually_exclusive_group()  # one handle transport a run
+    transport.add_argument("--grpc", action="store_true", help="handle calls over gRPC (_by_reference=False)")
+    transport.add_argument("--by-reference", action="store_true",
                         help="handle calls as Ray actor calls (_by_reference=True; throughput mode's default is gRPC)")
     parser.add_argument("--rates", type=float, nargs="*", default=[], help="open-loop rates (req/s)")
     parser.add_argument("--duration", type=float, default=10.0)

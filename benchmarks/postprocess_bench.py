@@ -26,6 +26,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks import at_least, positive_int  # noqa: E402
+
 BATCH_SIZES = (1, 8, 64)
 IDLE_GAPS_MS = (0, 5, 20)
 
@@ -78,8 +80,9 @@ def _stats(per_batch: list[list[float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--briefs", type=int, default=1024, help="distinct briefs (a multiple of 64)")
-    parser.add_argument("--repeats", type=int, default=3, help="passes over the briefs per path and batch size")
+    parser.add_argument("--briefs", type=at_least(64), default=1024, help="distinct briefs (a multiple of 64)")
+    parser.add_argument("--repeats", type=positive_int, default=3,
+                        help="passes over the briefs per path and batch size")
     parser.add_argument("--cpu", type=int, default=None, help="core to pin to (default: the first allowed)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="cpu: this process's CPU time (time.process_time), which other jobs on a shared "

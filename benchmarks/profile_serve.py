@@ -22,7 +22,7 @@ import yaml
 from benchmarks import scenarios
 from benchmarks.cpu_by_process import CPUProbe
 from benchmarks.loadgen import constant, parse_cpus, route_for
-from benchmarks.local_cluster import ROOT, Cluster, inline_encoder, one_replica_each
+from benchmarks.local_cluster import ROOT, Cluster, inline_encoder, name_value, one_replica_each
 from benchmarks.noop_bench import fixed_replicas
 from benchmarks.pyspy import Profiler, print_summary
 from benchmarks.servers import VARIANT_NAMES, Server, _kill_strays, baseline, variant_env
@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "profile-serve")
     parser.add_argument("--encoder", choices=["deployment", "inline"], default="deployment",
                         help="inline: `encoder: inline` (the ingress encodes, no BriefEncoder replica)")
-    parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--app-arg", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="an application arg of serve_config.yaml set for this run (YAML value), e.g. "
                              "ort_length_group=0; repeatable")
     parser.add_argument("--native", action="store_true", help="py-spy --native --threads: C/C++ frames by thread")

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks import positive_int
 from benchmarks.cpu_by_process import processes
-from benchmarks.local_cluster import APP, ROOT, Cluster, config_values, one_replica_each
+from benchmarks.local_cluster import APP, ROOT, Cluster, config_values, name_value, one_replica_each
 from benchmarks.servers import VARIANT_NAMES, _kill_strays, variant_env
 
 
@@ -94,12 +95,12 @@ def scale_ups(setting: str, deployment: str, counts: list[int], config: Path,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--deployment", default="Ingress")
+    parser.add_argument("--deployment", default="Ingress", choices=["Ingress", "BriefEncoder", "Recommender"])
     parser.add_argument("--config", type=Path, default=ROOT / "serve_config.yaml")
     parser.add_argument("--settings", nargs="+", default=["on", "off"], choices=["on", "off"],
                         help="PACKDESIGN_TABLE_CACHE values, alternated --rounds times")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--app-arg", action="append", default=[], metavar="NAME=VALUE",
+    parser.add_argument("--rounds", type=positive_int, default=2)
+    parser.add_argument("--app-arg", action="append", default=[], type=name_value, metavar="NAME=VALUE",
                         help="an application argument over the config's, e.g. ingress_post_processes=1 (the GPU "
                              "config's post-processing children, which a new Ingress replica starts warm)")
     parser.add_argument("--out", type=Path)
@@ -109,6 +110,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for setting in args.settings:
             rows += scale_ups(setting, args.deployment, [2, 3], args.config, app_args)
+    if args.out:  # before the summary: a setting with no new replica found leaves it nothing to average
+        args.out.write_text(json.dumps(rows, indent=1) + "\n")
     print(f"{args.deployment}, new replicas: setting | n | deploy -> STARTING -> RUNNING s (mean) | CPU s at RUNNING")
     for setting in args.settings:
         mine = [r for r in rows if r["setting"] == setting]
@@ -116,8 +119,6 @@ def main() -> None:
         print(f"{setting:>7} | {len(mine)} | {statistics.fmean(r['starting_s'] or 0.0 for r in mine):.2f} -> "
               f"{statistics.fmean(r['running_s'] for r in mine):.2f} (STARTING to RUNNING {up:.2f}) | "
               f"{statistics.fmean(r['cpu_s_at_running'] for r in mine):.2f}")
-    if args.out:
-        args.out.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":

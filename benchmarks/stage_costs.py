@@ -30,6 +30,8 @@ from pathlib import Path  # noqa: E402
 
 import orjson  # noqa: E402
 
+from benchmarks import positive_int  # noqa: E402
+
 STAGES = ("validate", "hop_payload", "encoder_parse", "encode_text", "encode_image", "post", "commit")
 
 
@@ -81,8 +83,8 @@ def stage_costs(bodies: list[bytes], sizes: list[int], backend, store) -> list[d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--briefs", type=int, default=1024)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 64])
+    parser.add_argument("--briefs", type=positive_int, default=1024)
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=[1, 2, 4, 8, 16, 64])
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()

@@ -22,13 +22,15 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks import at_least, positive_int  # noqa: E402
+
 BATCH = 64
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--briefs", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--briefs", type=at_least(BATCH), default=1024, help=f"a multiple of {BATCH}")
+    parser.add_argument("--repeats", type=positive_int, default=3)
     args = parser.parse_args()
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import positive_float, positive_int
+
 ROUND = 5  # events between retrainings (the log is re-read and every tenant refitted each round)
 CHECKPOINTS = (0, 10, 25, 50)
 NOISE = 0.2
@@ -214,6 +216,9 @@ def run_seed(seed: int, train_pool: Pool, heldout: Pool, events: int, progress, 
                     want = min(events - counts[t.tenant], ROUND - counts[t.tenant] % ROUND)
                     quota[t.tenant] = want
                     if want > 0:
+                        while len(orders[t.tenant]) < seen[t.tenant] + 3 * want:  # a small pool: go round again
+                            orders[t.tenant] = np.concatenate([orders[t.tenant],
+                                                               rng.permutation(len(train_pool.briefs))])
                         take = orders[t.tenant][seen[t.tenant]:seen[t.tenant] + 3 * want].tolist()
                         seen[t.tenant] += len(take)
                         tenants += [t.tenant] * len(take)
@@ -267,12 +272,13 @@ def _quality(m: dict) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--heldout", type=int, default=300, help="held-out briefs measured at each checkpoint")
-    parser.add_argument("--train-briefs", type=int, default=256, help="briefs the designers are answered on")
+    parser.add_argument("--seeds", type=positive_int, default=3)
+    parser.add_argument("--heldout", type=positive_int, default=300, help="held-out briefs measured at each checkpoint")
+    parser.add_argument("--train-briefs", type=positive_int, default=256, help="briefs the designers are answered on")
     parser.add_argument("--events", type=int, default=50, choices=[n for n in CHECKPOINTS if n],
                         help="events per designer: the table reports the checkpoints up to it")
-    parser.add_argument("--c", type=float, default=None, help="the trainer's inverse regularisation (default: its own)")
+    parser.add_argument("--c", type=positive_float, default=None,
+                        help="the trainer's inverse regularisation (default: its own)")
     parser.add_argument("--penalty", choices=("l1", "l2"), default=None, help="default: the trainer's own")
     args = parser.parse_args()
 

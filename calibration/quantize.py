@@ -183,8 +183,9 @@ def _copy_metadata(source: Path, target: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", default="percentile", choices=["entropy", "minmax", "percentile"])
-    parser.add_argument("--int8-only", action="store_true")
-    parser.add_argument("--fp16-only", action="store_true")
+    only = parser.add_mutually_exclusive_group()  # both at once would build neither
+    only.add_argument("--int8-only", action="store_true")
+    only.add_argument("--fp16-only", action="store_true")
     parser.add_argument("--quantize-everything", action="store_true", help="every MatMul/Gemm/Conv in INT8")
     args = parser.parse_args()
     report = {}

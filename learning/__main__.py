@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -19,11 +20,21 @@ from learning.train import REGULARISATION_C, train
 from serve_app.feedback import FeedbackStore
 
 
+def _inverse_strength(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and math.isfinite(value)):  # LogisticRegression's C, refused before the log is read
+        raise argparse.ArgumentTypeError(f"must be > 0 and finite, got {text}")
+    return value
+
+
+_inverse_strength.__name__ = "float"  # argparse names the type in "invalid float value: 'x'"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m learning", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", type=Path, default=Path("artifacts/feedback.sqlite3"))
     parser.add_argument("--out", type=Path, default=Path("artifacts/learner"))
-    parser.add_argument("--c", type=float, default=REGULARISATION_C, help="inverse L2 strength")
+    parser.add_argument("--c", type=_inverse_strength, default=REGULARISATION_C, help="inverse L2 strength")
     args = parser.parse_args(argv)
     if not args.db.exists():  # FeedbackStore would create an empty log: say what is wrong instead
         parser.error(f"no feedback database at {args.db}")

@@ -156,6 +156,8 @@ def main() -> None:
     parser.add_argument("--init-from", type=Path, default=None,
                         help="continue from these heads (e.g. model/weights/heads.safetensors) instead of fresh ones")
     args = parser.parse_args()
+    if args.epochs < 1:  # before minutes of preparing briefs: no epoch leaves no history to report
+        parser.error(f"--epochs must be at least 1, got {args.epochs}")
     manifest = train(args.briefs, args.epochs, args.batch_size, args.lr, args.seed,
                      paraphrases=args.paraphrases, paraphrase_share=args.paraphrase_share, init_from=args.init_from)
     print(json.dumps({k: manifest[k] for k in ("model_version", "seconds")}, indent=2))

@@ -287,6 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     store = FeedbackStore(args.db)
     try:
         if args.command == "export":
+            args.out.parent.mkdir(parents=True, exist_ok=True)
             print(json.dumps({"events": store.export_jsonl(args.out), "out": str(args.out)}))
         else:
             print(json.dumps({"events": store.count_feedback()}))

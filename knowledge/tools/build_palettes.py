@@ -611,7 +611,8 @@ def dump(palettes: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--moods", nargs="*", help="only these moods (default: all)")
+    parser.add_argument("--moods", nargs="*", choices=list(MOODS), metavar="MOOD",
+                        help=f"only these moods (default: all): {', '.join(MOODS)}")
     parser.add_argument("--no-curated", action="store_true")
     parser.add_argument("--stdout", action="store_true", help="print instead of writing the data file")
     args = parser.parse_args(argv)
