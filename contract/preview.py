@@ -12,15 +12,21 @@ from knowledge.taxonomy import Locale, PackageFormat
 MAX_PREVIEW_TEXT = 60
 
 
-def _without_surrogates(value):
+MAX_CLEAN_DEPTH = 16  # a preview request nests ~6 deep (scheme, layout, heatmaps, rows); deeper is refused anyway
+
+
+def _without_surrogates(value, depth: int = 0):
     """Every string of a request without lone surrogates: JSON's "\\ud800" escapes parse, but no UTF-8 can carry
-    them, so a scheme holding one (clients send back schemes they may have edited) could not be drawn."""
+    them, so a scheme holding one (clients send back schemes they may have edited) could not be drawn. Nesting past
+    MAX_CLEAN_DEPTH is left as it is for validation to refuse (recursing through 600 levels ran out of stack: 500)."""
     if isinstance(value, str):
         return value if value.isascii() else "".join(ch for ch in value if not 0xD800 <= ord(ch) <= 0xDFFF)
+    if depth >= MAX_CLEAN_DEPTH:
+        return value
     if isinstance(value, dict):
-        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+        return {_without_surrogates(k): _without_surrogates(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_without_surrogates(v) for v in value]
+        return [_without_surrogates(v, depth + 1) for v in value]
     return value
 
 

@@ -63,6 +63,24 @@ def test_a_422_for_input_nested_deeper_than_python_recurses_renders(depth):
         orjson.loads(response.body)
 
 
+@pytest.mark.parametrize("path", ["/v1/recommend", "/v1/recommend/batch", "/v1/recommend/previews", "/v1/feedback",
+                                  "/v1/preview"])
+def test_nesting_python_parses_but_no_route_reads_is_a_4xx_in_process(path):
+    # The app object without Ray (no replica behind it: every route parses its body first). At 600 deep both the
+    # 422's echo and the preview's surrogate cleaning recursed until the stack ran out (500); the Serve-cluster test
+    # below sends the same bodies over HTTP.
+    from fastapi.testclient import TestClient
+
+    from serve_app.api import build_api
+    from serve_app.config import AppArgs
+
+    client = TestClient(build_api(AppArgs(), metrics=False), raise_server_exceptions=False)
+    nested = "[" * 600 + "]" * 600
+    for body in (nested, '{"scheme": ' + nested + "}", '{"scheme": {"layout": ' + nested + "}}"):
+        response = client.post(path, content=body.encode(), headers=JSON)
+        assert 400 <= response.status_code < 500, (body[:30], response.status_code, response.text[:300])
+
+
 def test_a_422_stays_small_whatever_the_body_holds():
     # A 2 MB list beside a brief's fields: each error echoed the whole body (one a missing field), ~3x its size.
     body = orjson.dumps({"x": [[0]] * 300_000, "tone": [{"k": [1] * 1000}] * 100})
