@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+
+
+def one_blas_thread() -> None:
+    """Call before numpy is imported: its BLAS then starts with one thread, in this process and the children it
+    spawns, so a benchmark's figures are one core's."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
 
 
 # argparse types shared by the benchmarks' command lines: a degenerate count exits 2 with a clear message before

@@ -6,10 +6,9 @@ time from submit to the last answer, the two alternating on one pool, BLAS at on
 
 from __future__ import annotations
 
-import os
+from benchmarks import one_blas_thread
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # before numpy loads, in this process and the children it spawns
+one_blas_thread()  # before numpy is imported
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # before numpy is imported, so its BLAS starts with one thread
+from benchmarks import at_least, one_blas_thread, positive_int
+
+one_blas_thread()  # before numpy is imported
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -26,7 +27,6 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks import at_least, positive_int  # noqa: E402
 
 BATCH_SIZES = (1, 8, 64)
 IDLE_GAPS_MS = (0, 5, 20)

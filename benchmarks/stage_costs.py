@@ -16,10 +16,9 @@ brief once after a warm-up pass, in the order given.
 
 from __future__ import annotations
 
-import os
+from benchmarks import one_blas_thread, positive_int
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # before numpy is imported, so its BLAS starts with one thread
+one_blas_thread()  # before numpy is imported
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -30,7 +29,6 @@ from pathlib import Path  # noqa: E402
 
 import orjson  # noqa: E402
 
-from benchmarks import positive_int  # noqa: E402
 
 STAGES = ("validate", "hop_payload", "encoder_parse", "encode_text", "encode_image", "post", "commit")
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = "1"  # before numpy is imported
+from benchmarks import at_least, one_blas_thread, positive_int
+
+one_blas_thread()  # before numpy is imported
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -22,7 +23,6 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from benchmarks import at_least, positive_int  # noqa: E402
 
 BATCH = 64
 
