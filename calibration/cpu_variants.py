@@ -230,14 +230,11 @@ def build(force: bool = False, threads: int | None = None, keep_fp32: tuple[str,
           manifest_path: Path = CPU_MANIFEST) -> dict:
     """`threads` / `keep_fp32` None: not asked for (all cores / none), and an up-to-date build is kept whatever
     it used; given, a build made with other values is redone."""
-    def all_threads() -> int:
-        return int(os.environ.get("PACKDESIGN_ORT_THREADS", 0)) or os.cpu_count() or 1
-
-    if threads is not None:
-        threads = threads or all_threads()  # 0: all, as the manifest records it
+    asked_threads = threads  # None: not asked for
+    threads = threads or int(os.environ.get("PACKDESIGN_ORT_THREADS", 0)) or os.cpu_count() or 1  # 0: all
     if not force and up_to_date(manifest_path):
         manifest = json.loads(manifest_path.read_text())
-        changed = changed_settings(manifest, threads, keep_fp32)
+        changed = changed_settings(manifest, None if asked_threads is None else threads, keep_fp32)
         if not changed:
             print(f"CPU variants up to date; serving {manifest['served']} ({manifest_path})")
             return manifest
@@ -245,7 +242,6 @@ def build(force: bool = False, threads: int | None = None, keep_fp32: tuple[str,
     import onnxruntime as ort
     from tqdm import tqdm
 
-    threads = threads or all_threads()
     keep_fp32 = keep_fp32 or ()
     reference = ONNX_FILES["fp32"]
     ts_path = reference.with_name("recommender.cpu-ts.onnx")

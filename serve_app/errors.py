@@ -47,22 +47,14 @@ def json_safe(value, budget: list[int] | None = None, depth: int = 0):
             budget = [MAX_ECHO_VALUES]
         if depth >= MAX_ECHO_DEPTH:
             return CUT
-        pairs = value.items() if isinstance(value, dict) else enumerate(value)
-        out = {} if isinstance(value, dict) else []
-        for key, item in pairs:
+        kept = []  # (key, echoed value); past the budget one ("…", "…") and no more
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
             if budget[0] <= 0:
-                if isinstance(out, dict):
-                    out[CUT] = CUT
-                else:
-                    out.append(CUT)
+                kept.append((CUT, CUT))
                 break
             budget[0] -= 1
-            item = json_safe(item, budget, depth + 1)
-            if isinstance(out, dict):
-                out[json_safe(key)] = item
-            else:
-                out.append(item)
-        return out
+            kept.append((key, json_safe(item, budget, depth + 1)))
+        return {json_safe(k): v for k, v in kept} if isinstance(value, dict) else [v for _, v in kept]
     return value
 
 
