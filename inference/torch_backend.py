@@ -51,6 +51,9 @@ class TorchBackend(InferenceBackend):
             # the default stream.
             self.stream = torch.cuda.Stream(device=self.device)
             self.pool = torch.cuda.graph_pool_handle()
+            # The weights were copied and cast on the default stream, asynchronously: this stream must not
+            # read them before that work is done.
+            self.stream.wait_stream(torch.cuda.current_stream(self.device))
         version = json.loads(MANIFEST_PATH.read_text())["model_version"]
         self.info = BackendInfo(
             name="torch", precision=precision, device=str(self.device),
@@ -71,20 +74,25 @@ class TorchBackend(InferenceBackend):
             torch = self.torch
             from pipeline.feature_layout import FEATURE_DIM
 
-            ids = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)
-            mask = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)
-            features = torch.zeros(batch, FEATURE_DIM, dtype=torch.float32, device=self.device)
-            with torch.cuda.stream(self.stream), torch.inference_mode():
-                for _ in range(2):  # warm up kernels/allocator outside capture, as CUDA graphs require
-                    self.model(ids, mask, features)
-                self.stream.synchronize()
-                graph = torch.cuda.CUDAGraph()
-                # torch.cuda.graph synchronises the whole device on entry, which is illegal while another
-                # backend in this process is capturing: one capture per process at a time. (Serve replicas
-                # are separate processes; this matters when several backends share one, as in tests.)
-                with _CAPTURE_LOCK, torch.cuda.graph(graph, pool=self.pool, stream=self.stream,
-                                                     capture_error_mode="thread_local"):
-                    outputs = self.model(ids, mask, features)
+            with torch.cuda.stream(self.stream):
+                # Filled on this stream, not the default one: a zero fill queued on a busy default stream
+                # could land after this stream's embedding lookup had read the block's stale contents as
+                # token ids (GPU run 31: a worker's warm-up died on "vectorized gather kernel index out of
+                # bounds"). Outside inference mode, so that infer() may write into them.
+                ids = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)
+                mask = torch.zeros(batch, seq, dtype=torch.int64, device=self.device)
+                features = torch.zeros(batch, FEATURE_DIM, dtype=torch.float32, device=self.device)
+                with torch.inference_mode():
+                    for _ in range(2):  # warm up kernels/allocator outside capture, as CUDA graphs require
+                        self.model(ids, mask, features)
+                    self.stream.synchronize()
+                    graph = torch.cuda.CUDAGraph()
+                    # torch.cuda.graph synchronises the whole device on entry, which is illegal while another
+                    # backend in this process is capturing: one capture per process at a time. (Serve replicas
+                    # are separate processes; this matters when several backends share one, as in tests.)
+                    with _CAPTURE_LOCK, torch.cuda.graph(graph, pool=self.pool, stream=self.stream,
+                                                         capture_error_mode="thread_local"):
+                        outputs = self.model(ids, mask, features)
             self.graphs[key] = (graph, ids, mask, features, outputs)
         return self.graphs[key]
 
