@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from coloraide import Color
+from coloraide.css import color_names as css_color_names
 
 MIN_TEXT_CONTRAST = 4.5  # WCAG 2.1 AA for body text: palettes, post-processing and the contract all use it
 
@@ -24,9 +25,17 @@ COLOR_NAMES_PATH = Path(__file__).parent / "data" / "color_names.json"
 
 # A colour whose OKLCH chroma is below this is treated as achromatic (hue undefined -> 0).
 ACHROMATIC_CHROMA = 1e-4
-# xkcd survey names are everyday words ("teal", "mustard"); take one over a closer exotic
-# color-name-list name when it is no further than this in OKLab (about 2 just-noticeable steps).
-XKCD_PREFERENCE = 0.02
+# Plain names are everyday words: the xkcd survey's ("teal", "mustard"), and, among the near-whites the survey
+# hardly names, the CSS colour keywords that color-name-list also holds ("Linen", "Alice Blue", "White Smoke").
+# Take a plain name over a closer exotic color-name-list name when it is no further than this in OKLab (about 2
+# just-noticeable steps).
+PLAIN_NAME_PREFERENCE = 0.02
+PLAIN_WHITE_MIN_L, PLAIN_WHITE_MAX_C = 0.9, 0.05  # the CSS keywords counted as plain: OKLab L above, chroma below
+# A light colour's name must not carry another hue: within a preference of 0.02 the survey's few light tints won
+# colours of every hue ("very light pink", OKLCH hue 30, named blue, green and cream whites alike). From this
+# lightness on, a name whose colour has a tint (chroma >= NAME_TINT_C) names only colours tinted within
+# NAME_HUE_TOLERANCE degrees of its hue; near-neutral names fit any light colour.
+NAME_HUE_RULE_MIN_L, NAME_TINT_C, NAME_HUE_TOLERANCE = 0.85, 0.01, 45.0
 
 BLACK = "#000000"
 WHITE = "#ffffff"
@@ -137,6 +146,7 @@ class NamedColorTable:
     sources: tuple[str, ...]
     oklab: np.ndarray  # (N, 3) float64
     is_xkcd: np.ndarray  # (N,) bool
+    is_plain: np.ndarray  # (N,) bool: xkcd, or a CSS keyword among the near-whites (PLAIN_NAME_PREFERENCE)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -159,20 +169,52 @@ def load_named_colors() -> NamedColorTable:
     sources = tuple(sources_vocab[row[2]] for row in rows)
     oklab = np.array([row[3:6] for row in rows], dtype=np.float64)
     is_xkcd = np.array([s == "xkcd" for s in sources], dtype=bool)
-    return NamedColorTable(names, hexes, sources, oklab, is_xkcd)
+    css_keywords = set(css_color_names.name2val_map)
+    css_white = np.array([name.lower().replace(" ", "") in css_keywords for name in names]) & (
+        (oklab[:, 0] > PLAIN_WHITE_MIN_L) & (np.hypot(oklab[:, 1], oklab[:, 2]) < PLAIN_WHITE_MAX_C))
+    return NamedColorTable(names, hexes, sources, oklab, is_xkcd, is_xkcd | css_white)
+
+
+def _names_fit(colour: np.ndarray, names: np.ndarray) -> np.ndarray:
+    """(..., 3) OKLab colours against (..., 3) OKLab named colours (broadcast) -> whether each name may name each
+    colour: always below NAME_HUE_RULE_MIN_L; from it on, a tinted name only a colour tinted near its hue."""
+    name_c = np.hypot(names[..., 1], names[..., 2])
+    colour_c = np.hypot(colour[..., 1], colour[..., 2])
+    turn = np.abs(np.degrees(np.arctan2(names[..., 2], names[..., 1]) - np.arctan2(colour[..., 2], colour[..., 1])))
+    turn = np.minimum(turn, 360.0 - turn)
+    return (colour[..., 0] < NAME_HUE_RULE_MIN_L) | (name_c < NAME_TINT_C) | (
+        (colour_c >= NAME_TINT_C) & (turn <= NAME_HUE_TOLERANCE))
+
+
+def _nearest_name(colour: np.ndarray, plain: np.ndarray, hue_rule: bool) -> str:
+    table = load_named_colors()
+    distances = np.linalg.norm(table.oklab - colour, axis=1)
+    if hue_rule:
+        distances = np.where(_names_fit(colour, table.oklab), distances, np.inf)
+    best = int(np.argmin(distances))
+    plain_distances = np.where(plain, distances, np.inf)
+    best_plain = int(np.argmin(plain_distances))
+    if plain_distances[best_plain] <= distances[best] + PLAIN_NAME_PREFERENCE:
+        return table.names[best_plain]
+    return table.names[best]
 
 
 @lru_cache(maxsize=65536)
 def nearest_color_name(hex_color: str) -> str:
-    """The closest named colour in OKLab; an xkcd name wins when within ``XKCD_PREFERENCE``."""
+    """The closest named colour in OKLab that may name it (``_names_fit``); a plain name wins when within
+    ``PLAIN_NAME_PREFERENCE``."""
     table = load_named_colors()
-    distances = np.linalg.norm(table.oklab - np.asarray(hex_to_oklab(normalize_hex(hex_color))), axis=1)
-    best = int(np.argmin(distances))
-    xkcd_distances = np.where(table.is_xkcd, distances, np.inf)
-    best_xkcd = int(np.argmin(xkcd_distances))
-    if xkcd_distances[best_xkcd] <= distances[best] + XKCD_PREFERENCE:
-        return table.names[best_xkcd]
-    return table.names[best]
+    return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_plain, hue_rule=True)
+
+
+def library_color_name(hex_color: str) -> str:
+    """The name the palette library was built with (an xkcd name within ``PLAIN_NAME_PREFERENCE``, no hue rule).
+
+    palettes.json stores it, and the model reads a palette's names as its text (model/design_tensors.py), so it
+    stays what the heads were trained on until they are trained again; answers name every colour, the library's
+    included, with ``nearest_color_name``."""
+    table = load_named_colors()
+    return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_xkcd, hue_rule=False)
 
 
 # --- vectorised forms (many colours per numpy call; the request path's batch post-processing) ------------
@@ -296,15 +338,15 @@ NAME_CELL = 0.01  # OKLab cell size of the name-table grid (a typical search rad
 
 @dataclass(frozen=True)
 class _NameGrid:
-    """The name table bucketed on a regular OKLab grid (rows sorted by cell key), and the xkcd rows."""
+    """The name table bucketed on a regular OKLab grid (rows sorted by cell key), and the plain names' rows."""
 
     rows: np.ndarray  # table rows sorted by cell key
     cell_start: np.ndarray  # (cells + 1,): cell k's rows are rows[cell_start[k]:cell_start[k + 1]]
     lab: np.ndarray  # (3, N) their OKLab, coordinate planes in the same order
     low: np.ndarray  # (3,) smallest cell index per axis
     shape: np.ndarray  # (3,) cells per axis
-    xkcd_rows: np.ndarray
-    xkcd_lab: np.ndarray  # (3, n_xkcd), coordinate planes
+    plain_rows: np.ndarray
+    plain_lab: np.ndarray  # (3, n_plain), coordinate planes
 
 
 @cache
@@ -315,10 +357,10 @@ def _name_grid() -> _NameGrid:
     shape = cells.max(axis=0) - low + 1
     keys = np.ravel_multi_index((cells - low).T, shape)
     rows = np.argsort(keys, kind="stable")
-    xkcd_rows = np.flatnonzero(table.is_xkcd)
+    plain_rows = np.flatnonzero(table.is_plain)
     cell_start = np.searchsorted(keys[rows], np.arange(shape.prod() + 1)).astype(np.int32)  # ~1.5 MB
-    return _NameGrid(rows, cell_start, np.ascontiguousarray(table.oklab[rows].T), low, shape, xkcd_rows,
-                     np.ascontiguousarray(table.oklab[xkcd_rows].T))
+    return _NameGrid(rows, cell_start, np.ascontiguousarray(table.oklab[rows].T), low, shape, plain_rows,
+                     np.ascontiguousarray(table.oklab[plain_rows].T))
 
 
 def _distances(planes: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -331,17 +373,21 @@ def _distances(planes: np.ndarray, points: np.ndarray) -> np.ndarray:
 def nearest_color_names(oklab: np.ndarray) -> list[str]:
     """``nearest_color_name`` for (M, 3) OKLab colours at once, with the same tie-breaking (lowest row).
 
-    The xkcd answer costs one (M, 949) distance matrix. A closer exotic name only wins when it is nearer than
-    the best xkcd distance minus ``XKCD_PREFERENCE`` (usually < 0.01), so only the grid cells within that
+    The plain answer costs one (M, 968) distance matrix. A closer exotic name only wins when it is nearer than
+    the best plain distance minus ``PLAIN_NAME_PREFERENCE`` (usually < 0.01), so only the grid cells within that
     radius are searched (tens of rows, often none), for all colours in one gather, not all 32k rows each.
     """
     table = load_named_colors()
     grid = _name_grid()
     oklab = np.asarray(oklab, dtype=np.float64).reshape(-1, 3)
-    xkcd_distances = _distances(grid.xkcd_lab[:, None, :], oklab[:, None, :])  # (M, 949)
-    best = grid.xkcd_rows[np.argmin(xkcd_distances, axis=1)]
-    xkcd_best = xkcd_distances.min(axis=1)
-    radius = xkcd_best - XKCD_PREFERENCE + 1e-9  # margin for the rounding of the comparison's sum
+    plain_distances = _distances(grid.plain_lab[:, None, :], oklab[:, None, :])  # (M, 968)
+    light = np.flatnonzero(oklab[:, 0] >= NAME_HUE_RULE_MIN_L)  # the only colours _names_fit can refuse a name
+    if len(light):
+        plain_distances[light] = np.where(_names_fit(oklab[light, None, :], grid.plain_lab.T[None, :, :]),
+                                          plain_distances[light], np.inf)
+    best = grid.plain_rows[np.argmin(plain_distances, axis=1)]
+    plain_best = plain_distances.min(axis=1)  # finite: a near-neutral plain name fits every colour
+    radius = plain_best - PLAIN_NAME_PREFERENCE + 1e-9  # margin for the rounding of the comparison's sum
     searched = np.flatnonzero(radius > 0)
     if len(searched):
         centre, r = oklab[searched], radius[searched, None]
@@ -362,12 +408,13 @@ def nearest_color_names(oklab: np.ndarray) -> list[str]:
             position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - lo, counts)
             who = np.repeat(owner, counts)  # ascending, so each colour's candidates are contiguous
             distances = _distances(grid.lab[:, position], centre[who])
+            distances = np.where(_names_fit(centre[who], grid.lab[:, position].T), distances, np.inf)
             have = np.flatnonzero(found)
             starts = (np.cumsum(found) - found)[have]
             nearest = np.minimum.reduceat(distances, starts)
             at_min = np.where(distances == nearest[np.searchsorted(have, who)], grid.rows[position], len(table))
             first = np.minimum.reduceat(at_min, starts)
-            closer = ~(xkcd_best[searched[have]] <= nearest + XKCD_PREFERENCE)
+            closer = ~(plain_best[searched[have]] <= nearest + PLAIN_NAME_PREFERENCE)
             best[searched[have[closer]]] = first[closer]
     return [table.names[int(i)] for i in best]
 

@@ -123,12 +123,13 @@ def _mood_match(pair, wanted: dict[str, float]) -> float:
     return float(dot / norm) if norm else 0.0
 
 
-def _fixed_palette(palette) -> tuple[tuple[tuple[str, str, str], ...], float]:
-    """Library colours with the text forced to contrast >= 4.5 with the background, and that contrast.
+def _fixed_palette(palette, names: dict[str, str]) -> tuple[tuple[tuple[str, str, str], ...], float]:
+    """Library colours (hex, role, name from `names`) with the text forced to contrast >= 4.5 with the background,
+    and that contrast.
 
     Brand colours never take the text or background role, so this depends on the palette alone.
     """
-    colors = [(c.hex, c.role, c.name) for c in palette.colors]
+    colors = [(c.hex, c.role, names[c.hex]) for c in palette.colors]
     background = next(c for c in colors if c[1] == PaletteRole.background)
     t = next(i for i, c in enumerate(colors) if c[1] == PaletteRole.text)
     if contrast_ratio(colors[t][0], background[0]) < MIN_TEXT_CONTRAST:
@@ -150,7 +151,11 @@ def _build_tables() -> _Tables:
     # either way; checked for every palette and style when this was written).
     style_fit = np.stack([oklch_fit(lab, mask, profile("style", s)) for s in STYLES], axis=1).astype(np.float64)
 
-    fixed = [_fixed_palette(p) for p in palettes]
+    # Named afresh, as every colour an answer puts in is: the names stored in palettes.json are those of the
+    # library's build, which the model's palette text features were trained on (docs/model.md, colour names).
+    library_hexes = sorted({c.hex for p in palettes for c in p.colors})
+    library_names = dict(zip(library_hexes, nearest_color_names(rgb8_to_oklab(hexes_to_rgb8(library_hexes)))))
+    fixed = [_fixed_palette(p, library_names) for p in palettes]
     brandable = np.zeros((len(palettes), MAX_PALETTE_COLORS), bool)
     accent = np.zeros_like(brandable)
     hexes = []

@@ -45,8 +45,8 @@ from knowledge.colors import (  # noqa: E402
     ensure_contrast,
     hex_to_oklab,
     hex_to_oklch,
+    library_color_name,
     load_named_colors,
-    nearest_color_name,
     oklch_to_hex,
 )
 from knowledge.palettes import PALETTES_PATH, measure_palette  # noqa: E402
@@ -481,7 +481,7 @@ def finish(palette_id: str, harmony: str, mood: str | None, source: str, templat
            seed: str | None, roles: dict[str, str]) -> dict:
     ordered = [(roles[r], r) for r in FILE_ROLE_ORDER if r in roles]
     colors = [
-        {"hex": hex_, "role": role, "name": nearest_color_name(hex_),
+        {"hex": hex_, "role": role, "name": library_color_name(hex_),
          "oklab": [round(v, 4) + 0.0 for v in hex_to_oklab(hex_)]}
         for hex_, role in ordered
     ]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 
 import numpy as np
+
 import pytest
 from coloraide import Color
 
@@ -64,7 +66,7 @@ def test_nearest_name_exact_and_xkcd_preference() -> None:
     xkcd_dist = min(
         sum((a - b) ** 2 for a, b in zip(exotic.oklab, x.oklab)) ** 0.5 for x in table.by_source("xkcd")
     )
-    if xkcd_dist > colors.XKCD_PREFERENCE + 0.001:
+    if xkcd_dist > colors.PLAIN_NAME_PREFERENCE + 0.001:
         assert nearest_color_name(exotic.hex) in {n for n, hx in zip(table.names, table.hexes) if hx == exotic.hex}
 
 
@@ -146,10 +148,46 @@ def test_vectorised_delta_e2000_matches_coloraide():
     assert (same == 0).all()
 
 
+def _light_tints() -> list[str]:
+    """Light colours of every hue, from barely tinted to pastel (OKLCH L 0.86-0.99, C 0.004-0.04)."""
+    return [oklch_to_hex(l, c, h) for l in (0.86, 0.9, 0.95, 0.97, 0.99) for c in (0.004, 0.008, 0.012, 0.02, 0.04)
+            for h in range(0, 360, 15)]
+
+
+def test_a_light_colour_is_not_named_for_another_hue():
+    """Within the plain-name preference the survey's few light tints used to name light colours of every hue:
+    xkcd "very light pink" (OKLCH hue 30) named blue-grey, green and cream whites (3.4 % of the colours in 400
+    answers, most of them backgrounds). A tinted name now names only light colours tinted near its hue."""
+    table = load_named_colors()
+    index = {name: i for i, name in enumerate(table.names)}
+    assert nearest_color_name("#f2f5fa") != "very light pink"  # a blue-grey white (hue 261)
+    assert nearest_color_name("#fff4f2") == "very light pink"  # the survey's own colour keeps its name
+    for hex_ in _light_tints():
+        name = nearest_color_name(hex_)
+        l, a, b = table.oklab[index[name]]
+        _, c, h = hex_to_oklch(hex_)
+        name_c, name_h = math.hypot(a, b), math.degrees(math.atan2(b, a)) % 360
+        if name_c >= colors.NAME_TINT_C:  # a tinted name: the colour is tinted too, and near its hue
+            assert c >= colors.NAME_TINT_C - 1e-3, (hex_, name)
+            assert min(abs(name_h - h), 360 - abs(name_h - h)) <= colors.NAME_HUE_TOLERANCE + 1, (hex_, name)
+
+
+def test_css_keywords_are_plain_names_among_the_near_whites():
+    """The CSS keywords color-name-list holds name the near-whites the survey hardly names ("Linen", "Alice
+    Blue"): at their own colour they win over the survey's names as xkcd names do; elsewhere they stay exotic."""
+    assert nearest_color_name("#faf0e6") == "Linen"
+    assert nearest_color_name("#f0f8ff") == "Alice Blue"
+    table = load_named_colors()
+    plain_css = {n for n, plain, xkcd in zip(table.names, table.is_plain, table.is_xkcd) if plain and not xkcd}
+    assert {"Linen", "Alice Blue", "White Smoke", "Old Lace"} <= plain_css
+    assert "Crimson" not in plain_css and "Navy" not in plain_css  # CSS keywords, but not near-whites
+
+
 def test_vectorised_names_match_nearest_color_name():
     hexes = _random_hexes(3000, 24)
     named = colors.load_named_colors()
     hexes += list(named.hexes[::500])  # exact hits on the table
+    hexes += _light_tints()  # where names may be refused for their hue
     got = colors.nearest_color_names(colors.rgb8_to_oklab(colors.hexes_to_rgb8(hexes)))
     assert got == [colors.nearest_color_name(h) for h in hexes]
     assert colors.nearest_color_names(colors.rgb8_to_oklab(colors.hexes_to_rgb8([]))) == []
