@@ -5,7 +5,8 @@ History: first frozen from the per-brief code (commit 5c54b47: `encode_brief` + 
 matched it exactly. Re-frozen on purpose when post-processing began choosing to the brief's named tones and colour
 cues (issue 15): the briefs and the stored model outputs (golden_outputs.npz) are kept, so post-processing is still
 compared on identical inputs whatever the weights or backend numerics do; only the encodings and the schemes are
-written again, by today's `encode_batch` and `schemes_batch`, in batches of 64 as the test runs them.
+written again, by today's `encode_batch` and `schemes_batch`, in batches of 64 as the test runs them. Re-frozen
+again when answers began naming light colours by their hue (2026-12-07: 1,108 of 8,748 colour names, nothing else).
 
     .venv/bin/python tests/pipeline/make_golden.py            # re-answer the stored briefs and outputs (on purpose)
     .venv/bin/python tests/pipeline/make_golden.py --outputs  # also recompute the model outputs (new weights)
