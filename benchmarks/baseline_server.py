@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from fastapi import FastAPI, Query, Request, Response
 from pydantic import ValidationError
 
+from benchmarks import positive_int
 from contract.brief import MAX_IMAGE_BYTES, BriefBatch
 from contract.scheme import HeatmapEncoding
 from inference.base import warm_for_serving
@@ -170,11 +171,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100)
-    parser.add_argument("--workers", type=int, default=1, help="server processes sharing the socket")
+    parser.add_argument("--workers", type=positive_int, default=1, help="server processes sharing the socket")
     parser.add_argument("--backend", default="onnxruntime", choices=["auto", "onnxruntime", "torch", "tensorrt"])
     parser.add_argument("--precision", default="fp32", help="ONNX Runtime variant")
-    parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per process")
-    parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--threads", type=positive_int, default=1, help="ONNX Runtime intra-op threads per process")
+    parser.add_argument("--max-batch", type=positive_int, default=64)
     parser.add_argument("--batch-wait-s", type=float, default=0.002)
     args = parser.parse_args()
     os.environ.update({ENV + "BACKEND": args.backend, ENV + "PRECISION": args.precision,

@@ -114,8 +114,13 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
     from inference.base import BackendUnavailable
     from inference.registry import create_backend
 
-    inputs = dict(np.load(INPUTS))
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    configs = cpu_variant_configurations(threads) if cpu_variants else configurations(device, threads)
+    if only and (unknown := sorted(set(only) - {name for name, _ in configs})):
+        # Checked before anything loads: a misspelt name would otherwise time nothing and write an empty report.
+        raise SystemExit(f"--only: no configuration named {', '.join(unknown)} here; "
+                         f"the {device} configurations are {', '.join(name for name, _ in configs)}")
+    inputs = dict(np.load(INPUTS))
     report = {
         "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count(),
                     "gpu": torch.cuda.get_device_name(0) if device == "cuda" else None,
@@ -125,7 +130,7 @@ def run(out: Path, seconds: float, batches: tuple[int, ...], kinds: tuple[str, .
     }
     reference_outputs: dict[str, dict] = {}
     loaded: list[tuple[str, object, dict]] = []
-    for name, options in (cpu_variant_configurations(threads) if cpu_variants else configurations(device, threads)):
+    for name, options in configs:
         reference_key = "cuda" if "cuda" in name or "tensorrt" in name else "cpu"
         # Agreement is always against FP32 of the same device: a configuration --only leaves out is still
         # loaded when it is that reference (the first FP32 one of its device to load), just not timed.
@@ -306,7 +311,7 @@ def main() -> None:
     run_p.add_argument("--kinds", default="typical,long")
     run_p.add_argument("--only", help="comma-separated config names")
     run_p.add_argument("--cpu-variants", action="store_true", help="every ONNX Runtime variant, nothing else")
-    run_p.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: all cores)")
+    run_p.add_argument("--threads", type=positive_int, help="ONNX Runtime intra-op threads (default: all cores)")
     run_p.add_argument("--rounds", type=int, default=1, help=">1: time the configurations round-robin")
     groups = sub.add_parser("length-groups")
     groups.add_argument("--briefs", type=positive_int, default=1024)

@@ -67,3 +67,10 @@ def test_agreement_is_na_without_an_fp32_reference(stubbed, tmp_path, monkeypatc
     report = model_bench.run(tmp_path / "out.json", 0.0, (1,), ("typical",), None, cpu_variants=True)
     assert report["results"][0]["style_top1"] is None
     assert "| n/a |" in model_bench.markdown(report)
+
+
+def test_only_naming_no_configuration_stops_before_anything_loads(stubbed, tmp_path):
+    """A misspelt --only used to load and time nothing and write an empty report."""
+    with pytest.raises(SystemExit, match="no configuration named onnxruntime-cpu-int9"):
+        model_bench.run(tmp_path / "out.json", 0.0, (1,), ("typical",), ["onnxruntime-cpu-int9"], cpu_variants=True)
+    assert stubbed == [] and not (tmp_path / "out.json").exists()
