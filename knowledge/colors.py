@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -36,6 +37,13 @@ PLAIN_WHITE_MIN_L, PLAIN_WHITE_MAX_C = 0.9, 0.05  # the CSS keywords counted as 
 # lightness on, a name whose colour has a tint (chroma >= NAME_TINT_C) names only colours tinted within
 # NAME_HUE_TOLERANCE degrees of its hue; near-neutral names fit any light colour.
 NAME_HUE_RULE_MIN_L, NAME_TINT_C, NAME_HUE_TOLERANCE = 0.85, 0.01, 45.0
+# Names an answer never shows, whatever their colour: the xkcd survey's and the crowd's words for bodily waste,
+# insults to the colour, joke spellings and a trademark ("baby poop", "vomit yellow", "ugly green", "light urple",
+# "barney purple"; 191 of the 8,748 colours of 400 golden answers carried one, 50 of them a primary, and two
+# rationales read "Highlight set to shit for “osmanthus”"). The next nearest name stands in.
+UNSHOWN_NAME_WORDS = re.compile(
+    r"\b(shit|poo|poop|puke|vomit|barf|snot|booger|piss|diarrhea|bile|manure|nipple|scab|ugly|nasty|gross|sick|"
+    r"sickly|urple|burple|blurple|barney|rot|rotten|zombie|hell)\b", re.IGNORECASE)
 
 BLACK = "#000000"
 WHITE = "#ffffff"
@@ -147,6 +155,7 @@ class NamedColorTable:
     oklab: np.ndarray  # (N, 3) float64
     is_xkcd: np.ndarray  # (N,) bool
     is_plain: np.ndarray  # (N,) bool: xkcd, or a CSS keyword among the near-whites (PLAIN_NAME_PREFERENCE)
+    shown: np.ndarray  # (N,) bool: may name a colour in an answer (UNSHOWN_NAME_WORDS)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -172,7 +181,8 @@ def load_named_colors() -> NamedColorTable:
     css_keywords = set(css_color_names.name2val_map)
     css_white = np.array([name.lower().replace(" ", "") in css_keywords for name in names]) & (
         (oklab[:, 0] > PLAIN_WHITE_MIN_L) & (np.hypot(oklab[:, 1], oklab[:, 2]) < PLAIN_WHITE_MAX_C))
-    return NamedColorTable(names, hexes, sources, oklab, is_xkcd, is_xkcd | css_white)
+    shown = np.array([UNSHOWN_NAME_WORDS.search(name) is None for name in names])
+    return NamedColorTable(names, hexes, sources, oklab, is_xkcd, is_xkcd | css_white, shown)
 
 
 def _names_fit(colour: np.ndarray, names: np.ndarray) -> np.ndarray:
@@ -186,11 +196,11 @@ def _names_fit(colour: np.ndarray, names: np.ndarray) -> np.ndarray:
         (colour_c >= NAME_TINT_C) & (turn <= NAME_HUE_TOLERANCE))
 
 
-def _nearest_name(colour: np.ndarray, plain: np.ndarray, hue_rule: bool) -> str:
+def _nearest_name(colour: np.ndarray, plain: np.ndarray, for_answers: bool) -> str:
     table = load_named_colors()
     distances = np.linalg.norm(table.oklab - colour, axis=1)
-    if hue_rule:
-        distances = np.where(_names_fit(colour, table.oklab), distances, np.inf)
+    if for_answers:
+        distances = np.where(table.shown & _names_fit(colour, table.oklab), distances, np.inf)
     best = int(np.argmin(distances))
     plain_distances = np.where(plain, distances, np.inf)
     best_plain = int(np.argmin(plain_distances))
@@ -201,20 +211,21 @@ def _nearest_name(colour: np.ndarray, plain: np.ndarray, hue_rule: bool) -> str:
 
 @lru_cache(maxsize=65536)
 def nearest_color_name(hex_color: str) -> str:
-    """The closest named colour in OKLab that may name it (``_names_fit``); a plain name wins when within
-    ``PLAIN_NAME_PREFERENCE``."""
+    """The closest named colour in OKLab that may name it in an answer (shown, and ``_names_fit``); a plain name
+    wins when within ``PLAIN_NAME_PREFERENCE``."""
     table = load_named_colors()
-    return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_plain, hue_rule=True)
+    return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_plain, for_answers=True)
 
 
 def library_color_name(hex_color: str) -> str:
-    """The name the palette library was built with (an xkcd name within ``PLAIN_NAME_PREFERENCE``, no hue rule).
+    """The name the palette library was built with (an xkcd name within ``PLAIN_NAME_PREFERENCE``; no hue rule,
+    every name).
 
     palettes.json stores it, and the model reads a palette's names as its text (model/design_tensors.py), so it
     stays what the heads were trained on until they are trained again; answers name every colour, the library's
     included, with ``nearest_color_name``."""
     table = load_named_colors()
-    return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_xkcd, hue_rule=False)
+    return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_xkcd, for_answers=False)
 
 
 # --- vectorised forms (many colours per numpy call; the request path's batch post-processing) ------------
@@ -341,6 +352,7 @@ class _NameGrid:
     """The name table bucketed on a regular OKLab grid (rows sorted by cell key), and the plain names' rows."""
 
     rows: np.ndarray  # table rows sorted by cell key
+    shown: np.ndarray  # (N,) bool, in the same order
     cell_start: np.ndarray  # (cells + 1,): cell k's rows are rows[cell_start[k]:cell_start[k + 1]]
     lab: np.ndarray  # (3, N) their OKLab, coordinate planes in the same order
     low: np.ndarray  # (3,) smallest cell index per axis
@@ -357,10 +369,10 @@ def _name_grid() -> _NameGrid:
     shape = cells.max(axis=0) - low + 1
     keys = np.ravel_multi_index((cells - low).T, shape)
     rows = np.argsort(keys, kind="stable")
-    plain_rows = np.flatnonzero(table.is_plain)
+    plain_rows = np.flatnonzero(table.is_plain & table.shown)
     cell_start = np.searchsorted(keys[rows], np.arange(shape.prod() + 1)).astype(np.int32)  # ~1.5 MB
-    return _NameGrid(rows, cell_start, np.ascontiguousarray(table.oklab[rows].T), low, shape, plain_rows,
-                     np.ascontiguousarray(table.oklab[plain_rows].T))
+    return _NameGrid(rows, table.shown[rows], cell_start, np.ascontiguousarray(table.oklab[rows].T), low, shape,
+                     plain_rows, np.ascontiguousarray(table.oklab[plain_rows].T))
 
 
 def _distances(planes: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -373,14 +385,14 @@ def _distances(planes: np.ndarray, points: np.ndarray) -> np.ndarray:
 def nearest_color_names(oklab: np.ndarray) -> list[str]:
     """``nearest_color_name`` for (M, 3) OKLab colours at once, with the same tie-breaking (lowest row).
 
-    The plain answer costs one (M, 968) distance matrix. A closer exotic name only wins when it is nearer than
+    The plain answer costs one (M, 923) distance matrix. A closer exotic name only wins when it is nearer than
     the best plain distance minus ``PLAIN_NAME_PREFERENCE`` (usually < 0.01), so only the grid cells within that
     radius are searched (tens of rows, often none), for all colours in one gather, not all 32k rows each.
     """
     table = load_named_colors()
     grid = _name_grid()
     oklab = np.asarray(oklab, dtype=np.float64).reshape(-1, 3)
-    plain_distances = _distances(grid.plain_lab[:, None, :], oklab[:, None, :])  # (M, 968)
+    plain_distances = _distances(grid.plain_lab[:, None, :], oklab[:, None, :])  # (M, 923)
     light = np.flatnonzero(oklab[:, 0] >= NAME_HUE_RULE_MIN_L)  # the only colours _names_fit can refuse a name
     if len(light):
         plain_distances[light] = np.where(_names_fit(oklab[light, None, :], grid.plain_lab.T[None, :, :]),
@@ -408,7 +420,8 @@ def nearest_color_names(oklab: np.ndarray) -> list[str]:
             position = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts - lo, counts)
             who = np.repeat(owner, counts)  # ascending, so each colour's candidates are contiguous
             distances = _distances(grid.lab[:, position], centre[who])
-            distances = np.where(_names_fit(centre[who], grid.lab[:, position].T), distances, np.inf)
+            distances = np.where(grid.shown[position] & _names_fit(centre[who], grid.lab[:, position].T), distances,
+                                 np.inf)
             have = np.flatnonzero(found)
             starts = (np.cumsum(found) - found)[have]
             nearest = np.minimum.reduceat(distances, starts)

@@ -208,3 +208,19 @@ def test_batch_oklch_to_rgb8_matches_coloraide_gamut_mapping():
     assert inside.sum() > 100 and (~inside).sum() > 100  # both cases were tried
     assert rgb8_to_hexes(got[inside][:50].astype(np.uint8)) == [c.to_string(hex=True) for c, i in zip(fitted, inside)
                                                                 if i][:50]
+
+
+def test_answers_never_show_crude_names():
+    """The survey's words for bodily waste, insults to the colour, joke spellings and a trademark ("baby poop",
+    "vomit yellow", "ugly green", "light urple", "barney purple") named 191 of the 8,748 colours in 400 golden
+    answers. Even at their own colours another name stands in; the library's build names keep them (palettes.json
+    is model input)."""
+    table = load_named_colors()
+    unshown = [i for i, name in enumerate(table.names) if colors.UNSHOWN_NAME_WORDS.search(name)]
+    unshown_names = {table.names[i] for i in unshown}
+    assert {"baby poop", "vomit yellow", "ugly green", "light urple", "barney purple"} <= unshown_names
+    hexes = [table.hexes[i] for i in unshown]
+    for name in [nearest_color_name(h) for h in hexes] + colors.nearest_color_names(
+            colors.rgb8_to_oklab(colors.hexes_to_rgb8(hexes))):
+        assert not colors.UNSHOWN_NAME_WORDS.search(name), name
+    assert colors.library_color_name(table.hexes[table.names.index("vomit yellow")]) == "vomit yellow"

@@ -6,7 +6,8 @@ the scheme that needs it and three more CJK faces joined (2026-12-04: 337 of 1,6
 typography, 44 in style, 32 in layout, 98 in score; every one in its rationale), and when the features grew by the
 keywords' tone and colour cues (2026-12-04, 81 -> 174: every encoding's features re-written, no scheme changed), and
 when a scheme whose heading family an earlier scheme of its answer uses began to say so in its rationale
-(2026-12-06: 104 of 1,662 schemes, only their rationale).
+(2026-12-06: 104 of 1,662 schemes, only their rationale), and when light colours were named by their hue and crude
+survey names left out (2026-12-07: 1,299 of 8,748 colour names and two rationales, nothing else).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
@@ -159,3 +160,20 @@ def test_one_brief_at_a_time_answers_as_in_batches(golden):
                                                             {k: v[one] for k, v in outputs.items()})]
     assert len(alone) == len(records) >= 300
     assert [i for i, (a, b) in enumerate(zip(alone, in_batches)) if a != b] == []
+
+
+def test_no_answer_shows_a_crude_colour_name(golden):
+    """Every colour name an answer shows, in its palette and in its rationale ("Highlight set to shit for
+    “osmanthus”" was one), is free of the words `knowledge.colors.UNSHOWN_NAME_WORDS` lists."""
+    from knowledge.colors import UNSHOWN_NAME_WORDS
+
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records]
+    shown = []
+    for rows in _chunks(len(records)):
+        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
+        for schemes in schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()}):
+            for scheme in orjson.loads(schemes_json(schemes, "grid")):
+                shown += [c["name"] for c in scheme["palette"]["colors"]] + [scheme["rationale"]]
+    assert len(shown) > 8000
+    assert not [text for text in shown if UNSHOWN_NAME_WORDS.search(text)]
