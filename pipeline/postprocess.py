@@ -1351,7 +1351,8 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
     seen = {c.casefold() for c in quoted}
     parts += [f"“{c}”" for c in [*quoted, *(term for term in colour_terms if term.casefold() not in seen)]]
     if brief.brand_colors:
-        parts.append(("brand colour " if locale == "en" else "品牌色") + ", ".join(brief.brand_colors))
+        label = "品牌色" if locale == "zh" else "brand colours " if len(brief.brand_colors) > 1 else "brand colour "
+        parts.append(label + ", ".join(brief.brand_colors))
     if reference_colors:
         parts.append("reference image" if locale == "en" else "参考图")
     category = t.category_label[locale][brief.product_category]
@@ -1598,7 +1599,7 @@ def _brand_unplaced(hexes: list[str], locale: str) -> str:
     where every candidate of the brief lacked the roles, e.g. three near-identical brand colours in a long answer)."""
     if locale == "zh":
         return f"此配色没有空余角色容纳品牌色{'、'.join(hexes)}。"
-    return f" This palette has no role left for brand colour {', '.join(hexes)}."
+    return f" This palette has no role left for brand colour{'s' if len(hexes) > 1 else ''} {', '.join(hexes)}."
 
 
 def _heading_repeat(first_rank: int, locale: str) -> str:

@@ -7,7 +7,8 @@ typography, 44 in style, 32 in layout, 98 in score; every one in its rationale),
 keywords' tone and colour cues (2026-12-04, 81 -> 174: every encoding's features re-written, no scheme changed), and
 when a scheme whose heading family an earlier scheme of its answer uses began to say so in its rationale
 (2026-12-06: 104 of 1,662 schemes, only their rationale), and when light colours were named by their hue and crude
-survey names left out (2026-12-07: 1,299 of 8,748 colour names and two rationales, nothing else).
+survey names left out (2026-12-07: 1,299 of 8,748 colour names and two rationales, nothing else), and when an
+English rationale began to say "brand colours" for more than one (225 schemes, only their rationale).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,

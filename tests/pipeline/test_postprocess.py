@@ -124,9 +124,18 @@ def test_a_brand_colour_is_never_overwritten_and_one_left_out_is_named(backend, 
         # The brief's order is its priority: what is left out is always a later colour, and the answer says so.
         assert missing == brand_colors[len(brand_colors) - len(missing):], (hexes, missing)
         if missing:
-            assert f"no role left for brand colour {', '.join(missing)}" in s.rationale
+            assert f"no role left for brand colour{'s' if len(missing) > 1 else ''} {', '.join(missing)}." in s.rationale
         short += bool(missing)
     assert short, "the brief no longer runs out of roles: pick one that does"
+
+
+def test_the_rationale_counts_brand_colours_in_english(backend):
+    # "driven by ..., brand colour #12d297, #7dc72b" read as one colour followed by a stray hex.
+    one = answer(backend, product_category="snacks", package_format="box", tone=["pastel"], brand_colors=["#2bb673"])
+    two = answer(backend, product_category="snacks", package_format="box", tone=["pastel"],
+                 brand_colors=["#2bb673", "#143332"])
+    assert all("brand colour #2bb673." in s.rationale or "brand colour #2bb673 " in s.rationale for s in one)
+    assert all("brand colours #2bb673, #143332" in s.rationale for s in two)
 
 
 def test_batch_answers_do_not_depend_on_the_batch(backend):
