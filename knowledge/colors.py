@@ -42,8 +42,9 @@ NAME_HUE_RULE_MIN_L, NAME_TINT_C, NAME_HUE_TOLERANCE = 0.85, 0.01, 45.0
 # "barney purple"; 191 of the 8,748 colours of 400 golden answers carried one, 50 of them a primary, and two
 # rationales read "Highlight set to shit for “osmanthus”"). The next nearest name stands in.
 UNSHOWN_NAME_WORDS = re.compile(
-    r"\b(shit|poo|poop|puke|vomit|barf|snot|booger|piss|diarrhea|bile|manure|nipple|scab|ugly|nasty|gross|sick|"
-    r"sickly|urple|burple|blurple|barney|rot|rotten|zombie|hell)\b", re.IGNORECASE)
+    r"\b(shit|poo|poop|puke|vomit|barf|snot|booger|piss|diarrhea|bile|bilious|manure|nipple|scab|ugly|nasty|gross|"
+    r"sick|sickly|urple|burple|blurple|barney|rot|rotten|zombie|hell|bubonic|plague|corpse|promiscuous|pussy\w*|"
+    r"crepey|divinorum|injustice|black power)\b", re.IGNORECASE)
 
 BLACK = "#000000"
 WHITE = "#ffffff"

@@ -143,6 +143,14 @@ def _tables() -> _Tables:
     return load_or_build("postprocess-tables", _build_tables)
 
 
+# How an English rationale says a harmony where the vocabulary's label reads badly in "with a ... palette".
+_EN_HARMONY = {"neutral_accent": "neutral-plus-accent"}
+
+
+def _with_article(words: str) -> str:
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+
+
 def _build_tables() -> _Tables:
     palettes = load_palettes()
     lab, mask = palette_role_lab()
@@ -207,7 +215,8 @@ def _build_tables() -> _Tables:
                           for pair_id, heading, body in typography],
         style_label={loc: [label("style", s, loc) for s in STYLES] for loc in LOCALES},
         harmony_label={loc: {h.value: label("harmony", h.value, loc) if loc == "zh" else
-                             label("harmony", h.value, loc).lower() for h in Harmony} for loc in LOCALES},
+                             _with_article(_EN_HARMONY.get(h.value, label("harmony", h.value, loc).lower()))
+                             for h in Harmony} for loc in LOCALES},
         tone_label={loc: {t.value: label("tone", t.value, loc) for t in Tone} for loc in LOCALES},
         role_label={"en": [r.value.capitalize() for r in ROLE_ORDER],
                     "zh": [ROLE_ZH[r.value] for r in ROLE_ORDER]},
@@ -1337,10 +1346,28 @@ def select_fitting_fonts(ids: np.ndarray, scores: np.ndarray, styles: np.ndarray
     return np.where(in_use, picks, -1), np.where(in_use, relevance[rows[:, None], picks], 0.0)
 
 
+# Tone labels that keep their capital inside an English sentence (a name, a place).
+_PROPER_TONE_LABELS = ("Morandi", "Guochao", "Japanese")
+
+
+def _in_sentence(label: str, locale: str) -> str:
+    """A tone or role label as it reads inside an English sentence ("metallic luxury", "secondary"); zh as it is."""
+    if locale == "zh" or label.startswith(_PROPER_TONE_LABELS):
+        return label
+    return label[:1].lower() + label[1:]
+
+
+def _listed(items: list[str], locale: str) -> str:
+    """Items as a list in running text: "a, b and c" (en), "a、b、c" (zh)."""
+    if locale == "zh" or len(items) < 2:
+        return "、".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, reference_colors: list[str],
               locale: str, colour_terms: list[str] = ()) -> str:
     t = _tables()
-    parts = [t.tone_label[locale][tone] for tone in brief.tone]
+    parts = [_in_sentence(t.tone_label[locale][tone], locale) for tone in brief.tone]
     if locale == "en":
         quoted = cues[:3]
     else:
@@ -1352,13 +1379,13 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
     parts += [f"“{c}”" for c in [*quoted, *(term for term in colour_terms if term.casefold() not in seen)]]
     if brief.brand_colors:
         label = "品牌色" if locale == "zh" else "brand colours " if len(brief.brand_colors) > 1 else "brand colour "
-        parts.append(label + ", ".join(brief.brand_colors))
+        parts.append(label + ("、" if locale == "zh" else ", ").join(brief.brand_colors))
     if reference_colors:
         parts.append("reference image" if locale == "en" else "参考图")
     category = t.category_label[locale][brief.product_category]
     if locale == "zh":
         return "、".join(parts) if parts else category
-    return ", ".join(parts) if parts else f"the {category.lower()} category"
+    return _listed(parts, locale) if parts else f"the {category.lower()} category"
 
 
 def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str, np.ndarray],
@@ -1539,11 +1566,11 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         label_ = style_label[locale][k]
         harmony = t.palette_harmony[p]
         if locale == "zh":
-            rationale = (f"{label_}方向：{harmony_label[locale][harmony]}，{heading[0]}标题配{body[0]}正文，"
-                         f"{driven}{put_in}")
+            type_ = f"全部使用{heading[0]}" if heading[0] == body[0] else f"{heading[0]}标题配{body[0]}正文"
+            rationale = f"{label_}方向：{harmony_label[locale][harmony]}，{type_}，{driven}{put_in}"
         else:
-            rationale = (f"{label_} direction with a {harmony_label[locale][harmony]} palette and {heading[0]} over "
-                         f"{body[0]}{driven}{put_in}")
+            type_ = f"{heading[0]} throughout" if heading[0] == body[0] else f"{heading[0]} over {body[0]}"
+            rationale = f"{label_} direction with {harmony_label[locale][harmony]} palette and {type_}{driven}{put_in}"
         palette = {"id": t.palette_id[p], "colors": colors, "harmony": harmony, "text_contrast": t.text_contrast[p]}
         if s in tuned:  # only where colours moved, so every other answer keeps its bytes
             palette["tuned_to"] = _tuned_to(tuned[s])
@@ -1632,7 +1659,7 @@ def _not_met(missed: list[int], named: list[int], locale: str, cue_terms: list[s
 
     def name(a: int) -> str:
         if a < N_TONES:
-            return t.tone_label[locale][TONES[a]]
+            return _in_sentence(t.tone_label[locale][TONES[a]], locale)
         cue = _attribute_id(a)
         return f"“{cue_terms[cue_ids.index(cue)]}”" if cue in cue_ids else cue
 
@@ -1642,7 +1669,7 @@ def _not_met(missed: list[int], named: list[int], locale: str, cue_terms: list[s
         if locale == "zh":
             parts.append(name(a) + (f"（没有配色能与{'、'.join(against)}同时满足）" if against else ""))
         else:
-            parts.append(name(a) + (f" (no library palette meets it together with {', '.join(against)})"
+            parts.append(name(a) + (f" (no library palette meets it together with {_listed(against, locale)})"
                                     if against else ""))
     return f"未能满足：{'；'.join(parts)}。" if locale == "zh" else f" Not met: {'; '.join(parts)}."
 
@@ -1663,20 +1690,20 @@ def _put_colours(colors: list[dict], palette: int, locale: str, brand: list[tupl
                             "name": f.grid_name[d.color]}
         if d.attribute < 0:
             role, name = roles[d.role], f.grid_name[d.color]
-            put_in += (f"{role}取{name}，以区别于其他方案。" if locale == "zh"
+            put_in += (f"{role}取{f.grid_hex[d.color]}，以区别于其他方案。" if locale == "zh"
                        else f" {role} set to {name} to differ from the other schemes.")
             continue
-        term = (t.tone_label[locale][TONES[d.attribute]] if d.attribute < N_TONES
+        term = (_in_sentence(t.tone_label[locale][TONES[d.attribute]], locale) if d.attribute < N_TONES
                 else cue_terms[cue_ids.index(f.cue_ids[d.attribute - N_TONES])])
-        if locale == "zh":
-            put_in += f"{roles[d.role]}取{f.grid_name[d.color]}，呼应“{term}”。"
+        if locale == "zh":  # by its hex: the colour names are English words
+            put_in += f"{roles[d.role]}取{f.grid_hex[d.color]}，呼应“{term}”。"
         else:
             put_in += f" {roles[d.role]} set to {f.grid_name[d.color]} for “{term}”."
     for k in keyword_put:
         position = int(f.position_of_role[palette, k.role])
         colors[position] = {"hex": k.hex, "role": colors[position]["role"], "name": k.name}
         if locale == "zh":
-            put_in += f"{roles[k.role]}取{k.name}，呼应“{k.keyword}”。"
+            put_in += f"{roles[k.role]}取{k.hex}，呼应“{k.keyword}”。"
         else:
             put_in += f" {roles[k.role]} set to {k.name} for “{k.keyword}”."
     return put_in
@@ -1710,13 +1737,14 @@ def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTu
     groups: dict[tuple[str, ...], list[str]] = {}
     for d in sorted(tuned, key=lambda d: d.role):
         groups.setdefault(d.tones, []).append(roles[d.role])
-    said = [(moved, [t.tone_label[locale][a] if a in TONES else cue_terms[cue_ids.index(a)] for a in tones])
+    said = [(moved, [_in_sentence(t.tone_label[locale][a], locale) if a in TONES else cue_terms[cue_ids.index(a)]
+                     for a in tones])
             for tones, moved in groups.items()]
     if locale == "zh":
-        parts = "，".join(f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校" for moved, wanted in said)
-        return f"{parts}（源自色板 {t.palette_id[palette]}）。"
-    parts = "; ".join(f"{', '.join(moved)} tuned to {', '.join(wanted)}" for moved, wanted in said)
-    return f" {parts} (from library palette {t.palette_id[palette]})."
+        return "，".join(f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校" for moved, wanted in said) + "。"
+    roles_said = [_listed([moved[0]] + [_in_sentence(m, locale) for m in moved[1:]], locale) for moved, _ in said]
+    parts = "; ".join(f"{moved} tuned to {_listed(wanted, locale)}" for moved, (_, wanted) in zip(roles_said, said))
+    return f" {parts}."
 
 
 def _tuned_to(tuned: list[ToneTuned]) -> list[str]:

@@ -8,7 +8,9 @@ keywords' tone and colour cues (2026-12-04, 81 -> 174: every encoding's features
 when a scheme whose heading family an earlier scheme of its answer uses began to say so in its rationale
 (2026-12-06: 104 of 1,662 schemes, only their rationale), and when light colours were named by their hue and crude
 survey names left out (2026-12-07: 1,299 of 8,748 colour names and two rationales, nothing else), and when an
-English rationale began to say "brand colours" for more than one (225 schemes, only their rationale).
+English rationale began to say "brand colours" for more than one (225 schemes, only their rationale), and when the
+rationales were copy-edited (2026-12-07: articles, "x, y and z", tone labels in lower case, one family said once,
+Chinese lists and colours by hex, no palette ids; 1,127 rationales and 24 more crude names, nothing else).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
@@ -163,18 +165,55 @@ def test_one_brief_at_a_time_answers_as_in_batches(golden):
     assert [i for i, (a, b) in enumerate(zip(alone, in_batches)) if a != b] == []
 
 
-def test_no_answer_shows_a_crude_colour_name(golden):
+@pytest.fixture(scope="module")
+def answered(golden) -> list[tuple[dict, list[dict]]]:
+    """Each golden brief with its schemes as today's code answers them (grid heatmaps), as the client reads them."""
+    records, outputs = golden
+    briefs = [Brief.model_validate(r["brief"]) for r in records]
+    out = []
+    for rows in _chunks(len(records)):
+        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
+        for record, schemes in zip(records[rows], schemes_batch(briefs[rows], encoded,
+                                                                 {k: v[rows] for k, v in outputs.items()})):
+            out.append((record["brief"], orjson.loads(schemes_json(schemes, "grid"))))
+    return out
+
+
+def test_no_answer_shows_a_crude_colour_name(answered):
     """Every colour name an answer shows, in its palette and in its rationale ("Highlight set to shit for
     “osmanthus”" was one), is free of the words `knowledge.colors.UNSHOWN_NAME_WORDS` lists."""
     from knowledge.colors import UNSHOWN_NAME_WORDS
 
-    records, outputs = golden
-    briefs = [Brief.model_validate(r["brief"]) for r in records]
-    shown = []
-    for rows in _chunks(len(records)):
-        encoded = encode_batch(briefs[rows], max_image_bytes=MAX_IMAGE_BYTES)
-        for schemes in schemes_batch(briefs[rows], encoded, {k: v[rows] for k, v in outputs.items()}):
-            for scheme in orjson.loads(schemes_json(schemes, "grid")):
-                shown += [c["name"] for c in scheme["palette"]["colors"]] + [scheme["rationale"]]
+    shown = [text for _, schemes in answered for scheme in schemes
+             for text in [c["name"] for c in scheme["palette"]["colors"]] + [scheme["rationale"]]]
     assert len(shown) > 8000
     assert not [text for text in shown if UNSHOWN_NAME_WORDS.search(text)]
+
+
+def test_rationales_read_as_written_text(answered):
+    """What a copy editor marked in the 400 answers (2026-12-07): "a analogous" and "a neutral with accent palette"
+    (252 schemes), "Noto Sans SC over Noto Sans SC" (163), tone labels capitalised mid-sentence with no "and"
+    (543 en), brand colours joined by an ASCII comma inside a Chinese list (360), zh sentences naming a colour in
+    English ("强调色取dark peach"), and the library palette's id in the text (28)."""
+    import re
+
+    from pipeline.postprocess import _PROPER_TONE_LABELS, _tables
+
+    tones_en = [label for label in _tables().tone_label["en"].values() if not label.startswith(_PROPER_TONE_LABELS)]
+    checked = 0
+    for brief, schemes in answered:
+        for scheme in schemes:
+            text, type_ = scheme["rationale"], scheme["typography"]
+            checked += 1
+            assert "gen-" not in text and "palette " + scheme["palette"]["id"] not in text, text
+            if type_["heading"]["family"] == type_["body"]["family"]:
+                assert ("throughout" if brief["locale"] == "en" else "全部使用") in text, text
+            if brief["locale"] == "en":
+                assert not re.search(r"\ba [aeiou]", text), text
+                assert not any(f"driven by {label}" in text or f", {label}" in text for label in tones_en), text
+                if len(brief["tone"]) >= 2:  # a list of two or more: "x and y", "x, y and z"
+                    assert " and " in text.split("driven by")[1], text
+            else:
+                assert not re.search(r"#[0-9a-f]{6}, #", text), text
+                assert not re.search(r"取[A-Za-z]", text), text
+    assert checked > 1600
