@@ -1374,8 +1374,9 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
         if cues_zh is None:  # encoded without the lexicon pass (raw-Chinese evaluation)
             cues_zh = [e.zh for e in normalize_keywords(brief.keywords)[1]]
         quoted = cues_zh[:3]
-    # Every keyword that named a colour cue is named too: the schemes were held to it.
-    seen = {c.casefold() for c in quoted}
+    # Every keyword that named a colour cue is named too: the schemes were held to it. In English, not the Chinese a
+    # quoted cue was read from ("“mint green”, “薄荷绿”").
+    seen = {c.casefold() for c in [*quoted, *((cues_zh or []) if locale == "en" else [])]}
     parts += [f"“{c}”" for c in [*quoted, *(term for term in colour_terms if term.casefold() not in seen)]]
     if brief.brand_colors:
         label = "品牌色" if locale == "zh" else "brand colours " if len(brief.brand_colors) > 1 else "brand colour "

@@ -10,7 +10,8 @@ when a scheme whose heading family an earlier scheme of its answer uses began to
 survey names left out (2026-12-07: 1,299 of 8,748 colour names and two rationales, nothing else), and when an
 English rationale began to say "brand colours" for more than one (225 schemes, only their rationale), and when the
 rationales were copy-edited (2026-12-07: articles, "x, y and z", tone labels in lower case, one family said once,
-Chinese lists and colours by hex, no palette ids; 1,127 rationales and 24 more crude names, nothing else).
+Chinese lists and colours by hex, no palette ids; 1,127 rationales and 24 more crude names, nothing else), and
+when an English rationale stopped quoting a Chinese keyword after its own translation (47 rationales).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,

@@ -270,3 +270,9 @@ def test_a_repeated_heading_face_is_named_in_the_rationale(backend):
                 first[family] = rank
                 assert not said, (rank, family, scheme.rationale)
     assert notes > 0  # the sample holds repeats (zh answers of four schemes), so the sentence was exercised
+
+
+def test_an_english_rationale_does_not_quote_a_chinese_keyword_after_its_translation(backend):
+    schemes = answer(backend, product_category="beverage", package_format="can", tone=["fresh"], keywords="薄荷绿, 拿铁")
+    for s in schemes:
+        assert "“mint green”" in s.rationale and "薄荷绿" not in s.rationale, s.rationale
