@@ -35,7 +35,10 @@ class PaletteColor(Finite):
 class Palette(Finite):
     id: str = Field(description="Library palette this scheme started from.")
     colors: list[PaletteColor] = Field(min_length=4, max_length=6)
-    harmony: Harmony
+    harmony: Harmony = Field(description="The colour harmony of the library palette `id`. The rationale names it "
+                             "only where the scheme's colours, brand colours and colours put in included, still keep "
+                             "it (a monochromatic or analogous palette whose colours now span too wide an arc of hue "
+                             "is not called so).")
     text_contrast: float = Field(description="WCAG 2.1 contrast of text on background.")
     tuned_to: list[str] | None = Field(
         default=None, description="Present only where some of the palette's colours were moved (lightness and chroma "

@@ -151,6 +151,29 @@ def _with_article(words: str) -> str:
     return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
 
 
+# The widest arc (degrees of OKLCH hue) the colourful colours of the four accent roles may span for the rationale
+# to call a palette by the library palette's harmony. A brand colour or a colour put in can break it (a
+# "monochromatic" palette holding a green and a magenta brand colour); the library's own palettes keep it (95 % of
+# its monochromatic ones span <= 39 degrees, of its analogous ones <= 131).
+HARMONY_MAX_ARC = {Harmony.monochromatic.value: 60.0, Harmony.analogous.value: 135.0}
+HARMONY_CHROMA = 0.05  # colours less colourful than this do not count (near-greys, tinted whites and darks)
+ACCENT_ROLES = np.array([ROLE_ORDER.index(r) for r in (PaletteRole.primary, PaletteRole.accent,
+                                                        PaletteRole.secondary, PaletteRole.highlight)])
+
+
+def _hue_arc(lch: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """(S, roles, 3) OKLCH and (S, roles) roles present -> (S,) the smallest arc of hue holding every colourful
+    colour of the accent roles (0 with fewer than two)."""
+    colourful = present[:, ACCENT_ROLES] & (lch[:, ACCENT_ROLES, 1] >= HARMONY_CHROMA)
+    hue = np.sort(np.where(colourful, lch[:, ACCENT_ROLES, 2] % 360.0, 1e9), axis=1)  # the colourful ones first
+    n = colourful.sum(axis=1)
+    rows = np.arange(len(hue))
+    inner = np.diff(hue, axis=1)  # gaps between neighbours; past the last colourful one, none
+    inner[~(np.arange(1, hue.shape[1]) < n[:, None])] = 0.0
+    wrap = hue[rows, 0] + 360.0 - hue[rows, np.maximum(n - 1, 0)]
+    return np.where(n >= 2, 360.0 - np.maximum(inner.max(axis=1), wrap), 0.0)
+
+
 def _build_tables() -> _Tables:
     palettes = load_palettes()
     lab, mask = palette_role_lab()
@@ -1457,6 +1480,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
     keyword_put: dict[int, list[KeywordPut]] = {}
     tuned: dict[int, list[ToneTuned]] = {}
     unmet: dict[int, list[int]] = {}
+    harmony_holds = [True] * len(brief_of)  # the model alone (evaluation): library palettes as they are
     if honour_brief:
         f = _fit_tables()
         chosen = picked[brief_of, rank]
@@ -1488,6 +1512,9 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         # What each scheme, as finally coloured and typed, still misses of what its brief named: said in the
         # answer rather than implied by "driven by" (mostly tones that contradict, e.g. Morandi + neon).
         unmet = _unmet_attributes(met, named_s, rank, s_font)
+        arc = _hue_arc(lch, present_s)
+        max_arc = np.array([HARMONY_MAX_ARC.get(t.palette_harmony[p], 360.0) for p in s_palette.tolist()])
+        harmony_holds = (arc <= max_arc).tolist()
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
     # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
@@ -1566,12 +1593,15 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         k = style_l[s]
         label_ = style_label[locale][k]
         harmony = t.palette_harmony[p]
+        # The harmony is named only where the scheme's colours, brand and put-in colours included, still have it.
         if locale == "zh":
             type_ = f"全部使用{heading[0]}" if heading[0] == body[0] else f"{heading[0]}标题配{body[0]}正文"
-            rationale = f"{label_}方向：{harmony_label[locale][harmony]}，{type_}，{driven}{put_in}"
+            said = f"{harmony_label[locale][harmony]}，" if harmony_holds[s] else ""
+            rationale = f"{label_}方向：{said}{type_}，{driven}{put_in}"
         else:
             type_ = f"{heading[0]} throughout" if heading[0] == body[0] else f"{heading[0]} over {body[0]}"
-            rationale = f"{label_} direction with {harmony_label[locale][harmony]} palette and {type_}{driven}{put_in}"
+            said = f"{harmony_label[locale][harmony]} palette and " if harmony_holds[s] else ""
+            rationale = f"{label_} direction with {said}{type_}{driven}{put_in}"
         palette = {"id": t.palette_id[p], "colors": colors, "harmony": harmony, "text_contrast": t.text_contrast[p]}
         if s in tuned:  # only where colours moved, so every other answer keeps its bytes
             palette["tuned_to"] = _tuned_to(tuned[s])
