@@ -157,6 +157,7 @@ class NamedColorTable:
     is_xkcd: np.ndarray  # (N,) bool
     is_plain: np.ndarray  # (N,) bool: xkcd, or a CSS keyword among the near-whites (PLAIN_NAME_PREFERENCE)
     shown: np.ndarray  # (N,) bool: may name a colour in an answer (UNSHOWN_NAME_WORDS)
+    display: tuple[str, ...]  # each name as answers show it (`_display_name`)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -183,7 +184,21 @@ def load_named_colors() -> NamedColorTable:
     css_white = np.array([name.lower().replace(" ", "") in css_keywords for name in names]) & (
         (oklab[:, 0] > PLAIN_WHITE_MIN_L) & (np.hypot(oklab[:, 1], oklab[:, 2]) < PLAIN_WHITE_MAX_C))
     shown = np.array([UNSHOWN_NAME_WORDS.search(name) is None for name in names])
-    return NamedColorTable(names, hexes, sources, oklab, is_xkcd, is_xkcd | css_white, shown)
+    display = tuple(_display_name(name) if xkcd else name for name, xkcd in zip(names, is_xkcd))
+    return NamedColorTable(names, hexes, sources, oklab, is_xkcd, is_xkcd | css_white, shown, display)
+
+
+# The survey's misspellings, each beside its correct form in the survey itself.
+_SURVEY_SPELLING = {"burnt siena": "burnt sienna", "forrest green": "forest green", "light lavendar": "light lavender",
+                    "liliac": "lilac", "ocre": "ochre", "perrywinkle": "periwinkle", "terracota": "terracotta",
+                    "toupe": "taupe"}
+
+
+def _display_name(survey_name: str) -> str:
+    """An xkcd name as answers show it: spelt right, each word capitalised as color-name-list's names are (an
+    answer's palette read "Moccasin, coffee, Venetian Gold")."""
+    name = _SURVEY_SPELLING.get(survey_name, survey_name)
+    return re.sub(r"(^|[ /])([a-z])", lambda m: m.group(1) + m.group(2).upper(), name)
 
 
 def _names_fit(colour: np.ndarray, names: np.ndarray) -> np.ndarray:
@@ -205,15 +220,16 @@ def _nearest_name(colour: np.ndarray, plain: np.ndarray, for_answers: bool) -> s
     best = int(np.argmin(distances))
     plain_distances = np.where(plain, distances, np.inf)
     best_plain = int(np.argmin(plain_distances))
+    names = table.display if for_answers else table.names
     if plain_distances[best_plain] <= distances[best] + PLAIN_NAME_PREFERENCE:
-        return table.names[best_plain]
-    return table.names[best]
+        return names[best_plain]
+    return names[best]
 
 
 @lru_cache(maxsize=65536)
 def nearest_color_name(hex_color: str) -> str:
-    """The closest named colour in OKLab that may name it in an answer (shown, and ``_names_fit``); a plain name
-    wins when within ``PLAIN_NAME_PREFERENCE``."""
+    """The closest named colour in OKLab that may name it in an answer (shown, and ``_names_fit``), as answers show
+    it (``_display_name``); a plain name wins when within ``PLAIN_NAME_PREFERENCE``."""
     table = load_named_colors()
     return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_plain, for_answers=True)
 
@@ -430,7 +446,7 @@ def nearest_color_names(oklab: np.ndarray) -> list[str]:
             first = np.minimum.reduceat(at_min, starts)
             closer = ~(plain_best[searched[have]] <= nearest + PLAIN_NAME_PREFERENCE)
             best[searched[have[closer]]] = first[closer]
-    return [table.names[int(i)] for i in best]
+    return [table.display[int(i)] for i in best]
 
 
 # --- OKLCH -> 8-bit sRGB for a batch, gamut-mapped ----------------------------------------------------------------

@@ -12,7 +12,8 @@ English rationale began to say "brand colours" for more than one (225 schemes, o
 rationales were copy-edited (2026-12-07: articles, "x, y and z", tone labels in lower case, one family said once,
 Chinese lists and colours by hex, no palette ids; 1,127 rationales and 24 more crude names, nothing else), and
 when an English rationale stopped quoting a Chinese keyword after its own translation (47 rationales), and when a
-rationale stopped naming a harmony its colours no longer have (262 rationales).
+rationale stopped naming a harmony its colours no longer have (262 rationales), and when survey names began to be
+shown capitalised and spelt right (3,937 names, 36 rationales: "Very Light Pink", "Taupe" for "toupe").
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
