@@ -22,7 +22,7 @@ from contract.scheme import (
     StyleScore,
     Typography,
 )
-from knowledge.colors import contrast_ratio, delta_e2000, ensure_contrast, nearest_color_name
+from knowledge.colors import contrast_ratio, delta_e2000, ensure_contrast, library_color_name
 from knowledge.fonts import FontPair, load_font_pairs, load_fonts
 from knowledge.labels import label, profile
 from knowledge.layouts import boxes_from_heatmap, load_layout_templates, render_heatmaps
@@ -154,7 +154,7 @@ def honour_brand_colors(colors: list[dict], brand_colors: list[str]) -> list[dic
         if not free:  # more brand colours than roles: the last one becomes the accent
             free = [i for i, c in enumerate(colors) if c["role"] == PaletteRole.accent]
         target = min(free, key=lambda i: delta_e2000(colors[i]["hex"], brand))
-        colors[target] = {"hex": brand, "role": colors[target]["role"], "name": nearest_color_name(brand)}
+        colors[target] = {"hex": brand, "role": colors[target]["role"], "name": library_color_name(brand)}
         free.remove(target)
     return colors
 
@@ -164,7 +164,7 @@ def fix_contrast(colors: list[dict]) -> tuple[list[dict], float]:
     text = next(c for c in colors if c["role"] == PaletteRole.text)
     if contrast_ratio(text["hex"], background["hex"]) < MIN_TEXT_CONTRAST:
         text["hex"] = ensure_contrast(text["hex"], background["hex"], MIN_TEXT_CONTRAST)
-        text["name"] = nearest_color_name(text["hex"])
+        text["name"] = library_color_name(text["hex"])
     return colors, contrast_ratio(text["hex"], background["hex"])
 
 

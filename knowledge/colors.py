@@ -27,7 +27,8 @@ COLOR_NAMES_PATH = Path(__file__).parent / "data" / "color_names.json"
 # A colour whose OKLCH chroma is below this is treated as achromatic (hue undefined -> 0).
 ACHROMATIC_CHROMA = 1e-4
 # Plain names are everyday words: the xkcd survey's ("teal", "mustard"), and, among the near-whites the survey
-# hardly names, the CSS colour keywords that color-name-list also holds ("Linen", "Alice Blue", "White Smoke").
+# hardly names, the CSS colour keywords that color-name-list also holds ("Linen", "Alice Blue", "White Smoke"; matched
+# by name, each with color-name-list's own colour, e.g. its "Moccasin" #fbebd6 where CSS has #ffe4b5).
 # Take a plain name over a closer exotic color-name-list name when it is no further than this in OKLab (about 2
 # just-noticeable steps).
 PLAIN_NAME_PREFERENCE = 0.02
@@ -43,7 +44,7 @@ NAME_HUE_RULE_MIN_L, NAME_TINT_C, NAME_HUE_TOLERANCE = 0.85, 0.01, 45.0
 # rationales read "Highlight set to shit for “osmanthus”"). The next nearest name stands in.
 UNSHOWN_NAME_WORDS = re.compile(
     r"\b(shit|poo|poop|puke|vomit|barf|snot|booger|piss|diarrhea|bile|bilious|manure|nipple|scab|ugly|nasty|gross|"
-    r"sick|sickly|urple|burple|blurple|barney|rot|rotten|zombie|hell|bubonic|plague|corpse|promiscuous|pussy\w*|"
+    r"sick|sickly|urple|burple|blurple|barney|rot|rotten|zombie|hell|bubonic|plague|corpse|promiscuous|pussy(?:foot)?|"
     r"crepey|divinorum|injustice|black power)\b", re.IGNORECASE)
 
 BLACK = "#000000"
@@ -234,6 +235,7 @@ def nearest_color_name(hex_color: str) -> str:
     return _nearest_name(np.asarray(hex_to_oklab(normalize_hex(hex_color))), table.is_plain, for_answers=True)
 
 
+@lru_cache(maxsize=65536)
 def library_color_name(hex_color: str) -> str:
     """The name the palette library was built with (an xkcd name within ``PLAIN_NAME_PREFERENCE``; no hue rule,
     every name).

@@ -165,11 +165,10 @@ def _hue_arc(lch: np.ndarray, present: np.ndarray) -> np.ndarray:
     """(S, roles, 3) OKLCH and (S, roles) roles present -> (S,) the smallest arc of hue holding every colourful
     colour of the accent roles (0 with fewer than two)."""
     colourful = present[:, ACCENT_ROLES] & (lch[:, ACCENT_ROLES, 1] >= HARMONY_CHROMA)
-    hue = np.sort(np.where(colourful, lch[:, ACCENT_ROLES, 2] % 360.0, 1e9), axis=1)  # the colourful ones first
+    hue = np.sort(np.where(colourful, lch[:, ACCENT_ROLES, 2], 1e9), axis=1)  # the colourful ones first, ascending
     n = colourful.sum(axis=1)
     rows = np.arange(len(hue))
-    inner = np.diff(hue, axis=1)  # gaps between neighbours; past the last colourful one, none
-    inner[~(np.arange(1, hue.shape[1]) < n[:, None])] = 0.0
+    inner = np.where(np.arange(1, hue.shape[1]) < n[:, None], np.diff(hue, axis=1), 0.0)  # gaps between neighbours
     wrap = hue[rows, 0] + 360.0 - hue[rows, np.maximum(n - 1, 0)]
     return np.where(n >= 2, 360.0 - np.maximum(inner.max(axis=1), wrap), 0.0)
 
@@ -1391,15 +1390,12 @@ def _cue_text(brief: Brief, cues: list[str], cues_zh: list[str] | None, referenc
               locale: str, colour_terms: list[str] = ()) -> str:
     t = _tables()
     parts = [_in_sentence(t.tone_label[locale][tone], locale) for tone in brief.tone]
-    if locale == "en":
-        quoted = cues[:3]
-    else:
-        if cues_zh is None:  # encoded without the lexicon pass (raw-Chinese evaluation)
-            cues_zh = [e.zh for e in normalize_keywords(brief.keywords)[1]]
-        quoted = cues_zh[:3]
+    if cues_zh is None:  # encoded without the lexicon pass (the evaluation's rows): the same entries, read here
+        cues_zh = [e.zh for e in normalize_keywords(brief.keywords)[1][:3]]
+    quoted = cues[:3] if locale == "en" else cues_zh[:3]
     # Every keyword that named a colour cue is named too: the schemes were held to it. In English, not the Chinese a
     # quoted cue was read from ("“mint green”, “薄荷绿”").
-    seen = {c.casefold() for c in [*quoted, *((cues_zh or []) if locale == "en" else [])]}
+    seen = {c.casefold() for c in [*quoted, *(cues_zh if locale == "en" else [])]}
     parts += [f"“{c}”" for c in [*quoted, *(term for term in colour_terms if term.casefold() not in seen)]]
     if brief.brand_colors:
         label = "品牌色" if locale == "zh" else "brand colours " if len(brief.brand_colors) > 1 else "brand colour "
@@ -1773,7 +1769,9 @@ def _put_tuned(colors: list[dict], palette: int, locale: str, tuned: list[ToneTu
             for tones, moved in groups.items()]
     if locale == "zh":
         return "，".join(f"{'、'.join(moved)}已按“{'、'.join(wanted)}”调校" for moved, wanted in said) + "。"
-    roles_said = [_listed([moved[0]] + [_in_sentence(m, locale) for m in moved[1:]], locale) for moved, _ in said]
+    # Only the sentence's first word keeps its capital ("Primary and accent tuned to vivid; secondary tuned to ...").
+    roles_said = [_listed([m if g == k == 0 else _in_sentence(m, locale) for k, m in enumerate(moved)], locale)
+                  for g, (moved, _) in enumerate(said)]
     parts = "; ".join(f"{moved} tuned to {_listed(wanted, locale)}" for moved, (_, wanted) in zip(roles_said, said))
     return f" {parts}."
 

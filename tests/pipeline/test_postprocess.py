@@ -276,3 +276,11 @@ def test_an_english_rationale_does_not_quote_a_chinese_keyword_after_its_transla
     schemes = answer(backend, product_category="beverage", package_format="can", tone=["fresh"], keywords="薄荷绿, 拿铁")
     for s in schemes:
         assert "“mint green”" in s.rationale and "薄荷绿" not in s.rationale, s.rationale
+    # The same where the brief was encoded without the Chinese cue forms (the evaluation's rows).
+    from contract.brief import Brief
+    from pipeline.postprocess import _cue_text
+
+    brief = Brief.model_validate({"product_category": "beverage", "package_format": "can", "tone": ["fresh"],
+                                  "keywords": "薄荷绿"})
+    text = _cue_text(brief, ["mint green"], None, [], "en", ["薄荷绿"])
+    assert "“mint green”" in text and "薄荷绿" not in text, text
