@@ -205,9 +205,9 @@ def _display_name(survey_name: str) -> str:
 def _names_fit(colour: np.ndarray, names: np.ndarray) -> np.ndarray:
     """(..., 3) OKLab colours against (..., 3) OKLab named colours (broadcast) -> whether each name may name each
     colour: always below NAME_HUE_RULE_MIN_L; from it on, a tinted name only a colour tinted near its hue."""
-    name_c = np.hypot(names[..., 1], names[..., 2])
-    colour_c = np.hypot(colour[..., 1], colour[..., 2])
-    turn = np.abs(np.degrees(np.arctan2(names[..., 2], names[..., 1]) - np.arctan2(colour[..., 2], colour[..., 1])))
+    colour_lch, name_lch = oklab_to_oklch(colour), oklab_to_oklch(names)
+    colour_c, name_c = colour_lch[..., 1], name_lch[..., 1]
+    turn = np.abs(name_lch[..., 2] - colour_lch[..., 2])
     turn = np.minimum(turn, 360.0 - turn)
     return (colour[..., 0] < NAME_HUE_RULE_MIN_L) | (name_c < NAME_TINT_C) | (
         (colour_c >= NAME_TINT_C) & (turn <= NAME_HUE_TOLERANCE))
@@ -309,6 +309,13 @@ def rgb8_to_oklab(rgb8: np.ndarray) -> np.ndarray:
     """(..., 3) 8-bit sRGB -> OKLab (what ``hex_to_oklab`` gives), float64."""
     lms = _mat3(_XYZD65_TO_LMS, rgb8_to_xyz_d65(rgb8))
     return _mat3(_LMS3_TO_OKLAB, np.where(lms == 0, 0.0, _nth_root3(lms)))
+
+
+def oklab_to_oklch(oklab: np.ndarray) -> np.ndarray:
+    """(..., 3) OKLab -> (..., 3) OKLCH, hue in degrees 0-360."""
+    chroma = np.hypot(oklab[..., 1], oklab[..., 2])
+    hue = np.degrees(np.arctan2(oklab[..., 2], oklab[..., 1])) % 360.0
+    return np.stack([oklab[..., 0], chroma, hue], axis=-1)
 
 
 _POW25_7 = 25.0 ** 7

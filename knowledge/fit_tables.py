@@ -19,7 +19,7 @@ from functools import cache
 import numpy as np
 
 from knowledge.attributes import Box, FontRule, PaletteRule, load_attributes
-from knowledge.colors import hexes_to_rgb8, rgb8_to_oklab
+from knowledge.colors import hexes_to_rgb8, oklab_to_oklch, rgb8_to_oklab
 from knowledge.design_tables import ROLE_ORDER
 from knowledge.fonts import expressive_tag_names, load_font_pairs, load_fonts, script_tags
 from knowledge.palettes import load_palettes
@@ -39,13 +39,6 @@ def judged_roles() -> np.ndarray:
     mask = ~np.isin(ROLES, load_attributes().rules.exempt_roles)
     mask.setflags(write=False)
     return mask
-
-
-def oklab_to_oklch(oklab: np.ndarray) -> np.ndarray:
-    """(..., 3) OKLab -> (..., 3) OKLCH, hue in degrees 0-360."""
-    chroma = np.hypot(oklab[..., 1], oklab[..., 2])
-    hue = np.degrees(np.arctan2(oklab[..., 2], oklab[..., 1])) % 360.0
-    return np.stack([oklab[..., 0], chroma, hue], axis=-1)
 
 
 # --- boxes and palette rules as arrays --------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from knowledge.colors import (
     hexes_to_rgb8,
     nearest_color_name,
     nearest_color_names,
+    oklab_to_oklch,
     oklch_to_hex,
     rgb8_to_lab_d65,
     rgb8_to_oklab,
@@ -38,7 +39,7 @@ from knowledge.colors import (
 from knowledge.attributes import load_attributes
 from knowledge.design_tables import GRID, ROLE_ORDER, oklch_fit, palette_role_lab
 from knowledge.fit_tables import (
-    Boxes, attribute_rules, library_colours, oklab_to_oklch, pair_faces, pair_passes, palette_passes, tone_rules,
+    Boxes, attribute_rules, library_colours, pair_faces, pair_passes, palette_passes, tone_rules,
 )
 from knowledge.fonts import load_font_pairs, load_fonts
 from knowledge.labels import label, profile

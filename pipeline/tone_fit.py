@@ -28,10 +28,10 @@ from functools import cache
 import numpy as np
 
 from knowledge.attributes import load_attributes
-from knowledge.colors import delta_e2000_lab, nearest_color_names, oklch_to_rgb8, rgb8_to_hexes, rgb8_to_lab_d65, \
-    rgb8_to_oklab
+from knowledge.colors import delta_e2000_lab, nearest_color_names, oklab_to_oklch, oklch_to_rgb8, rgb8_to_hexes, \
+    rgb8_to_lab_d65, rgb8_to_oklab
 from knowledge.design_tables import ROLE_ORDER
-from knowledge.fit_tables import Boxes, attribute_rules, judged_roles, oklab_to_oklch
+from knowledge.fit_tables import Boxes, attribute_rules, judged_roles
 from knowledge.taxonomy import PaletteRole
 
 ROLES = [r.value for r in ROLE_ORDER]

@@ -14,9 +14,9 @@ from contract.brief import MAX_IMAGE_BYTES, Brief
 from contract.scheme import Scheme
 from inference.onnxruntime_backend import OnnxRuntimeBackend
 from knowledge.colors import (
-    contrast_ratio, delta_e2000_lab, hexes_to_rgb8, oklch_to_rgb8, rgb8_to_lab_d65, rgb8_to_oklab,
+    contrast_ratio, delta_e2000_lab, hexes_to_rgb8, oklab_to_oklch, oklch_to_rgb8, rgb8_to_lab_d65, rgb8_to_oklab,
 )
-from knowledge.fit_tables import attribute_rules, library_colours, oklab_to_oklch, tone_rules
+from knowledge.fit_tables import attribute_rules, library_colours, tone_rules
 from knowledge.taxonomy import Tone
 from model.briefs import generate_briefs, in_language
 from pipeline.answer import schemes_json
