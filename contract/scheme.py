@@ -142,7 +142,8 @@ class Scheme(Finite):
     unmet: list[str] | None = Field(
         default=None, description="Present only where this scheme misses something its brief named: the tones and "
         "colour cues (ids as in `palette.tuned_to`) whose palette or type rule it does not meet, after brand colours "
-        "and every colour put in. Mostly tones no palette meets together (Morandi and neon); the rationale says so.")
+        "and every colour put in. Mostly tones no palette meets together (Morandi and neon), or a tone whose type the "
+        "chosen font pair does not have; the rationale says so, and which (the colours, the type or both).")
 
 
 class Timings(Finite):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -1613,13 +1614,22 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
             "rationale": rationale,
         }
         if s in unmet:  # only where something named is missed, so every other answer keeps its bytes
-            scheme["unmet"] = [_attribute_id(a) for a in unmet[s]]
+            scheme["unmet"] = [_attribute_id(u.column) for u in unmet[s]]
         answer.append(scheme)
     return out
 
 
+class Unmet(NamedTuple):
+    """A named tone or cue a scheme misses, and by what: its colours (the palette rule), its type (a tone's type
+    rule), or both."""
+
+    column: int
+    colours: bool
+    type: bool
+
+
 def _unmet_attributes(met: np.ndarray, named: np.ndarray, rank: np.ndarray, font: np.ndarray
-                      ) -> dict[int, list[int]]:
+                      ) -> dict[int, list[Unmet]]:
     """scheme -> the attributes (tone or cue columns) its brief names that its final colours (after brand, cue,
     keyword and tone changes) or its font pair do not meet, in column order: the palette rule of each named tone
     and cue (`attribute_rules().meets_each`, as the grade reads it) and each named tone's type rule, as a first
@@ -1642,10 +1652,13 @@ def _unmet_attributes(met: np.ndarray, named: np.ndarray, rank: np.ndarray, font
         script_above = (before - before[brief_start][np.searchsorted(brief_start, np.arange(len(rank)), "right") - 1]
                         ) > 0
         first |= script_above[rows[tone]]
-    ok[tone] &= np.where(first, f.tone_pair_first[tone_attr, pair], f.tone_pair_later[tone_attr, pair]) > 0
-    out: dict[int, list[int]] = {}
-    for s, a in zip(rows[~ok].tolist(), attribute[~ok].tolist()):
-        out.setdefault(s, []).append(a)
+    type_ok = np.ones(len(ok), bool)
+    type_ok[tone] = np.where(first, f.tone_pair_first[tone_attr, pair], f.tone_pair_later[tone_attr, pair]) > 0
+    missed = np.flatnonzero(~(ok & type_ok))
+    out: dict[int, list[Unmet]] = {}
+    for s, a, colours, type_ in zip(rows[missed].tolist(), attribute[missed].tolist(), (~ok[missed]).tolist(),
+                                    (~type_ok[missed]).tolist()):
+        out.setdefault(s, []).append(Unmet(a, colours, type_))
     return out
 
 
@@ -1679,11 +1692,13 @@ def _reconcilable() -> np.ndarray:
     return (passes.T @ passes) > 0
 
 
-def _not_met(missed: list[int], named: list[int], locale: str, cue_terms: list[str], cue_ids: list[str]) -> str:
-    """The rationale's sentence on what a scheme misses of its brief, each with the named attributes no library
-    palette meets together with it (the reason, where there is one)."""
+def _not_met(missed: list[Unmet], named: list[int], locale: str, cue_terms: list[str], cue_ids: list[str]) -> str:
+    """The rationale's sentence on what a scheme misses of its brief, each with what misses it (its colours, its
+    type) and, for colours, the named attributes no library palette meets together with it (the reason, where there
+    is one)."""
     t = _tables()
     together = _reconcilable()
+    missed_columns = {u.column for u in missed}
 
     def name(a: int) -> str:
         if a < N_TONES:
@@ -1692,13 +1707,17 @@ def _not_met(missed: list[int], named: list[int], locale: str, cue_terms: list[s
         return f"“{cue_terms[cue_ids.index(cue)]}”" if cue in cue_ids else cue
 
     parts = []
-    for a in missed:
-        against = [name(b) for b in named if b != a and b not in missed and not together[a, b]]
+    for u in missed:
+        against = [name(b) for b in named if b != u.column and b not in missed_columns and not together[u.column, b]]
+        against = against if u.colours else []
         if locale == "zh":
-            parts.append(name(a) + (f"（没有配色能与{'、'.join(against)}同时满足）" if against else ""))
+            by = "、".join(k for k, on in (("配色", u.colours), ("字体", u.type)) if on)
+            parts.append(f"{name(u.column)}（{by}" + (f"：没有配色能与{'、'.join(against)}同时满足" if against else "")
+                         + "）")
         else:
-            parts.append(name(a) + (f" (no library palette meets it together with {_listed(against, locale)})"
-                                    if against else ""))
+            by = " and ".join(k for k, on in (("colours", u.colours), ("type", u.type)) if on)
+            parts.append(f"{name(u.column)} ({by}" + (f": no library palette meets it together with "
+                                                       f"{_listed(against, locale)}" if against else "") + ")")
     return f"未能满足：{'；'.join(parts)}。" if locale == "zh" else f" Not met: {'; '.join(parts)}."
 
 

@@ -4,6 +4,7 @@ give it, on real library colours and real Google Fonts families (the issue's own
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -230,6 +231,28 @@ def test_each_scheme_says_what_it_misses_as_the_grader_finds_it(held_out_fit, la
     missing = [s for s in flat if "unmet" in s]
     assert missing and all(s["unmet"] for s in missing)  # the slice has some; never an empty list
     assert all(("Not met: " if language == "en" else "未能满足：") in s["rationale"] for s in missing)
+    # ... and says what misses each, in the same order: the colours (the palette rule), the type (a tone's type
+    # rule) or both, as the grader finds them.
+    kinds = {(True, False): "colours", (False, True): "type", (True, True): "colours and type"}
+    zh = {"colours": "配色", "type": "字体", "colours and type": "配色、字体"}
+    pattern = r"\((colours and type|colours|type)[:)]" if language == "en" else r"（(配色、字体|配色|字体)[：）]"
+    seen = set()
+    for i, s in enumerate(flat):
+        if "unmet" not in s:
+            continue
+        graded_kind = []
+        for a in s["unmet"]:
+            if a in TONES:
+                k = TONES.index(a)
+                graded_kind.append(kinds[(not g.tone_palette[i, k], not g.tone_type[i, k])])
+            else:
+                graded_kind.append("colours")
+        if language == "zh":
+            graded_kind = [zh[k] for k in graded_kind]
+        said = re.findall(pattern, s["rationale"].split("Not met: " if language == "en" else "未能满足：")[1])
+        assert said == graded_kind, (s["unmet"], s["rationale"])
+        seen.update(said)
+    assert {"colours", "type"} <= {k for k, z in zh.items() if k in seen or z in seen}  # the slice has both kinds
 
 
 def test_contradicting_tones_are_named_with_the_reason():

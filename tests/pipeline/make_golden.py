@@ -9,7 +9,10 @@ written again, by today's `encode_batch` and `schemes_batch`, in batches of 64 a
 again when answers began naming light colours by their hue and stopped showing crude survey names (2026-12-07:
 1,299 of 8,748 colour names and two rationales, nothing else), for "brand colours" (225 rationales), and for a
 copy-edit of the rationales (1,127 rationales, 24 names, then 47 for a keyword quoted after its translation, then
-262 for a harmony the colours no longer have), and for survey names shown capitalised and spelt right (3,937 names).
+262 for a harmony the colours no longer have), and for survey names shown capitalised and spelt right (3,937 names),
+and for "Not met" saying what misses each attribute, colours or type (2026-12-07, 282 rationales; written over the
+earlier file scheme by scheme, so that the 5 schemes this machine answers differently by float ties kept their
+frozen answers).
 
     .venv/bin/python tests/pipeline/make_golden.py            # re-answer the stored briefs and outputs (on purpose)
     .venv/bin/python tests/pipeline/make_golden.py --outputs  # also recompute the model outputs (new weights)

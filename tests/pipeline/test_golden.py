@@ -14,7 +14,8 @@ Chinese lists and colours by hex, no palette ids; 1,127 rationales and 24 more c
 when an English rationale stopped quoting a Chinese keyword after its own translation (47 rationales), and when a
 rationale stopped naming a harmony its colours no longer have (262 rationales), and when survey names began to be
 shown capitalised and spelt right (3,937 names, 36 rationales: "Very Light Pink", "Taupe" for "toupe"), and when a
-second group of roles tuned stopped starting with a capital (1 rationale).
+second group of roles tuned stopped starting with a capital (1 rationale), and when "Not met" began to say what
+misses each attribute, the colours or the type (282 rationales).
 
 Encoding must match exactly. Post-processing runs on the stored model outputs, in batches of mixed briefs, and its
 answers (grid heatmaps) must equal the frozen ones; only float ties may flip a choice, in at most 1 % of schemes,
