@@ -8,11 +8,7 @@ pass. The OpenAPI schema still documents both (`Brief` in, `Recommendation` out)
 
 # No `from __future__ import annotations`: FastAPI resolves route parameter types from real annotations.
 import json
-from itertools import islice
-from typing import get_args
 
-import orjson
-from annotated_types import MaxLen
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ValidationError
 
@@ -20,6 +16,7 @@ from contract.brief import MAX_BRIEFS_PER_REQUEST, Brief, BriefBatch, Feedback
 from contract.scheme import BatchRecommendation, HeatmapEncoding, Recommendation
 from knowledge.labels import all_options
 from serve_app import designer, errors, http_metrics, security
+from serve_app.bounds import BoundedBodyRoute, body_errors
 from serve_app.config import AppArgs
 from serve_app.feedback import DEFAULT_TENANT, UnknownAnswer
 
@@ -33,24 +30,15 @@ BRIEF_BATCH_REF = "#/components/schemas/BriefBatch"
 JSON = "application/json"
 
 
-# Bodies longer than this are checked against the model's bounds before pydantic validates them. pydantic reports
-# every error, and a body of many unknown keys or a list far past its max_length makes one each: 200,000 unknown
-# keys (2.3 MB) took 1.6 s to validate and 1.6 s more to list the errors, all on the replica's event loop. No brief
-# without a reference image comes near this; one with an image costs an extra orjson parse (~1 ms a MB).
-BOUNDS_CHECK_BYTES = 16 * 1024
-MAX_EXTRA_REPORTED = 8  # unknown keys named in a 422 (the rest are not listed)
-
-
 def parse_json_body(model: type[BaseModel], body: bytes):
     """pydantic's Rust parser first (one pass, strict JSON). It refuses what Python's json module reads: lone
     surrogate escapes ("\\ud800", which the contract removes from keywords) among them, so a body it calls
     invalid JSON gets a second reading before it is refused. Nesting too deep for either parser is invalid JSON
-    (422), not a server error. A long body is first held to the model's bounds (`over_bounds`), so what pydantic
+    (422), not a server error. A long body is first held to the model's bounds (`serve_app.bounds`), so what pydantic
     then validates makes at most a few dozen errors."""
-    if len(body) > BOUNDS_CHECK_BYTES:
-        errors = over_bounds(model, _loads(body))
-        if errors:
-            raise ValidationError.from_exception_data(model.__name__, errors)
+    errors = body_errors(model, body)
+    if errors:
+        raise ValidationError.from_exception_data(model.__name__, errors)
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
@@ -61,53 +49,6 @@ def parse_json_body(model: type[BaseModel], body: bytes):
         except (ValueError, RecursionError):
             raise exc from None
         return model.model_validate(data)
-
-
-def _loads(body: bytes):
-    """The body's JSON value (orjson; Python's json module for what orjson refuses, lone surrogates), or None
-    where neither reads it (pydantic's own pass then says why)."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _model_of(annotation) -> type[BaseModel] | None:
-    """The pydantic model a field holds, directly or as its list's items (`Brief`, `list[Brief]`), else None."""
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
-    return None
-
-
-def over_bounds(model: type[BaseModel], data, loc: tuple = ()) -> list[dict]:
-    """Where `data` (a parsed JSON value) exceeds `model`'s bounds, the errors pydantic would report first, a few
-    at most: unknown keys (where the model forbids them; the first MAX_EXTRA_REPORTED) and lists longer
-    than their `max_length`, checked down through nested models. [] where it stays inside them: pydantic's own
-    pass then reports what else is wrong, one error a field at most."""
-    if not isinstance(data, dict):
-        return []
-    fields = model.model_fields
-    errors: list[dict] = []
-    if model.model_config.get("extra") == "forbid":
-        extra = islice((k for k in data if k not in fields), MAX_EXTRA_REPORTED)
-        errors += [{"type": "extra_forbidden", "loc": (*loc, k), "input": data[k]} for k in extra]
-    for name, field in fields.items():
-        value = data.get(name)
-        limit = next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None)
-        if isinstance(value, list) and limit is not None and len(value) > limit:
-            errors.append({"type": "too_long", "loc": (*loc, name), "input": value,
-                           "ctx": {"field_type": "List", "max_length": limit, "actual_length": len(value)}})
-            continue
-        inner = _model_of(field.annotation)
-        if inner is not None:
-            for i, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
-                errors += over_bounds(inner, item, (*loc, name) if i is None else (*loc, name, i))
-    return errors
 
 
 def parse_brief(body: bytes) -> Brief:
@@ -150,6 +91,7 @@ def build_api(args: AppArgs, ingress=None, metrics: bool = True) -> FastAPI:
     """The ingress app for one replica. `ingress=None` (in-process tests of the middleware): routes that need
     the replica answer 503."""
     app = FastAPI(title="Packaging design recommender", version="1.0", description=DESCRIPTION)
+    app.router.route_class = BoundedBodyRoute  # body models held to their bounds first (serve_app.bounds)
     app.state.ingress = ingress
     # API keys, JSON-only bodies, size limit, CORS; metrics outermost.
     security.install(app, security.SecuritySettings.from_args(args))

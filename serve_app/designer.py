@@ -18,6 +18,7 @@ from contract.brief import Brief
 from contract.preview import MAX_PREVIEW_TEXT, PreviewRequest
 from contract.scheme import Recommendation
 from preview import render_preview, render_svg
+from serve_app.bounds import BoundedBodyRoute
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 # The CJK font chunks are a set-up time download (make setup), not committed; absent means system fonts.
@@ -25,7 +26,7 @@ CJK_FONTS_DIR = Path(os.environ.get("PACKDESIGN_WEB_FONTS",
                                     Path(__file__).resolve().parent.parent / "artifacts" / "web" / "fonts"))
 SVG = "image/svg+xml"
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedBodyRoute)  # body models held to their bounds first
 
 
 def install(app: FastAPI) -> None:

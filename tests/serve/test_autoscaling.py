@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -119,12 +120,13 @@ def test_a_replica_that_counts_briefs_reports_them_a_second():
         arrived = 0  # counts them, as the Ingress and the BriefEncoder do
 
     replica = Replica()
-    first = replica.record_autoscaling_stats()  # opens the windows: start-up is not load
-    assert first == {CPU_BUSY_METRIC: 0.0, ARRIVALS_METRIC: 0.0}
+    opened = _timed(replica.record_autoscaling_stats)  # opens the windows: start-up is not load
+    assert opened.value == {CPU_BUSY_METRIC: 0.0, ARRIVALS_METRIC: 0.0}
     replica.arrived = 50
     time.sleep(1.05)
-    stats = replica.record_autoscaling_stats()
-    assert 40 < stats[ARRIVALS_METRIC] <= 50
+    closed = _timed(replica.record_autoscaling_stats)
+    low, high = _rate_range(50, opened, closed)
+    assert low <= closed.value[ARRIVALS_METRIC] <= high
     assert ARRIVALS_METRIC not in ReportsCpu().record_autoscaling_stats()  # a deployment that does not count them
 
 
@@ -136,13 +138,35 @@ def test_the_encoder_reports_the_briefs_sent_to_it():
     from serve_app.encoder import BriefEncoder
 
     encoder = BriefEncoder.func_or_class(max_image_bytes=1 << 20)
-    assert encoder.record_autoscaling_stats()[ARRIVALS_METRIC] == 0.0  # opens the window
+    opened = _timed(encoder.record_autoscaling_stats)  # opens the window
+    assert opened.value[ARRIVALS_METRIC] == 0.0
     bodies = [json_brief.encode() for json_brief in map(_json, brief_mix(5, seed=3))]
     for call in (bodies[:2], bodies[2:]):
         asyncio.run(encoder.encode_batch(call))
     assert encoder.briefs_arrived() == 5
     time.sleep(1.05)
-    assert 4 < encoder.record_autoscaling_stats()[ARRIVALS_METRIC] <= 5
+    closed = _timed(encoder.record_autoscaling_stats)
+    low, high = _rate_range(5, opened, closed)  # (the encoding's time is in the window: ~0.3 s on a slow machine)
+    assert low <= closed.value[ARRIVALS_METRIC] <= high
+
+
+class _Timed(NamedTuple):
+    value: dict
+    before: float
+    after: float
+
+
+def _timed(call) -> _Timed:
+    before = time.monotonic()
+    value = call()
+    return _Timed(value, before, time.monotonic())
+
+
+def _rate_range(count: int, opened: _Timed, closed: _Timed) -> tuple[float, float]:
+    """The rates a window from the `opened` report to the `closed` one can give `count` arrivals: each report read
+    the clock somewhere inside its call, so the window lies between the calls' inner and outer ends (a fixed lower
+    bound, e.g. 40 of 50 over 1.05 s, failed on a slow machine)."""
+    return count / (closed.after - opened.before), count / (closed.before - opened.after)
 
 
 def _json(brief: dict) -> str:
