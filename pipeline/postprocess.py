@@ -1698,7 +1698,8 @@ def _not_met(missed: list[Unmet], named: list[int], locale: str, cue_terms: list
     is one)."""
     t = _tables()
     together = _reconcilable()
-    missed_columns = {u.column for u in missed}
+    # (an attribute missed by its type alone has its colours, and may be what the colours cannot meet together with)
+    missed_colours = {u.column for u in missed if u.colours}
 
     def name(a: int) -> str:
         if a < N_TONES:
@@ -1708,7 +1709,7 @@ def _not_met(missed: list[Unmet], named: list[int], locale: str, cue_terms: list
 
     parts = []
     for u in missed:
-        against = [name(b) for b in named if b != u.column and b not in missed_columns and not together[u.column, b]]
+        against = [name(b) for b in named if b != u.column and b not in missed_colours and not together[u.column, b]]
         against = against if u.colours else []
         if locale == "zh":
             by = "、".join(k for k, on in (("配色", u.colours), ("字体", u.type)) if on)

@@ -10,36 +10,62 @@ routes that take a body model through FastAPI.
 
 # No `from __future__ import annotations`: kept consistent with the FastAPI ingress modules.
 import json
+from enum import Enum
 from itertools import islice
-from typing import get_args
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
+import numpy as np
 import orjson
 from annotated_types import MaxLen
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from serve_app import errors as error_responses
 
 # Bodies longer than this are checked (no brief without a reference image comes near it).
 BOUNDS_CHECK_BYTES = 16 * 1024
 MAX_EXTRA_REPORTED = 8  # unknown keys named in a 422 (the rest are not listed)
-# Commas, "[" and "{" a body may hold, counted in its bytes before any parse: a 64-brief batch whose every keyword
-# string were 1,000 commas has ~65,000; a preview request with grid heatmaps ~930. Past it a body is refused
-# unparsed: parsing is what costs (orjson made 1.7 M one-element lists of a 6.8 MB body in ~1 s of the event loop,
-# pydantic's own pass ~2 s).
-MAX_JSON_SEPARATORS = 80_000
+# Commas, "[" and "{" a body may hold, counted in its bytes before any parse; past it a body is refused unparsed
+# (parsing is what costs: orjson made the 1.7 M one-element lists of a 6.8 MB body in ~1 s of the event loop,
+# pydantic's own pass ~2 s). Per body model, with room over the largest valid body: a brief ~230 (keywords are at
+# most 200 characters once normalised, commas included), a batch of 64 ~15,000, a preview request with grid heatmaps
+# ~930; any other model MAX_JSON_SEPARATORS.
+MAX_JSON_SEPARATORS = 16_384
+# At most this many, pydantic's own pass makes at most this many errors (~15 us each, and as much again to list them
+# in the 422): the body goes to it unchecked, so a brief with a 2 MB reference image (~20) is parsed once, not twice
+# (orjson's extra parse of its string cost ~3.6 ms a 2 MB body).
+FEW_SEPARATORS = 256
+SEPARATORS_BY_MODEL = {"Brief": 2_048, "BriefBatch": 16_384, "Feedback": 2_048, "PreviewRequest": 8_192}
+
+
+def separator_limit(model: type[BaseModel]) -> int:
+    return SEPARATORS_BY_MODEL.get(model.__name__, MAX_JSON_SEPARATORS)
+
+
+def _separators(body: bytes) -> int:
+    """Commas, "[" and "{" in `body` (numpy's compares: 0.8 ms for 2 MB on a development core, where three
+    bytes.count took 4.5)."""
+    octets = np.frombuffer(body, np.uint8)
+    return sum(int(np.count_nonzero(octets == code)) for code in b",[{")
 
 
 def body_errors(model: type[BaseModel], body: bytes) -> list[dict]:
     """What a body longer than BOUNDS_CHECK_BYTES breaks of `model`'s bounds ([] for a shorter body, or one
-    inside them): more separators than MAX_JSON_SEPARATORS, unparsed; else `over_bounds` of its parsed value."""
+    inside them): more separators than `separator_limit`, unparsed; else, past FEW_SEPARATORS, `over_bounds` of its
+    parsed value."""
     if len(body) <= BOUNDS_CHECK_BYTES:
         return []
-    separators = body.count(b",") + body.count(b"[") + body.count(b"{")
-    if separators > MAX_JSON_SEPARATORS:
-        return [{"type": "too_long", "loc": (), "input": None,
-                 "ctx": {"field_type": "JSON body (commas, arrays and objects)", "max_length": MAX_JSON_SEPARATORS,
-                         "actual_length": separators}}]
+    separators = _separators(body)
+    limit = separator_limit(model)
+    if separators > limit:
+        return [{"type": PydanticCustomError(
+                     "body_too_complex", "the body holds {count} commas, arrays and objects; no valid request here "
+                     "holds more than {limit}", {"count": separators, "limit": limit}),
+                 "loc": (), "input": None}]
+    if separators <= FEW_SEPARATORS:  # pydantic's own pass stays cheap; an image brief is not parsed twice
+        return []
     return over_bounds(model, loads(body))
 
 
@@ -56,37 +82,85 @@ def loads(body: bytes):
         return None
 
 
-def _model_of(annotation) -> type[BaseModel] | None:
-    """The pydantic model a field holds, directly or as its list's items (`Brief`, `list[Brief]`), else None."""
-    for candidate in (annotation, *get_args(annotation)):
-        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-            return candidate
+def _nested(annotation) -> tuple[str, type[BaseModel]] | None:
+    """Where a field's type holds a pydantic model: ("self", M) for `M`, ("items", M) for `list[M]`, ("values", M)
+    for `dict[K, M]`, looking through `X | None` and `Annotated`; else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "self", annotation
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _nested(args[0])
+    if origin in (Union, UnionType):
+        return next((found for arg in args if arg is not type(None) and (found := _nested(arg))), None)
+    if origin in (list, tuple, set, frozenset) and args and _nested(args[0]) == ("self", args[0]):
+        return "items", args[0]
+    if origin is dict and len(args) == 2 and _nested(args[1]) == ("self", args[1]):
+        return "values", args[1]
     return None
+
+
+def _enum_keys(annotation) -> int | None:
+    """How many keys a `dict[SomeEnum, ...]` field can hold (its enum's members), looking through `X | None` and
+    `Annotated`; None for any other type."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _enum_keys(args[0])
+    if origin in (Union, UnionType):
+        return next((found for arg in args if (found := _enum_keys(arg)) is not None), None)
+    if origin is dict and args and isinstance(args[0], type) and issubclass(args[0], Enum):
+        return len(args[0])
+    return None
+
+
+def _keys(name: str, field) -> set[str]:
+    """The keys a body may use for a field: its name and its aliases."""
+    keys = {name}
+    for alias in (field.alias, field.validation_alias):
+        if isinstance(alias, str):
+            keys.add(alias)
+    return keys
 
 
 def over_bounds(model: type[BaseModel], data, loc: tuple = ()) -> list[dict]:
     """Where `data` (a parsed JSON value) exceeds `model`'s bounds, the errors pydantic would report first, a few
-    at most: unknown keys (where the model forbids them; the first MAX_EXTRA_REPORTED) and lists longer
-    than their `max_length`, checked down through nested models. [] where it stays inside them: pydantic's own
-    pass then reports what else is wrong, one error a field at most."""
+    at most: unknown keys (where the model forbids them; the first MAX_EXTRA_REPORTED), lists longer than their
+    `max_length` and enum-keyed dicts with more keys than the enum has members, checked down through nested models (a field of a model, a list of them, a dict of them). []
+    where it stays inside them: pydantic's own pass then reports what else is wrong."""
     if not isinstance(data, dict):
         return []
     fields = model.model_fields
     errors: list[dict] = []
     if model.model_config.get("extra") == "forbid":
-        extra = islice((k for k in data if k not in fields), MAX_EXTRA_REPORTED)
+        known = set().union(*(_keys(name, field) for name, field in fields.items()))
+        extra = islice((k for k in data if k not in known), MAX_EXTRA_REPORTED)
         errors += [{"type": "extra_forbidden", "loc": (*loc, k), "input": data[k]} for k in extra]
     for name, field in fields.items():
-        value = data.get(name)
+        key = next((k for k in _keys(name, field) if k in data), None)
+        if key is None:
+            continue
+        value = data[key]
         limit = next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None)
         if isinstance(value, list) and limit is not None and len(value) > limit:
-            errors.append({"type": "too_long", "loc": (*loc, name), "input": value,
+            errors.append({"type": "too_long", "loc": (*loc, key), "input": value,
                            "ctx": {"field_type": "List", "max_length": limit, "actual_length": len(value)}})
             continue
-        inner = _model_of(field.annotation)
-        if inner is not None:
-            for i, item in enumerate(value) if isinstance(value, list) else [(None, value)]:
-                errors += over_bounds(inner, item, (*loc, name) if i is None else (*loc, name, i))
+        most = _enum_keys(field.annotation)
+        if isinstance(value, dict) and most is not None and len(value) > most:
+            errors.append({"type": "too_long", "loc": (*loc, key), "input": value,
+                           "ctx": {"field_type": "Dictionary", "max_length": most, "actual_length": len(value)}})
+            continue
+        nested = _nested(field.annotation)
+        if nested is None:
+            continue
+        kind, inner = nested
+        if kind == "self":
+            errors += over_bounds(inner, value, (*loc, key))
+        elif kind == "items" and isinstance(value, list):
+            for i, item in enumerate(value):
+                errors += over_bounds(inner, item, (*loc, key, i))
+        elif kind == "values" and isinstance(value, dict):
+            for k, item in value.items():
+                errors += over_bounds(inner, item, (*loc, key, k))
     return errors
 
 
@@ -98,7 +172,8 @@ class BoundedBodyRoute(APIRoute):
     def get_route_handler(self):
         handler = super().get_route_handler()
         field = self.body_field
-        model = _model_of(field.field_info.annotation) if field is not None else None
+        nested = _nested(field.field_info.annotation) if field is not None else None
+        model = nested[1] if nested is not None and nested[0] == "self" else None
         if model is None:
             return handler
 

@@ -147,34 +147,61 @@ def test_nesting_deeper_than_the_parsers_go_is_a_4xx(client, path, depth):
     assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
 
 
+def _unknown_keys(n: int) -> dict:
+    return {f"unknown_key_{i:06d}": 1 for i in range(n)}  # ~22 bytes a key: n = 1,000 is past BOUNDS_CHECK_BYTES
+
+
 def test_a_long_body_past_the_models_bounds_makes_a_few_errors_not_one_per_key():
     # 200,000 unknown keys (2.3 MB) made pydantic list 200,002 errors: 1.6 s to validate and 1.6 s more to format
     # the 422, on the replica's event loop (2026-12-07). Each case below made one error per key or item.
-    from contract.brief import BriefBatch
+    from contract.brief import Brief, BriefBatch
     from serve_app.api import parse_json_body
-    from serve_app.bounds import MAX_EXTRA_REPORTED, MAX_JSON_SEPARATORS
+    from serve_app.bounds import BOUNDS_CHECK_BYTES, MAX_EXTRA_REPORTED, separator_limit
 
-    many_keys = b"{" + b",".join(b'"k%d":1' % i for i in range(50_000)) + b"}"
-    long_tone = orjson.dumps({**BRIEF, "tone": ["nope"] * 60_000})
-    for body, where, most in ((many_keys, ["body", "k0"], MAX_EXTRA_REPORTED),
+    room = separator_limit(Brief) - 64  # inside the separator cap, so the keys and items are what is checked
+    many_keys = orjson.dumps(_unknown_keys(room))
+    long_tone = orjson.dumps({**BRIEF, "tone": ["not-a-tone-at-all"] * room})
+    for body, where, most in ((many_keys, ["body", "unknown_key_000000"], MAX_EXTRA_REPORTED),
                               (long_tone, ["body", "tone"], 1)):
+        assert len(body) > BOUNDS_CHECK_BYTES
         with pytest.raises(ValidationError) as refused:
             parse_brief(body)
         assert refused.value.error_count() <= most
         detail = orjson.loads(body_validation_error(refused.value).body)["detail"]
         assert detail[0]["loc"] == where
-    batch = orjson.dumps({"briefs": [{**BRIEF, **{f"k{i}": 1 for i in range(1000)}}] * 64})
+    per_brief = separator_limit(BriefBatch) // 64 - 16
+    batch = orjson.dumps({"briefs": [{**BRIEF, **_unknown_keys(per_brief)}] * 64})
     with pytest.raises(ValidationError) as refused:
         parse_json_body(BriefBatch, batch)
     assert refused.value.error_count() == 64 * MAX_EXTRA_REPORTED
-    assert refused.value.errors()[0]["loc"] == ("briefs", 0, "k0")
-    # More separators than any request holds: refused before any parse, one error for the body.
-    for body in (b"{" + b",".join(b'"k%d":1' % i for i in range(200_000)) + b"}",
-                 orjson.dumps({**BRIEF, "x": [[0]] * 1_000_000})):
+    assert refused.value.errors()[0]["loc"] == ("briefs", 0, "unknown_key_000000")
+    # More separators than any valid request holds: refused before any parse, one error for the body.
+    for body in (orjson.dumps(_unknown_keys(200_000)), orjson.dumps({**BRIEF, "x": [[0]] * 1_000_000})):
         with pytest.raises(ValidationError) as refused:
             parse_brief(body)
         (error,) = refused.value.errors()
-        assert error["loc"] == () and error["ctx"]["max_length"] == MAX_JSON_SEPARATORS
+        assert error["loc"] == () and error["type"] == "body_too_complex"
+        assert error["ctx"]["limit"] == separator_limit(Brief)
+
+
+def test_a_preview_body_with_more_heatmaps_than_elements_is_refused_at_once():
+    # A dict keyed by an enum (heatmaps by layout element) cannot hold more keys than the enum has members; 5,000
+    # made one error each, inside the separator cap.
+    import gzip
+    from pathlib import Path
+
+    from contract.preview import PreviewRequest
+    from serve_app.api import parse_json_body
+
+    golden = Path(__file__).resolve().parents[1] / "pipeline" / "golden_answers.json.gz"
+    with gzip.open(golden, "rt", encoding="utf-8") as f:
+        scheme = json.load(f)[0]["schemes"][0]
+    parse_json_body(PreviewRequest, orjson.dumps({"scheme": scheme}))  # as answered: valid
+    scheme["layout"]["heatmaps"] = {f"element_{i}": "AAAA" for i in range(5000)}
+    with pytest.raises(ValidationError) as refused:
+        parse_json_body(PreviewRequest, orjson.dumps({"scheme": scheme}))
+    (error,) = refused.value.errors()
+    assert error["loc"] == ("scheme", "layout", "heatmaps") and error["type"] == "too_long"
 
 
 def test_a_long_body_inside_the_bounds_parses_as_pydantic_parses_it():
@@ -205,12 +232,16 @@ def test_a_body_model_route_holds_a_long_body_to_its_bounds(path):
     from serve_app.config import AppArgs
 
     client = TestClient(build_api(AppArgs(), metrics=False), raise_server_exceptions=False)
-    many_keys = b"{" + b",".join(b'"k%d":1' % i for i in range(200_000)) + b"}"
-    response = client.post(path, content=many_keys, headers=JSON)
+    # Past any valid body's separators: one error for the body, unparsed.
+    response = client.post(path, content=orjson.dumps(_unknown_keys(200_000)), headers=JSON)
     assert response.status_code == 422, response.text[:300]
     detail = response.json()["detail"]
-    assert 1 <= len(detail) <= MAX_EXTRA_REPORTED + 2 and detail[0]["loc"][:1] == ["body"]
-    assert all(e["type"] != "too_many_errors" for e in detail)
+    assert len(detail) == 1 and detail[0]["loc"] == ["body"] and detail[0]["type"] == "body_too_complex"
+    # Inside them but past BOUNDS_CHECK_BYTES: the first unknown keys named, no more.
+    response = client.post(path, content=orjson.dumps(_unknown_keys(1500)), headers=JSON)
+    assert response.status_code == 422, response.text[:300]
+    detail = response.json()["detail"]
+    assert len(detail) == MAX_EXTRA_REPORTED and detail[0]["loc"] == ["body", "unknown_key_000000"]
     # A short body is FastAPI's to validate, as before.
     response = client.post(path, content=b'{"k": 1}', headers=JSON)
     assert response.status_code == 422
