@@ -2,10 +2,11 @@
 
 pydantic reports every error, and a body of many unknown keys or a list far past its max_length makes one each:
 200,000 unknown keys (2.3 MB) took 1.6 s to validate and 1.6 s more to list the 422's errors, all on the replica's
-event loop (2026-12-07). A long body is parsed once with orjson (~1 ms a MB) and its keys and list lengths checked
-against the model's own fields and max_length, down through nested models, so what pydantic then validates makes a
-few errors at most; a body of more separators than any request holds is refused unparsed. `serve_app.api.parse_json_body` does it for the raw-body routes; `BoundedBodyRoute` for the
-routes that take a body model through FastAPI.
+event loop (2026-12-07). A body over BOUNDS_CHECK_BYTES is first counted (its separators against what any valid body
+of its model holds: past that, refused unparsed), then, where it holds more than a few, parsed once with orjson and
+its keys, list lengths and enum-keyed dicts checked against the model's own fields, down through nested models, so
+what pydantic then validates makes a few errors at most. `serve_app.api.parse_json_body` does it for the raw-body
+routes, `BoundedBodyRoute` for the routes that take a body model through FastAPI.
 """
 
 # No `from __future__ import annotations`: kept consistent with the FastAPI ingress modules.
