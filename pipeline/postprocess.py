@@ -86,6 +86,7 @@ class _Tables:
     style_fit: np.ndarray  # (P, n_styles) float64: fit of each palette to each style's OKLCH profile
     palette_id: list[str]
     palette_harmony: list[str]
+    harmony_max_arc: np.ndarray  # (P,) HARMONY_MAX_ARC of the palette's harmony (360: any)
     palette_colors: list[tuple[tuple[str, str, str], ...]]  # (hex, role, name), text already contrast-fixed
     # The same as answer dicts, built once and shared by every scheme that shows them: nothing downstream mutates
     # them (a colour put in replaces its dict in the scheme's own list).
@@ -221,6 +222,7 @@ def _build_tables() -> _Tables:
         style_fit=style_fit,
         palette_id=[p.id for p in palettes],
         palette_harmony=[p.harmony for p in palettes],
+        harmony_max_arc=np.array([HARMONY_MAX_ARC.get(p.harmony, 360.0) for p in palettes]),
         palette_colors=[f[0] for f in fixed],
         palette_color_dicts=[tuple({"hex": h, "role": role, "name": name} for h, role, name in f[0]) for f in fixed],
         text_contrast=[f[1] for f in fixed],
@@ -1511,8 +1513,7 @@ def schemes_batch(briefs: list[Brief], encoded: EncodedBatch, outputs: dict[str,
         # answer rather than implied by "driven by" (mostly tones that contradict, e.g. Morandi + neon).
         unmet = _unmet_attributes(met, named_s, rank, s_font)
         arc = _hue_arc(lch, present_s)
-        max_arc = np.array([HARMONY_MAX_ARC.get(t.palette_harmony[p], 360.0) for p in s_palette.tolist()])
-        harmony_holds = (arc <= max_arc).tolist()
+        harmony_holds = (arc <= t.harmony_max_arc[s_palette]).tolist()
 
     # Brand colours: their names once per distinct colour, then where they land in each scheme's palette (for
     # the chosen candidates, where choosing put them; `brand_positions` is deterministic, so the same places).
@@ -1709,8 +1710,8 @@ def _not_met(missed: list[Unmet], named: list[int], locale: str, cue_terms: list
 
     parts = []
     for u in missed:
-        against = [name(b) for b in named if b != u.column and b not in missed_colours and not together[u.column, b]]
-        against = against if u.colours else []
+        against = [name(b) for b in named if b != u.column and b not in missed_colours
+                   and not together[u.column, b]] if u.colours else []
         if locale == "zh":
             by = "、".join(k for k, on in (("配色", u.colours), ("字体", u.type)) if on)
             parts.append(f"{name(u.column)}（{by}" + (f"：没有配色能与{'、'.join(against)}同时满足" if against else "")

@@ -12,9 +12,10 @@ routes, `BoundedBodyRoute` for the routes that take a body model through FastAPI
 # No `from __future__ import annotations`: kept consistent with the FastAPI ingress modules.
 import json
 from enum import Enum
+from functools import cache
 from itertools import islice
 from types import UnionType
-from typing import Annotated, Union, get_args, get_origin
+from typing import Annotated, NamedTuple, Union, get_args, get_origin
 
 import numpy as np
 import orjson
@@ -23,6 +24,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
+from contract.brief import Brief, BriefBatch, Feedback
+from contract.preview import PreviewRequest
 from serve_app import errors as error_responses
 
 # Bodies longer than this are checked (no brief without a reference image comes near it).
@@ -38,11 +41,11 @@ MAX_JSON_SEPARATORS = 16_384
 # in the 422): the body goes to it unchecked, so a brief with a 2 MB reference image (~20) is parsed once, not twice
 # (orjson's extra parse of its string cost ~3.6 ms a 2 MB body).
 FEW_SEPARATORS = 256
-SEPARATORS_BY_MODEL = {"Brief": 2_048, "BriefBatch": 16_384, "Feedback": 2_048, "PreviewRequest": 8_192}
+SEPARATORS_BY_MODEL = {Brief: 2_048, BriefBatch: 16_384, Feedback: 2_048, PreviewRequest: 8_192}
 
 
 def separator_limit(model: type[BaseModel]) -> int:
-    return SEPARATORS_BY_MODEL.get(model.__name__, MAX_JSON_SEPARATORS)
+    return SEPARATORS_BY_MODEL.get(model, MAX_JSON_SEPARATORS)
 
 
 def _separators(body: bytes) -> int:
@@ -122,38 +125,55 @@ def _keys(name: str, field) -> set[str]:
     return keys
 
 
+class _FieldBounds(NamedTuple):
+    keys: frozenset[str]  # its name and aliases
+    max_items: int | None  # a list's max_length
+    enum_keys: int | None  # a dict keyed by an enum: its members
+    nested: tuple[str, type[BaseModel]] | None  # `_nested`
+
+
+@cache
+def _model_bounds(model: type[BaseModel]) -> tuple[frozenset[str] | None, tuple[_FieldBounds, ...]]:
+    """A model's bounds as `over_bounds` reads them, worked out once: the keys it knows (None where it allows
+    others) and each field's."""
+    fields = tuple(_FieldBounds(frozenset(_keys(name, field)),
+                                next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None),
+                                _enum_keys(field.annotation), _nested(field.annotation))
+                   for name, field in model.model_fields.items())
+    known = frozenset().union(*(f.keys for f in fields)) if model.model_config.get("extra") == "forbid" else None
+    return known, fields
+
+
 def over_bounds(model: type[BaseModel], data, loc: tuple = ()) -> list[dict]:
     """Where `data` (a parsed JSON value) exceeds `model`'s bounds, the errors pydantic would report first, a few
     at most: unknown keys (where the model forbids them; the first MAX_EXTRA_REPORTED), lists longer than their
-    `max_length` and enum-keyed dicts with more keys than the enum has members, checked down through nested models (a field of a model, a list of them, a dict of them). []
-    where it stays inside them: pydantic's own pass then reports what else is wrong."""
+    `max_length` and enum-keyed dicts with more keys than the enum has members, checked down through nested models
+    (a field of a model, a list of them, a dict of them). [] where it stays inside them: pydantic's own pass then
+    reports what else is wrong."""
     if not isinstance(data, dict):
         return []
-    fields = model.model_fields
+    known, fields = _model_bounds(model)
     errors: list[dict] = []
-    if model.model_config.get("extra") == "forbid":
-        known = set().union(*(_keys(name, field) for name, field in fields.items()))
+    if known is not None:
         extra = islice((k for k in data if k not in known), MAX_EXTRA_REPORTED)
         errors += [{"type": "extra_forbidden", "loc": (*loc, k), "input": data[k]} for k in extra]
-    for name, field in fields.items():
-        key = next((k for k in _keys(name, field) if k in data), None)
+    for field in fields:
+        key = next((k for k in field.keys if k in data), None)
         if key is None:
             continue
         value = data[key]
-        limit = next((m.max_length for m in field.metadata if isinstance(m, MaxLen)), None)
-        if isinstance(value, list) and limit is not None and len(value) > limit:
+        if isinstance(value, list) and field.max_items is not None and len(value) > field.max_items:
             errors.append({"type": "too_long", "loc": (*loc, key), "input": value,
-                           "ctx": {"field_type": "List", "max_length": limit, "actual_length": len(value)}})
+                           "ctx": {"field_type": "List", "max_length": field.max_items, "actual_length": len(value)}})
             continue
-        most = _enum_keys(field.annotation)
-        if isinstance(value, dict) and most is not None and len(value) > most:
+        if isinstance(value, dict) and field.enum_keys is not None and len(value) > field.enum_keys:
             errors.append({"type": "too_long", "loc": (*loc, key), "input": value,
-                           "ctx": {"field_type": "Dictionary", "max_length": most, "actual_length": len(value)}})
+                           "ctx": {"field_type": "Dictionary", "max_length": field.enum_keys,
+                                   "actual_length": len(value)}})
             continue
-        nested = _nested(field.annotation)
-        if nested is None:
+        if field.nested is None:
             continue
-        kind, inner = nested
+        kind, inner = field.nested
         if kind == "self":
             errors += over_bounds(inner, value, (*loc, key))
         elif kind == "items" and isinstance(value, list):

@@ -44,7 +44,7 @@ def test_cpu_busy_reads_this_processes_cores_over_whole_windows():
 
 
 class _Clocked(NamedTuple):
-    value: float
+    value: object  # what the call returned
     cpu: tuple[float, float]  # process_time before and after the call
     wall: tuple[float, float]  # monotonic before and after
 
@@ -145,11 +145,11 @@ def test_a_replica_that_counts_briefs_reports_them_a_second():
         arrived = 0  # counts them, as the Ingress and the BriefEncoder do
 
     replica = Replica()
-    opened = _timed(replica.record_autoscaling_stats)  # opens the windows: start-up is not load
+    opened = _clocked(replica.record_autoscaling_stats)  # opens the windows: start-up is not load
     assert opened.value == {CPU_BUSY_METRIC: 0.0, ARRIVALS_METRIC: 0.0}
     replica.arrived = 50
     time.sleep(1.05)
-    closed = _timed(replica.record_autoscaling_stats)
+    closed = _clocked(replica.record_autoscaling_stats)
     low, high = _rate_range(50, opened, closed)
     assert low <= closed.value[ARRIVALS_METRIC] <= high
     assert ARRIVALS_METRIC not in ReportsCpu().record_autoscaling_stats()  # a deployment that does not count them
@@ -163,35 +163,23 @@ def test_the_encoder_reports_the_briefs_sent_to_it():
     from serve_app.encoder import BriefEncoder
 
     encoder = BriefEncoder.func_or_class(max_image_bytes=1 << 20)
-    opened = _timed(encoder.record_autoscaling_stats)  # opens the window
+    opened = _clocked(encoder.record_autoscaling_stats)  # opens the window
     assert opened.value[ARRIVALS_METRIC] == 0.0
     bodies = [json_brief.encode() for json_brief in map(_json, brief_mix(5, seed=3))]
     for call in (bodies[:2], bodies[2:]):
         asyncio.run(encoder.encode_batch(call))
     assert encoder.briefs_arrived() == 5
     time.sleep(1.05)
-    closed = _timed(encoder.record_autoscaling_stats)
+    closed = _clocked(encoder.record_autoscaling_stats)
     low, high = _rate_range(5, opened, closed)  # (the encoding's time is in the window: ~0.3 s on a slow machine)
     assert low <= closed.value[ARRIVALS_METRIC] <= high
 
 
-class _Timed(NamedTuple):
-    value: dict
-    before: float
-    after: float
-
-
-def _timed(call) -> _Timed:
-    before = time.monotonic()
-    value = call()
-    return _Timed(value, before, time.monotonic())
-
-
-def _rate_range(count: int, opened: _Timed, closed: _Timed) -> tuple[float, float]:
+def _rate_range(count: int, opened: _Clocked, closed: _Clocked) -> tuple[float, float]:
     """The rates a window from the `opened` report to the `closed` one can give `count` arrivals: each report read
     the clock somewhere inside its call, so the window lies between the calls' inner and outer ends (a fixed lower
     bound, e.g. 40 of 50 over 1.05 s, failed on a slow machine)."""
-    return count / (closed.after - opened.before), count / (closed.before - opened.after)
+    return count / (closed.wall[1] - opened.wall[0]), count / (closed.wall[0] - opened.wall[1])
 
 
 def _json(brief: dict) -> str:
