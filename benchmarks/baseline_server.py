@@ -18,10 +18,16 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from fastapi import FastAPI, Query, Request, Response
-from pydantic import ValidationError
+from benchmarks import one_blas_thread, positive_int
 
-from benchmarks import positive_int
+# Before numpy loads, in the parent and in each uvicorn worker it spawns (they import this module): one BLAS thread,
+# as Ray gives each Serve replica (OMP_NUM_THREADS=1 for num_cpus <= 1). OpenBLAS otherwise starts a thread per core
+# and, from passes of ~8 briefs, spins them in post-processing's products: 2 cores, 1.4-2.0x the process CPU a
+# brief at batch 8-64 for the same wall time (2026-12-07), CPU the other workers needed.
+one_blas_thread()
+
+from fastapi import FastAPI, Query, Request, Response  # noqa: E402 - after the BLAS setting
+from pydantic import ValidationError  # noqa: E402
 from contract.brief import MAX_IMAGE_BYTES, BriefBatch
 from contract.scheme import HeatmapEncoding
 from inference.base import warm_for_serving

@@ -17,14 +17,16 @@ MAX_CLEAN_DEPTH = 16  # a preview request nests ~6 deep (scheme, layout, heatmap
 
 def _without_surrogates(value, depth: int = 0):
     """Every string of a request without lone surrogates: JSON's "\\ud800" escapes parse, but no UTF-8 can carry
-    them, so a scheme holding one (clients send back schemes they may have edited) could not be drawn. Nesting past
+    them, so a scheme holding one (clients send back schemes they may have edited) could not be drawn. Keys keep
+    theirs: no key of the contract holds one, so validation refuses it, as the bounds check of a long body does
+    before this runs (cleaned keys made a short body 200 and the same body padded past 16 KiB 422). Nesting past
     MAX_CLEAN_DEPTH is left as it is for validation to refuse (recursing through 600 levels ran out of stack: 500)."""
     if isinstance(value, str):
         return value if value.isascii() else "".join(ch for ch in value if not 0xD800 <= ord(ch) <= 0xDFFF)
     if depth >= MAX_CLEAN_DEPTH:
         return value
     if isinstance(value, dict):
-        return {_without_surrogates(k): _without_surrogates(v, depth + 1) for k, v in value.items()}
+        return {k: _without_surrogates(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [_without_surrogates(v, depth + 1) for v in value]
     return value

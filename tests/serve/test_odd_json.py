@@ -100,12 +100,12 @@ def test_a_422_stays_small_whatever_the_body_holds():
     assert len(detail) == MAX_ERRORS + 1 and detail[-1]["type"] == "too_many_errors" and "10" in detail[-1]["msg"]
 
 
-def test_a_preview_request_drops_lone_surrogates_from_every_string():
+def test_a_preview_request_drops_lone_surrogates_from_every_string_but_keys():
     raw = {"scheme": {"rationale": "warm\ud800 tones", "typography": {"heading": {"family": "\udfffSerif"}}},
            "brand": "Ac\ud800me", "claims": ["new\udfff"], "k\ud800": 1}
     cleaned = _without_surrogates(raw)
     assert cleaned == {"scheme": {"rationale": "warm tones", "typography": {"heading": {"family": "Serif"}}},
-                       "brand": "Acme", "claims": ["new"], "k": 1}
+                       "brand": "Acme", "claims": ["new"], "k\ud800": 1}
     json.dumps(cleaned).encode()  # every string has a UTF-8 form now
     with pytest.raises(ValidationError):  # still validated: what is left must be a scheme
         PreviewRequest.model_validate(raw)
@@ -245,3 +245,33 @@ def test_a_body_model_route_holds_a_long_body_to_its_bounds(path):
     # A short body is FastAPI's to validate, as before.
     response = client.post(path, content=b'{"k": 1}', headers=JSON)
     assert response.status_code == 422
+
+
+def test_a_lone_surrogate_in_a_preview_key_is_refused_whatever_the_body_length():
+    # Cleaning surrogates from keys made "brand\ud800" a valid "brand" in a short body (200), while the same body
+    # past BOUNDS_CHECK_BYTES met the bounds check first and was refused as an unknown key (422).
+    import gzip
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from serve_app.api import build_api
+    from serve_app.bounds import BOUNDS_CHECK_BYTES
+    from serve_app.config import AppArgs
+
+    golden = Path(__file__).resolve().parents[1] / "pipeline" / "golden_answers.json.gz"
+    with gzip.open(golden, "rt", encoding="utf-8") as f:
+        scheme = json.load(f)[0]["schemes"][0]
+    long_scheme = json.loads(json.dumps(scheme))
+    for element, grid in long_scheme["layout"]["heatmaps"].items():  # the same maps written with more digits
+        long_scheme["layout"]["heatmaps"][element] = [[v - 1e-7 / 3 if v > 0.5 else v + 1e-7 / 3 for v in row] for row in grid]
+    client = TestClient(build_api(AppArgs(), metrics=False), raise_server_exceptions=False)
+    for sent in (scheme, long_scheme):
+        valid = json.dumps({"scheme": sent, "brand": "Acme"}, ensure_ascii=False).encode()
+        keyed = valid.replace(b'"brand":', b'"brand\\ud800":')
+        assert (len(valid) > BOUNDS_CHECK_BYTES) == (sent is long_scheme)
+        assert client.post("/v1/preview", content=valid, headers=JSON).status_code == 200
+        response = client.post("/v1/preview", content=keyed, headers=JSON)
+        assert response.status_code == 422, (len(keyed), response.status_code, response.text[:300])
+        (error,) = response.json()["detail"]  # the key named, in its loc or as the input that is no string
+        assert "brand" in str(error["loc"]) or error["input"].startswith("brand"), error
