@@ -7,7 +7,6 @@ pass. The OpenAPI schema still documents both (`Brief` in, `Recommendation` out)
 """
 
 # No `from __future__ import annotations`: FastAPI resolves route parameter types from real annotations.
-import json
 
 from fastapi import FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ValidationError
@@ -16,7 +15,7 @@ from contract.brief import MAX_BRIEFS_PER_REQUEST, Brief, BriefBatch, Feedback
 from contract.scheme import BatchRecommendation, HeatmapEncoding, Recommendation
 from knowledge.labels import all_options
 from serve_app import designer, errors, http_metrics, security
-from serve_app.bounds import BoundedBodyRoute, body_errors
+from serve_app.bounds import BoundedBodyRoute, body_errors, loads
 from serve_app.config import AppArgs
 from serve_app.feedback import DEFAULT_TENANT, UnknownAnswer
 
@@ -44,9 +43,8 @@ def parse_json_body(model: type[BaseModel], body: bytes):
     except ValidationError as exc:
         if not any(e["type"] == "json_invalid" for e in exc.errors()):
             raise
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
+        data = loads(body)  # orjson refuses them too; Python's json module reads them
+        if data is None:
             raise exc from None
         return model.model_validate(data)
 
