@@ -17,7 +17,7 @@ import platform
 import time
 from pathlib import Path
 
-from benchmarks import report, scenarios, servers
+from benchmarks import positive_int, report, scenarios, servers
 from benchmarks.workload import brief_mix, describe
 from benchmarks.local_cluster import inline_encoder, one_replica_each, set_access_log
 
@@ -80,6 +80,26 @@ def _merge_sweeps(name: str, fresh: list[dict], **extra) -> None:
     _write(name, {**extra, "sweeps": [s for s in old if s["server"] not in measured] + fresh})
 
 
+def round_orders(names: list[str], rounds: int) -> list[list[str]]:
+    """The servers' order in each round of `--rounds`: as given, then reversed, alternating, so that no server always
+    runs first or right after another's sweep (2 cores, 2026-12-07: the baseline held 50 req/s right after Serve's
+    sweep and 70-80 in four runs of it alone minutes later)."""
+    return [list(names) if r % 2 == 0 else list(names)[::-1] for r in range(rounds)]
+
+
+def capacity_ratios(rounds: list[list[dict]], baseline: str = "baseline") -> list[dict]:
+    """Per round: each server's highest rate at the SLO, and each other server's share of the baseline's (None
+    where the round has no baseline or it held no rate)."""
+    out = []
+    for i, sweeps in enumerate(rounds, start=1):
+        held = {s["server"]: s["max_rate_at_slo"] for s in sweeps}
+        base = held.get(baseline)
+        out.append({"round": i, "max_rate_at_slo": held,
+                    "share_of_baseline": {name: (rate / base if base else None)
+                                          for name, rate in held.items() if name != baseline}})
+    return out
+
+
 def _write(name: str, data) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -97,6 +117,10 @@ def main() -> None:
                         help="the Serve variant each tuning candidate changes (serve-haproxy: as `make serve` runs)")
     parser.add_argument("--rates", type=float, nargs="+", default=RATES, help="sweep rates, ascending (req/s)")
     parser.add_argument("--step-seconds", type=float, default=12.0, help="duration of each sweep rate")
+    parser.add_argument("--rounds", type=positive_int, default=1,
+                        help="sweep the servers this many times, their order reversed each round; each round's "
+                             "capacities and shares of the baseline's are printed and, past one round, written to "
+                             "docs/bench/e2e-sweep-rounds.json (e2e-sweep.json keeps the first round)")
     parser.add_argument("--peak", type=float, help="spike peak rate (default: serve-default's max rate at SLO)")
     parser.add_argument("--over-factor", type=float, default=3.0,
                         help="a second spike at this multiple of --peak, past capacity (0: skip it)")
@@ -115,11 +139,19 @@ def main() -> None:
         model_bench.run(OUT / "model-cpu.json", args.model_seconds, model_bench.BATCHES, ("typical", "long"), None)
 
     if "sweep" in steps:
-        sweeps = []
-        for name in args.servers:
-            with servers.start(name, payloads) as server:
-                sweeps.append(scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds))
-        _merge_sweeps("e2e-sweep.json", sweeps, machine=_machine(), workload=describe(payloads))
+        rounds = []
+        for order in round_orders(args.servers, args.rounds):
+            sweeps = []
+            for name in order:
+                with servers.start(name, payloads) as server:
+                    sweeps.append(scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds))
+            rounds.append(sweeps)
+            print(json.dumps(capacity_ratios([sweeps])[0] | {"round": len(rounds), "order": order}), flush=True)
+        _merge_sweeps("e2e-sweep.json", rounds[0], machine=_machine(), workload=describe(payloads))
+        if args.rounds > 1:
+            _write("e2e-sweep-rounds.json", {"machine": _machine(), "workload": describe(payloads),
+                                             "orders": round_orders(args.servers, args.rounds),
+                                             "ratios": capacity_ratios(rounds), "rounds": rounds})
 
     if "tuning" in steps:
         tuned = []
