@@ -139,18 +139,17 @@ def main() -> None:
         model_bench.run(OUT / "model-cpu.json", args.model_seconds, model_bench.BATCHES, ("typical", "long"), None)
 
     if "sweep" in steps:
-        rounds = []
-        for order in round_orders(args.servers, args.rounds):
+        orders, rounds = round_orders(args.servers, args.rounds), []
+        for order in orders:
             sweeps = []
             for name in order:
                 with servers.start(name, payloads) as server:
                     sweeps.append(scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds))
             rounds.append(sweeps)
-            print(json.dumps(capacity_ratios([sweeps])[0] | {"round": len(rounds), "order": order}), flush=True)
+            print(json.dumps(capacity_ratios(rounds)[-1] | {"order": order}), flush=True)
         _merge_sweeps("e2e-sweep.json", rounds[0], machine=_machine(), workload=describe(payloads))
         if args.rounds > 1:
-            _write("e2e-sweep-rounds.json", {"machine": _machine(), "workload": describe(payloads),
-                                             "orders": round_orders(args.servers, args.rounds),
+            _write("e2e-sweep-rounds.json", {"machine": _machine(), "workload": describe(payloads), "orders": orders,
                                              "ratios": capacity_ratios(rounds), "rounds": rounds})
 
     if "tuning" in steps:
