@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -100,6 +101,19 @@ def capacity_ratios(rounds: list[list[dict]], baseline: str = "baseline") -> lis
     return out
 
 
+def share_summary(ratios: list[dict]) -> dict[str, dict]:
+    """Each server's share of the baseline over the rounds that had one: the median, the lowest and the highest,
+    and how many rounds counted. One round's share swung 0-0.67 within a session (2 cores, 2026-12-08), so the
+    spread is the figure to report, not a round's."""
+    shares: dict[str, list[float]] = {}
+    for row in ratios:
+        for name, share in row["share_of_baseline"].items():
+            if share is not None:
+                shares.setdefault(name, []).append(share)
+    return {name: {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": len(values)}
+            for name, values in shares.items()}
+
+
 def _write(name: str, data) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -149,8 +163,10 @@ def main() -> None:
             print(json.dumps(capacity_ratios(rounds)[-1] | {"order": order}), flush=True)
         _merge_sweeps("e2e-sweep.json", rounds[0], machine=_machine(), workload=describe(payloads))
         if args.rounds > 1:
+            ratios = capacity_ratios(rounds)
+            print(json.dumps({"share_of_baseline_over_rounds": share_summary(ratios)}), flush=True)
             _write("e2e-sweep-rounds.json", {"machine": _machine(), "workload": describe(payloads), "orders": orders,
-                                             "ratios": capacity_ratios(rounds), "rounds": rounds})
+                                             "ratios": ratios, "summary": share_summary(ratios), "rounds": rounds})
 
     if "tuning" in steps:
         tuned = []
