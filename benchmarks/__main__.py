@@ -161,12 +161,14 @@ def main() -> None:
                     sweeps.append(scenarios.rate_sweep(server, payloads, args.rates, args.step_seconds))
             rounds.append(sweeps)
             print(json.dumps(capacity_ratios(rounds)[-1] | {"order": order}), flush=True)
-        _merge_sweeps("e2e-sweep.json", rounds[0], machine=_machine(), workload=describe(payloads))
+        machine, workload = _machine(), describe(payloads)
+        _merge_sweeps("e2e-sweep.json", rounds[0], machine=machine, workload=workload)
         if args.rounds > 1:
             ratios = capacity_ratios(rounds)
-            print(json.dumps({"share_of_baseline_over_rounds": share_summary(ratios)}), flush=True)
-            _write("e2e-sweep-rounds.json", {"machine": _machine(), "workload": describe(payloads), "orders": orders,
-                                             "ratios": ratios, "summary": share_summary(ratios), "rounds": rounds})
+            summary = share_summary(ratios)
+            print(json.dumps({"share_of_baseline_over_rounds": summary}), flush=True)
+            _write("e2e-sweep-rounds.json", {"machine": machine, "workload": workload, "orders": orders,
+                                             "ratios": ratios, "summary": summary, "rounds": rounds})
 
     if "tuning" in steps:
         tuned = []
